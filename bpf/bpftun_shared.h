@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * bpftun_shared.h - the single source of truth shared by the BPF datapath and
+ * userspace: wire format, SA install API, drop reasons, counters, limits.
+ *
+ * Fixed-width __u* types only, no pointers, no bool: this header is compiled
+ * both by clang -target bpf (with vmlinux.h) and by the host compiler (with
+ * <linux/types.h>).
+ */
+#ifndef BPFTUN_SHARED_H
+#define BPFTUN_SHARED_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+/* ---------------------------------------------------------------- wire format */
+
+/* Message types (first byte of the bpftun header). Data is sealed by the TC
+ * datapath; handshake types are carried to the key-management socket untouched. */
+#define BPFTUN_MSG_HANDSHAKE_INIT 1
+#define BPFTUN_MSG_HANDSHAKE_RESP 2
+#define BPFTUN_MSG_COOKIE 3
+#define BPFTUN_MSG_DATA 4
+
+/* Transport data header; it is also the AEAD's associated data. */
+struct bpftun_hdr {
+	__u8 type;
+	__u8 reserved[3];
+	__u32 receiver_index; /* little endian on the wire */
+	__u64 counter;	      /* little endian on the wire */
+};
+
+#define BPFTUN_HDR_LEN 16
+#define BPFTUN_TAG_LEN 16
+#define BPFTUN_UDP_LEN 8
+#define BPFTUN_IP4_LEN 20
+#define BPFTUN_IP6_LEN 40
+#define BPFTUN_ETH_LEN 14
+/* Bytes added to an inner packet: outer IP + UDP + header + tag. */
+#define BPFTUN_OVERHEAD_V4 (BPFTUN_IP4_LEN + BPFTUN_UDP_LEN + BPFTUN_HDR_LEN + BPFTUN_TAG_LEN)
+#define BPFTUN_OVERHEAD_V6 (BPFTUN_IP6_LEN + BPFTUN_UDP_LEN + BPFTUN_HDR_LEN + BPFTUN_TAG_LEN)
+
+/* Largest inner packet the datapath seals or opens. Bounded so that every
+ * buffer and loop in BPF has a constant bound; 1500 covers any underlay with a
+ * 1500-byte MTU plus jumbo-free overlays. */
+#define BPFTUN_MAX_INNER 1504
+
+_Static_assert(sizeof(struct bpftun_hdr) == BPFTUN_HDR_LEN, "wire header is 16 bytes");
+
+/* ------------------------------------------------------------------- the AEAD */
+
+/* AES-256 in counter mode built from ecb(aes), Poly1305 as in RFC 8439 2.8.
+ * Keystream block i = AES_K(salt[4] || le64(counter) || be32(i)).
+ * Blocks 0-1: Poly1305 one-time key. Blocks 2..: payload keystream. */
+#define BPFTUN_KEY_LEN 32
+#define BPFTUN_SALT_LEN 4
+#define BPFTUN_BLOCK 16
+#define BPFTUN_POLYKEY_BLOCKS 2
+/* Keystream bytes per packet: poly key + payload rounded up to a block. */
+#define BPFTUN_KS_MAX (BPFTUN_POLYKEY_BLOCKS * BPFTUN_BLOCK + BPFTUN_MAX_INNER)
+
+/* Scratch buffers are 2048 bytes so that an offset masked with 0x7ff and
+ * followed by a 16-byte access stays inside a 2048+16 buffer. */
+#define BPFTUN_SCRATCH 2048
+#define BPFTUN_SCRATCH_MASK (BPFTUN_SCRATCH - 1)
+_Static_assert(BPFTUN_KS_MAX <= BPFTUN_SCRATCH, "keystream fits scratch");
+_Static_assert(BPFTUN_HDR_LEN + BPFTUN_MAX_INNER + 2 * BPFTUN_BLOCK <= BPFTUN_SCRATCH,
+	       "header + ciphertext + padding fit scratch");
+
+/* ---------------------------------------------------------------- SA limits */
+
+/* WireGuard's constants (messages.h), used as hard limits by the datapath. */
+#define BPFTUN_REKEY_AFTER_MESSAGES (1ULL << 60)
+#define BPFTUN_REJECT_AFTER_MESSAGES (~0ULL - (1ULL << 13)) /* UINT64_MAX - window */
+#define BPFTUN_REKEY_AFTER_TIME_S 120
+#define BPFTUN_REJECT_AFTER_TIME_S 180
+
+/* Replay window: RFC 6479 bitmap of 128 64-bit words; 8192 - 64 packets of
+ * reordering are always accepted (one word is the ring's moving edge). */
+#define BPFTUN_REPLAY_WORDS 128
+#define BPFTUN_REPLAY_BITS (BPFTUN_REPLAY_WORDS * 64)
+#define BPFTUN_REPLAY_WINDOW (BPFTUN_REPLAY_BITS - 64)
+
+/* SA slots per peer and direction: a ring of three (previous, current, next). */
+#define BPFTUN_SLOTS 3
+#define BPFTUN_MAX_PEERS 256
+#define BPFTUN_MAX_RX_SAS (BPFTUN_MAX_PEERS * BPFTUN_SLOTS)
+#define BPFTUN_ALGO_LEN 32
+
+/* --------------------------------------------------------- SA control program */
+
+enum bpftun_sa_op {
+	BPFTUN_OP_INSTALL_TX = 1, /* create a tx SA in peer/slot (not the active slot) */
+	BPFTUN_OP_INSTALL_RX = 2, /* create an rx SA in peer/slot and index it by receiver index */
+	BPFTUN_OP_ACTIVATE_TX = 3, /* make peer/slot the sending SA */
+	BPFTUN_OP_CLEAR_SLOT = 4, /* drop the tx and rx SAs of peer/slot */
+	BPFTUN_OP_DELETE_PEER = 5, /* drop every SA of the peer */
+};
+
+/* Passed as ctx_in to the SEC("syscall") program sa_ctl and copied back as
+ * ctx_out. The program zeroes key[] before returning. */
+struct bpftun_sa_req {
+	__u32 op;
+	__u32 peer_id;
+	__u32 slot;
+	__u32 index; /* rx: our receiver index; tx: the peer's receiver index */
+	__u8 key[BPFTUN_KEY_LEN];
+	__u8 salt[BPFTUN_SALT_LEN];
+	__u32 flags;
+	char algo[BPFTUN_ALGO_LEN]; /* "ecb(aes)" (default), "ecb(aes-generic)", ... */
+	__u64 expire_ns;	    /* CLOCK_MONOTONIC (bpf_ktime_get_ns); 0 = never */
+	__u64 counter_limit;	    /* tx: refuse to send at or past this counter; 0 = default */
+	__s32 err;		    /* out: 0 or -errno */
+	__u32 pad;
+};
+
+/* ------------------------------------------------------ peers and endpoints */
+
+#define BPFTUN_EP_V6 (1U << 0)	/* outer IPv6 */
+#define BPFTUN_EP_FIB (1U << 1) /* resolve next hop with bpf_fib_lookup */
+
+/* Where a peer's sealed packets go. Set by the control plane. */
+struct bpftun_endpoint {
+	__u32 flags;
+	__u32 ifindex;	  /* underlay device for redirect */
+	__u8 saddr[16];	  /* outer source (IPv4 in the first 4 bytes) */
+	__u8 daddr[16];	  /* outer destination */
+	__u16 sport;	  /* network order */
+	__u16 dport;	  /* network order */
+	__u8 smac[6];
+	__u8 dmac[6];
+};
+
+/* Userspace-visible part of a peer slot (the kptr lives beside it in BPF). */
+struct bpftun_sa_info {
+	__u32 index;
+	__u32 present;
+	__u64 expire_ns;
+	__u64 counter_limit;
+	__u8 salt[BPFTUN_SALT_LEN];
+	__u32 pad;
+};
+
+/* ------------------------------------------------------------ allowed IPs */
+
+struct bpftun_lpm_key {
+	__u32 prefixlen; /* 0..32 for v4 (after the family word), see below */
+	__u32 family;	 /* 4 or 6; part of the key so v4 and v6 never overlap */
+	__u8 addr[16];
+};
+/* prefixlen counts the family word: a v4 /24 is stored as 32 + 24. */
+#define BPFTUN_LPM_FAMILY_BITS 32
+
+/* --------------------------------------------------------- drops and counters */
+
+/* Drop reasons: defined once here, named by bpftun_drop_names() below. */
+#define BPFTUN_DROP_REASONS(X)                                                                     \
+	X(BAD_TAG, "bad_tag")                                                                      \
+	X(REPLAY, "replay")                                                                        \
+	X(NO_SA, "no_sa")                                                                          \
+	X(NOT_ALLOWED_IP, "not_allowed_ip")                                                        \
+	X(MALFORMED, "malformed")                                                                  \
+	X(TOO_BIG, "too_big")                                                                      \
+	X(COUNTER_EXHAUSTED, "counter_exhausted")                                                  \
+	X(NO_PEER, "no_peer")                                                                      \
+	X(NO_ROUTE, "no_route")                                                                    \
+	X(CRYPTO_ERROR, "crypto_error")                                                            \
+	X(KEY_EXPIRED, "key_expired")                                                              \
+	X(CSUM_PARTIAL, "csum_partial")                                                            \
+	X(INTERNAL, "internal")
+
+#define BPFTUN_DROP_ENUM(n, s) BPFTUN_DROP_##n,
+enum bpftun_drop {
+	BPFTUN_DROP_NONE = 0,
+	BPFTUN_DROP_REASONS(BPFTUN_DROP_ENUM) BPFTUN_DROP_MAX
+};
+#undef BPFTUN_DROP_ENUM
+
+/* Per-peer counters, one copy per CPU (BPF_MAP_TYPE_PERCPU_ARRAY). */
+struct bpftun_peer_stats {
+	__u64 rx_packets;
+	__u64 rx_bytes; /* inner bytes delivered */
+	__u64 tx_packets;
+	__u64 tx_bytes; /* inner bytes sealed */
+	__u64 drops[BPFTUN_DROP_MAX];
+	__u64 last_rx_ns; /* bpf_ktime_get_ns of the last authenticated packet */
+};
+
+/* Datapath-wide settings, in the program's .rodata/.data. */
+struct bpftun_config {
+	__u32 tun_ifindex; /* user-facing tunnel device: decap target */
+	__u16 listen_port; /* network order */
+	__u8 tun_mac[6];   /* destination MAC for decapsulated packets */
+};
+
+#ifndef __VMLINUX_H__
+/* Userspace: the names of drop reasons, index = enum bpftun_drop. */
+static inline const char *bpftun_drop_name(unsigned int r)
+{
+#define BPFTUN_DROP_NAME(n, s) [BPFTUN_DROP_##n] = s,
+	static const char *const names[BPFTUN_DROP_MAX] = {
+		[BPFTUN_DROP_NONE] = "none", BPFTUN_DROP_REASONS(BPFTUN_DROP_NAME)};
+#undef BPFTUN_DROP_NAME
+	return r < BPFTUN_DROP_MAX ? names[r] : "unknown";
+}
+#endif
+
+#endif /* BPFTUN_SHARED_H */

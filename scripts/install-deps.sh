@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Install everything bpftun needs to build, test and run its demo on Debian 12.
+# Idempotent: apt-get skips what is already installed.
+set -euo pipefail
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps.sh: must run as root (apt-get)" >&2
+	exit 1
+fi
+
+pkgs=(
+	# build
+	clang-19 llvm-19 lld-19 bpftool libbpf-dev libelf-dev zlib1g-dev
+	libsodium-dev libnl-3-dev libnl-route-3-dev pkg-config cmake make gcc
+	# tests: reference crypto, fuzzing runtime, netns tooling
+	libssl-dev libclang-rt-19-dev iproute2 ethtool tcpdump iperf3 socat
+	coreutils procps kmod
+)
+
+export DEBIAN_FRONTEND=noninteractive
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# bpffs is not mounted on a fresh machine here; pins need it.
+if ! mountpoint -q /sys/fs/bpf; then
+	mount -t bpf bpf /sys/fs/bpf
+fi
