@@ -132,14 +132,11 @@ struct bpftun_endpoint {
 	__u8 dmac[6];
 };
 
-/* Userspace-visible part of a peer slot (the kptr lives beside it in BPF). */
-struct bpftun_sa_info {
-	__u32 index;
-	__u32 present;
-	__u64 expire_ns;
-	__u64 counter_limit;
-	__u8 salt[BPFTUN_SALT_LEN];
+/* Value of the `peers` array map. */
+struct bpftun_peer {
+	__u32 tx_active; /* slot used for sending */
 	__u32 pad;
+	struct bpftun_endpoint ep;
 };
 
 /* ------------------------------------------------------------ allowed IPs */

@@ -41,11 +41,7 @@ struct rx_ref {
 
 /* Slots live in their own arrays, indexed peer_id * BPFTUN_SLOTS + slot: a
  * kptr field may not be reached through a variable offset into a value. */
-struct peer {
-	__u32 tx_active; /* slot used for sending */
-	__u32 pad;
-	struct bpftun_endpoint ep;
-};
+#define peer bpftun_peer
 
 struct rx_sa {
 	struct bpf_spin_lock lock; /* guards replay */
@@ -381,10 +377,23 @@ static __always_inline int seal(struct __sk_buff *skb, struct seal_out *out)
 
 	v6 = p->ep.flags & BPFTUN_EP_V6;
 	olen = (v6 ? BPFTUN_IP6_LEN : BPFTUN_IP4_LEN) + BPFTUN_UDP_LEN;
-	if (bpf_skb_adjust_room(skb, olen + BPFTUN_HDR_LEN, BPF_ADJ_ROOM_MAC,
-				(v6 ? BPF_F_ADJ_ROOM_ENCAP_L3_IPV6 : BPF_F_ADJ_ROOM_ENCAP_L3_IPV4) |
-					BPF_F_ADJ_ROOM_ENCAP_L4_UDP))
-		return BPFTUN_DROP_INTERNAL;
+	/* Make room for outer IP + UDP + header after the MAC header. When the
+	 * outer family differs from the inner one, bpf_skb_change_proto does
+	 * the first +-20 bytes so that skb->protocol matches the outer header.
+	 * No ENCAP flags: they set skb->encapsulation, which the stack would
+	 * carry and which makes bpf_skb_change_tail refuse the skb. */
+	{
+		__s32 room = olen + BPFTUN_HDR_LEN;
+		__u16 oproto = bpf_htons(v6 ? ETH_P_IPV6 : ETH_P_IP);
+
+		if (oproto != in.proto) {
+			if (bpf_skb_change_proto(skb, oproto, 0))
+				return BPFTUN_DROP_INTERNAL;
+			room += v6 ? -20 : 20;
+		}
+		if (bpf_skb_adjust_room(skb, room, BPF_ADJ_ROOM_MAC, 0))
+			return BPFTUN_DROP_INTERNAL;
+	}
 	if (bpf_skb_change_tail(skb, BPFTUN_ETH_LEN + olen + BPFTUN_HDR_LEN + len + BPFTUN_TAG_LEN,
 				0))
 		return BPFTUN_DROP_INTERNAL;
@@ -583,9 +592,23 @@ static __always_inline int open(struct __sk_buff *skb, __u32 *peer_id, __u32 *in
 		return 0; /* keepalive: authentic, consumed */
 	aead_xor(s, len);
 
-	if (bpf_skb_adjust_room(skb, -(__s32)(l4off - BPFTUN_ETH_LEN + BPFTUN_UDP_LEN + BPFTUN_HDR_LEN),
-				BPF_ADJ_ROOM_MAC, 0))
-		return BPFTUN_DROP_INTERNAL;
+	/* Remove outer IP + UDP + header; as in seal, a change of family goes
+	 * through bpf_skb_change_proto so the size checks use the right family. */
+	{
+		__u8 ver = s->buf[BPFTUN_HDR_LEN] >> 4;
+		__u16 iproto = bpf_htons(ver == 6 ? ETH_P_IPV6 : ETH_P_IP);
+		__s32 room = -(__s32)(l4off - BPFTUN_ETH_LEN + BPFTUN_UDP_LEN + BPFTUN_HDR_LEN);
+
+		if (ver != 4 && ver != 6)
+			return BPFTUN_DROP_MALFORMED;
+		if (iproto != eth.h_proto) {
+			if (bpf_skb_change_proto(skb, iproto, 0))
+				return BPFTUN_DROP_INTERNAL;
+			room += ver == 6 ? -20 : 20;
+		}
+		if (bpf_skb_adjust_room(skb, room, BPF_ADJ_ROOM_MAC, 0))
+			return BPFTUN_DROP_INTERNAL;
+	}
 	if (bpf_skb_change_tail(skb, BPFTUN_ETH_LEN + len, 0))
 		return BPFTUN_DROP_INTERNAL;
 	barrier_var(len);
@@ -604,7 +627,10 @@ static __always_inline int open(struct __sk_buff *skb, __u32 *peer_id, __u32 *in
 	if (!pid || *pid != sa->peer_id)
 		return BPFTUN_DROP_NOT_ALLOWED_IP;
 
-	__builtin_memcpy(eth.h_dest, (const void *)cfg.tun_mac, 6);
+	/* byte by byte: a cast dropping volatile would let clang fold the
+	 * zero initialiser of cfg in place of the loader's value */
+	for (int i = 0; i < 6; i++)
+		eth.h_dest[i] = cfg.tun_mac[i];
 	eth.h_proto = in.proto;
 	if (bpf_skb_store_bytes(skb, 0, &eth, sizeof(eth), 0))
 		return BPFTUN_DROP_INTERNAL;

@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * testprogs.bpf.c - BPF programs that exist only for tests and bench:
+ *   poly1305_run  the datapath's Poly1305 (bpf/lib/poly1305.h) over any
+ *                 message, partial final block included, for RFC 8439 vectors;
+ *   ecb_setup     create an ecb context from a key, for the bare cipher cost;
+ *   tc_ecb        one bpf_crypto_encrypt over `ecb_len` bytes of scratch, the
+ *                 same call the datapath makes, with nothing else around it.
+ */
+#include "lib/common.h"
+#include "lib/poly1305.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* ---- poly1305_run: inputs and output in .bss */
+__u8 poly_key[32];
+__u8 poly_msg[2048 + 16];
+__u32 poly_len;
+__u8 poly_tag[16];
+__s32 poly_err;
+
+SEC("syscall")
+int poly1305_run(void *ctx)
+{
+	struct poly1305 p;
+	__u64 *k = (__u64 *)poly_key, t0, t1, lo = 0, hi = 0;
+	__u32 len = poly_len, full, rem;
+	int i;
+
+	if (len > 2048) {
+		poly_err = -E2BIG;
+		return 0;
+	}
+	full = len / 16;
+	rem = len % 16;
+	poly1305_init(&p, k[0], k[1], k[2], k[3]);
+	bpf_for(i, 0, full)
+	{
+		__u64 *m = (__u64 *)(poly_msg + (i & 127) * 16);
+
+		poly1305_block(&p, m[0], m[1], 1ULL << 24);
+	}
+	if (rem) {
+		__u8 tail[16] = {};
+		__u32 off = (full * 16) & 2047;
+
+		bpf_for(i, 0, rem) tail[i & 15] = poly_msg[off + (i & 15)];
+		lo = *(__u64 *)&tail[0];
+		hi = *(__u64 *)&tail[8];
+		poly1305_tail(&p, lo, hi, rem);
+	}
+	poly1305_finish(&p, &t0, &t1);
+	*(__u64 *)&poly_tag[0] = t0;
+	*(__u64 *)&poly_tag[8] = t1;
+	poly_err = 0;
+	return 0;
+}
+
+/* ---- bare ecb cost */
+struct ecb_val {
+	struct bpf_crypto_ctx __kptr_bt *ctx;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ecb_val);
+} ecb_ctx SEC(".maps");
+
+struct ecb_buf {
+	__u8 b[BPFTUN_SCRATCH];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ecb_buf);
+} ecb_scratch SEC(".maps");
+
+char ecb_algo[BPFTUN_ALGO_LEN] = "ecb(aes)";
+__u8 ecb_key[32];
+__u32 ecb_len = 1440;
+__s32 ecb_err;
+
+SEC("syscall")
+int ecb_setup(void *ctx)
+{
+	struct bpf_crypto_params params = {.type = "skcipher", .key_len = 32};
+	struct bpf_crypto_ctx *c, *old;
+	struct ecb_val *v;
+	__u32 zero = 0;
+	int err = 0;
+
+	__builtin_memcpy(params.algo, ecb_algo, sizeof(ecb_algo));
+	__builtin_memcpy(params.key, ecb_key, 32);
+	c = bpf_crypto_ctx_create(&params, sizeof(params), &err);
+	if (!c) {
+		ecb_err = err ?: -ENOMEM;
+		return 0;
+	}
+	v = bpf_map_lookup_elem(&ecb_ctx, &zero);
+	if (!v) {
+		bpf_crypto_ctx_release(c);
+		ecb_err = -ENOENT;
+		return 0;
+	}
+	old = bpf_kptr_xchg(&v->ctx, c);
+	if (old)
+		bpf_crypto_ctx_release(old);
+	ecb_err = 0;
+	return 0;
+}
+
+SEC("tc")
+int tc_ecb(struct __sk_buff *skb)
+{
+	struct bpf_dynptr d, iv;
+	struct bpf_crypto_ctx *c;
+	struct ecb_buf *s;
+	struct ecb_val *v;
+	__u32 zero = 0, len = ecb_len;
+
+	v = bpf_map_lookup_elem(&ecb_ctx, &zero);
+	s = bpf_map_lookup_elem(&ecb_scratch, &zero);
+	if (!v || !s)
+		return TC_ACT_SHOT;
+	c = v->ctx;
+	if (!c)
+		return TC_ACT_SHOT;
+	bpf_dynptr_from_mem(s->b, sizeof(s->b), 0, &d);
+	if (bpf_dynptr_adjust(&d, 0, len))
+		return TC_ACT_SHOT;
+	bpf_dynptr_from_mem(s->b, 0, 0, &iv);
+	return bpf_crypto_encrypt(c, &d, &d, &iv) ? TC_ACT_SHOT : TC_ACT_OK;
+}

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * dp.h - userspace side of the datapath: load the BPF object, configure
+ * peers and allowed IPs, install SAs through the sa_ctl syscall program,
+ * read counters. Used by the bpftun command, keymgmt, tests and bench.
+ */
+#ifndef BPFTUN_DP_H
+#define BPFTUN_DP_H
+
+#include <stdint.h>
+#include "bpftun_shared.h"
+
+struct datapath;
+
+/* Open and load the datapath with cfg baked into .rodata. 0 or -errno. */
+int dp_load(struct datapath **out, const struct bpftun_config *cfg);
+void dp_destroy(struct datapath *dp);
+
+/* Run sa_ctl with req; returns req->err (0 or -errno). Zeroes req->key. */
+int dp_sa_ctl(struct datapath *dp, struct bpftun_sa_req *req);
+
+int dp_set_peer(struct datapath *dp, uint32_t peer_id, const struct bpftun_peer *peer);
+int dp_get_peer(struct datapath *dp, uint32_t peer_id, struct bpftun_peer *peer);
+/* family 4 or 6; addr in network order (4 or 16 bytes). */
+int dp_allow(struct datapath *dp, int family, const void *addr, unsigned int prefix,
+	     uint32_t peer_id);
+/* Per-peer counters summed over CPUs; peer_id BPFTUN_MAX_PEERS = unattributed. */
+int dp_peer_stats(struct datapath *dp, uint32_t peer_id, struct bpftun_peer_stats *out);
+
+/* File descriptors of programs, for attaching and BPF_PROG_TEST_RUN. */
+int dp_seal_fd(struct datapath *dp);
+int dp_open_fd(struct datapath *dp);
+int dp_sa_ctl_fd(struct datapath *dp);
+
+#endif
