@@ -17,7 +17,6 @@
  * Exit status 0 when every check passes; the last line is "N passed, M failed".
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +25,9 @@
 #include <sodium.h>
 
 #include "bpftun_shared.h"
+#include "check.h"
 #include "ref_aead.h"
+#include "rfc8439_vectors.h"
 
 #if defined(__has_include)
 #if __has_include("vectors_kat.h")
@@ -44,62 +45,6 @@ _Static_assert(BPFTUN_BLOCK == REF_AEAD_BLOCK, "block length");
 _Static_assert(BPFTUN_POLYKEY_BLOCKS == REF_AEAD_PAYLOAD_BLOCK, "payload starts after poly key");
 _Static_assert(BPFTUN_MAX_INNER <= REF_AEAD_MAX_LEN, "reference covers the datapath's sizes");
 
-static int n_pass, n_fail;
-
-static void check(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s: ", ok ? "PASS" : "FAIL");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	if (ok)
-		n_pass++;
-	else
-		n_fail++;
-}
-
-/* Parse hex, ignoring spaces and colons; returns the byte count or -1. */
-static long unhex(const char *s, uint8_t *out, size_t max)
-{
-	size_t n = 0;
-	int hi = -1;
-
-	for (; *s; s++) {
-		int v;
-
-		if (*s == ' ' || *s == ':' || *s == '\n')
-			continue;
-		if (*s >= '0' && *s <= '9')
-			v = *s - '0';
-		else if (*s >= 'a' && *s <= 'f')
-			v = *s - 'a' + 10;
-		else if (*s >= 'A' && *s <= 'F')
-			v = *s - 'A' + 10;
-		else
-			return -1;
-		if (hi < 0) {
-			hi = v;
-			continue;
-		}
-		if (n >= max)
-			return -1;
-		out[n++] = (uint8_t)(hi << 4 | v);
-		hi = -1;
-	}
-	return hi < 0 ? (long)n : -1;
-}
-
-static void print_hex(const char *label, const uint8_t *p, size_t len)
-{
-	printf("  %s (%zu bytes):", label, len);
-	for (size_t i = 0; i < len; i++)
-		printf("%s%02x", i % 16 ? "" : "\n    ", p[i]);
-	putchar('\n');
-}
-
 static void le64_bytes(uint8_t *p, uint64_t v)
 {
 	for (int i = 0; i < 8; i++)
@@ -108,101 +53,13 @@ static void le64_bytes(uint8_t *p, uint64_t v)
 
 /* ------------------------------------------------------------ 1. Poly1305 */
 
-#define IETF_TEXT                                                                                  \
-	"Any submission to the IETF intended by the Contributor for publication as all or part "   \
-	"of an IETF Internet-Draft or RFC and any statement made within the context of an IETF "   \
-	"activity is considered an \"IETF Contribution\". Such statements include oral "           \
-	"statements in IETF sessions, as well as written and electronic communications made at "   \
-	"any time or place, which are addressed to"
-
-#define JABBERWOCKY                                                                                \
-	"'Twas brillig, and the slithy toves\nDid gyre and gimble in the wabe:\n"                  \
-	"All mimsy were the borogoves,\nAnd the mome raths outgrabe."
-
-#define Z16 "00000000000000000000000000000000"
-#define F16 "ffffffffffffffffffffffffffffffff"
-
-struct poly_vec {
-	const char *name;
-	const char *key;  /* hex, 32 bytes: r || s */
-	const char *text; /* message as text, or NULL */
-	const char *hex;  /* message as hex, or NULL */
-	size_t zeros;	  /* or: this many zero bytes */
-	size_t msg_len;	  /* expected message length, catches typing errors */
-	const char *tag;
-};
-
-/* clang-format off */
-static const struct poly_vec poly_vecs[] = {
-	{"RFC 8439 2.5.2 (Cryptographic Forum Research Group)",
-	 "85d6be7857556d337f4452fe42d506a8 0103808afb0db2fd4abff6af4149f51b",
-	 "Cryptographic Forum Research Group", NULL, 0, 34,
-	 "a8061dc1305136c6c22b8baf0c0127a9"},
-	{"RFC 8439 A.3 #1 (zero key, 64 zero bytes)",
-	 Z16 Z16,
-	 NULL, NULL, 64, 64,
-	 Z16},
-	{"RFC 8439 A.3 #2 (r = 0, IETF text)",
-	 Z16 "36e5f6b5c5e06070f0efca96227a863e",
-	 IETF_TEXT, NULL, 0, 375,
-	 "36e5f6b5c5e06070f0efca96227a863e"},
-	{"RFC 8439 A.3 #3 (s = 0, IETF text)",
-	 "36e5f6b5c5e06070f0efca96227a863e" Z16,
-	 IETF_TEXT, NULL, 0, 375,
-	 "f3477e7cd95417af89a6b8794c310cf0"},
-	{"RFC 8439 A.3 #4 (Jabberwocky)",
-	 "1c9240a5eb55d38af333888604f6b5f0 473917c1402b80099dca5cbc207075c0",
-	 JABBERWOCKY, NULL, 0, 127,
-	 "4541669a7eaaee61e708dc7cbcc5eb62"},
-	{"RFC 8439 A.3 #5 (partially reduced result not fully reduced)",
-	 "02000000000000000000000000000000" Z16,
-	 NULL, F16, 0, 16,
-	 "03000000000000000000000000000000"},
-	{"RFC 8439 A.3 #6 (s addition overflows 2^128)",
-	 "02000000000000000000000000000000" F16,
-	 NULL, "02000000000000000000000000000000", 0, 16,
-	 "03000000000000000000000000000000"},
-	{"RFC 8439 A.3 #7 (all-ones limb with carry)",
-	 "01000000000000000000000000000000" Z16,
-	 NULL,
-	 F16
-	 "f0ffffffffffffffffffffffffffffff"
-	 "11000000000000000000000000000000", 0, 48,
-	 "05000000000000000000000000000000"},
-	{"RFC 8439 A.3 #8 (result exactly 2^130-5)",
-	 "01000000000000000000000000000000" Z16,
-	 NULL,
-	 F16
-	 "fbfefefefefefefefefefefefefefefe"
-	 "01010101010101010101010101010101", 0, 48,
-	 Z16},
-	{"RFC 8439 A.3 #9 (result exactly 2^130-6)",
-	 "02000000000000000000000000000000" Z16,
-	 NULL, "fdffffffffffffffffffffffffffffff", 0, 16,
-	 "faffffffffffffffffffffffffffffff"},
-	{"RFC 8439 A.3 #10 (5*H+L reduction, 131-bit intermediate)",
-	 "01000000000000000400000000000000" Z16,
-	 NULL,
-	 "e33594d7505e43b90000000000000000"
-	 "3394d7505e4379cd0100000000000000"
-	 Z16
-	 "01000000000000000000000000000000", 0, 64,
-	 "14000000000000005500000000000000"},
-	{"RFC 8439 A.3 #11 (5*H+L reduction, 131-bit final result)",
-	 "01000000000000000400000000000000" Z16,
-	 NULL,
-	 "e33594d7505e43b90000000000000000"
-	 "3394d7505e4379cd0100000000000000"
-	 Z16, 0, 48,
-	 "13000000000000000000000000000000"},
-};
-/* clang-format on */
+/* The RFC 8439 2.5.2 and A.3 vectors are in tests/rfc8439_vectors.h. */
 
 static void test_poly1305(void)
 {
 	uint8_t key[32], msg[512], tag[16], want[16];
 
-	for (size_t v = 0; v < sizeof(poly_vecs) / sizeof(poly_vecs[0]); v++) {
+	for (size_t v = 0; v < POLY_VECS_N; v++) {
 		const struct poly_vec *pv = &poly_vecs[v];
 		long len;
 
@@ -628,6 +485,7 @@ static int write_kat(const char *path, const struct kat *k)
 		" */\n"
 		"#ifndef BPFTUN_TESTS_VECTORS_KAT_H\n"
 		"#define BPFTUN_TESTS_VECTORS_KAT_H\n\n"
+		"/* clang-format off */\n"
 		"#define BPFTUN_KAT_UNUSED __attribute__((unused))\n"
 		"#define BPFTUN_KAT_RECEIVER_INDEX 0x%08xU\n"
 		"#define BPFTUN_KAT_COUNTER 0x%016llxULL\n"
@@ -639,7 +497,7 @@ static int write_kat(const char *path, const struct kat *k)
 	write_array(f, "bpftun_kat_pt", k->pt, sizeof(k->pt));
 	write_array(f, "bpftun_kat_ct", k->ct, sizeof(k->ct));
 	write_array(f, "bpftun_kat_tag", k->tag, sizeof(k->tag));
-	fprintf(f, "#endif /* BPFTUN_TESTS_VECTORS_KAT_H */\n");
+	fprintf(f, "/* clang-format on */\n\n#endif /* BPFTUN_TESTS_VECTORS_KAT_H */\n");
 	if (fclose(f))
 		return -errno;
 	return 0;
@@ -716,10 +574,9 @@ int main(int argc, char **argv)
 	test_kat(&k, kat_path != NULL);
 
 	if (kat_path) {
-		int err = n_fail ? -ECANCELED : write_kat(kat_path, &k);
+		int err = check_fail ? -ECANCELED : write_kat(kat_path, &k);
 
 		check(!err, "wrote %s (%s)", kat_path, err ? strerror(-err) : "ok");
 	}
-	printf("%d passed, %d failed\n", n_pass, n_fail);
-	return n_fail ? 1 : 0;
+	return check_summary();
 }

@@ -20,6 +20,7 @@
 #ifndef BPFTUN_TESTS_VECTORS_KAT_H
 #define BPFTUN_TESTS_VECTORS_KAT_H
 
+/* clang-format off */
 #define BPFTUN_KAT_UNUSED __attribute__((unused))
 #define BPFTUN_KAT_RECEIVER_INDEX 0x01020304U
 #define BPFTUN_KAT_COUNTER 0x1122334455667788ULL
@@ -67,5 +68,7 @@ static const unsigned char bpftun_kat_tag[16] BPFTUN_KAT_UNUSED = {
 	0xbf, 0xcd, 0x41, 0xc8, 0x3e, 0x35, 0x26, 0xea,
 	0xc7, 0xc6, 0x80, 0xa7, 0x99, 0xf6, 0x29, 0x4c,
 };
+
+/* clang-format on */
 
 #endif /* BPFTUN_TESTS_VECTORS_KAT_H */

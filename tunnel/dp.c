@@ -139,3 +139,8 @@ int dp_sa_ctl_fd(struct datapath *dp)
 {
 	return bpf_program__fd(dp->skel->progs.sa_ctl);
 }
+
+int dp_pin_maps(struct datapath *dp, const char *dir)
+{
+	return bpf_object__pin_maps(dp->skel->obj, dir);
+}

@@ -27,6 +27,9 @@ int dp_allow(struct datapath *dp, int family, const void *addr, unsigned int pre
 /* Per-peer counters summed over CPUs; peer_id BPFTUN_MAX_PEERS = unattributed. */
 int dp_peer_stats(struct datapath *dp, uint32_t peer_id, struct bpftun_peer_stats *out);
 
+/* Pin every map under dir (a bpffs directory). 0 or -errno. */
+int dp_pin_maps(struct datapath *dp, const char *dir);
+
 /* File descriptors of programs, for attaching and BPF_PROG_TEST_RUN. */
 int dp_seal_fd(struct datapath *dp);
 int dp_open_fd(struct datapath *dp);
