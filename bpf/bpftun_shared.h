@@ -132,11 +132,55 @@ struct bpftun_endpoint {
 	__u8 dmac[6];
 };
 
-/* Value of the `peers` array map. */
+/* Value of the `peers` array map. The datapath reads tx_active and ep; the
+ * rest is the control plane's record, kept here so that any process (show,
+ * down, a restarted key manager) finds it without private state. */
 struct bpftun_peer {
 	__u32 tx_active; /* slot used for sending */
-	__u32 pad;
+	__u32 present;	 /* configured */
 	struct bpftun_endpoint ep;
+	__u8 public_key[32];
+	__u64 last_handshake; /* unix seconds, 0 = never */
+	__u64 session_start_ns; /* CLOCK_MONOTONIC of the active session's handshake */
+	__u16 keepalive;	/* seconds, 0 = off */
+	__u16 pad[3];
+};
+
+/* Userspace view of a `tx_sas` value. The first word is the context kptr,
+ * which always reads as zero from userspace: `present` says whether a key
+ * is installed. datapath.bpf.c asserts the layouts agree. */
+struct bpftun_tx_sa_view {
+	__u64 ctx;
+	__u64 counter;
+	__u64 counter_limit;
+	__u64 expire_ns;
+	__u32 remote_index;
+	__u32 salt;
+	__u32 present;
+	__u32 pad;
+};
+
+/* tc filter handle and priority of bpftun's programs (clsact ingress). */
+#define BPFTUN_TC_HANDLE 0xb7
+#define BPFTUN_TC_PRIO 1
+
+/* Value of the one-entry `iface` map: what the tunnel is, for any process
+ * that finds the datapath from the tunnel device (see tunnel/dp.c dp_find). */
+#define BPFTUN_MAX_MAPS 16
+struct bpftun_iface {
+	__u32 disabled; /* set while going down: tc_seal drops everything */
+	__u32 tun_ifindex;
+	__u32 hidden_ifindex;
+	__u32 mtu;
+	__u16 listen_port; /* host order */
+	__u16 pad;
+	__u32 nmaps;
+	__u32 map_ids[BPFTUN_MAX_MAPS]; /* every map of this datapath instance */
+	__u8 public_key[32];
+	char cipher[24];		/* user word: aes-fixed-time, aes-generic */
+	char algo[BPFTUN_ALGO_LEN];	/* kernel name: ecb(aes), ecb(aes-generic) */
+	__u32 keymgmt_pid;
+	__u32 pad2;
 };
 
 /* ------------------------------------------------------------ allowed IPs */

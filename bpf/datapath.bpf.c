@@ -29,7 +29,13 @@ struct tx_sa {
 	__u64 expire_ns;
 	__u32 remote_index;
 	__u32 salt;
+	__u32 present;
+	__u32 pad;
 };
+_Static_assert(sizeof(struct tx_sa) == sizeof(struct bpftun_tx_sa_view), "tx_sa view");
+_Static_assert(__builtin_offsetof(struct tx_sa, present) ==
+		       __builtin_offsetof(struct bpftun_tx_sa_view, present),
+	       "tx_sa view");
 
 /* The peer's own reference to an rx context; the hot path finds the same
  * context through rx_sas by receiver index (bpf_crypto_ctx_acquire). */
@@ -101,6 +107,16 @@ struct {
 	__type(key, __u32);
 	__type(value, struct rx_sa_bytes);
 } rx_sa_zero SEC(".maps");
+
+/* What this tunnel is; tc_seal reads `disabled` so that a tunnel going down
+ * stops sealing before its SAs go, and so that the map is among tc_seal's
+ * maps, which is how userspace finds the datapath from the device. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bpftun_iface);
+} iface SEC(".maps");
 
 /* Index BPFTUN_MAX_PEERS holds drops that no peer can be blamed for. */
 struct {
@@ -306,6 +322,12 @@ static __always_inline int seal(struct __sk_buff *skb, struct seal_out *out)
 	if (BPF_CORE_READ_BITFIELD(kskb, ip_summed) == 3 /* CHECKSUM_PARTIAL */)
 		return BPFTUN_DROP_CSUM_PARTIAL;
 
+	{
+		struct bpftun_iface *ifc = bpf_map_lookup_elem(&iface, &zero);
+
+		if (!ifc || ifc->disabled)
+			return BPFTUN_DROP_NO_SA;
+	}
 	if (skb->len > BPFTUN_ETH_LEN + BPFTUN_MAX_INNER)
 		return BPFTUN_DROP_TOO_BIG;
 	if (bpf_skb_pull_data(skb, skb->len))
@@ -647,7 +669,7 @@ int tc_open(struct __sk_buff *skb)
 
 	reason = open(skb, &peer_id, &len);
 	if (reason == OPEN_PASS)
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC; /* not ours: let the next filter (another tunnel) look */
 	if (reason)
 		return drop(peer_id, reason);
 	st = peer_stats(peer_id);
@@ -732,6 +754,7 @@ static __always_inline int tx_clear(__u32 peer_id, __u32 slot)
 	if (!tx)
 		return -ENOENT;
 	release(bpf_kptr_xchg(&tx->ctx, NULL));
+	tx->present = 0;
 	return 0;
 }
 
@@ -757,6 +780,7 @@ static __always_inline int install_tx(struct bpftun_sa_req *req, struct peer *p)
 	tx->expire_ns = req->expire_ns;
 	tx->remote_index = req->index;
 	__builtin_memcpy(&tx->salt, req->salt, 4);
+	tx->present = 1;
 	release(bpf_kptr_xchg(&tx->ctx, ctx));
 	return 0;
 }

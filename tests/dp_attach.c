@@ -96,7 +96,8 @@ static int attach(int fd, const char *dev)
 {
 	int ifindex = (int)if_nametoindex(dev);
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = fd, .handle = 1, .priority = 1);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = fd, .handle = BPFTUN_TC_HANDLE,
+		    .priority = BPFTUN_TC_PRIO);
 	int err;
 
 	if (!ifindex)

@@ -17,6 +17,33 @@ struct datapath {
 	struct datapath_bpf *skel;
 };
 
+/* Write the IDs of every map into iface, so dp_find can reach them all. */
+static int record_maps(struct datapath *dp)
+{
+	struct bpftun_iface ifc = {0};
+	struct bpf_map *map;
+	uint32_t zero = 0;
+	int fd = bpf_map__fd(dp->skel->maps.iface);
+
+	if (bpf_map_lookup_elem(fd, &zero, &ifc))
+		return -errno;
+	ifc.nmaps = 0;
+	bpf_object__for_each_map(map, dp->skel->obj)
+	{
+		struct bpf_map_info info = {0};
+		uint32_t len = sizeof(info);
+
+		if (ifc.nmaps >= BPFTUN_MAX_MAPS)
+			return -E2BIG;
+		if (bpf_obj_get_info_by_fd(bpf_map__fd(map), &info, &len))
+			return -errno;
+		ifc.map_ids[ifc.nmaps++] = info.id;
+	}
+	if (bpf_map_update_elem(fd, &zero, &ifc, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
 int dp_load(struct datapath **out, const struct bpftun_config *cfg)
 {
 	struct datapath *dp;
@@ -32,6 +59,9 @@ int dp_load(struct datapath **out, const struct bpftun_config *cfg)
 	}
 	dp->skel->rodata->cfg = *cfg;
 	err = datapath_bpf__load(dp->skel);
+	if (err)
+		goto fail;
+	err = record_maps(dp);
 	if (err)
 		goto fail;
 	*out = dp;
@@ -143,4 +173,138 @@ int dp_sa_ctl_fd(struct datapath *dp)
 int dp_pin_maps(struct datapath *dp, const char *dir)
 {
 	return bpf_object__pin_maps(dp->skel->obj, dir);
+}
+
+/* The map named `name` among ids, as a new fd, or -ENOENT. */
+static int map_fd_by_name(const uint32_t *ids, uint32_t n, const char *name)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		struct bpf_map_info info = {0};
+		uint32_t len = sizeof(info);
+		int fd = bpf_map_get_fd_by_id(ids[i]);
+
+		if (fd < 0)
+			continue;
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len) && !strcmp(info.name, name))
+			return fd;
+		close(fd);
+	}
+	return -ENOENT;
+}
+
+int dp_find(struct datapath **out, int hidden_ifindex)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = hidden_ifindex, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = BPFTUN_TC_HANDLE, .priority = BPFTUN_TC_PRIO);
+	struct bpf_prog_info pinfo = {0};
+	uint32_t ids[BPFTUN_MAX_MAPS], zero = 0, len = sizeof(pinfo);
+	struct bpftun_iface ifc;
+	struct datapath *dp = NULL;
+	struct bpf_map *map;
+	int err, prog_fd = -1, ifc_fd = -1;
+
+	err = bpf_tc_query(&hook, &opts);
+	if (err)
+		return err == -ENOENT ? -ENODEV : err;
+	prog_fd = bpf_prog_get_fd_by_id(opts.prog_id);
+	if (prog_fd < 0)
+		return -errno;
+	pinfo.nr_map_ids = BPFTUN_MAX_MAPS;
+	pinfo.map_ids = (uint64_t)(unsigned long)ids;
+	if (bpf_obj_get_info_by_fd(prog_fd, &pinfo, &len)) {
+		err = -errno;
+		goto out;
+	}
+	ifc_fd = map_fd_by_name(ids, pinfo.nr_map_ids < BPFTUN_MAX_MAPS ? pinfo.nr_map_ids
+								: BPFTUN_MAX_MAPS,
+				"iface");
+	if (ifc_fd < 0 || bpf_map_lookup_elem(ifc_fd, &zero, &ifc)) {
+		err = -ENOENT; /* a program that is not ours */
+		goto out;
+	}
+	dp = calloc(1, sizeof(*dp));
+	if (!dp) {
+		err = -ENOMEM;
+		goto out;
+	}
+	dp->skel = datapath_bpf__open();
+	if (!dp->skel) {
+		err = -errno;
+		goto out;
+	}
+	/* Share every map but the program's own .rodata/.bss: fresh programs
+	 * (sa_ctl above all) run against the live tunnel's state. */
+	bpf_object__for_each_map(map, dp->skel->obj)
+	{
+		const char *name = bpf_map__name(map);
+		int fd;
+
+		if (name[0] == '.' || strchr(name, '.'))
+			continue;
+		fd = map_fd_by_name(ifc.map_ids, ifc.nmaps, name);
+		if (fd < 0) {
+			err = fd;
+			goto out;
+		}
+		err = bpf_map__reuse_fd(map, fd);
+		close(fd);
+		if (err)
+			goto out;
+	}
+	err = datapath_bpf__load(dp->skel);
+	if (err)
+		goto out;
+	*out = dp;
+	dp = NULL;
+out:
+	if (dp) {
+		datapath_bpf__destroy(dp->skel);
+		free(dp);
+	}
+	if (ifc_fd >= 0)
+		close(ifc_fd);
+	close(prog_fd);
+	return err;
+}
+
+int dp_get_iface(struct datapath *dp, struct bpftun_iface *ifc)
+{
+	uint32_t zero = 0;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.iface), &zero, ifc))
+		return -errno;
+	return 0;
+}
+
+int dp_set_iface(struct datapath *dp, const struct bpftun_iface *ifc)
+{
+	uint32_t zero = 0;
+	struct bpftun_iface cur;
+	int err = dp_get_iface(dp, &cur);
+
+	if (err)
+		return err;
+	/* map IDs belong to dp_load; callers cannot overwrite them */
+	struct bpftun_iface next = *ifc;
+
+	next.nmaps = cur.nmaps;
+	memcpy(next.map_ids, cur.map_ids, sizeof(next.map_ids));
+	if (bpf_map_update_elem(bpf_map__fd(dp->skel->maps.iface), &zero, &next, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+int dp_tx_sa(struct datapath *dp, uint32_t peer_id, uint32_t slot, struct bpftun_tx_sa_info *out)
+{
+	uint32_t key = peer_id * BPFTUN_SLOTS + slot;
+	struct bpftun_tx_sa_view v;
+
+	if (slot >= BPFTUN_SLOTS ||
+	    bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.tx_sas), &key, &v))
+		return -errno ?: -EINVAL;
+	out->present = (int)v.present;
+	out->counter = v.counter;
+	out->expire_ns = v.expire_ns;
+	out->remote_index = v.remote_index;
+	return 0;
 }

@@ -27,6 +27,23 @@ int dp_allow(struct datapath *dp, int family, const void *addr, unsigned int pre
 /* Per-peer counters summed over CPUs; peer_id BPFTUN_MAX_PEERS = unattributed. */
 int dp_peer_stats(struct datapath *dp, uint32_t peer_id, struct bpftun_peer_stats *out);
 
+/* Attach to the datapath serving a tunnel: hidden_ifindex is the veth end
+ * whose TC ingress runs tc_seal. Maps are shared with the live tunnel;
+ * programs are loaded afresh (not attached) so sa_ctl can be run. */
+int dp_find(struct datapath **out, int hidden_ifindex);
+
+int dp_get_iface(struct datapath *dp, struct bpftun_iface *ifc);
+/* Updates everything but the map IDs recorded at load. */
+int dp_set_iface(struct datapath *dp, const struct bpftun_iface *ifc);
+
+struct bpftun_tx_sa_info {
+	int present;
+	uint64_t counter;
+	uint64_t expire_ns;
+	uint32_t remote_index;
+};
+int dp_tx_sa(struct datapath *dp, uint32_t peer_id, uint32_t slot, struct bpftun_tx_sa_info *out);
+
 /* Pin every map under dir (a bpffs directory). 0 or -errno. */
 int dp_pin_maps(struct datapath *dp, const char *dir);
 
