@@ -41,9 +41,9 @@ struct bpftun_hdr {
 #define BPFTUN_OVERHEAD_V4 (BPFTUN_IP4_LEN + BPFTUN_UDP_LEN + BPFTUN_HDR_LEN + BPFTUN_TAG_LEN)
 #define BPFTUN_OVERHEAD_V6 (BPFTUN_IP6_LEN + BPFTUN_UDP_LEN + BPFTUN_HDR_LEN + BPFTUN_TAG_LEN)
 
-/* Largest inner packet the datapath seals or opens. Bounded so that every
- * buffer and loop in BPF has a constant bound; 1500 covers any underlay with a
- * 1500-byte MTU plus jumbo-free overlays. */
+/* Largest inner packet the datapath seals or opens: a constant bound for
+ * every BPF buffer and loop. 1504 is a multiple of 16 that holds any inner
+ * packet a 1500-byte underlay can carry (at most 1500 - 60 with outer IPv4). */
 #define BPFTUN_MAX_INNER 1504
 
 _Static_assert(sizeof(struct bpftun_hdr) == BPFTUN_HDR_LEN, "wire header is 16 bytes");
@@ -167,6 +167,7 @@ struct bpftun_tx_sa_view {
 /* Value of the one-entry `iface` map: what the tunnel is, for any process
  * that finds the datapath from the tunnel device (see tunnel/dp.c dp_find). */
 #define BPFTUN_MAX_MAPS 16
+#define BPFTUN_MAX_UNDERLAYS 8
 struct bpftun_iface {
 	__u32 disabled; /* set while going down: tc_seal drops everything */
 	__u32 tun_ifindex;
@@ -180,6 +181,9 @@ struct bpftun_iface {
 	char cipher[24];		/* user word: aes-fixed-time, aes-generic */
 	char algo[BPFTUN_ALGO_LEN];	/* kernel name: ecb(aes), ecb(aes-generic) */
 	__u32 keymgmt_pid;
+	__u32 nunderlays;
+	__u32 underlays[BPFTUN_MAX_UNDERLAYS]; /* devices whose ingress runs tc_open */
+	__u32 clsact_created;		      /* bit i: bpftun added underlays[i]'s clsact */
 	__u32 pad2;
 };
 

@@ -19,6 +19,9 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+/* Wire fields are stored with plain loads/stores: little-endian hosts only. */
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "bpftun needs a little-endian host");
+
 /* Set by the loader before load. */
 const volatile struct bpftun_config cfg = {};
 
@@ -361,6 +364,11 @@ static __always_inline int seal(struct __sk_buff *skb, struct seal_out *out)
 	now = bpf_ktime_get_ns();
 	if (tx->expire_ns && now >= tx->expire_ns)
 		return BPFTUN_DROP_KEY_EXPIRED;
+	/* Check before taking a counter too, so that refused packets stop
+	 * advancing it: it overshoots the limit by at most one per CPU and so
+	 * can never wrap around to reuse a nonce. */
+	if (!tx_counter_ok(tx, tx->counter))
+		return BPFTUN_DROP_COUNTER_EXHAUSTED;
 	counter = __sync_fetch_and_add(&tx->counter, 1);
 	if (!tx_counter_ok(tx, counter))
 		return BPFTUN_DROP_COUNTER_EXHAUSTED;
@@ -600,7 +608,11 @@ static __always_inline int open(struct __sk_buff *skb, __u32 *peer_id, __u32 *in
 	}
 	aead_zero_tail(s, len);
 	aead_tag(s, len, &t0, &t1);
-	if ((t0 ^ r0) | (t1 ^ r1))
+	/* One branch on the whole difference: without the barrier clang
+	 * splits this into two early-exit compares, one per 8-byte half. */
+	t0 = (t0 ^ r0) | (t1 ^ r1);
+	barrier_var(t0);
+	if (t0)
 		return BPFTUN_DROP_BAD_TAG;
 
 	/* Authentic. Only now may the counter move the replay window. */
@@ -712,6 +724,13 @@ static __always_inline struct bpf_crypto_ctx *sa_create(struct bpftun_sa_req *re
 	else
 		__builtin_memcpy(params->algo, "ecb(aes)", sizeof("ecb(aes)"));
 	params->algo[BPFTUN_ALGO_LEN - 1] = 0;
+	/* The AEAD needs a block cipher in ECB mode: cbc(aes) would install and
+	 * then fail on every packet. */
+	if (params->algo[0] != 'e' || params->algo[1] != 'c' || params->algo[2] != 'b' ||
+	    params->algo[3] != '(') {
+		*err = -EINVAL;
+		return NULL;
+	}
 	__builtin_memcpy(params->key, req->key, BPFTUN_KEY_LEN);
 	ctx = bpf_crypto_ctx_create(params, sizeof(*params), err);
 	__builtin_memset(params->key, 0, BPFTUN_KEY_LEN);
@@ -903,7 +922,10 @@ int sa_ctl(void *ctx)
 		err = -EINVAL;
 	}
 out:
-	__builtin_memset(r.key, 0, sizeof(r.key));
+	/* volatile: a plain memset of a dying stack copy is a dead store */
+#pragma unroll
+	for (int i = 0; i < BPFTUN_KEY_LEN / 8; i++)
+		*(volatile __u64 *)&r.key[i * 8] = 0;
 	*(volatile __s32 *)(ctx + __builtin_offsetof(struct bpftun_sa_req, err)) = err;
 	return 0;
 }

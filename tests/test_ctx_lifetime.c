@@ -154,6 +154,9 @@ int main(void)
 			dp_set_peer(dp, 0, &peer);
 			strcpy(r.algo, "ctr(aes)");
 			check(dp_sa_ctl(dp, &r) < 0, "an unsupported cipher (ctr(aes)) is refused");
+			strcpy(r.algo, "cbc(aes)");
+			check(dp_sa_ctl(dp, &r) == -EINVAL,
+			      "cbc(aes) is refused: the AEAD needs an ECB block cipher");
 			strcpy(r.algo, "ecb(aes-generic)");
 			check(dp_sa_ctl(dp, &r) == 0, "ecb(aes-generic) is accepted");
 			dp_destroy(dp);

@@ -27,6 +27,7 @@
 #include "check.h"
 #include "dp.h"
 #include "ref_aead.h"
+#include "vectors_kat.h"
 
 #define PORT 51820
 #define RIDX 0x0a0b0c0dU
@@ -394,15 +395,14 @@ static void test_round_trips(int outer6)
 	pair_destroy(&p);
 }
 
-/* The published known-answer vector, run through the BPF open path. */
-static void test_kat_open(void)
+/* A frame sealed by the reference opens in BPF. */
+static void test_reference_frame_opens(void)
 {
 	struct pair p;
 	uint8_t inner[64], frame[FRAME_MAX];
 	struct run r;
 	size_t len;
 
-	/* The KAT uses fixed keys; reuse the craft() path with them. */
 	if (pair_setup(&p, 0, 0))
 		return;
 	len = inner_frame(frame, 0, IN4_A, IN4_B, 64, 3) - 14;
@@ -412,6 +412,63 @@ static void test_kat_open(void)
 		      !memcmp(r.out + 14, inner, 64),
 	      "a frame sealed by the reference (counter 42) opens in BPF");
 	pair_destroy(&p);
+}
+
+/* The published known-answer vector (tests/vectors_kat.h), bytes as
+ * written there, through tc_open: the tag must verify and the plaintext must
+ * come out. The vector's plaintext is not an IP packet, so the packet is
+ * then dropped as malformed; the decrypted bytes are read from the opener's
+ * per-CPU scratch, where tc_open left them. */
+static void test_kat_bpf(void)
+{
+	struct bpftun_config cfg = {.tun_ifindex = 1, .listen_port = htons(PORT)};
+	struct bpftun_peer peer = {0};
+	struct bpftun_sa_req req = {.op = BPFTUN_OP_INSTALL_RX, .slot = 1,
+				    .index = BPFTUN_KAT_RECEIVER_INDEX};
+	struct datapath *dp = NULL;
+	uint8_t frame[FRAME_MAX], inner[BPFTUN_KAT_LEN];
+	size_t o = outer_len(0), flen;
+	int ncpu = libbpf_num_possible_cpus(), found = 0;
+	uint64_t before;
+	struct pair fake;
+	struct run r;
+
+	if (!check(dp_load(&dp, &cfg) == 0, "KAT: load a datapath"))
+		return;
+	dp_set_peer(dp, 0, &peer);
+	memcpy(req.key, bpftun_kat_key, 32);
+	memcpy(req.salt, bpftun_kat_salt, 4);
+	check(dp_sa_ctl(dp, &req) == 0, "KAT: install the vector's key and salt as an rx SA");
+	/* outer headers from craft(), then the vector's bytes verbatim */
+	memset(inner, 0, sizeof(inner));
+	flen = craft(frame, 0, BPFTUN_MSG_DATA, 0, 0, inner, BPFTUN_KAT_LEN);
+	memcpy(frame + o, bpftun_kat_hdr, 16);
+	memcpy(frame + o + 16, bpftun_kat_ct, BPFTUN_KAT_LEN);
+	memcpy(frame + o + 16 + BPFTUN_KAT_LEN, bpftun_kat_tag, 16);
+	fake.b = dp;
+	before = drops(dp, 0, BPFTUN_DROP_MALFORMED);
+	check(!run(dp_open_fd(dp), frame, flen, &r) && r.ret == TC_ACT_SHOT &&
+		      drops(dp, 0, BPFTUN_DROP_MALFORMED) == before + 1 &&
+		      drops(dp, 0, BPFTUN_DROP_BAD_TAG) == 0,
+	      "KAT: the vector's tag verifies in BPF (dropped after decryption as malformed, "
+	      "not as bad_tag)");
+	{
+		struct {
+			uint8_t ks[BPFTUN_SCRATCH + 64];
+			uint8_t buf[BPFTUN_SCRATCH + 64];
+		} *v = calloc((size_t)ncpu, sizeof(*v));
+		uint32_t key = 1;
+
+		if (v && !bpf_map_lookup_elem(dp_map_fd(dp, "scratch"), &key, v))
+			for (int c = 0; c < ncpu; c++)
+				found |= !memcmp(v[c].buf + 16, bpftun_kat_pt, BPFTUN_KAT_LEN);
+		free(v);
+	}
+	check(found, "KAT: BPF decrypted the vector's ciphertext to its plaintext");
+	frame[o + 16 + BPFTUN_KAT_LEN + 15] ^= 0x80;
+	check(expect_drop(&fake, frame, flen, BPFTUN_DROP_BAD_TAG, 0),
+	      "KAT: with the last tag bit flipped -> bad_tag");
+	dp_destroy(dp);
 }
 
 /* ----------------------------------------------------------------- tampering */
@@ -824,7 +881,8 @@ int main(void)
 
 	test_round_trips(0);
 	test_round_trips(1);
-	test_kat_open();
+	test_reference_frame_opens();
+	test_kat_bpf();
 	test_bit_flips();
 	test_malformed();
 	test_replay(0);

@@ -308,3 +308,10 @@ int dp_tx_sa(struct datapath *dp, uint32_t peer_id, uint32_t slot, struct bpftun
 	out->remote_index = v.remote_index;
 	return 0;
 }
+
+int dp_map_fd(struct datapath *dp, const char *name)
+{
+	struct bpf_map *map = bpf_object__find_map_by_name(dp->skel->obj, name);
+
+	return map ? bpf_map__fd(map) : -ENOENT;
+}

@@ -44,6 +44,9 @@ struct bpftun_tx_sa_info {
 };
 int dp_tx_sa(struct datapath *dp, uint32_t peer_id, uint32_t slot, struct bpftun_tx_sa_info *out);
 
+/* The fd of the map called `name` (owned by dp), or -ENOENT. */
+int dp_map_fd(struct datapath *dp, const char *name);
+
 /* Pin every map under dir (a bpffs directory). 0 or -errno. */
 int dp_pin_maps(struct datapath *dp, const char *dir);
 

@@ -142,7 +142,9 @@ static __always_inline void poly1305_finish(struct poly1305 *p, __u64 *t0, __u64
 	lo = h0 | (h1 << 26) | (h2 << 52);
 	hi = (h2 >> 12) | (h3 << 14) | (h4 << 40);
 	f = lo + p->pad0;
-	c = f < lo;
+	/* carry out of the add without a compare (BPF has no setcc; a
+	 * compare becomes a branch on secret data) */
+	c = ((lo & p->pad0) | ((lo | p->pad0) & ~f)) >> 63;
 	*t0 = f;
 	*t1 = hi + p->pad1 + c;
 }
