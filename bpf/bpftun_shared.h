@@ -160,6 +160,19 @@ struct bpftun_tx_sa_view {
 	__u32 pad;
 };
 
+/* Userspace view of the head of an `rx_sas` value (its replay window
+ * follows). `replay_next` > 0 once a packet under this SA was accepted: the
+ * key manager's proof that the peer has switched to these keys. */
+struct bpftun_rx_sa_view {
+	__u32 lock;
+	__u32 peer_id;
+	__u64 ctx;
+	__u64 expire_ns;
+	__u32 salt;
+	__u32 slot;
+	__u64 replay_next;
+};
+
 /* tc filter handle and priority of bpftun's programs (clsact ingress). */
 #define BPFTUN_TC_HANDLE 0xb7
 #define BPFTUN_TC_PRIO 1

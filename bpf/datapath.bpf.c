@@ -52,6 +52,7 @@ struct rx_ref {
  * kptr field may not be reached through a variable offset into a value. */
 #define peer bpftun_peer
 
+
 struct rx_sa {
 	struct bpf_spin_lock lock; /* guards replay */
 	__u32 peer_id;
@@ -61,6 +62,13 @@ struct rx_sa {
 	__u32 slot;
 	struct bpftun_replay replay;
 };
+
+_Static_assert(__builtin_offsetof(struct rx_sa, replay) ==
+		       __builtin_offsetof(struct bpftun_rx_sa_view, replay_next),
+	       "rx_sa view");
+_Static_assert(__builtin_offsetof(struct rx_sa, expire_ns) ==
+		       __builtin_offsetof(struct bpftun_rx_sa_view, expire_ns),
+	       "rx_sa view");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -256,43 +264,20 @@ static __always_inline int tx_counter_ok(struct tx_sa *tx, __u64 counter)
 	return counter < limit && counter < BPFTUN_REJECT_AFTER_MESSAGES;
 }
 
-/* Next hop for the outer packet: FIB lookup, or what the control plane set. */
-static __always_inline int resolve_nexthop(struct __sk_buff *skb, struct bpftun_endpoint *ep,
-					   __u8 *smac, __u8 *dmac, __u32 *ifindex)
+/* Next hop for the outer packet. With BPFTUN_EP_FIB the kernel routes it:
+ * tc_seal redirects with bpf_redirect_neigh, which looks up the route for
+ * the outer destination and resolves (or queues for) the neighbour, as the
+ * stack would. bpf_fib_lookup is not used: it refuses devices that do not
+ * forward (BPF_FIB_LKUP_RET_FWD_DISABLED), and a host tunnel must not need
+ * forwarding on its underlay. Otherwise the control plane's MACs are used. */
+static __always_inline int resolve_nexthop(struct bpftun_endpoint *ep, __u8 *smac, __u8 *dmac,
+					   __u32 *ifindex)
 {
-	struct bpf_fib_lookup fib = {};
-	int rc;
-
-	if (!(ep->flags & BPFTUN_EP_FIB)) {
-		__builtin_memcpy(smac, ep->smac, 6);
-		__builtin_memcpy(dmac, ep->dmac, 6);
-		*ifindex = ep->ifindex;
-		return 0;
-	}
-	fib.ifindex = ep->ifindex;
-	if (ep->flags & BPFTUN_EP_V6) {
-		fib.family = 10; /* AF_INET6 */
-		__builtin_memcpy(fib.ipv6_src, ep->saddr, 16);
-		__builtin_memcpy(fib.ipv6_dst, ep->daddr, 16);
-	} else {
-		fib.family = 2; /* AF_INET */
-		__builtin_memcpy(&fib.ipv4_src, ep->saddr, 4);
-		__builtin_memcpy(&fib.ipv4_dst, ep->daddr, 4);
-	}
-	rc = bpf_fib_lookup(skb, &fib, sizeof(fib), BPF_FIB_LOOKUP_OUTPUT);
-	if (rc != BPF_FIB_LKUP_RET_SUCCESS) {
-		/* Unresolved neighbour: fall back to the control plane's MACs. */
-		if (!ep->ifindex || !(ep->dmac[0] | ep->dmac[1] | ep->dmac[2] | ep->dmac[3] |
-				      ep->dmac[4] | ep->dmac[5]))
-			return BPFTUN_DROP_NO_ROUTE;
-		__builtin_memcpy(smac, ep->smac, 6);
-		__builtin_memcpy(dmac, ep->dmac, 6);
-		*ifindex = ep->ifindex;
-		return 0;
-	}
-	__builtin_memcpy(smac, fib.smac, 6);
-	__builtin_memcpy(dmac, fib.dmac, 6);
-	*ifindex = fib.ifindex;
+	__builtin_memcpy(smac, ep->smac, 6);
+	__builtin_memcpy(dmac, ep->dmac, 6);
+	*ifindex = ep->ifindex;
+	if (!ep->ifindex)
+		return BPFTUN_DROP_NO_ROUTE;
 	return 0;
 }
 
@@ -302,6 +287,7 @@ struct seal_out {
 	__u32 peer_id;
 	__u32 len;
 	__u32 ifindex;
+	__u32 neigh; /* route and resolve in the kernel (bpf_redirect_neigh) */
 };
 
 static __always_inline int seal(struct __sk_buff *skb, struct seal_out *out)
@@ -401,7 +387,7 @@ static __always_inline int seal(struct __sk_buff *skb, struct seal_out *out)
 		*(__u64 *)(tp + 16) = 0;
 	}
 
-	err = resolve_nexthop(skb, &p->ep, smac, dmac, &ifindex);
+	err = resolve_nexthop(&p->ep, smac, dmac, &ifindex);
 	if (err)
 		return err;
 
@@ -487,6 +473,7 @@ static __always_inline int seal(struct __sk_buff *skb, struct seal_out *out)
 			return BPFTUN_DROP_INTERNAL;
 	}
 	out->ifindex = ifindex;
+	out->neigh = p->ep.flags & BPFTUN_EP_FIB;
 	return 0;
 }
 
@@ -505,6 +492,8 @@ int tc_seal(struct __sk_buff *skb)
 		st->tx_packets++;
 		st->tx_bytes += out.len;
 	}
+	if (out.neigh)
+		return bpf_redirect_neigh(out.ifindex, NULL, 0, 0);
 	return bpf_redirect(out.ifindex, 0);
 }
 

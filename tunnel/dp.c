@@ -315,3 +315,36 @@ int dp_map_fd(struct datapath *dp, const char *name)
 
 	return map ? bpf_map__fd(map) : -ENOENT;
 }
+
+int dp_rx_sa_used(struct datapath *dp, uint32_t index)
+{
+	/* the value is an rx_sa (with its replay window); read it whole */
+	struct {
+		struct bpftun_rx_sa_view head;
+		uint8_t rest[4096];
+	} v;
+	int fd = dp_map_fd(dp, "rx_sas");
+
+	if (bpf_map__value_size(bpf_object__find_map_by_name(dp->skel->obj, "rx_sas")) > sizeof(v))
+		return -E2BIG;
+	if (bpf_map_lookup_elem(fd, &index, &v))
+		return -errno;
+	return v.head.replay_next > 0;
+}
+
+int dp_rx_index(struct datapath *dp, uint32_t peer_id, uint32_t slot, uint32_t *index)
+{
+	uint32_t key = peer_id * BPFTUN_SLOTS + slot;
+	struct {
+		uint64_t ctx;
+		uint32_t index;
+		uint32_t present;
+	} v;
+
+	if (slot >= BPFTUN_SLOTS || bpf_map_lookup_elem(dp_map_fd(dp, "rx_refs"), &key, &v))
+		return -ENOENT;
+	if (!v.present)
+		return -ENOENT;
+	*index = v.index;
+	return 0;
+}

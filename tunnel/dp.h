@@ -47,6 +47,13 @@ int dp_tx_sa(struct datapath *dp, uint32_t peer_id, uint32_t slot, struct bpftun
 /* The fd of the map called `name` (owned by dp), or -ENOENT. */
 int dp_map_fd(struct datapath *dp, const char *name);
 
+/* 1 if a packet was accepted under rx SA `index`, 0 if not, -ENOENT if no
+ * such SA. */
+int dp_rx_sa_used(struct datapath *dp, uint32_t index);
+
+/* The receiver index of the rx SA in a peer slot, or -ENOENT. */
+int dp_rx_index(struct datapath *dp, uint32_t peer_id, uint32_t slot, uint32_t *index);
+
 /* Pin every map under dir (a bpffs directory). 0 or -errno. */
 int dp_pin_maps(struct datapath *dp, const char *dir);
 

@@ -1,0 +1,266 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * handshake.h - bpftun's handshake messages on top of Noise IK (noise.h),
+ * modelled on WireGuard's (no pre-shared key).
+ *
+ * Owns the wire format of the three handshake messages, their parser and the
+ * reasons it gives for every rejection, mac1/mac2 and cookies, the per-source
+ * rate limiter and the "under load" state, the responder's replay protection
+ * and the per-peer handshake state. The result of a completed exchange is the
+ * pair of indices and the tunnel's tx/rx keys and salts (from noise_split()).
+ *
+ * Messages (all integers little endian, encoded byte by byte):
+ *   initiation (1) 148 B  Noise message 1 with a TAI64N timestamp as payload
+ *   response   (2)  92 B  Noise message 2 with an empty payload
+ *   cookie     (3)  64 B  XChaCha20-Poly1305 of the cookie, AD = the mac1 it answers
+ * Noise prologue: HS_PROLOGUE || the initiation's first 8 bytes (type,
+ * reserved, sender index), so that these bytes are authenticated by Noise too.
+ *   mac1 = BLAKE2b-128(key = BLAKE2b-256("mac1----" || receiver's static pub),
+ *                      bytes before mac1)
+ *   mac2 = BLAKE2b-128(key = cookie, bytes before mac2), all zero without a cookie
+ *   cookie = BLAKE2b-128(key = secret rotated every 120 s, src address || be16 port)
+ *   cookie reply key = BLAKE2b-256("cookie--" || the cookie sender's static pub)
+ * (BLAKE2b-n = libsodium's crypto_generichash with an n/8-byte output.)
+ *
+ * Receiving, in this order (cheap checks first, DH last):
+ *   length and type, reserved bytes, mac1; then mac2: a non-zero mac2 must be
+ *   valid for the source address, and under load a valid one is required (both
+ *   failures answer with a cookie reply); then the source's token bucket; then
+ *   Noise; then peer, timestamp (initiation) or pending index (response).
+ * A rejected message never changes a pending handshake or a peer's state.
+ *
+ * Return values: 0, -errno for local failures (-EINVAL, -ENOENT, -ENOSPC,
+ * -EIO), or -reason (enum hs_reason, all >= HS_REASON_BASE = 4096, above any
+ * errno) when a message is rejected; handshake_strerror() names either kind.
+ *
+ * Not thread-safe: one thread owns a device. Time comes from a clock that
+ * tests may replace (hs_set_clock).
+ */
+#ifndef BPFTUN_HANDSHAKE_H
+#define BPFTUN_HANDSHAKE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bpftun_shared.h"
+#include "noise.h"
+
+/* ---------------------------------------------------------------- wire format */
+
+#define HS_MAC_LEN	     16
+#define HS_TAI64N_LEN	     12
+#define HS_COOKIE_NONCE_LEN  24
+#define HS_INDEX_LEN	     4
+#define HS_INITIATION_LEN    148
+#define HS_RESPONSE_LEN	     92
+#define HS_COOKIE_REPLY_LEN  64
+#define HS_MAX_MSG_LEN	     HS_INITIATION_LEN
+#define HS_PROLOGUE	     "bpftun handshake v1"
+#define HS_PROLOGUE_LEN	     (sizeof(HS_PROLOGUE) - 1)
+#define HS_PROLOGUE_HDR_LEN  8 /* type, reserved[3], sender_index */
+
+struct hs_initiation {
+	uint8_t type; /* BPFTUN_MSG_HANDSHAKE_INIT */
+	uint8_t reserved[3];
+	uint8_t sender_index[HS_INDEX_LEN];
+	uint8_t ephemeral[NOISE_DHLEN];
+	uint8_t enc_static[NOISE_DHLEN + NOISE_TAGLEN];
+	uint8_t enc_timestamp[HS_TAI64N_LEN + NOISE_TAGLEN];
+	uint8_t mac1[HS_MAC_LEN];
+	uint8_t mac2[HS_MAC_LEN];
+};
+
+struct hs_response {
+	uint8_t type; /* BPFTUN_MSG_HANDSHAKE_RESP */
+	uint8_t reserved[3];
+	uint8_t sender_index[HS_INDEX_LEN];
+	uint8_t receiver_index[HS_INDEX_LEN];
+	uint8_t ephemeral[NOISE_DHLEN];
+	uint8_t enc_empty[NOISE_TAGLEN];
+	uint8_t mac1[HS_MAC_LEN];
+	uint8_t mac2[HS_MAC_LEN];
+};
+
+struct hs_cookie_reply {
+	uint8_t type; /* BPFTUN_MSG_COOKIE */
+	uint8_t reserved[3];
+	uint8_t receiver_index[HS_INDEX_LEN];
+	uint8_t nonce[HS_COOKIE_NONCE_LEN];
+	uint8_t enc_cookie[HS_MAC_LEN + NOISE_TAGLEN];
+};
+
+_Static_assert(sizeof(struct hs_initiation) == HS_INITIATION_LEN, "initiation is 148 bytes");
+_Static_assert(sizeof(struct hs_response) == HS_RESPONSE_LEN, "response is 92 bytes");
+_Static_assert(sizeof(struct hs_cookie_reply) == HS_COOKIE_REPLY_LEN, "cookie reply is 64 bytes");
+_Static_assert(__builtin_offsetof(struct hs_initiation, ephemeral) == 8, "Noise message 1 at 8");
+_Static_assert(__builtin_offsetof(struct hs_initiation, mac1) ==
+		       8 + NOISE_IK_MSG1_LEN(HS_TAI64N_LEN),
+	       "Noise message 1 is followed by mac1");
+_Static_assert(__builtin_offsetof(struct hs_response, ephemeral) == 12, "Noise message 2 at 12");
+_Static_assert(__builtin_offsetof(struct hs_response, mac1) == 12 + NOISE_IK_MSG2_LEN(0),
+	       "Noise message 2 is followed by mac1");
+_Static_assert(__builtin_offsetof(struct hs_initiation, mac2) == HS_INITIATION_LEN - HS_MAC_LEN,
+	       "mac2 ends the initiation");
+_Static_assert(__builtin_offsetof(struct hs_response, mac2) == HS_RESPONSE_LEN - HS_MAC_LEN,
+	       "mac2 ends the response");
+
+/* ---------------------------------------------------------------- limits */
+
+#define HS_MAX_PEERS	       BPFTUN_MAX_PEERS
+#define HS_COOKIE_SECRET_AGE_S 120 /* the cookie secret is replaced after this */
+#define HS_COOKIE_LATENCY_S    5   /* a received cookie is used for AGE - LATENCY */
+#define HS_PENDING_MAX_AGE_S   BPFTUN_REKEY_AFTER_TIME_S /* a response to an older initiation is refused */
+#define HS_RATE_PER_S	       20 /* handshake messages per second per source ... */
+#define HS_RATE_BURST	       5  /* ... with this burst */
+#define HS_LOAD_HOLD_MS	       1000 /* a rate-limit drop keeps the device under load this long */
+/* Rate-limiter table: HS_RL_SETS sets of HS_RL_WAYS entries, LRU within a set. */
+#define HS_RL_WAYS 8
+#define HS_RL_SETS 512
+
+/* ---------------------------------------------------------------- reasons */
+
+#define HS_REASON_BASE 4096
+
+#define HS_REASONS(X)                                                                              \
+	X(TRUNCATED, "truncated")                                                                  \
+	X(BAD_LENGTH, "bad length (longer than the message type)")                                 \
+	X(BAD_TYPE, "bad type")                                                                    \
+	X(BAD_RESERVED, "bad reserved bytes")                                                      \
+	X(BAD_MAC1, "bad mac1")                                                                    \
+	X(BAD_MAC2, "bad mac2 (stale or forged cookie)")                                           \
+	X(NEEDS_COOKIE, "needs cookie (under load)")                                               \
+	X(RATE_LIMITED, "rate limited (source over its handshake budget)")                        \
+	X(DECRYPT, "decrypt failed")                                                               \
+	X(BAD_KEY, "bad public key (DH result is zero)")                                           \
+	X(UNKNOWN_PEER, "unknown peer")                                                            \
+	X(REPLAY, "replayed timestamp (not newer than the last accepted)")                         \
+	X(UNKNOWN_INDEX, "unknown receiver index (no such pending handshake)")                     \
+	X(STALE, "stale (the pending handshake expired)")
+
+#define HS_REASON_ENUM(n, s) HS_R_##n,
+enum hs_reason {
+	HS_R_FIRST = HS_REASON_BASE - 1,
+	HS_REASONS(HS_REASON_ENUM) HS_R_END
+};
+#undef HS_REASON_ENUM
+#define HS_R_COUNT (HS_R_END - HS_REASON_BASE)
+
+/* The name of a reason or of an errno; either sign. Never NULL. */
+const char *handshake_strerror(int reason);
+/* True if rc (a return value) is a rejection reason rather than 0 or -errno. */
+static inline bool hs_is_rejection(int rc)
+{
+	return rc <= -HS_REASON_BASE && rc > -HS_R_END;
+}
+
+/* ---------------------------------------------------------------- objects */
+
+/* A UDP source or destination. family is 4 or 6; for 4, addr[0..3]. */
+struct hs_addr {
+	uint8_t family;
+	uint8_t addr[16];
+	uint16_t port; /* host order */
+};
+
+/* What both sides hold after a successful exchange. */
+struct hs_keys {
+	uint32_t peer_id;
+	uint32_t local_index;  /* our index: the receiver index of packets sent to us */
+	uint32_t remote_index; /* the peer's: put in packets we send */
+	bool initiator;
+	struct noise_direction tx; /* the tunnel's AES-256 key + salt for sending */
+	struct noise_direction rx; /* ... and for receiving */
+};
+
+/*
+ * The outcome of receiving one message. reply (reply_len > 0) goes back to
+ * the source: a response to an accepted initiation, or a cookie reply. keys is
+ * valid when have_keys. The responder must not send with its tx key before it
+ * has received an authenticated packet under its rx key (key confirmation).
+ * Wipe with hs_result_wipe().
+ */
+struct hs_result {
+	uint8_t reply[HS_MAX_MSG_LEN];
+	size_t reply_len;
+	bool have_keys;
+	struct hs_keys keys;
+	uint32_t peer_id; /* valid when the peer is known (have_keys or a cookie accepted) */
+};
+
+struct hs_stats {
+	uint64_t received;
+	uint64_t accepted;
+	uint64_t noise_attempts; /* messages that got as far as DH */
+	uint64_t cookie_replies_sent;
+	uint64_t rejected[HS_R_COUNT]; /* index = reason - HS_REASON_BASE */
+};
+
+struct hs_device;
+
+/* A clock: monotonic ns (rate limiting, ages) and wall-clock ns since the Unix
+ * epoch (TAI64N timestamps). */
+typedef uint64_t (*hs_clock_fn)(void *arg);
+
+/* ---------------------------------------------------------------- device */
+
+/* A device with the given static private key (NULL: a fresh random one). */
+int hs_device_new(struct hs_device **out, const uint8_t static_priv[NOISE_DHLEN]);
+/* Wipes every secret and frees the device. NULL is allowed. */
+void hs_device_free(struct hs_device *dev);
+void hs_device_public_key(const struct hs_device *dev, uint8_t pub[NOISE_DHLEN]);
+/* Replace the clocks (tests); NULL restores CLOCK_MONOTONIC / CLOCK_REALTIME. */
+void hs_set_clock(struct hs_device *dev, hs_clock_fn mono_ns, hs_clock_fn real_ns, void *arg);
+/* The operator's "under load" flag. The device is also under load for
+ * HS_LOAD_HOLD_MS (see hs_set_limits) after the rate limiter dropped a message. */
+void hs_set_under_load(struct hs_device *dev, bool on);
+bool hs_under_load(struct hs_device *dev);
+/* Rate limiter parameters (defaults HS_RATE_PER_S, HS_RATE_BURST,
+ * HS_LOAD_HOLD_MS; load_hold_ms 0 turns the automatic load state off). */
+int hs_set_limits(struct hs_device *dev, uint32_t per_s, uint32_t burst, uint32_t load_hold_ms);
+void hs_get_stats(const struct hs_device *dev, struct hs_stats *st);
+
+/* A peer by static public key. -EEXIST if known, -ENOSPC if the table is full,
+ * -EINVAL for our own key. */
+int hs_peer_add(struct hs_device *dev, const uint8_t pub[NOISE_DHLEN], uint32_t *peer_id);
+int hs_peer_remove(struct hs_device *dev, uint32_t peer_id);
+/* Use priv as the ephemeral of the next message this device writes (tests:
+ * deterministic transcripts), then fresh random ones again. */
+int hs_set_next_ephemeral(struct hs_device *dev, const uint8_t priv[NOISE_DHLEN]);
+
+/* ---------------------------------------------------------------- messages */
+
+/*
+ * Initiator: a new initiation to peer_id into out (out_size >= 148); it
+ * replaces any pending one. mac2 is set if a cookie from the peer is fresh.
+ */
+int hs_create_initiation(struct hs_device *dev, uint32_t peer_id, uint8_t *out, size_t out_size);
+
+/*
+ * Consume one received message from src. Each checks the type first (so a
+ * message of another type is HS_R_BAD_TYPE); hs_receive() dispatches on it.
+ * res is always reset; it may carry a reply even when the return is a
+ * rejection (HS_R_NEEDS_COOKIE, HS_R_BAD_MAC2: a cookie reply).
+ */
+int hs_consume_initiation(struct hs_device *dev, const uint8_t *msg, size_t len,
+			  const struct hs_addr *src, struct hs_result *res);
+int hs_consume_response(struct hs_device *dev, const uint8_t *msg, size_t len,
+			const struct hs_addr *src, struct hs_result *res);
+int hs_consume_cookie(struct hs_device *dev, const uint8_t *msg, size_t len,
+		      struct hs_result *res);
+int hs_receive(struct hs_device *dev, const uint8_t *msg, size_t len, const struct hs_addr *src,
+	       struct hs_result *res);
+void hs_result_wipe(struct hs_result *res);
+
+/* ---------------------------------------------------------------- helpers */
+
+/* Fill mac1 of an initiation or response (len 148 or 92) for the receiver's
+ * static public key, or mac2 under a 16-byte cookie (NULL: all zero). */
+int hs_seal_mac1(const uint8_t receiver_pub[NOISE_DHLEN], uint8_t *msg, size_t len);
+int hs_seal_mac2(const uint8_t *cookie, uint8_t *msg, size_t len);
+/* TAI64N of a wall-clock time: be64(2^62 + seconds) || be32(nanoseconds). */
+void hs_tai64n(uint64_t real_ns, uint8_t out[HS_TAI64N_LEN]);
+void hs_addr_v4(struct hs_addr *a, const uint8_t ip[4], uint16_t port);
+void hs_addr_v6(struct hs_addr *a, const uint8_t ip[16], uint16_t port);
+
+#endif /* BPFTUN_HANDSHAKE_H */

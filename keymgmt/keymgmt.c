@@ -1,0 +1,557 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * keymgmt.c - bpftun-keymgmt, the key-management process of one tunnel.
+ *
+ * It owns the tunnel's UDP port: tc_open hands it every packet that is not
+ * data. It runs the Noise IK handshake (handshake.c) with each peer, derives
+ * per-direction AES-256 keys and salts, and installs them into the datapath
+ * through its sa_ctl program. It keeps no state the datapath does not hold:
+ * SAs, the active slot, session start, endpoints all live in the tunnel's
+ * maps, so a restarted process picks up where the last one stopped and
+ * traffic never waits for it.
+ *
+ * Rekey without loss (three slots per peer and direction, see
+ * docs/datapath.md): the new session goes into the slot after the active
+ * one. The initiator switches to it at once (the responder installed its rx
+ * side before answering). The responder keeps sending with the old keys
+ * until the first packet under the new ones arrives, then switches. Old
+ * sessions stay valid for receiving until their slot is reused.
+ *
+ * Schedule (WireGuard's): a session is renewed after 120 s; every SA expires
+ * 180 s after its handshake, in the datapath itself, so if this process dies
+ * the tunnel fails closed.
+ *
+ *   bpftun-keymgmt --ifname IFNAME --config FILE [--foreground]
+ * SIGUSR1: rekey every peer with an endpoint now. SIGTERM: exit, leaving the
+ * SAs in place.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include <sodium.h>
+
+#include "config.h"
+#include "dp.h"
+#include "handshake.h"
+#include "netlink.h"
+
+#define REKEY_AFTER_NS (BPFTUN_REKEY_AFTER_TIME_S * 1000000000ULL)
+#define REJECT_AFTER_NS (BPFTUN_REJECT_AFTER_TIME_S * 1000000000ULL)
+#define REKEY_TIMEOUT_NS (5 * 1000000000ULL)	 /* no answer: try again */
+#define BACKOFF_MAX_NS (30 * 1000000000ULL)	 /* retry interval cap */
+#define CONFIRM_TIMEOUT_NS (10 * 1000000000ULL) /* responder switches anyway */
+#define TICK_MS 100
+
+struct km_peer {
+	uint32_t id;
+	uint64_t next_init_ns; /* when to send the next initiation (0: not due) */
+	uint64_t retry_ns;     /* current retry interval (backoff) */
+	int awaiting;	       /* an initiation is out */
+	int force;	       /* rekey requested (SIGUSR1) */
+	int initiator;	       /* we initiated the current session */
+	int pending_slot;      /* responder: installed, not yet sending; -1 none */
+	uint32_t pending_index;
+	uint64_t pending_since;
+};
+
+struct km {
+	const char *ifname;
+	const char *conf_path;
+	struct bt_config cfg;
+	struct datapath *dp;
+	struct hs_device *hs;
+	int sock;
+	int sigfd;
+	struct km_peer peers[BT_MAX_PEERS];
+	int stop;
+};
+
+static int foreground;
+
+__attribute__((format(printf, 1, 2))) static void logf_(const char *fmt, ...)
+{
+	struct timespec ts;
+	struct tm tm;
+	char when[32];
+	va_list ap;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	localtime_r(&ts.tv_sec, &tm);
+	strftime(when, sizeof(when), "%F %T", &tm);
+	fprintf(stderr, "%s bpftun-keymgmt: ", when);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void fmt_hs_addr(const struct hs_addr *a, char *buf, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	inet_ntop(a->family == 6 ? AF_INET6 : AF_INET, a->addr, ip, sizeof(ip));
+	snprintf(buf, len, a->family == 6 ? "[%s]:%u" : "%s:%u", ip, a->port);
+}
+
+/* ------------------------------------------------------------ endpoints */
+
+/* Peer id's endpoint from the peers map, as a socket address. */
+static int peer_sockaddr(struct km *km, uint32_t id, struct sockaddr_in6 *sa)
+{
+	struct bpftun_peer p;
+
+	if (dp_get_peer(km->dp, id, &p) || !p.ep.dport)
+		return -ENOENT;
+	memset(sa, 0, sizeof(*sa));
+	sa->sin6_family = AF_INET6;
+	sa->sin6_port = p.ep.dport;
+	if (p.ep.flags & BPFTUN_EP_V6) {
+		memcpy(&sa->sin6_addr, p.ep.daddr, 16);
+	} else {
+		/* v4-mapped: the socket is dual-stack */
+		sa->sin6_addr.s6_addr[10] = 0xff;
+		sa->sin6_addr.s6_addr[11] = 0xff;
+		memcpy(&sa->sin6_addr.s6_addr[12], p.ep.daddr, 4);
+	}
+	return 0;
+}
+
+/* Point peer id at a (new) endpoint: route lookup for device and source,
+ * and tc_open on that device if it is new to this tunnel. */
+static int set_endpoint(struct km *km, uint32_t id, const struct hs_addr *a)
+{
+	struct bpftun_peer p;
+	struct nl_route_info r;
+	int fam = a->family == 6 ? AF_INET6 : AF_INET, err;
+
+	if (dp_get_peer(km->dp, id, &p))
+		return -ENOENT;
+	if (p.ep.dport == htons(a->port) && !memcmp(p.ep.daddr, a->addr, fam == AF_INET ? 4 : 16) &&
+	    !!(p.ep.flags & BPFTUN_EP_V6) == (fam == AF_INET6))
+		return 0;
+	err = nl_route_get(fam, a->addr, &r);
+	if (err)
+		return err;
+	p.ep.flags = BPFTUN_EP_FIB | (fam == AF_INET6 ? BPFTUN_EP_V6 : 0);
+	p.ep.ifindex = (uint32_t)r.oif;
+	memset(p.ep.saddr, 0, 16);
+	memcpy(p.ep.saddr, r.prefsrc, fam == AF_INET ? 4 : 16);
+	memset(p.ep.daddr, 0, 16);
+	memcpy(p.ep.daddr, a->addr, fam == AF_INET ? 4 : 16);
+	p.ep.dport = htons(a->port);
+	nl_link_mac(r.oif, p.ep.smac);
+	memset(p.ep.dmac, 0, 6);
+	nl_neigh_lookup(r.oif, fam, r.has_gateway ? r.gateway : a->addr, p.ep.dmac);
+	err = dp_set_peer(km->dp, id, &p);
+	if (err)
+		return err;
+	/* a device the tunnel did not listen on yet: attach tc_open there too */
+	{
+		struct bpftun_iface ifc;
+		int known = 0;
+
+		if (dp_get_iface(km->dp, &ifc))
+			return 0;
+		for (uint32_t i = 0; i < ifc.nunderlays; i++)
+			known |= ifc.underlays[i] == (uint32_t)r.oif;
+		if (!known && ifc.nunderlays < BPFTUN_MAX_UNDERLAYS) {
+			LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = r.oif,
+				    .attach_point = BPF_TC_INGRESS);
+			LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = dp_open_fd(km->dp),
+				    .handle = ifc.tun_ifindex, .priority = BPFTUN_TC_PRIO);
+			int created = 0;
+
+			if (!nl_clsact_ensure(r.oif, &created) && !bpf_tc_attach(&hook, &opts)) {
+				if (created)
+					ifc.clsact_created |= 1U << ifc.nunderlays;
+				ifc.underlays[ifc.nunderlays++] = (uint32_t)r.oif;
+				dp_set_iface(km->dp, &ifc);
+			}
+		}
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------- sessions */
+
+static int sa(struct km *km, uint32_t op, uint32_t id, uint32_t slot, uint32_t index,
+	      const struct noise_direction *d, uint64_t expire)
+{
+	struct bpftun_sa_req req = {.op = op, .peer_id = id, .slot = slot, .index = index};
+
+	snprintf(req.algo, sizeof(req.algo), "%s", km->cfg.kernel_algo);
+	req.expire_ns = expire;
+	if (d) {
+		memcpy(req.key, d->key, sizeof(req.key));
+		memcpy(req.salt, d->salt, sizeof(req.salt));
+	}
+	return dp_sa_ctl(km->dp, &req); /* zeroes req.key */
+}
+
+/* A handshake completed: install both directions in the next slot. */
+static int install(struct km *km, const struct hs_keys *k)
+{
+	struct km_peer *kp = &km->peers[k->peer_id];
+	struct bpftun_peer p;
+	uint64_t now = mono_ns(), expire = now + REJECT_AFTER_NS;
+	uint32_t slot;
+	int err;
+
+	err = dp_get_peer(km->dp, k->peer_id, &p);
+	if (err)
+		return err;
+	/* Never the active slot (we send on it, the peer may too) nor a
+	 * pending one (the peer already sends on it): the third, oldest. */
+	if (kp->pending_slot >= 0 && (uint32_t)kp->pending_slot != p.tx_active)
+		slot = 3 - p.tx_active - (uint32_t)kp->pending_slot;
+	else
+		slot = (p.tx_active + 1) % BPFTUN_SLOTS;
+	err = sa(km, BPFTUN_OP_INSTALL_RX, k->peer_id, slot, k->local_index, &k->rx, expire);
+	if (err == -EEXIST) {
+		/* our own index from an earlier session in the same slot: clear it */
+		sa(km, BPFTUN_OP_CLEAR_SLOT, k->peer_id, slot, 0, NULL, 0);
+		err = sa(km, BPFTUN_OP_INSTALL_RX, k->peer_id, slot, k->local_index, &k->rx,
+			 expire);
+	}
+	err = err ?: sa(km, BPFTUN_OP_INSTALL_TX, k->peer_id, slot, k->remote_index, &k->tx,
+			expire);
+	if (err) {
+		logf_("peer %u: installing keys in slot %u: %s", k->peer_id, slot, strerror(-err));
+		return err;
+	}
+	kp->initiator = k->initiator;
+	if (k->initiator) {
+		err = sa(km, BPFTUN_OP_ACTIVATE_TX, k->peer_id, slot, 0, NULL, 0);
+		kp->pending_slot = -1;
+	} else if (!p.session_start_ns) {
+		/* The first session: there are no old keys to keep sending with.
+		 * Switch now; a packet that overtakes our response at the
+		 * initiator is lost, as with WireGuard's first handshake. */
+		err = sa(km, BPFTUN_OP_ACTIVATE_TX, k->peer_id, slot, 0, NULL, 0);
+		kp->pending_slot = -1;
+	} else {
+		/* wait for the initiator's first packet under the new keys */
+		kp->pending_slot = (int)slot;
+		kp->pending_index = k->local_index;
+		kp->pending_since = now;
+	}
+	if (dp_get_peer(km->dp, k->peer_id, &p))
+		return -EIO;
+	p.session_start_ns = now;
+	p.last_handshake = (uint64_t)time(NULL);
+	err = err ?: dp_set_peer(km->dp, k->peer_id, &p);
+	logf_("peer %u: new session in slot %u (%s), local index %08x", k->peer_id, slot,
+	      k->initiator ? "initiator, sending on it" : "responder, switching on first packet",
+	      k->local_index);
+	return err;
+}
+
+static void send_initiation(struct km *km, uint32_t id)
+{
+	struct km_peer *kp = &km->peers[id];
+	uint8_t msg[HS_INITIATION_LEN];
+	struct sockaddr_in6 sa;
+	uint64_t now = mono_ns();
+	int err;
+
+	if (peer_sockaddr(km, id, &sa))
+		return;
+	err = hs_create_initiation(km->hs, id, msg, sizeof(msg));
+	if (!err && sendto(km->sock, msg, sizeof(msg), 0, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		err = -errno;
+	if (err)
+		logf_("peer %u: sending initiation: %s", id, strerror(-err));
+	kp->awaiting = 1;
+	kp->retry_ns = kp->retry_ns ? kp->retry_ns * 2 : REKEY_TIMEOUT_NS;
+	if (kp->retry_ns > BACKOFF_MAX_NS)
+		kp->retry_ns = BACKOFF_MAX_NS;
+	/* jitter so that two ends do not keep colliding */
+	kp->next_init_ns = now + kp->retry_ns + randombytes_uniform(333) * 1000000ULL;
+	kp->force = 0;
+}
+
+/* Every tick: due handshakes, responder switch-overs. */
+static void tick(struct km *km)
+{
+	uint64_t now = mono_ns();
+
+	for (int i = 0; i < km->cfg.npeers; i++) {
+		struct km_peer *kp = &km->peers[i];
+		struct bpftun_peer p;
+
+		if (dp_get_peer(km->dp, (uint32_t)i, &p))
+			continue;
+		if (kp->pending_slot >= 0) {
+			int used = dp_rx_sa_used(km->dp, kp->pending_index);
+
+			if (used == 1 || now - kp->pending_since > CONFIRM_TIMEOUT_NS) {
+				sa(km, BPFTUN_OP_ACTIVATE_TX, (uint32_t)i, (uint32_t)kp->pending_slot,
+				   0, NULL, 0);
+				logf_("peer %u: sending on slot %d (%s)", i, kp->pending_slot,
+				      used == 1 ? "peer confirmed" : "confirmation timed out");
+				kp->pending_slot = -1;
+			}
+		}
+		if (!p.ep.dport)
+			continue; /* no endpoint: wait for the peer */
+		if (!kp->awaiting) {
+			/* renew a session that reached REKEY_AFTER_TIME; the
+			 * responder waits 10 s longer so both ends rarely race */
+			uint64_t due = p.session_start_ns + REKEY_AFTER_NS +
+				       (kp->initiator ? 0 : 10000000000ULL);
+
+			if (kp->force || !p.session_start_ns || now >= due)
+				send_initiation(km, (uint32_t)i);
+		} else if (now >= kp->next_init_ns) {
+			send_initiation(km, (uint32_t)i); /* retry with backoff */
+		}
+	}
+}
+
+static void receive(struct km *km)
+{
+	uint8_t buf[256];
+	struct sockaddr_in6 from;
+	struct hs_result res;
+	struct hs_addr src;
+	socklen_t flen = sizeof(from);
+	ssize_t n;
+	int rc;
+	char who[64];
+
+	n = recvfrom(km->sock, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from, &flen);
+	if (n <= 0)
+		return;
+	if (IN6_IS_ADDR_V4MAPPED(&from.sin6_addr))
+		hs_addr_v4(&src, &from.sin6_addr.s6_addr[12], ntohs(from.sin6_port));
+	else
+		hs_addr_v6(&src, from.sin6_addr.s6_addr, ntohs(from.sin6_port));
+	fmt_hs_addr(&src, who, sizeof(who));
+	rc = hs_receive(km->hs, buf, (size_t)n, &src, &res);
+	if (res.reply_len &&
+	    sendto(km->sock, res.reply, res.reply_len, 0, (struct sockaddr *)&from, flen) < 0)
+		logf_("%s: sending reply: %s", who, strerror(errno));
+	if (rc < 0) {
+		if (hs_is_rejection(rc))
+			logf_("%s: handshake message rejected: %s", who, handshake_strerror(rc));
+		hs_result_wipe(&res);
+		return;
+	}
+	if (res.have_keys) {
+		struct km_peer *kp = &km->peers[res.keys.peer_id];
+
+		/* an authenticated message from a new address: the peer roamed */
+		if (set_endpoint(km, res.keys.peer_id, &src))
+			logf_("peer %u: no route back to %s", res.keys.peer_id, who);
+		if (!install(km, &res.keys) && res.keys.initiator) {
+			kp->awaiting = 0;
+			kp->retry_ns = 0;
+		}
+	}
+	hs_result_wipe(&res);
+}
+
+/* --------------------------------------------------------------- set-up */
+
+static int open_socket(uint16_t port)
+{
+	struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
+	int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0), off = 0;
+
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* Match configured peers to datapath slots (index = config order, as `up`
+ * wrote them) and resume their schedule from the maps. */
+static int resume(struct km *km)
+{
+	for (int i = 0; i < km->cfg.npeers; i++) {
+		struct km_peer *kp = &km->peers[i];
+		struct bpftun_tx_sa_info cur, next;
+		struct bpftun_peer p;
+		uint32_t id;
+		int err;
+
+		kp->id = (uint32_t)i;
+		kp->pending_slot = -1;
+		err = hs_peer_add(km->hs, km->cfg.peers[i].public_key, &id);
+		if (err || id != (uint32_t)i)
+			return err ?: -EINVAL;
+		if (dp_get_peer(km->dp, (uint32_t)i, &p) ||
+		    sodium_memcmp(p.public_key, km->cfg.peers[i].public_key, 32))
+			return -ESTALE; /* the tunnel was set up from another config */
+		/* a newer SA installed but not yet sending: a responder that was
+		 * waiting for confirmation when the last process stopped */
+		if (!dp_tx_sa(km->dp, (uint32_t)i, p.tx_active, &cur) &&
+		    !dp_tx_sa(km->dp, (uint32_t)i, (p.tx_active + 1) % BPFTUN_SLOTS, &next) &&
+		    next.present && (!cur.present || next.expire_ns > cur.expire_ns) &&
+		    !dp_rx_index(km->dp, (uint32_t)i, (p.tx_active + 1) % BPFTUN_SLOTS,
+				 &kp->pending_index)) {
+			kp->pending_slot = (int)((p.tx_active + 1) % BPFTUN_SLOTS);
+			kp->pending_since = mono_ns();
+		}
+		if (p.session_start_ns)
+			logf_("peer %d: resuming session from %llus ago", i,
+			      (unsigned long long)((mono_ns() - p.session_start_ns) / 1000000000ULL));
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {{"ifname", 1, 0, 'i'},
+					     {"config", 1, 0, 'c'},
+					     {"foreground", 0, 0, 'f'},
+					     {"help", 0, 0, 'h'},
+					     {0, 0, 0, 0}};
+	struct km *km;
+	struct config_error e;
+	struct bpftun_iface ifc;
+	sigset_t mask;
+	int c, err, hidden;
+
+	km = calloc(1, sizeof(*km));
+	if (!km || sodium_init() < 0)
+		return 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i': km->ifname = optarg; break;
+		case 'c': km->conf_path = optarg; break;
+		case 'f': foreground = 1; break;
+		case 'h':
+			printf("usage: bpftun-keymgmt --ifname IFNAME --config FILE [--foreground]\n"
+			       "Key management for a tunnel that `bpftun up` created. SIGUSR1 rekeys,\n"
+			       "SIGTERM exits leaving the keys in place (they expire after 180 s).\n");
+			return 0;
+		default: return 2;
+		}
+	}
+	if (!km->ifname || !km->conf_path) {
+		fprintf(stderr, "usage: bpftun-keymgmt --ifname IFNAME --config FILE [--foreground]\n");
+		return 2;
+	}
+	err = bt_config_parse_file(km->conf_path, &km->cfg, &e);
+	if (err) {
+		fprintf(stderr, "%s\n", e.msg);
+		return 1;
+	}
+	/* the private key lives in this process for its lifetime: keep it out of swap */
+	sodium_mlock(km->cfg.private_key, sizeof(km->cfg.private_key));
+
+	hidden = nl_link_index(km->ifname);
+	hidden = hidden > 0 ? nl_veth_peer_ifindex(hidden) : hidden;
+	err = hidden > 0 ? dp_find(&km->dp, hidden) : -ENODEV;
+	if (err) {
+		logf_("interface '%s': no bpftun datapath found: %s", km->ifname, strerror(-err));
+		goto out;
+	}
+	err = hs_device_new(&km->hs, km->cfg.private_key);
+	if (err) {
+		logf_("handshake state: %s", strerror(-err));
+		goto out;
+	}
+	err = resume(km);
+	if (err) {
+		logf_("interface '%s': peers do not match the running tunnel (%s)", km->ifname,
+		      strerror(-err));
+		goto out;
+	}
+	km->sock = open_socket(km->cfg.listen_port);
+	if (km->sock < 0) {
+		err = km->sock;
+		logf_("port %u: %s", km->cfg.listen_port, strerror(-err));
+		goto out;
+	}
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGUSR1);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	km->sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
+
+	/* ready: `up` waits for this pid to appear */
+	if (!dp_get_iface(km->dp, &ifc)) {
+		ifc.keymgmt_pid = (uint32_t)getpid();
+		dp_set_iface(km->dp, &ifc);
+	}
+	logf_("interface '%s': listening on port %u, %d peer%s", km->ifname, km->cfg.listen_port,
+	      km->cfg.npeers, km->cfg.npeers == 1 ? "" : "s");
+
+	while (!km->stop) {
+		struct pollfd pfd[2] = {{km->sock, POLLIN, 0}, {km->sigfd, POLLIN, 0}};
+
+		if (poll(pfd, 2, TICK_MS) < 0 && errno != EINTR)
+			break;
+		if (pfd[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(km->sigfd, &si, sizeof(si)) == sizeof(si)) {
+				if (si.ssi_signo == SIGUSR1) {
+					logf_("rekey requested");
+					for (int i = 0; i < km->cfg.npeers; i++) {
+						km->peers[i].force = 1;
+						km->peers[i].awaiting = 0;
+						km->peers[i].retry_ns = 0;
+					}
+				} else if (si.ssi_signo != SIGHUP) {
+					km->stop = 1;
+				}
+			}
+		}
+		for (int i = 0; i < 64 && (pfd[0].revents & POLLIN); i++) {
+			struct pollfd p1 = {km->sock, POLLIN, 0};
+
+			receive(km);
+			if (poll(&p1, 1, 0) <= 0)
+				break;
+		}
+		tick(km);
+	}
+	logf_("exiting; keys stay installed until they expire");
+	if (!dp_get_iface(km->dp, &ifc) && ifc.keymgmt_pid == (uint32_t)getpid()) {
+		ifc.keymgmt_pid = 0;
+		dp_set_iface(km->dp, &ifc);
+	}
+	err = 0;
+out:
+	hs_device_free(km->hs);
+	dp_destroy(km->dp);
+	sodium_munlock(km->cfg.private_key, sizeof(km->cfg.private_key));
+	bt_config_free(&km->cfg);
+	if (km->sock > 0)
+		close(km->sock);
+	free(km);
+	return err ? 1 : 0;
+}

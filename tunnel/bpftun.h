@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * bpftun.h - what the `bpftun` command's files share: logging, usage texts,
+ * subcommand entry points, and finding tunnels from their device name.
+ */
+#ifndef BPFTUN_H
+#define BPFTUN_H
+
+#include <stdio.h>
+
+extern int bt_verbose;
+
+__attribute__((format(printf, 1, 2))) void pr_err(const char *fmt, ...);
+__attribute__((format(printf, 1, 2))) void pr_info(const char *fmt, ...);
+__attribute__((format(printf, 1, 2))) void pr_debug(const char *fmt, ...);
+
+/* The hidden (sealing) end of tunnel device `name`, if it is a bpftun
+ * tunnel: -ENODEV if there is no such device, -ENOENT if it is not ours. */
+int tunnel_hidden_ifindex(const char *name);
+
+/* /run/bpftun: the directory every namespace shares; file names carry the
+ * network namespace's inode so that two ends of a netns demo never collide. */
+#define BT_RUN_DIR "/run/bpftun"
+int bt_run_path(char *buf, size_t len, const char *ifname, const char *suffix);
+
+int genkey_main(int argc, char **argv);
+int pubkey_main(int argc, char **argv);
+int up_main(int argc, char **argv);
+int down_main(int argc, char **argv);
+int show_main(int argc, char **argv);
+int rekey_main(int argc, char **argv);
+
+void usage_show(FILE *f);
+
+#endif

@@ -1,0 +1,1164 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * config.c - parse bpftun's WireGuard-style configuration file (see config.h).
+ *
+ * One pass over a private copy of the text (zeroed before it is freed: it
+ * may hold a PrivateKey). Each line is cut at '#' and trimmed; it is either a
+ * [Section] or "Key = Value", dispatched through the section's key table.
+ * Checks that need a whole section (required keys, MTU against IPv6
+ * addresses) run when the section ends, those across peers (AllowedIPs
+ * routed twice) at the end of the file, so errors come out in file order as
+ * far as possible.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+#include <linux/magic.h>
+#include <sodium.h>
+
+#include "config.h"
+
+/* Longest key or section name quoted back in a message: longer ones may be a
+ * pasted key (a bare base64 key line parses as "KEY=" with an empty value). */
+#define NAME_SHOWN_MAX 24
+/* Values are quoted up to this many characters, then "...". */
+#define VALUE_SHOWN_MAX 64
+/* A key file holds 44 characters and a newline; anything past this is not one. */
+#define KEY_FILE_MAX 256
+
+enum section { SEC_NONE, SEC_INTERFACE, SEC_PEER };
+
+struct parser {
+	const char *name; /* the file, as messages name it */
+	struct bt_config *cfg;
+	struct config_error *err;
+	int check_mode;	   /* an inline PrivateKey needs the file to be private */
+	unsigned int mode; /* of the file, when check_mode */
+	enum section sec;
+	unsigned int sec_line;
+	unsigned int seen[8]; /* line of each single-valued key of the current section */
+	unsigned int iface_line;
+	size_t peers_cap;
+};
+
+typedef int (*key_fn)(struct parser *p, unsigned int line, const char *field, char *val);
+
+struct key_def {
+	const char *name;
+	key_fn fn;
+	int repeatable;
+};
+
+/* ------------------------------------------------------------------ messages */
+
+static void error_vset(struct config_error *err, const char *file, unsigned int line,
+		       const char *field, const char *fmt, va_list ap)
+{
+	size_t sz = sizeof(err->msg), n;
+	int r;
+
+	if (line)
+		r = snprintf(err->msg, sz, "bpftun: %s:%u: ", file, line);
+	else
+		r = snprintf(err->msg, sz, "bpftun: %s: ", file);
+	n = r < 0 ? 0 : (size_t)r < sz ? (size_t)r : sz - 1;
+	if (field) {
+		r = snprintf(err->msg + n, sz - n, "%s: ", field);
+		n += r < 0 ? 0 : (size_t)r < sz - n ? (size_t)r : sz - n - 1;
+	}
+	vsnprintf(err->msg + n, sz - n, fmt, ap);
+}
+
+void config_error_set(struct config_error *err, const char *file, unsigned int line,
+		      const char *field, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	error_vset(err, file, line, field, fmt, ap);
+	va_end(ap);
+}
+
+__attribute__((format(printf, 4, 5))) static int fail(struct parser *p, unsigned int line,
+						      const char *field, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	error_vset(p->err, p->name, line, field, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static int fail_nomem(struct parser *p, unsigned int line)
+{
+	config_error_set(p->err, p->name, line, NULL, "out of memory");
+	return -ENOMEM;
+}
+
+/* A value as it may be quoted: printable ASCII, at most VALUE_SHOWN_MAX chars. */
+static const char *shown(char *buf, size_t n, const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] && i < n - 4 && i < VALUE_SHOWN_MAX; i++)
+		buf[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+	if (s[i]) {
+		memcpy(buf + i, "...", 3);
+		i += 3;
+	}
+	buf[i] = 0;
+	return buf;
+}
+
+/* A key or section name, or NULL if it must not be quoted (see NAME_SHOWN_MAX). */
+static const char *name_shown(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i]; i++) {
+		char c = s[i];
+
+		if (i >= NAME_SHOWN_MAX ||
+		    !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '-' || c == '.' || c == ' '))
+			return NULL;
+	}
+	return s;
+}
+
+static void key_list(char *buf, size_t n, const struct key_def *defs, size_t ndefs)
+{
+	size_t off = 0;
+
+	buf[0] = 0;
+	for (size_t i = 0; i < ndefs && off < n; i++) {
+		int r = snprintf(buf + off, n - off, "%s%s", i ? ", " : "", defs[i].name);
+
+		if (r < 0)
+			break;
+		off += (size_t)r;
+	}
+}
+
+/* ------------------------------------------------------------------- lexing */
+
+static int is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (is_space(*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && is_space(e[-1]))
+		*--e = 0;
+	return s;
+}
+
+/* Decimal digits only (no sign, space or base prefix). 0, -EINVAL if not a
+ * number, -ERANGE if above max. */
+static int parse_u32(const char *s, uint32_t max, uint32_t *out)
+{
+	uint64_t v = 0;
+
+	if (!*s)
+		return -EINVAL;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		v = v * 10 + (uint64_t)(*s - '0');
+		if (v > max)
+			v = (uint64_t)max + 1; /* saturate: keep scanning for non-digits */
+	}
+	if (v > max)
+		return -ERANGE;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* -------------------------------------------------------------------- keys */
+
+int bt_key_from_base64(uint8_t key[BT_KEY_LEN], const char *b64)
+{
+	const char *end = NULL;
+	size_t len = 0;
+
+	if (strlen(b64) != BT_KEY_B64_LEN ||
+	    sodium_base642bin(key, BT_KEY_LEN, b64, BT_KEY_B64_LEN, NULL, &len, &end,
+			      sodium_base64_VARIANT_ORIGINAL) ||
+	    len != BT_KEY_LEN || end != b64 + BT_KEY_B64_LEN) {
+		sodium_memzero(key, BT_KEY_LEN);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void bt_key_to_base64(char b64[BT_KEY_B64_LEN + 1], const uint8_t key[BT_KEY_LEN])
+{
+	sodium_bin2base64(b64, BT_KEY_B64_LEN + 1, key, BT_KEY_LEN, sodium_base64_VARIANT_ORIGINAL);
+}
+
+/* Decode val into key. The message never quotes val: it may be a private key.
+ * path names the key file, NULL for a key written in the configuration. */
+static int decode_key(struct parser *p, unsigned int line, const char *field, const char *path,
+		      const char *val, uint8_t key[BT_KEY_LEN])
+{
+	size_t len = strlen(val);
+
+	if (!bt_key_from_base64(key, val))
+		return 0;
+	if (len != BT_KEY_B64_LEN)
+		return fail(p, line, field,
+			    "%s%snot a key: %zu characters, a base64 key has 44 (32 bytes)",
+			    path ? path : "", path ? ": " : "", len);
+	return fail(p, line, field, "%s%snot a key: invalid base64 (as printed by bpftun genkey)",
+		    path ? path : "", path ? ": " : "");
+}
+
+static const char *file_type(unsigned int mode)
+{
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	return "not a regular file";
+}
+
+/* 0 if mode keeps a secret private: nobody but the owner reads or writes it. */
+static int mode_error(struct parser *p, unsigned int line, const char *field, const char *path,
+		      unsigned int mode)
+{
+	if (!(mode & (S_IRWXG | S_IRWXO) & ~(S_IXGRP | S_IXOTH)))
+		return 0;
+	return fail(p, line, field, "%s: mode %04o is %s by group or others; chmod 600 it", path,
+		    mode & 07777, mode & (S_IRGRP | S_IROTH) ? "readable" : "writable");
+}
+
+/* Pseudo file systems: reading them has effects (/proc/kmsg consumes the log)
+ * and none holds a key. Refused before the first read. */
+static int pseudo_fs(int fd)
+{
+	struct statfs sfs;
+
+	if (fstatfs(fd, &sfs))
+		return 0;
+	switch ((unsigned long)sfs.f_type) {
+	case PROC_SUPER_MAGIC:
+	case SYSFS_MAGIC:
+	case DEBUGFS_MAGIC:
+	case TRACEFS_MAGIC:
+	case SECURITYFS_MAGIC:
+	case CGROUP_SUPER_MAGIC:
+	case CGROUP2_SUPER_MAGIC:
+	case BPF_FS_MAGIC:
+		return 1;
+	}
+	return 0;
+}
+
+static int read_key_file(struct parser *p, unsigned int line, const char *field, const char *path,
+			 uint8_t key[BT_KEY_LEN])
+{
+	char buf[KEY_FILE_MAX];
+	struct stat st, fst;
+	size_t len = 0;
+	int fd = -1, ret;
+	char *k;
+
+	/* stat first: open() on a device node can act (a watchdog arms). */
+	if (stat(path, &st)) {
+		ret = -errno;
+		fail(p, line, field, "%s: %s", path, strerror(-ret));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		ret = fail(p, line, field, "%s: %s, not a regular file (mode %04o)", path,
+			   file_type(st.st_mode), st.st_mode & 07777);
+		goto out;
+	}
+	ret = mode_error(p, line, field, path, st.st_mode);
+	if (ret)
+		goto out;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		ret = -errno;
+		fail(p, line, field, "%s: %s", path, strerror(-ret));
+		goto out;
+	}
+	if (fstat(fd, &fst) || fst.st_dev != st.st_dev || fst.st_ino != st.st_ino ||
+	    !S_ISREG(fst.st_mode)) {
+		ret = fail(p, line, field, "%s: replaced while being opened", path);
+		goto out;
+	}
+	if (pseudo_fs(fd)) {
+		ret = fail(p, line, field, "%s: on a kernel pseudo file system, not a key file",
+			   path);
+		goto out;
+	}
+	ret = mode_error(p, line, field, path, fst.st_mode);
+	if (ret)
+		goto out;
+	for (;;) {
+		ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = -errno;
+			fail(p, line, field, "%s: %s", path, strerror(-ret));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len == sizeof(buf) - 1) {
+			ret = fail(p, line, field, "%s: too long to hold a key", path);
+			goto out;
+		}
+	}
+	buf[len] = 0;
+	k = trim(buf);
+	if (!*k) {
+		ret = fail(p, line, field, "%s: empty; expected a base64 key", path);
+		goto out;
+	}
+	ret = decode_key(p, line, field, path, k, key);
+out:
+	sodium_memzero(buf, sizeof(buf));
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+/* ------------------------------------------------------- addresses, ports */
+
+/* "addr[/len]": family from the address; len defaults to the full length.
+ * canonical clears the host bits (AllowedIPs, as wg does). */
+static int parse_prefix(struct parser *p, unsigned int line, const char *field, char *s,
+			int canonical, struct bt_prefix *out)
+{
+	char q[VALUE_SHOWN_MAX + 8];
+	char *slash = strchr(s, '/'), *host = s;
+	uint32_t max, len;
+	int r;
+
+	shown(q, sizeof(q), s);
+	memset(out, 0, sizeof(*out));
+	if (slash) {
+		*slash = 0;
+		host = trim(host);
+	}
+	if (strchr(host, ':')) {
+		out->family = AF_INET6;
+		max = 128;
+	} else {
+		out->family = AF_INET;
+		max = 32;
+	}
+	if (inet_pton(out->family, host, out->addr) != 1)
+		return fail(p, line, field, "'%s': not an IPv4 or IPv6 address", q);
+	len = max;
+	if (slash) {
+		char *l = trim(slash + 1);
+
+		if (!*l)
+			return fail(p, line, field, "'%s': missing prefix length after '/'", q);
+		r = parse_u32(l, max, &len);
+		if (r == -EINVAL)
+			return fail(p, line, field, "'%s': prefix length is not a number", q);
+		if (r)
+			return fail(p, line, field, "'%s': prefix length out of range (0-%u)", q,
+				    max);
+	}
+	out->prefix = (uint8_t)len;
+	out->line = line;
+	if (canonical) {
+		for (uint32_t i = 0; i < 16; i++) {
+			uint32_t bit = i * 8;
+
+			if (bit >= len)
+				out->addr[i] = 0;
+			else if (len - bit < 8)
+				out->addr[i] &= (uint8_t)(0xff00 >> (len - bit));
+		}
+	}
+	return 0;
+}
+
+static int is_hostname(const char *s)
+{
+	for (; *s; s++)
+		if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z'))
+			return 1;
+	return 0;
+}
+
+/* "a.b.c.d:port" or "[v6]:port", numeric only. */
+static int parse_endpoint(struct parser *p, unsigned int line, const char *field, char *val,
+			  struct bt_peer *peer)
+{
+	char q[VALUE_SHOWN_MAX + 8];
+	char *host, *port;
+	uint32_t v = 0;
+	int r;
+
+	shown(q, sizeof(q), val);
+	if (val[0] == '[') {
+		char *close = strchr(val, ']');
+
+		if (!close)
+			return fail(p, line, field, "'%s': missing ']'; use [IPv6 address]:port",
+				    q);
+		*close = 0;
+		host = val + 1;
+		if (close[1] != ':')
+			return fail(p, line, field, "'%s': expected ':port' after ']'", q);
+		port = close + 2;
+		peer->family = AF_INET6;
+		if (inet_pton(AF_INET6, host, peer->endpoint) != 1) {
+			if (strchr(host, '%'))
+				return fail(p, line, field,
+					    "'%s': scope IDs (%%dev) are not supported", q);
+			if (strchr(host, ':'))
+				return fail(p, line, field, "'%s': not an IPv6 address", q);
+			if (is_hostname(host))
+				return fail(p, line, field,
+					    "'%s': hostnames are not resolved; use an address", q);
+			return fail(p, line, field,
+				    "'%s': not an IPv6 address inside [] (IPv4 goes without "
+				    "brackets: a.b.c.d:port)",
+				    q);
+		}
+	} else {
+		char *colon = strrchr(val, ':');
+
+		if (!colon)
+			return fail(p, line, field,
+				    "'%s': missing port; use address:port or [IPv6 address]:port",
+				    q);
+		if (strchr(val, ':') != colon)
+			return fail(p, line, field,
+				    "'%s': an IPv6 endpoint needs brackets: [address]:port", q);
+		*colon = 0;
+		host = val;
+		port = colon + 1;
+		peer->family = AF_INET;
+		if (inet_pton(AF_INET, host, peer->endpoint) != 1) {
+			if (is_hostname(host))
+				return fail(p, line, field,
+					    "'%s': hostnames are not resolved; use an address", q);
+			return fail(p, line, field, "'%s': not an IPv4 address", q);
+		}
+	}
+	if (!*port)
+		return fail(p, line, field, "'%s': missing port after ':'", q);
+	r = parse_u32(port, 65535, &v);
+	if (r == -EINVAL)
+		return fail(p, line, field, "'%s': port is not a number", q);
+	if (r || !v)
+		return fail(p, line, field, "'%s': port out of range (1-65535)", q);
+	peer->port = (uint16_t)v;
+	peer->have_endpoint = 1;
+	return 0;
+}
+
+/* Call fn on each trimmed entry of a comma-separated list. An empty value is
+ * an empty list (as wg allows "AllowedIPs ="); an empty entry is an error. */
+static int for_each_entry(struct parser *p, unsigned int line, const char *field, char *val,
+			  key_fn fn)
+{
+	if (!*val)
+		return 0;
+	for (;;) {
+		char *comma = strchr(val, ',');
+		char *entry;
+		int r;
+
+		if (comma)
+			*comma = 0;
+		entry = trim(val);
+		if (!*entry)
+			return fail(p, line, field, "empty entry in the list");
+		r = fn(p, line, field, entry);
+		if (r)
+			return r;
+		if (!comma)
+			return 0;
+		val = comma + 1;
+	}
+}
+
+/* ------------------------------------------------------------ [Interface] */
+
+enum { IK_PRIVATE_KEY, IK_PRIVATE_KEY_FILE, IK_LISTEN_PORT, IK_ADDRESS, IK_MTU, IK_CIPHER };
+
+static int k_private_key(struct parser *p, unsigned int line, const char *field, char *val)
+{
+	int r;
+
+	if (p->seen[IK_PRIVATE_KEY_FILE])
+		return fail(p, line, field, "conflicts with PrivateKeyFile at line %u; use one",
+			    p->seen[IK_PRIVATE_KEY_FILE]);
+	if (p->check_mode) {
+		r = mode_error(p, line, field, p->name, p->mode);
+		if (r)
+			return r;
+	}
+	r = decode_key(p, line, field, NULL, val, p->cfg->private_key);
+	if (r)
+		return r;
+	p->cfg->have_private_key = 1;
+	return 0;
+}
+
+static int k_private_key_file(struct parser *p, unsigned int line, const char *field, char *val)
+{
+	char q[VALUE_SHOWN_MAX + 8];
+	int r;
+
+	if (p->seen[IK_PRIVATE_KEY])
+		return fail(p, line, field, "conflicts with PrivateKey at line %u; use one",
+			    p->seen[IK_PRIVATE_KEY]);
+	if (val[0] != '/')
+		return fail(p, line, field, "'%s': use an absolute path", shown(q, sizeof(q), val));
+	r = read_key_file(p, line, field, val, p->cfg->private_key);
+	if (r)
+		return r;
+	p->cfg->have_private_key = 1;
+	return 0;
+}
+
+static int k_listen_port(struct parser *p, unsigned int line, const char *field, char *val)
+{
+	char q[VALUE_SHOWN_MAX + 8];
+	uint32_t v = 0;
+	int r = parse_u32(val, 65535, &v);
+
+	shown(q, sizeof(q), val);
+	if (r == -EINVAL)
+		return fail(p, line, field, "'%s': not a number", q);
+	if (r || !v)
+		return fail(p, line, field, "'%s': out of range (1-65535)", q);
+	p->cfg->listen_port = (uint16_t)v;
+	return 0;
+}
+
+static int address_entry(struct parser *p, unsigned int line, const char *field, char *s)
+{
+	struct bt_config *cfg = p->cfg;
+	struct bt_prefix a;
+	char q[VALUE_SHOWN_MAX + 8];
+	int r;
+
+	shown(q, sizeof(q), s);
+	r = parse_prefix(p, line, field, s, 0, &a);
+	if (r)
+		return r;
+	for (int i = 0; i < cfg->naddrs; i++)
+		if (cfg->addrs[i].family == a.family && !memcmp(cfg->addrs[i].addr, a.addr, 16))
+			return fail(p, line, field, "'%s': address listed twice (line %u)", q,
+				    cfg->addrs[i].line);
+	if (cfg->naddrs == BT_MAX_ADDRS)
+		return fail(p, line, field, "'%s': too many addresses (max %d)", q, BT_MAX_ADDRS);
+	cfg->addrs[cfg->naddrs++] = a;
+	return 0;
+}
+
+static int k_address(struct parser *p, unsigned int line, const char *field, char *val)
+{
+	return for_each_entry(p, line, field, val, address_entry);
+}
+
+static int k_mtu(struct parser *p, unsigned int line, const char *field, char *val)
+{
+	char q[VALUE_SHOWN_MAX + 8];
+	uint32_t v = 0;
+	int r = parse_u32(val, UINT32_MAX, &v);
+
+	shown(q, sizeof(q), val);
+	if (r)
+		return fail(p, line, field, "'%s': not a number", q);
+	if (v < BT_MTU_MIN_V4 || v > BT_MTU_MAX)
+		return fail(p, line, field, "'%s': out of range (%d-%d)", q, BT_MTU_MIN_V4,
+			    BT_MTU_MAX);
+	p->cfg->mtu = v;
+	return 0;
+}
+
+static const struct {
+	const char *word, *algo;
+} ciphers[] = {
+	{"aes-fixed-time", "ecb(aes)"},
+	{"aes-generic", "ecb(aes-generic)"},
+};
+
+static int k_cipher(struct parser *p, unsigned int line, const char *field, char *val)
+{
+	char q[VALUE_SHOWN_MAX + 8];
+
+	for (size_t i = 0; i < sizeof(ciphers) / sizeof(ciphers[0]); i++) {
+		if (strcasecmp(val, ciphers[i].word))
+			continue;
+		snprintf(p->cfg->cipher, sizeof(p->cfg->cipher), "%s", ciphers[i].word);
+		snprintf(p->cfg->kernel_algo, sizeof(p->cfg->kernel_algo), "%s", ciphers[i].algo);
+		return 0;
+	}
+	return fail(p, line, field,
+		    "'%s': unknown cipher; valid: aes-fixed-time (constant time, the default), "
+		    "aes-generic (table-based: faster, exposed to cache timing)",
+		    shown(q, sizeof(q), val));
+}
+
+static const struct key_def iface_keys[] = {
+	[IK_PRIVATE_KEY] = {"PrivateKey", k_private_key, 0},
+	[IK_PRIVATE_KEY_FILE] = {"PrivateKeyFile", k_private_key_file, 0},
+	[IK_LISTEN_PORT] = {"ListenPort", k_listen_port, 0},
+	[IK_ADDRESS] = {"Address", k_address, 1},
+	[IK_MTU] = {"MTU", k_mtu, 0},
+	[IK_CIPHER] = {"Cipher", k_cipher, 0},
+};
+
+/* ------------------------------------------------------------------ [Peer] */
+
+static struct bt_peer *cur_peer(struct parser *p)
+{
+	return &p->cfg->peers[p->cfg->npeers - 1];
+}
+
+static int k_public_key(struct parser *p, unsigned int line, const char *field, char *val)
+{
+	struct bt_peer *peer = cur_peer(p);
+	int r;
+
+	r = decode_key(p, line, field, NULL, val, peer->public_key);
+	if (r)
+		return r;
+	for (int i = 0; i < p->cfg->npeers - 1; i++)
+		if (!sodium_memcmp(p->cfg->peers[i].public_key, peer->public_key, BT_KEY_LEN))
+			return fail(p, line, field, "same key as the peer at line %u",
+				    p->cfg->peers[i].line);
+	peer->key_line = line;
+	return 0;
+}
+
+static int k_endpoint(struct parser *p, unsigned int line, const char *field, char *val)
+{
+	return parse_endpoint(p, line, field, val, cur_peer(p));
+}
+
+static int allowed_entry(struct parser *p, unsigned int line, const char *field, char *s)
+{
+	struct bt_peer *peer = cur_peer(p);
+	char q[VALUE_SHOWN_MAX + 8];
+	struct bt_prefix a;
+	int r;
+
+	shown(q, sizeof(q), s);
+	r = parse_prefix(p, line, field, s, 1, &a);
+	if (r)
+		return r;
+	if (peer->nallowed == BT_MAX_ALLOWED)
+		return fail(p, line, field, "'%s': too many AllowedIPs for one peer (max %d)", q,
+			    BT_MAX_ALLOWED);
+	peer->allowed[peer->nallowed++] = a;
+	return 0;
+}
+
+static int k_allowed_ips(struct parser *p, unsigned int line, const char *field, char *val)
+{
+	return for_each_entry(p, line, field, val, allowed_entry);
+}
+
+static int k_keepalive(struct parser *p, unsigned int line, const char *field, char *val)
+{
+	char q[VALUE_SHOWN_MAX + 8];
+	uint32_t v = 0;
+	int r;
+
+	if (!strcasecmp(val, "off")) {
+		cur_peer(p)->keepalive = 0;
+		return 0;
+	}
+	r = parse_u32(val, 65535, &v);
+	shown(q, sizeof(q), val);
+	if (r == -EINVAL)
+		return fail(p, line, field, "'%s': not a number of seconds or 'off'", q);
+	if (r)
+		return fail(p, line, field, "'%s': out of range (0-65535 seconds, or off)", q);
+	cur_peer(p)->keepalive = (uint16_t)v;
+	return 0;
+}
+
+static const struct key_def peer_keys[] = {
+	{"PublicKey", k_public_key, 0},
+	{"Endpoint", k_endpoint, 0},
+	{"AllowedIPs", k_allowed_ips, 1},
+	{"PersistentKeepalive", k_keepalive, 0},
+};
+
+/* Keys of wg/wg-quick that bpftun does not implement: a clearer refusal. */
+static const char *const wg_unsupported[] = {
+	"PresharedKey", "FwMark", "DNS", "Table", "PreUp", "PostUp", "PreDown", "PostDown",
+	"SaveConfig",
+};
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---------------------------------------------------------------- sections */
+
+static int end_section(struct parser *p)
+{
+	struct bt_config *cfg = p->cfg;
+
+	if (p->sec == SEC_INTERFACE) {
+		if (!cfg->have_private_key)
+			return fail(p, p->sec_line, "PrivateKey",
+				    "missing from [Interface]; set PrivateKey or PrivateKeyFile");
+		if (!cfg->listen_port)
+			return fail(p, p->sec_line, "ListenPort",
+				    "missing from [Interface]; it is required (1-65535)");
+		if (cfg->mtu && cfg->mtu < BT_MTU_MIN_V6) {
+			for (int i = 0; i < cfg->naddrs; i++)
+				if (cfg->addrs[i].family == AF_INET6)
+					return fail(p, p->seen[IK_MTU], "MTU",
+						    "'%u': below %d, the minimum for IPv6 (the "
+						    "Address at line %u is IPv6)",
+						    cfg->mtu, BT_MTU_MIN_V6, cfg->addrs[i].line);
+		}
+	} else if (p->sec == SEC_PEER) {
+		if (!cur_peer(p)->key_line)
+			return fail(p, p->sec_line, "PublicKey", "missing from [Peer]");
+	}
+	return 0;
+}
+
+static int begin_section(struct parser *p, unsigned int line, char *s)
+{
+	struct bt_config *cfg = p->cfg;
+	size_t len = strlen(s);
+	char field[NAME_SHOWN_MAX + 3];
+	const char *name;
+	int r;
+
+	if (len < 2 || s[len - 1] != ']')
+		return fail(p, line, NULL,
+			    "malformed section header; expected [Interface] or [Peer]");
+	s[len - 1] = 0;
+	name = trim(s + 1);
+	r = end_section(p);
+	if (r)
+		return r;
+	memset(p->seen, 0, sizeof(p->seen));
+	p->sec_line = line;
+	if (!strcasecmp(name, "Interface")) {
+		if (p->iface_line)
+			return fail(p, line, "[Interface]", "duplicate section (first at line %u)",
+				    p->iface_line);
+		p->iface_line = line;
+		p->sec = SEC_INTERFACE;
+		return 0;
+	}
+	if (!strcasecmp(name, "Peer")) {
+		if (cfg->npeers == BT_MAX_PEERS)
+			return fail(p, line, "[Peer]", "too many peers (max %d)", BT_MAX_PEERS);
+		if ((size_t)cfg->npeers == p->peers_cap) {
+			size_t cap = p->peers_cap ? p->peers_cap * 2 : 4;
+			struct bt_peer *np;
+
+			if (cap > BT_MAX_PEERS)
+				cap = BT_MAX_PEERS;
+			np = realloc(cfg->peers, cap * sizeof(*np));
+			if (!np)
+				return fail_nomem(p, line);
+			cfg->peers = np;
+			p->peers_cap = cap;
+		}
+		memset(&cfg->peers[cfg->npeers], 0, sizeof(cfg->peers[0]));
+		cfg->peers[cfg->npeers++].line = line;
+		p->sec = SEC_PEER;
+		return 0;
+	}
+	p->sec = SEC_NONE;
+	if (name_shown(name)) {
+		snprintf(field, sizeof(field), "[%s]", name);
+		return fail(p, line, field, "unknown section; valid sections: [Interface], [Peer]");
+	}
+	return fail(p, line, NULL, "unknown section; valid sections: [Interface], [Peer]");
+}
+
+static const char *sec_name(enum section s)
+{
+	return s == SEC_INTERFACE ? "[Interface]" : "[Peer]";
+}
+
+static int key_value(struct parser *p, unsigned int line, char *key, char *val)
+{
+	const struct key_def *defs = p->sec == SEC_INTERFACE ? iface_keys : peer_keys;
+	size_t ndefs = p->sec == SEC_INTERFACE ? ARRAY_SIZE(iface_keys) : ARRAY_SIZE(peer_keys);
+	const struct key_def *other = p->sec == SEC_INTERFACE ? peer_keys : iface_keys;
+	size_t nother = p->sec == SEC_INTERFACE ? ARRAY_SIZE(peer_keys) : ARRAY_SIZE(iface_keys);
+	const char *shown_key = name_shown(key);
+	char valid[160];
+	int r;
+
+	if (p->sec == SEC_NONE) {
+		if (shown_key)
+			return fail(p, line, shown_key,
+				    "outside any section; the file starts with [Interface]");
+		return fail(p, line, NULL,
+			    "key outside any section; the file starts with [Interface]");
+	}
+	for (size_t i = 0; i < ndefs; i++) {
+		if (strcasecmp(key, defs[i].name))
+			continue;
+		if (!defs[i].repeatable && p->seen[i])
+			return fail(p, line, defs[i].name, "duplicate key (first at line %u)",
+				    p->seen[i]);
+		r = defs[i].fn(p, line, defs[i].name, val);
+		if (r)
+			return r;
+		if (!defs[i].repeatable)
+			p->seen[i] = line;
+		return 0;
+	}
+	key_list(valid, sizeof(valid), defs, ndefs);
+	for (size_t i = 0; i < nother; i++)
+		if (!strcasecmp(key, other[i].name))
+			return fail(p, line, other[i].name, "belongs in %s, not in %s",
+				    sec_name(p->sec == SEC_INTERFACE ? SEC_PEER : SEC_INTERFACE),
+				    sec_name(p->sec));
+	for (size_t i = 0; i < ARRAY_SIZE(wg_unsupported); i++)
+		if (!strcasecmp(key, wg_unsupported[i]))
+			return fail(p, line, wg_unsupported[i],
+				    "a WireGuard key that bpftun does not support; valid keys in "
+				    "%s: %s",
+				    sec_name(p->sec), valid);
+	if (shown_key)
+		return fail(p, line, shown_key, "unknown key in %s; valid keys: %s",
+			    sec_name(p->sec), valid);
+	return fail(p, line, NULL, "unknown key (%zu characters, not shown) in %s; valid keys: %s",
+		    strlen(key), sec_name(p->sec), valid);
+}
+
+static int parse_line(struct parser *p, unsigned int line, char *s)
+{
+	char *hash = strchr(s, '#'), *eq, *key;
+
+	if (hash)
+		*hash = 0;
+	s = trim(s);
+	if (!*s)
+		return 0;
+	if (*s == '[')
+		return begin_section(p, line, s);
+	eq = strchr(s, '=');
+	if (!eq)
+		return fail(p, line, NULL, "expected 'Key = Value' or a [Section] header");
+	*eq = 0;
+	key = trim(s);
+	if (!*key)
+		return fail(p, line, NULL, "missing key before '='");
+	return key_value(p, line, key, trim(eq + 1));
+}
+
+/* ------------------------------------------------------- across the file */
+
+struct routed {
+	const struct bt_prefix *pfx;
+	int peer;
+};
+
+static int routed_cmp(const void *a, const void *b)
+{
+	const struct bt_prefix *x = ((const struct routed *)a)->pfx;
+	const struct bt_prefix *y = ((const struct routed *)b)->pfx;
+	int r;
+
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	if (x->prefix != y->prefix)
+		return x->prefix < y->prefix ? -1 : 1;
+	r = memcmp(x->addr, y->addr, 16);
+	if (r)
+		return r;
+	return x->line < y->line ? -1 : x->line > y->line;
+}
+
+/* The same prefix twice, in one peer or two: the route would be ambiguous.
+ * Sorted, so 256 peers x 64 prefixes stay cheap; the first repeat in file
+ * order is reported. */
+static int check_routes(struct parser *p)
+{
+	struct bt_config *cfg = p->cfg;
+	struct routed *all, *dup = NULL, *orig = NULL;
+	size_t n = 0, first = 0;
+	int r = 0;
+
+	for (int i = 0; i < cfg->npeers; i++)
+		n += (size_t)cfg->peers[i].nallowed;
+	if (!n)
+		return 0;
+	all = malloc(n * sizeof(*all));
+	if (!all)
+		return fail_nomem(p, 0);
+	n = 0;
+	for (int i = 0; i < cfg->npeers; i++)
+		for (int j = 0; j < cfg->peers[i].nallowed; j++)
+			all[n++] = (struct routed){&cfg->peers[i].allowed[j], i};
+	qsort(all, n, sizeof(*all), routed_cmp);
+	for (size_t i = 1; i < n; i++) {
+		const struct bt_prefix *a = all[first].pfx, *b = all[i].pfx;
+
+		if (a->family != b->family || a->prefix != b->prefix ||
+		    memcmp(a->addr, b->addr, 16)) {
+			first = i;
+			continue;
+		}
+		if (!dup || b->line < dup->pfx->line) {
+			dup = &all[i];
+			orig = &all[first];
+		}
+	}
+	if (dup) {
+		char addr[INET6_ADDRSTRLEN];
+
+		inet_ntop(dup->pfx->family, dup->pfx->addr, addr, sizeof(addr));
+		if (dup->peer == orig->peer)
+			r = fail(p, dup->pfx->line, "AllowedIPs",
+				 "'%s/%u': listed twice for this peer (line %u)", addr,
+				 dup->pfx->prefix, orig->pfx->line);
+		else
+			r = fail(p, dup->pfx->line, "AllowedIPs",
+				 "'%s/%u': already routed to the peer at line %u (AllowedIPs at "
+				 "line %u)",
+				 addr, dup->pfx->prefix, cfg->peers[orig->peer].line,
+				 orig->pfx->line);
+	}
+	free(all);
+	return r;
+}
+
+static int parse_text(struct parser *p, char *text, size_t len)
+{
+	char *s = text, *end = text + len;
+	unsigned int line = 0;
+	int r;
+
+	while (s < end) {
+		char *nl = memchr(s, '\n', (size_t)(end - s));
+		char *e = nl ? nl : end;
+
+		line++;
+		if (memchr(s, 0, (size_t)(e - s)))
+			return fail(p, line, NULL, "NUL byte; the file is not text");
+		*e = 0;
+		r = parse_line(p, line, s);
+		if (r)
+			return r;
+		s = e + 1;
+	}
+	r = end_section(p);
+	if (r)
+		return r;
+	if (!p->iface_line)
+		return fail(p, 1, "[Interface]", "missing section");
+	if (!p->cfg->npeers)
+		return fail(p, p->iface_line, "[Peer]",
+			    "none; at least one [Peer] section is required");
+	return check_routes(p);
+}
+
+/* ----------------------------------------------------------------- entries */
+
+/* wg-quick: the interface is the file name less ".conf", a valid Linux name. */
+static int ifname_from(const char *path, char ifname[BT_IFNAME_LEN], struct config_error *err)
+{
+	const char *base = strrchr(path, '/');
+	char stem[VALUE_SHOWN_MAX + 1], q[VALUE_SHOWN_MAX + 8];
+	size_t len;
+	int ok;
+
+	base = base ? base + 1 : path;
+	len = strlen(base);
+	if (len < 5 || strcmp(base + len - 5, ".conf")) {
+		config_error_set(err, path, 0, NULL,
+				 "the file name must be IFNAME.conf (IFNAME: the interface)");
+		return -EINVAL;
+	}
+	len -= 5;
+	ok = len > 0 && len < BT_IFNAME_LEN && strncmp(base, ".", len) && strncmp(base, "..", len);
+	for (size_t i = 0; ok && i < len; i++) {
+		char c = base[i];
+
+		ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		     c == '_' || c == '=' || c == '+' || c == '.' || c == '-';
+	}
+	if (!ok) {
+		snprintf(stem, sizeof(stem), "%.*s",
+			 (int)(len < VALUE_SHOWN_MAX ? len : VALUE_SHOWN_MAX), base);
+		config_error_set(err, path, 0, NULL,
+				 "interface name '%s' from the file name is not valid: 1-15 "
+				 "characters of a-z A-Z 0-9 _ = + . -",
+				 shown(q, sizeof(q), stem));
+		return -EINVAL;
+	}
+	memcpy(ifname, base, len);
+	ifname[len] = 0;
+	return 0;
+}
+
+static int parse_common(const char *name, const char *buf, size_t len, struct bt_config *cfg,
+			struct config_error *err, int check_mode, unsigned int mode)
+{
+	struct parser p = {
+	    .name = name, .cfg = cfg, .err = err, .check_mode = check_mode, .mode = mode};
+	char *text;
+	int r;
+
+	memset(cfg, 0, sizeof(*cfg));
+	err->msg[0] = 0;
+	r = ifname_from(name, cfg->ifname, err);
+	if (r)
+		goto out;
+	if (len > BT_CONFIG_MAX_SIZE) {
+		config_error_set(err, name, 0, NULL, "larger than %d bytes", BT_CONFIG_MAX_SIZE);
+		r = -EINVAL;
+		goto out;
+	}
+	snprintf(cfg->cipher, sizeof(cfg->cipher), "%s", ciphers[0].word);
+	snprintf(cfg->kernel_algo, sizeof(cfg->kernel_algo), "%s", ciphers[0].algo);
+	text = malloc(len + 1);
+	if (!text) {
+		r = fail_nomem(&p, 0);
+		goto out;
+	}
+	if (len)
+		memcpy(text, buf, len);
+	text[len] = 0;
+	r = parse_text(&p, text, len);
+	sodium_memzero(text, len + 1);
+	free(text);
+out:
+	if (r)
+		bt_config_free(cfg);
+	else
+		err->msg[0] = 0;
+	return r;
+}
+
+int bt_config_parse_buffer(const char *name, const char *buf, size_t len, struct bt_config *cfg,
+			   struct config_error *err)
+{
+	return parse_common(name, buf, len, cfg, err, 0, 0);
+}
+
+int bt_config_parse_file(const char *path, struct bt_config *cfg, struct config_error *err)
+{
+	struct stat st, fst;
+	char *buf = NULL;
+	size_t cap = 0, len = 0;
+	int fd = -1, r;
+
+	memset(cfg, 0, sizeof(*cfg));
+	err->msg[0] = 0;
+	r = ifname_from(path, cfg->ifname, err);
+	if (r)
+		return r;
+	if (stat(path, &st)) {
+		r = -errno;
+		config_error_set(err, path, 0, NULL, "%s", strerror(-r));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		config_error_set(err, path, 0, NULL, "%s, not a regular file",
+				 file_type(st.st_mode));
+		r = -EINVAL;
+		goto out;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		r = -errno;
+		config_error_set(err, path, 0, NULL, "%s", strerror(-r));
+		goto out;
+	}
+	if (fstat(fd, &fst) || !S_ISREG(fst.st_mode) || fst.st_ino != st.st_ino ||
+	    fst.st_dev != st.st_dev) {
+		config_error_set(err, path, 0, NULL, "replaced while being opened");
+		r = -EINVAL;
+		goto out;
+	}
+	if (fst.st_size > BT_CONFIG_MAX_SIZE) {
+		config_error_set(err, path, 0, NULL, "larger than %d bytes", BT_CONFIG_MAX_SIZE);
+		r = -EINVAL;
+		goto out;
+	}
+	/* One byte past the size seen, to notice a file growing under us. */
+	cap = (size_t)fst.st_size + 1;
+	buf = malloc(cap);
+	if (!buf) {
+		config_error_set(err, path, 0, NULL, "out of memory");
+		r = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		ssize_t n = read(fd, buf + len, cap - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			config_error_set(err, path, 0, NULL, "%s", strerror(-r));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len == cap) {
+			config_error_set(err, path, 0, NULL, "changed while being read");
+			r = -EINVAL;
+			goto out;
+		}
+	}
+	r = parse_common(path, buf, len, cfg, err, 1, fst.st_mode);
+out:
+	if (buf) {
+		sodium_memzero(buf, cap);
+		free(buf);
+	}
+	if (fd >= 0)
+		close(fd);
+	if (r)
+		bt_config_free(cfg);
+	return r;
+}
+
+void bt_config_free(struct bt_config *cfg)
+{
+	if (!cfg)
+		return;
+	free(cfg->peers);
+	sodium_memzero(cfg, sizeof(*cfg));
+}

@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * config.h - the bpftun configuration file: WireGuard's INI format as
+ * `bpftun up /etc/bpftun/bt0.conf` reads it, parsed into struct bt_config,
+ * and the wg-style base64 key helpers used by genkey/pubkey.
+ *
+ * The parser validates everything it can see in the file (syntax, ranges,
+ * duplicates, file modes of anything holding a private key). What needs the
+ * system is left to the caller: the default MTU (mtu == 0), and checking that
+ * no peer's PublicKey is our own public key (each bt_peer carries key_line
+ * for that message, config_error_set() formats it like the parser's own).
+ *
+ * Errors are never printed: they are written to a struct config_error as one
+ * line, "bpftun: FILE:LINE: FIELD: what is wrong", and never quote key
+ * material (a PrivateKey pasted into the wrong field stays unprinted).
+ */
+#ifndef BPFTUN_CONFIG_H
+#define BPFTUN_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "bpftun_shared.h"
+
+#define BT_KEY_LEN     32
+#define BT_KEY_B64_LEN 44 /* base64 of 32 bytes, with its one '=' */
+
+#define BT_IFNAME_LEN	   16 /* IFNAMSIZ: 15 characters and the NUL */
+#define BT_MAX_ADDRS	   16 /* Address entries in [Interface] */
+#define BT_MAX_ALLOWED	   64 /* AllowedIPs entries per [Peer] */
+#define BT_MAX_PEERS	   BPFTUN_MAX_PEERS
+#define BT_MTU_MIN_V4	   576	/* RFC 791 */
+#define BT_MTU_MIN_V6	   1280 /* RFC 8200, needed once any Address is IPv6 */
+#define BT_MTU_MAX	   BPFTUN_MAX_INNER
+#define BT_CONFIG_MAX_SIZE (1 << 20) /* bytes of configuration file */
+
+/* An address with its prefix length. Address keeps host bits (10.9.0.1/24,
+ * as wg-quick); AllowedIPs are canonical (host bits cleared, as wg). */
+struct bt_prefix {
+	int family;	   /* AF_INET or AF_INET6 */
+	uint8_t addr[16];  /* network order; IPv4 in the first 4 bytes, rest 0 */
+	uint8_t prefix;	   /* 0..32 or 0..128; absent in the file = 32 or 128 */
+	unsigned int line; /* where it was written, for the caller's messages */
+};
+
+struct bt_peer {
+	uint8_t public_key[BT_KEY_LEN];
+	int family;	      /* of the endpoint: AF_INET, AF_INET6, 0 if none */
+	uint8_t endpoint[16]; /* network order; IPv4 in the first 4 bytes */
+	uint16_t port;	      /* host order */
+	int have_endpoint;
+	struct bt_prefix allowed[BT_MAX_ALLOWED];
+	int nallowed;
+	uint16_t keepalive;    /* seconds; 0 = off */
+	unsigned int line;     /* the [Peer] line */
+	unsigned int key_line; /* the PublicKey line */
+};
+
+struct bt_config {
+	char ifname[BT_IFNAME_LEN]; /* from the file name: bt0.conf -> "bt0" */
+	uint8_t private_key[BT_KEY_LEN];
+	int have_private_key; /* always 1 after a successful parse */
+	uint16_t listen_port; /* host order, 1..65535 */
+	struct bt_prefix addrs[BT_MAX_ADDRS];
+	int naddrs;
+	uint32_t mtu;			   /* 0 = default: the caller resolves it */
+	char cipher[24];		   /* "aes-fixed-time" (default) or "aes-generic" */
+	char kernel_algo[BPFTUN_ALGO_LEN]; /* "ecb(aes)" or "ecb(aes-generic)" */
+	struct bt_peer *peers;		   /* malloc'd, 1..BT_MAX_PEERS of them */
+	int npeers;
+};
+
+struct config_error {
+	char msg[512];
+};
+
+/*
+ * Parse the configuration file at path. The file must be a regular file;
+ * if it holds a PrivateKey it must not be readable or writable by group or
+ * others. PrivateKeyFile must be an absolute path to a regular file with
+ * the same restriction. The interface name is the file name less ".conf".
+ *
+ * Returns 0, or -EINVAL for a refused configuration, -ENOMEM, or -errno of a
+ * failed open/read; err->msg then says why. On failure cfg is left zeroed
+ * and owns nothing; on success release it with bt_config_free().
+ */
+int bt_config_parse_file(const char *path, struct bt_config *cfg, struct config_error *err);
+
+/*
+ * The same from a buffer (need not be NUL-terminated): name stands for the
+ * path, in messages and to derive the interface name ("bt0.conf"). No file
+ * mode is checked for the buffer itself; PrivateKeyFile is read as above.
+ * The caller owns buf and zeroes it if it held a key.
+ */
+int bt_config_parse_buffer(const char *name, const char *buf, size_t len, struct bt_config *cfg,
+			   struct config_error *err);
+
+/* Zero the private key (sodium_memzero) and the rest, free the peers. */
+void bt_config_free(struct bt_config *cfg);
+
+/*
+ * Format "bpftun: FILE:LINE: FIELD: message" into err, as the parser does;
+ * line 0 leaves out ":LINE", a NULL field leaves out "FIELD: ".
+ */
+__attribute__((format(printf, 5, 6))) void config_error_set(struct config_error *err,
+							    const char *file, unsigned int line,
+							    const char *field, const char *fmt,
+							    ...);
+
+/*
+ * wg-style keys: exactly 44 characters of standard base64 (with padding, no
+ * whitespace, canonical trailing bits) for exactly 32 bytes. Decoding
+ * returns 0 or -EINVAL and leaves key zeroed on failure.
+ */
+int bt_key_from_base64(uint8_t key[BT_KEY_LEN], const char *b64);
+void bt_key_to_base64(char b64[BT_KEY_B64_LEN + 1], const uint8_t key[BT_KEY_LEN]);
+
+#endif /* BPFTUN_CONFIG_H */

@@ -1,0 +1,324 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * show.c - `bpftun show`: text and JSON from one code path.
+ *
+ * Everything shown is read from the datapath's maps, found from the tunnel
+ * device (dp_find), so `show` works from any process in the namespace,
+ * whatever mount namespace `ip netns exec` gave it. Private keys are never
+ * read here: the maps do not hold them.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <bpf/bpf.h>
+#include <sodium.h>
+
+#include "bpftun.h"
+#include "config.h"
+#include "dp.h"
+
+/* The emitter: JSON, or wg-style indented text, from the same calls. */
+struct out {
+	int json;
+	int first; /* no comma needed before the next JSON member */
+};
+
+static void sep(struct out *o)
+{
+	if (o->json && !o->first)
+		putchar(',');
+	o->first = 0;
+}
+
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			printf("\\u%04x", *s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+static void out_open(struct out *o, const char *key, char bracket)
+{
+	if (!o->json)
+		return;
+	sep(o);
+	if (key) {
+		json_str(key);
+		putchar(':');
+	}
+	putchar(bracket);
+	o->first = 1;
+}
+
+static void out_close(struct out *o, char bracket)
+{
+	if (!o->json)
+		return;
+	putchar(bracket);
+	o->first = 0;
+}
+
+/* key: JSON member name; label: text label (NULL: not shown in text). */
+static void out_str(struct out *o, const char *key, const char *label, const char *v)
+{
+	if (o->json) {
+		sep(o);
+		if (key) {
+			json_str(key);
+			putchar(':');
+		}
+		json_str(v);
+	} else if (label) {
+		printf("  %s: %s\n", label, v);
+	}
+}
+
+static void out_u64(struct out *o, const char *key, const char *label, unsigned long long v)
+{
+	if (o->json) {
+		sep(o);
+		json_str(key);
+		printf(":%llu", v);
+	} else if (label) {
+		printf("  %s: %llu\n", label, v);
+	}
+}
+
+static void key_b64(const uint8_t key[32], char out[BT_KEY_B64_LEN + 1])
+{
+	bt_key_to_base64(out, key);
+}
+
+static void fmt_addr(int v6, const uint8_t *a, uint16_t port_be, char *buf, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	inet_ntop(v6 ? AF_INET6 : AF_INET, a, ip, sizeof(ip));
+	snprintf(buf, len, v6 ? "[%s]:%u" : "%s:%u", ip, ntohs(port_be));
+}
+
+static void fmt_ago(unsigned long long t, char *buf, size_t len)
+{
+	long long d = (long long)time(NULL) - (long long)t;
+
+	if (!t)
+		snprintf(buf, len, "(none)");
+	else if (d < 60)
+		snprintf(buf, len, "%lld second%s ago", d, d == 1 ? "" : "s");
+	else if (d < 3600)
+		snprintf(buf, len, "%lld minutes, %lld seconds ago", d / 60, d % 60);
+	else
+		snprintf(buf, len, "%lld hours, %lld minutes ago", d / 3600, (d / 60) % 60);
+}
+
+static void fmt_bytes(unsigned long long b, char *buf, size_t len)
+{
+	const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	double v = (double)b;
+	int i = 0;
+
+	while (v >= 1024 && i < 4) {
+		v /= 1024;
+		i++;
+	}
+	snprintf(buf, len, i ? "%.2f %s" : "%.0f %s", v, u[i]);
+}
+
+static void show_allowed(struct out *o, struct datapath *dp, uint32_t peer_id)
+{
+	struct bpftun_lpm_key key, next;
+	void *prev = NULL;
+	char text[1024] = "";
+	size_t used = 0;
+	int fd = dp_map_fd(dp, "allowed_ips");
+
+	out_open(o, "allowed_ips", '[');
+	while (fd >= 0 && !bpf_map_get_next_key(fd, prev, &next)) {
+		uint32_t id;
+		char ip[INET6_ADDRSTRLEN], pfx[INET6_ADDRSTRLEN + 8];
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &id) || id != peer_id)
+			continue;
+		inet_ntop(key.family == 6 ? AF_INET6 : AF_INET, key.addr, ip, sizeof(ip));
+		snprintf(pfx, sizeof(pfx), "%s/%u", ip, key.prefixlen - BPFTUN_LPM_FAMILY_BITS);
+		if (o->json)
+			out_str(o, NULL, NULL, pfx);
+		else if (used + strlen(pfx) + 3 < sizeof(text))
+			used += (size_t)snprintf(text + used, sizeof(text) - used, "%s%s",
+						 used ? ", " : "", pfx);
+	}
+	out_close(o, ']');
+	if (!o->json)
+		printf("  allowed ips: %s\n", used ? text : "(none)");
+}
+
+static void show_peer(struct out *o, struct datapath *dp, uint32_t id, const struct bpftun_peer *p)
+{
+	struct bpftun_peer_stats st = {0};
+	char b64[BT_KEY_B64_LEN + 1], buf[128], rx[32], tx[32];
+	int have_ep = 0;
+
+	dp_peer_stats(dp, id, &st);
+	key_b64(p->public_key, b64);
+	for (int i = 0; i < 16; i++)
+		have_ep |= p->ep.daddr[i];
+	if (!o->json)
+		printf("\npeer: %s\n", b64);
+	out_open(o, NULL, '{');
+	out_str(o, "public_key", NULL, b64);
+	if (have_ep)
+		fmt_addr(p->ep.flags & BPFTUN_EP_V6, p->ep.daddr, p->ep.dport, buf, sizeof(buf));
+	else
+		snprintf(buf, sizeof(buf), "(none)");
+	out_str(o, "endpoint", "endpoint", buf);
+	show_allowed(o, dp, id);
+	fmt_ago(p->last_handshake, buf, sizeof(buf));
+	if (o->json)
+		out_u64(o, "latest_handshake", NULL, p->last_handshake);
+	else
+		printf("  latest handshake: %s\n", buf);
+	out_u64(o, "rx_bytes", NULL, st.rx_bytes);
+	out_u64(o, "tx_bytes", NULL, st.tx_bytes);
+	out_u64(o, "rx_packets", NULL, st.rx_packets);
+	out_u64(o, "tx_packets", NULL, st.tx_packets);
+	if (!o->json) {
+		fmt_bytes(st.rx_bytes, rx, sizeof(rx));
+		fmt_bytes(st.tx_bytes, tx, sizeof(tx));
+		printf("  transfer: %s received, %s sent\n", rx, tx);
+		printf("  packets: %llu received, %llu sent\n", (unsigned long long)st.rx_packets,
+		       (unsigned long long)st.tx_packets);
+	}
+	if (p->keepalive)
+		out_u64(o, "persistent_keepalive", "persistent keepalive", p->keepalive);
+	out_open(o, "drops", '{');
+	if (!o->json)
+		printf("  drops:");
+	for (unsigned int r = 1; r < BPFTUN_DROP_MAX; r++) {
+		if (o->json)
+			out_u64(o, bpftun_drop_name(r), NULL, st.drops[r]);
+		else
+			printf(" %s %llu%s", bpftun_drop_name(r), (unsigned long long)st.drops[r],
+			       r + 1 < BPFTUN_DROP_MAX ? "," : "\n");
+	}
+	out_close(o, '}');
+	out_close(o, '}');
+}
+
+static int show_iface(struct out *o, const char *name, int hidden)
+{
+	struct datapath *dp = NULL;
+	struct bpftun_iface ifc;
+	struct bpftun_peer_stats un = {0};
+	char b64[BT_KEY_B64_LEN + 1];
+	int err;
+
+	err = dp_find(&dp, hidden);
+	if (err)
+		return err;
+	err = dp_get_iface(dp, &ifc);
+	if (err)
+		goto out;
+	key_b64(ifc.public_key, b64);
+	if (!o->json)
+		printf("interface: %s\n", name);
+	out_open(o, NULL, '{');
+	out_str(o, "name", NULL, name);
+	out_str(o, "public_key", "public key", b64);
+	out_u64(o, "listen_port", "listening port", ifc.listen_port);
+	out_u64(o, "mtu", "mtu", ifc.mtu);
+	out_str(o, "cipher", "cipher", ifc.cipher[0] ? ifc.cipher : "aes-fixed-time");
+	if (ifc.keymgmt_pid)
+		out_u64(o, "keymgmt_pid", "key manager pid", ifc.keymgmt_pid);
+	/* drops no peer can be blamed for (unknown index, malformed...) */
+	dp_peer_stats(dp, BPFTUN_MAX_PEERS, &un);
+	out_open(o, "drops", '{');
+	if (!o->json)
+		printf("  drops (no peer):");
+	for (unsigned int r = 1; r < BPFTUN_DROP_MAX; r++) {
+		if (o->json)
+			out_u64(o, bpftun_drop_name(r), NULL, un.drops[r]);
+		else
+			printf(" %s %llu%s", bpftun_drop_name(r), (unsigned long long)un.drops[r],
+			       r + 1 < BPFTUN_DROP_MAX ? "," : "\n");
+	}
+	out_close(o, '}');
+	out_open(o, "peers", '[');
+	for (uint32_t id = 0; id < BPFTUN_MAX_PEERS; id++) {
+		struct bpftun_peer p;
+
+		if (dp_get_peer(dp, id, &p) || !p.present)
+			continue;
+		show_peer(o, dp, id, &p);
+	}
+	out_close(o, ']');
+	out_close(o, '}');
+out:
+	dp_destroy(dp);
+	return err;
+}
+
+int show_main(int argc, char **argv)
+{
+	struct out o = {.first = 1};
+	const char *only = NULL;
+	struct if_nameindex *ifs, *i;
+	int shown = 0, err = 0;
+
+	for (int a = 1; a < argc; a++) {
+		if (!strcmp(argv[a], "--json") || !strcmp(argv[a], "-j"))
+			o.json = 1;
+		else if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "help"))
+			return usage_show(stdout), 0;
+		else if (argv[a][0] == '-' || only)
+			return pr_err("show: unexpected argument '%s'", argv[a]), usage_show(stderr), 2;
+		else
+			only = argv[a];
+	}
+	if (only) {
+		int hidden = tunnel_hidden_ifindex(only);
+
+		if (hidden < 0)
+			return pr_err("interface '%s': %s", only, hidden == -ENODEV ?
+				      "no such device" : "not a bpftun tunnel"), 1;
+	}
+	out_open(&o, NULL, '{');
+	out_open(&o, "interfaces", '[');
+	ifs = if_nameindex();
+	for (i = ifs; i && i->if_index; i++) {
+		int hidden;
+
+		if (only && strcmp(only, i->if_name))
+			continue;
+		hidden = tunnel_hidden_ifindex(i->if_name);
+		if (hidden < 0)
+			continue;
+		if (!o.json && shown)
+			putchar('\n');
+		err = show_iface(&o, i->if_name, hidden);
+		if (err) {
+			pr_err("interface '%s': reading the datapath: %s", i->if_name,
+			       strerror(-err));
+			break;
+		}
+		shown++;
+	}
+	if_freenameindex(ifs);
+	out_close(&o, ']');
+	out_close(&o, '}');
+	if (o.json)
+		putchar('\n');
+	return err ? 1 : 0;
+}
