@@ -119,6 +119,14 @@ struct {
 	__type(value, struct rx_sa_bytes);
 } rx_sa_zero SEC(".maps");
 
+/* bpf_crypto_params is 408 bytes: too big for the stack next to a request. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bpf_crypto_params);
+} params_scratch SEC(".maps");
+
 /* What this tunnel is; tc_seal reads `disabled` so that a tunnel going down
  * stops sealing before its SAs go, and so that the map is among tc_seal's
  * maps, which is how userspace finds the datapath from the device. */
@@ -477,12 +485,23 @@ static __always_inline int seal(struct __sk_buff *skb, struct seal_out *out)
 	return 0;
 }
 
+/* Maps are freed when nothing references them. The attached programs are
+ * what outlives every process (up exits, the key manager may die), so
+ * tc_seal takes a reference to the maps only sa_ctl uses: loading their
+ * addresses is enough for the kernel to count them among its maps. */
+static __always_inline void hold_maps(void)
+{
+	asm volatile("" ::"r"(&rx_refs), "r"(&rx_sas), "r"(&params_scratch), "r"(&rx_sa_zero));
+}
+
 SEC("tc")
 int tc_seal(struct __sk_buff *skb)
 {
 	struct seal_out out = {.peer_id = NO_PEER_ID};
 	struct bpftun_peer_stats *st;
 	int reason;
+
+	hold_maps();
 
 	reason = seal(skb, &out);
 	if (reason)
@@ -686,13 +705,6 @@ int tc_open(struct __sk_buff *skb)
 
 /* ------------------------------------------------------------------- sa_ctl */
 
-/* bpf_crypto_params is 408 bytes: too big for the stack next to a request. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct bpf_crypto_params);
-} params_scratch SEC(".maps");
 
 static __always_inline struct bpf_crypto_ctx *sa_create(struct bpftun_sa_req *req, int *err)
 {

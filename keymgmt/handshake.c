@@ -21,13 +21,13 @@
 
 #include "handshake.h"
 
-#define NSEC_PER_SEC  1000000000ULL
-#define NSEC_PER_MSEC 1000000ULL
-#define RL_KEY_LEN    17 /* family || address (IPv6: its /64, the rest zero) */
+#define NSEC_PER_SEC	1000000000ULL
+#define NSEC_PER_MSEC	1000000ULL
+#define RL_KEY_LEN	17 /* family || address (IPv6: its /64, the rest zero) */
 #define MAX_INDEX_TRIES 64
 
-#define INIT_OFF(f) offsetof(struct hs_initiation, f)
-#define RESP_OFF(f) offsetof(struct hs_response, f)
+#define INIT_OFF(f)   offsetof(struct hs_initiation, f)
+#define RESP_OFF(f)   offsetof(struct hs_response, f)
 #define COOKIE_OFF(f) offsetof(struct hs_cookie_reply, f)
 
 _Static_assert(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES == HS_COOKIE_NONCE_LEN, "nonce");
@@ -194,7 +194,8 @@ int hs_seal_mac1(const uint8_t receiver_pub[NOISE_DHLEN], uint8_t *msg, size_t l
 		return -EINVAL;
 	ret = derive_key("mac1----", receiver_pub, key);
 	if (!ret)
-		ret = mac16(key, sizeof(key), msg, len - 2 * HS_MAC_LEN, msg + len - 2 * HS_MAC_LEN);
+		ret =
+		    mac16(key, sizeof(key), msg, len - 2 * HS_MAC_LEN, msg + len - 2 * HS_MAC_LEN);
 	sodium_memzero(key, sizeof(key));
 	return ret;
 }
@@ -508,8 +509,8 @@ static void rl_refill(const struct hs_device *dev, struct hs_rl_entry *e, uint64
 	if (now > e->last_ns) {
 		uint64_t add = now - e->last_ns;
 
-		e->tokens_ns = add >= dev->rl_max_ns - e->tokens_ns ? dev->rl_max_ns
-								     : e->tokens_ns + add;
+		e->tokens_ns =
+		    add >= dev->rl_max_ns - e->tokens_ns ? dev->rl_max_ns : e->tokens_ns + add;
 		e->last_ns = now;
 	}
 }
@@ -604,10 +605,10 @@ static int cookie_reply(struct hs_device *dev, const uint8_t *msg, size_t len, u
 	put_le32(r + COOKIE_OFF(receiver_index), sender);
 	randombytes_buf(r + COOKIE_OFF(nonce), HS_COOKIE_NONCE_LEN);
 	/* AD = the mac1 of the message answered, binding the reply to it. */
-	if (crypto_aead_xchacha20poly1305_ietf_encrypt(
-		    r + COOKIE_OFF(enc_cookie), NULL, cookie, sizeof(cookie),
-		    msg + len - 2 * HS_MAC_LEN, HS_MAC_LEN, NULL, r + COOKIE_OFF(nonce),
-		    dev->cookie_key) != 0) {
+	if (crypto_aead_xchacha20poly1305_ietf_encrypt(r + COOKIE_OFF(enc_cookie), NULL, cookie,
+						       sizeof(cookie), msg + len - 2 * HS_MAC_LEN,
+						       HS_MAC_LEN, NULL, r + COOKIE_OFF(nonce),
+						       dev->cookie_key) != 0) {
 		ret = -EIO;
 		goto out;
 	}
@@ -756,8 +757,8 @@ int hs_create_initiation(struct hs_device *dev, uint32_t peer_id, uint8_t *out, 
 	msg[0] = BPFTUN_MSG_HANDSHAKE_INIT;
 	put_le32(msg + INIT_OFF(sender_index), idx);
 	prologue_for(msg, prologue);
-	ret = noise_handshake_init(&hs, NOISE_INITIATOR, &dev->s, p->pub, prologue,
-				   sizeof(prologue));
+	ret =
+	    noise_handshake_init(&hs, NOISE_INITIATOR, &dev->s, p->pub, prologue, sizeof(prologue));
 	if (!ret)
 		ret = use_next_ephemeral(dev, &hs);
 	if (!ret)
@@ -815,8 +816,7 @@ int hs_consume_initiation(struct hs_device *dev, const uint8_t *msg, size_t len,
 	memset(reply, 0, sizeof(reply));
 	dev->stats.noise_attempts++;
 	prologue_for(msg, prologue);
-	ret = noise_handshake_init(&hs, NOISE_RESPONDER, &dev->s, NULL, prologue,
-				   sizeof(prologue));
+	ret = noise_handshake_init(&hs, NOISE_RESPONDER, &dev->s, NULL, prologue, sizeof(prologue));
 	if (!ret)
 		ret = noise_read_message(&hs, msg + INIT_OFF(ephemeral),
 					 INIT_OFF(mac1) - INIT_OFF(ephemeral), ts, sizeof(ts), &n);
@@ -964,8 +964,8 @@ int hs_consume_cookie(struct hs_device *dev, const uint8_t *msg, size_t len, str
 	if (!p)
 		return reject(dev, HS_R_UNKNOWN_INDEX);
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-		    cookie, NULL, NULL, msg + COOKIE_OFF(enc_cookie), HS_MAC_LEN + NOISE_TAGLEN,
-		    p->sent_mac1, HS_MAC_LEN, msg + COOKIE_OFF(nonce), p->cookie_key) != 0) {
+		cookie, NULL, NULL, msg + COOKIE_OFF(enc_cookie), HS_MAC_LEN + NOISE_TAGLEN,
+		p->sent_mac1, HS_MAC_LEN, msg + COOKIE_OFF(nonce), p->cookie_key) != 0) {
 		ret = reject(dev, HS_R_DECRYPT);
 		goto out;
 	}

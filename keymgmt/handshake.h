@@ -48,17 +48,17 @@
 
 /* ---------------------------------------------------------------- wire format */
 
-#define HS_MAC_LEN	     16
-#define HS_TAI64N_LEN	     12
-#define HS_COOKIE_NONCE_LEN  24
-#define HS_INDEX_LEN	     4
-#define HS_INITIATION_LEN    148
-#define HS_RESPONSE_LEN	     92
-#define HS_COOKIE_REPLY_LEN  64
-#define HS_MAX_MSG_LEN	     HS_INITIATION_LEN
-#define HS_PROLOGUE	     "bpftun handshake v1"
-#define HS_PROLOGUE_LEN	     (sizeof(HS_PROLOGUE) - 1)
-#define HS_PROLOGUE_HDR_LEN  8 /* type, reserved[3], sender_index */
+#define HS_MAC_LEN	    16
+#define HS_TAI64N_LEN	    12
+#define HS_COOKIE_NONCE_LEN 24
+#define HS_INDEX_LEN	    4
+#define HS_INITIATION_LEN   148
+#define HS_RESPONSE_LEN	    92
+#define HS_COOKIE_REPLY_LEN 64
+#define HS_MAX_MSG_LEN	    HS_INITIATION_LEN
+#define HS_PROLOGUE	    "bpftun handshake v1"
+#define HS_PROLOGUE_LEN	    (sizeof(HS_PROLOGUE) - 1)
+#define HS_PROLOGUE_HDR_LEN 8 /* type, reserved[3], sender_index */
 
 struct hs_initiation {
 	uint8_t type; /* BPFTUN_MSG_HANDSHAKE_INIT */
@@ -95,7 +95,7 @@ _Static_assert(sizeof(struct hs_response) == HS_RESPONSE_LEN, "response is 92 by
 _Static_assert(sizeof(struct hs_cookie_reply) == HS_COOKIE_REPLY_LEN, "cookie reply is 64 bytes");
 _Static_assert(__builtin_offsetof(struct hs_initiation, ephemeral) == 8, "Noise message 1 at 8");
 _Static_assert(__builtin_offsetof(struct hs_initiation, mac1) ==
-		       8 + NOISE_IK_MSG1_LEN(HS_TAI64N_LEN),
+		   8 + NOISE_IK_MSG1_LEN(HS_TAI64N_LEN),
 	       "Noise message 1 is followed by mac1");
 _Static_assert(__builtin_offsetof(struct hs_response, ephemeral) == 12, "Noise message 2 at 12");
 _Static_assert(__builtin_offsetof(struct hs_response, mac1) == 12 + NOISE_IK_MSG2_LEN(0),
@@ -110,10 +110,13 @@ _Static_assert(__builtin_offsetof(struct hs_response, mac2) == HS_RESPONSE_LEN -
 #define HS_MAX_PEERS	       BPFTUN_MAX_PEERS
 #define HS_COOKIE_SECRET_AGE_S 120 /* the cookie secret is replaced after this */
 #define HS_COOKIE_LATENCY_S    5   /* a received cookie is used for AGE - LATENCY */
-#define HS_PENDING_MAX_AGE_S   BPFTUN_REKEY_AFTER_TIME_S /* a response to an older initiation is refused */
-#define HS_RATE_PER_S	       20 /* handshake messages per second per source ... */
-#define HS_RATE_BURST	       5  /* ... with this burst */
-#define HS_LOAD_HOLD_MS	       1000 /* a rate-limit drop keeps the device under load this long */
+/* A response to an initiation older than this is refused. */
+#define HS_PENDING_MAX_AGE_S BPFTUN_REKEY_AFTER_TIME_S
+/* Handshake messages per second per source (IPv4 address, IPv6 /64), with a burst. */
+#define HS_RATE_PER_S 20
+#define HS_RATE_BURST 5
+/* A rate-limit drop keeps the device under load this long. */
+#define HS_LOAD_HOLD_MS 1000
 /* Rate-limiter table: HS_RL_SETS sets of HS_RL_WAYS entries, LRU within a set. */
 #define HS_RL_WAYS 8
 #define HS_RL_SETS 512
@@ -130,7 +133,7 @@ _Static_assert(__builtin_offsetof(struct hs_response, mac2) == HS_RESPONSE_LEN -
 	X(BAD_MAC1, "bad mac1")                                                                    \
 	X(BAD_MAC2, "bad mac2 (stale or forged cookie)")                                           \
 	X(NEEDS_COOKIE, "needs cookie (under load)")                                               \
-	X(RATE_LIMITED, "rate limited (source over its handshake budget)")                        \
+	X(RATE_LIMITED, "rate limited (source over its handshake budget)")                         \
 	X(DECRYPT, "decrypt failed")                                                               \
 	X(BAD_KEY, "bad public key (DH result is zero)")                                           \
 	X(UNKNOWN_PEER, "unknown peer")                                                            \
@@ -139,10 +142,7 @@ _Static_assert(__builtin_offsetof(struct hs_response, mac2) == HS_RESPONSE_LEN -
 	X(STALE, "stale (the pending handshake expired)")
 
 #define HS_REASON_ENUM(n, s) HS_R_##n,
-enum hs_reason {
-	HS_R_FIRST = HS_REASON_BASE - 1,
-	HS_REASONS(HS_REASON_ENUM) HS_R_END
-};
+enum hs_reason { HS_R_FIRST = HS_REASON_BASE - 1, HS_REASONS(HS_REASON_ENUM) HS_R_END };
 #undef HS_REASON_ENUM
 #define HS_R_COUNT (HS_R_END - HS_REASON_BASE)
 
@@ -246,8 +246,7 @@ int hs_consume_initiation(struct hs_device *dev, const uint8_t *msg, size_t len,
 			  const struct hs_addr *src, struct hs_result *res);
 int hs_consume_response(struct hs_device *dev, const uint8_t *msg, size_t len,
 			const struct hs_addr *src, struct hs_result *res);
-int hs_consume_cookie(struct hs_device *dev, const uint8_t *msg, size_t len,
-		      struct hs_result *res);
+int hs_consume_cookie(struct hs_device *dev, const uint8_t *msg, size_t len, struct hs_result *res);
 int hs_receive(struct hs_device *dev, const uint8_t *msg, size_t len, const struct hs_addr *src,
 	       struct hs_result *res);
 void hs_result_wipe(struct hs_result *res);

@@ -22,6 +22,7 @@
  * the tunnel fails closed.
  *
  *   bpftun-keymgmt --ifname IFNAME --config FILE [--foreground]
+ *                  [--rekey-after SECONDS] [--reject-after SECONDS]
  * SIGUSR1: rekey every peer with an endpoint now. SIGTERM: exit, leaving the
  * SAs in place.
  */
@@ -49,8 +50,9 @@
 #include "handshake.h"
 #include "netlink.h"
 
-#define REKEY_AFTER_NS (BPFTUN_REKEY_AFTER_TIME_S * 1000000000ULL)
-#define REJECT_AFTER_NS (BPFTUN_REJECT_AFTER_TIME_S * 1000000000ULL)
+/* WireGuard's schedule; --rekey-after/--reject-after shorten it for tests. */
+static uint64_t REKEY_AFTER_NS = BPFTUN_REKEY_AFTER_TIME_S * 1000000000ULL;
+static uint64_t REJECT_AFTER_NS = BPFTUN_REJECT_AFTER_TIME_S * 1000000000ULL;
 #define REKEY_TIMEOUT_NS (5 * 1000000000ULL)	 /* no answer: try again */
 #define BACKOFF_MAX_NS (30 * 1000000000ULL)	 /* retry interval cap */
 #define CONFIRM_TIMEOUT_NS (10 * 1000000000ULL) /* responder switches anyway */
@@ -434,6 +436,8 @@ int main(int argc, char **argv)
 					     {"config", 1, 0, 'c'},
 					     {"foreground", 0, 0, 'f'},
 					     {"help", 0, 0, 'h'},
+					     {"rekey-after", 1, 0, 'r'},
+					     {"reject-after", 1, 0, 'R'},
 					     {0, 0, 0, 0}};
 	struct km *km;
 	struct config_error e;
@@ -449,10 +453,29 @@ int main(int argc, char **argv)
 		case 'i': km->ifname = optarg; break;
 		case 'c': km->conf_path = optarg; break;
 		case 'f': foreground = 1; break;
+		case 'r':
+		case 'R': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			if (*end || !v || v > 3600) {
+				fprintf(stderr, "bpftun-keymgmt: --%s '%s': want 1..3600 seconds\n",
+					c == 'r' ? "rekey-after" : "reject-after", optarg);
+				return 2;
+			}
+			if (c == 'r')
+				REKEY_AFTER_NS = v * 1000000000ULL;
+			else
+				REJECT_AFTER_NS = v * 1000000000ULL;
+			break;
+		}
 		case 'h':
 			printf("usage: bpftun-keymgmt --ifname IFNAME --config FILE [--foreground]\n"
+			       "                      [--rekey-after S] [--reject-after S]\n"
 			       "Key management for a tunnel that `bpftun up` created. SIGUSR1 rekeys,\n"
-			       "SIGTERM exits leaving the keys in place (they expire after 180 s).\n");
+			       "SIGTERM exits leaving the keys in place (they expire after 180 s).\n"
+			       "--rekey-after/--reject-after (default 120/180) shorten the schedule,\n"
+			       "for tests and for operators who want shorter-lived keys.\n");
 			return 0;
 		default: return 2;
 		}

@@ -296,8 +296,8 @@ static int mix_dh(struct noise_symmetric *ss, const uint8_t *priv, const uint8_t
 }
 
 /* out gets len (+16 once keyed) bytes; out may equal pt. */
-static int encrypt_and_hash(struct noise_symmetric *ss, const uint8_t *pt, size_t len,
-			    uint8_t *out, size_t *out_len)
+static int encrypt_and_hash(struct noise_symmetric *ss, const uint8_t *pt, size_t len, uint8_t *out,
+			    size_t *out_len)
 {
 	int ret;
 
@@ -314,8 +314,7 @@ static int encrypt_and_hash(struct noise_symmetric *ss, const uint8_t *pt, size_
 }
 
 /* ct is hashed as received; out gets len (-16 once keyed) bytes. */
-static int decrypt_and_hash(struct noise_symmetric *ss, const uint8_t *ct, size_t len,
-			    uint8_t *out)
+static int decrypt_and_hash(struct noise_symmetric *ss, const uint8_t *ct, size_t len, uint8_t *out)
 {
 	int ret;
 
@@ -445,8 +444,8 @@ fail:
 	return ret;
 }
 
-int noise_read_message(struct noise_handshake *hs, const uint8_t *msg, size_t len,
-		       uint8_t *payload, size_t payload_size, size_t *payload_len)
+int noise_read_message(struct noise_handshake *hs, const uint8_t *msg, size_t len, uint8_t *payload,
+		       size_t payload_size, size_t *payload_len)
 {
 	size_t min, plen, off;
 	int ret;

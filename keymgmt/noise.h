@@ -160,8 +160,8 @@ int noise_write_message(struct noise_handshake *hs, const uint8_t *payload, size
  * payload goes to payload (payload_size bytes; NULL if 0). On -EBADMSG or
  * -EKEYREJECTED the handshake is wiped and dead.
  */
-int noise_read_message(struct noise_handshake *hs, const uint8_t *msg, size_t len,
-		       uint8_t *payload, size_t payload_size, size_t *payload_len);
+int noise_read_message(struct noise_handshake *hs, const uint8_t *msg, size_t len, uint8_t *payload,
+		       size_t payload_size, size_t *payload_len);
 /* After message 1 was read (responder) or always (initiator): the peer's static key. */
 int noise_handshake_remote_static(const struct noise_handshake *hs, uint8_t rs[NOISE_DHLEN]);
 /* The current handshake hash h. */

@@ -26,9 +26,9 @@
 
 /* ------------------------------------------------------------ OpenSSL side */
 
-static int ossl_mac(const char *name, const OSSL_PARAM *params, const uint8_t *key,
-		    size_t key_len, const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
-		    uint8_t *out, size_t out_len)
+static int ossl_mac(const char *name, const OSSL_PARAM *params, const uint8_t *key, size_t key_len,
+		    const uint8_t *a, size_t alen, const uint8_t *b, size_t blen, uint8_t *out,
+		    size_t out_len)
 {
 	static const uint8_t nokey[1];
 	EVP_MAC *mac = EVP_MAC_fetch(NULL, name, NULL);
@@ -64,8 +64,7 @@ static int ossl_b2mac16(const uint8_t *key, size_t key_len, const uint8_t *msg, 
 	return ossl_mac("BLAKE2BMAC", p, key, key_len, msg, len, NULL, 0, out, 16);
 }
 
-static int ossl_hash2(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen,
-		      uint8_t out[64])
+static int ossl_hash2(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen, uint8_t out[64])
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	unsigned int n = 0;
@@ -79,8 +78,8 @@ static int ossl_hash2(const uint8_t *a, size_t alen, const uint8_t *b, size_t bl
 }
 
 /* HKDF of Noise section 4.3, written out with OpenSSL's HMAC. */
-static int ref_hkdf(const uint8_t ck[64], const uint8_t *ikm, size_t ikm_len, int n,
-		    uint8_t o1[64], uint8_t o2[64], uint8_t o3[64])
+static int ref_hkdf(const uint8_t ck[64], const uint8_t *ikm, size_t ikm_len, int n, uint8_t o1[64],
+		    uint8_t o2[64], uint8_t o3[64])
 {
 	uint8_t temp[64], c;
 	int ret;
@@ -219,8 +218,9 @@ static const char *rs(int rc)
 
 static void test_blake2b(void)
 {
-	static const char want[] = "ba80a53f981c4d0d6a2797b69f12f6e94c212f14685ac4b74b12bb6fdbffa2d1"
-				   "7d87c5392aab792dc252d5de4533cc9518d38aa8dbf1925ab92386edd4009923";
+	static const char want[] =
+	    "ba80a53f981c4d0d6a2797b69f12f6e94c212f14685ac4b74b12bb6fdbffa2d1"
+	    "7d87c5392aab792dc252d5de4533cc9518d38aa8dbf1925ab92386edd4009923";
 	uint8_t exp[64], got[64], ossl[64];
 
 	unhex(want, exp, sizeof(exp));
@@ -244,7 +244,8 @@ static void test_hmac_hkdf(void)
 		for (size_t j = 0; j < sizeof(dlens) / sizeof(dlens[0]); j++) {
 			n++;
 			if (noise_hmac(key, klens[i], data, dlens[j], a) ||
-			    ossl_hmac(key, klens[i], data, dlens[j], NULL, 0, b) || memcmp(a, b, 64)) {
+			    ossl_hmac(key, klens[i], data, dlens[j], NULL, 0, b) ||
+			    memcmp(a, b, 64)) {
 				bad++;
 				printf("  HMAC mismatch: key %zu bytes, data %zu bytes\n", klens[i],
 				       dlens[j]);
@@ -261,8 +262,9 @@ static void test_hmac_hkdf(void)
 	bad = 0;
 	for (size_t ikm = 0; ikm <= 100; ikm += 25) {
 		randombytes_buf(ck, sizeof(ck));
-		if (noise_hkdf(ck, data, ikm, 3, a, b, c) || ref_hkdf(ck, data, ikm, 3, r1, r2, r3) ||
-		    memcmp(a, r1, 64) || memcmp(b, r2, 64) || memcmp(c, r3, 64))
+		if (noise_hkdf(ck, data, ikm, 3, a, b, c) ||
+		    ref_hkdf(ck, data, ikm, 3, r1, r2, r3) || memcmp(a, r1, 64) ||
+		    memcmp(b, r2, 64) || memcmp(c, r3, 64))
 			bad++;
 		if (noise_hkdf(ck, data, ikm, 2, a, b, NULL) || memcmp(a, r1, 64) ||
 		    memcmp(b, r2, 64))
@@ -270,7 +272,7 @@ static void test_hmac_hkdf(void)
 	}
 	check(!bad, "HKDF (2 and 3 outputs, ikm 0..100 bytes) == HKDF by hand over OpenSSL HMAC");
 	check(noise_hkdf(ck, data, 1, 1, a, b, NULL) == -EINVAL &&
-		      noise_hkdf(ck, data, 1, 3, a, b, NULL) == -EINVAL,
+		  noise_hkdf(ck, data, 1, 3, a, b, NULL) == -EINVAL,
 	      "HKDF refuses 1 output and a missing third");
 }
 
@@ -279,7 +281,7 @@ static void test_primitives(void)
 	static const uint8_t zero[32];
 	/* A point of order 8 on Curve25519 (low order: X25519 gives all zero). */
 	static const char order8[] =
-		"e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800";
+	    "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800";
 	struct noise_cipher c = {0};
 	uint8_t priv[32], pub[32], out[32], nonce[12] = {0}, ct[3 + 16], ct2[3 + 16];
 
@@ -311,23 +313,23 @@ static void test_primitives(void)
 static void test_vector(void)
 {
 	static const char *const v_pl[6] = {
-		"4c756477696720766f6e204d69736573",
-		"4d757272617920526f746862617264",
-		"462e20412e20486179656b",
-		"4361726c204d656e676572",
-		"4a65616e2d426170746973746520536179",
-		"457567656e2042f6686d20766f6e2042617765726b",
+	    "4c756477696720766f6e204d69736573",
+	    "4d757272617920526f746862617264",
+	    "462e20412e20486179656b",
+	    "4361726c204d656e676572",
+	    "4a65616e2d426170746973746520536179",
+	    "457567656e2042f6686d20766f6e2042617765726b",
 	};
 	static const char *const v_ct[6] = {
-		"ca35def5ae56cec33dc2036731ab14896bc4c75dbb07a61f879f8e3afa4c7944ba83a447b38c83e3"
-		"27ad936929812f624884847b7831e95e197b2f797088efdd232fe541af156ec6d0657602902a8c3e"
-		"e64e470f4b6fcd9298ce0b56fe20f86e60d9d933ec6e103ffb09e6001d6abb64",
-		"95ebc60d2b1fa672c1f46a8aa265ef51bfe38e7ccb39ec5be34069f1448088439f069b267a06b3de"
-		"3ecb1043bcb09807c6cd101f3826192a65f11ef3fe4317",
-		"cd54383060e7a28434cca27fb1cc524cfbabeb18181589df219d07",
-		"a856d3bf0246bfc476c655009cd1ed677b8dcc5b349ae8ef2a05f2",
-		"49063084b2c51f098337cb8a13739ac848f907e67cfb2cc8a8b60586467aa02fc7",
-		"8b9709d23b47e4639df7678d7a21741eba4ef1e9c60383001c7435549c20f9d56f30e935d3",
+	    ("ca35def5ae56cec33dc2036731ab14896bc4c75dbb07a61f879f8e3afa4c7944ba83a447b38c83e3"
+	     "27ad936929812f624884847b7831e95e197b2f797088efdd232fe541af156ec6d0657602902a8c3e"
+	     "e64e470f4b6fcd9298ce0b56fe20f86e60d9d933ec6e103ffb09e6001d6abb64"),
+	    ("95ebc60d2b1fa672c1f46a8aa265ef51bfe38e7ccb39ec5be34069f1448088439f069b267a06b3de"
+	     "3ecb1043bcb09807c6cd101f3826192a65f11ef3fe4317"),
+	    "cd54383060e7a28434cca27fb1cc524cfbabeb18181589df219d07",
+	    "a856d3bf0246bfc476c655009cd1ed677b8dcc5b349ae8ef2a05f2",
+	    "49063084b2c51f098337cb8a13739ac848f907e67cfb2cc8a8b60586467aa02fc7",
+	    "8b9709d23b47e4639df7678d7a21741eba4ef1e9c60383001c7435549c20f9d56f30e935d3",
 	};
 	uint8_t prologue[16], is[32], ie[32], rsp[32], rsk[32], re[32], hash[64], h[64], h2[64];
 	uint8_t pl[64], ct[128], buf[128], got[64];
@@ -335,7 +337,7 @@ static void test_vector(void)
 	struct noise_handshake a, b;
 	struct noise_transport ta, tb;
 	long plen, ctlen, prlen;
-	size_t n, gn;
+	size_t n = 0, gn = 0;
 
 	prlen = unhex("50726f6c6f677565313233", prologue, sizeof(prologue));
 	unhex("e61ef9919cde45dd5f82166404bd08e38bceb5dfdfded0a34c8df7ed542214d1", is, 32);
@@ -351,9 +353,8 @@ static void test_vector(void)
 	noise_keypair_from_private(&rk, rsk);
 	check(!memcmp(rk.pub, rsp, 32), "vector: resp_static's public key = init_remote_static");
 	check(!noise_handshake_init(&a, NOISE_INITIATOR, &ik, rsp, prologue, prlen) &&
-		      !noise_handshake_init(&b, NOISE_RESPONDER, &rk, NULL, prologue, prlen) &&
-		      !noise_handshake_set_ephemeral(&a, ie) &&
-		      !noise_handshake_set_ephemeral(&b, re),
+		  !noise_handshake_init(&b, NOISE_RESPONDER, &rk, NULL, prologue, prlen) &&
+		  !noise_handshake_set_ephemeral(&a, ie) && !noise_handshake_set_ephemeral(&b, re),
 	      "vector: Initialize with prologue and injected ephemerals");
 
 	for (int m = 0; m < 2; m++) {
@@ -365,8 +366,8 @@ static void test_vector(void)
 		ok = !noise_write_message(w, pl, plen, buf, sizeof(buf), &n) &&
 		     n == (size_t)ctlen && !memcmp(buf, ct, n);
 		check(ok, "vector: handshake message %d bytes match (%ld bytes)", m + 1, ctlen);
-		ok = !noise_read_message(r, buf, n, got, sizeof(got), &gn) &&
-		     gn == (size_t)plen && !memcmp(got, pl, gn);
+		ok = !noise_read_message(r, buf, n, got, sizeof(got), &gn) && gn == (size_t)plen &&
+		     !memcmp(got, pl, gn);
 		check(ok, "vector: handshake message %d read back, payload recovered", m + 1);
 	}
 	noise_handshake_hash(&a, h);
@@ -391,8 +392,7 @@ static void test_vector(void)
 	}
 	/* The tunnel keys come from the same Split() outputs. */
 	check(!memcmp(ta.tx.key, ta.send.k, 32) && !memcmp(ta.rx.key, ta.recv.k, 32) &&
-		      !memcmp(&ta.tx, &tb.rx, sizeof(ta.tx)) &&
-		      !memcmp(&ta.rx, &tb.tx, sizeof(ta.rx)),
+		  !memcmp(&ta.tx, &tb.rx, sizeof(ta.tx)) && !memcmp(&ta.rx, &tb.tx, sizeof(ta.rx)),
 	      "vector: tx/rx key = bytes 0..31 of each Split() output, mirrored");
 	noise_transport_wipe(&ta);
 	noise_transport_wipe(&tb);
@@ -409,7 +409,7 @@ static void test_noise_reference(void)
 	struct noise_handshake a, b;
 	struct noise_transport ta, tb;
 	struct ref r;
-	size_t n1, n2, gn;
+	size_t n1 = 0, n2 = 0, gn = 0;
 	int ok;
 
 	noise_keypair_generate(&is);
@@ -427,8 +427,7 @@ static void test_noise_reference(void)
 	     !noise_read_message(&b, m1, n1, got, sizeof(got), &gn) &&
 	     !noise_write_message(&b, pl2, sizeof(pl2), m2, sizeof(m2), &n2) &&
 	     !noise_read_message(&a, m2, n2, got, sizeof(got), &gn);
-	check(ok, "reference: handshake with payloads %zu and %zu bytes", sizeof(pl1),
-	      sizeof(pl2));
+	check(ok, "reference: handshake with payloads %zu and %zu bytes", sizeof(pl1), sizeof(pl2));
 	noise_handshake_hash(&a, h);
 
 	/* Initiator side, by the reference: -> e, es, s, ss; <- e, ee, se. */
@@ -445,7 +444,7 @@ static void test_noise_reference(void)
 	      "reference: message 1 bytes equal the independent computation");
 	memcpy(e2, rep, 32);
 	ref_mix_hash(&r, rep, 32);
-	ref_mix_dh(&r, re.priv, iep);	   /* ee */
+	ref_mix_dh(&r, re.priv, iep);	 /* ee */
 	ref_mix_dh(&r, re.priv, is.pub); /* se, from the responder's side */
 	ref_encrypt_and_hash(&r, pl2, sizeof(pl2), e2 + 32);
 	check(n2 == 32 + sizeof(pl2) + 16 && !memcmp(m2, e2, n2),
@@ -456,10 +455,10 @@ static void test_noise_reference(void)
 	noise_split(&a, &ta);
 	noise_split(&b, &tb);
 	check(!memcmp(ta.tx.key, o1, 32) && !memcmp(ta.tx.salt, o1 + 32, 4) &&
-		      !memcmp(ta.rx.key, o2, 32) && !memcmp(ta.rx.salt, o2 + 32, 4),
+		  !memcmp(ta.rx.key, o2, 32) && !memcmp(ta.rx.salt, o2 + 32, 4),
 	      "reference: initiator tx = HKDF out1[0..31]+[32..35], rx = out2");
 	check(!memcmp(tb.tx.key, o2, 32) && !memcmp(tb.tx.salt, o2 + 32, 4) &&
-		      !memcmp(tb.rx.key, o1, 32) && !memcmp(tb.rx.salt, o1 + 32, 4),
+		  !memcmp(tb.rx.key, o1, 32) && !memcmp(tb.rx.salt, o1 + 32, 4),
 	      "reference: responder tx = out2, rx = out1");
 	check(!memcmp(ta.send.k, o1, 32) && !memcmp(tb.send.k, o2, 32) && ta.send.n == 0,
 	      "reference: Noise CipherStates = truncated outputs, n = 0");
@@ -499,8 +498,8 @@ static void test_wire_reference(void)
 
 	/* Header: type 1, reserved 0, le32 sender index = initiator's local index. */
 	check(init[0] == 1 && !init[1] && !init[2] && !init[3] &&
-		      (uint32_t)(init[4] | init[5] << 8 | init[6] << 16 | (uint32_t)init[7] << 24) ==
-			      ri.keys.local_index,
+		  (uint32_t)(init[4] | init[5] << 8 | init[6] << 16 | (uint32_t)init[7] << 24) ==
+		      ri.keys.local_index,
 	      "wire reference: initiation header, little-endian sender index");
 
 	/* TAI64N, big endian, 2^62 + seconds. */
@@ -541,17 +540,17 @@ static void test_wire_reference(void)
 	memcpy(want, rr.reply, 12);
 	memcpy(want + 12, rep, 32);
 	ref_encrypt_and_hash(&r, NULL, 0, want + 44);
-	check(rr.reply[0] == 2 && !memcmp(rr.reply + 8, init + 4, 4) &&
-		      !memcmp(rr.reply, want, 60),
+	check(rr.reply[0] == 2 && !memcmp(rr.reply + 8, init + 4, 4) && !memcmp(rr.reply, want, 60),
 	      "wire reference: response header (receiver = initiator's index), e, enc_empty");
 	memcpy(in + 8, p.ipub, 32);
 	crypto_generichash(key, 32, in, 40, NULL, 0);
 	ossl_b2mac16(key, 32, rr.reply, 60, mac);
-	check(!memcmp(rr.reply + 60, mac, 16), "wire reference: response mac1 under the initiator's key");
+	check(!memcmp(rr.reply + 60, mac, 16),
+	      "wire reference: response mac1 under the initiator's key");
 
 	ref_hkdf(r.ck, NULL, 0, 2, o1, o2, NULL);
 	check(!memcmp(ri.keys.tx.key, o1, 32) && !memcmp(ri.keys.tx.salt, o1 + 32, 4) &&
-		      !memcmp(ri.keys.rx.key, o2, 32) && !memcmp(ri.keys.rx.salt, o2 + 32, 4),
+		  !memcmp(ri.keys.rx.key, o2, 32) && !memcmp(ri.keys.rx.salt, o2 + 32, 4),
 	      "wire reference: initiator's tunnel keys = independent Split()");
 	check(keys_match(&ri.keys, &rr.keys), "wire reference: responder's keys mirror them");
 	hs_result_wipe(&ri);
@@ -569,7 +568,7 @@ static void test_full_handshake(void)
 	struct noise_transport tx, ty;
 	uint8_t m[256], pt[64], ct[64 + 16], back[64];
 	struct pair p;
-	size_t n, pn;
+	size_t n = 0, pn = 0;
 	int rc, ok;
 
 	if (pair_new(&p, NULL, NULL)) {
@@ -580,18 +579,19 @@ static void test_full_handshake(void)
 	check(rc == 0, "full handshake: initiation created (%s)", rs(rc));
 	rc = hs_consume_initiation(p.r, init, sizeof(init), &p.iaddr, &rr);
 	check(rc == 0 && rr.have_keys && rr.reply_len == HS_RESPONSE_LEN &&
-		      rr.keys.peer_id == p.i_at_r && !rr.keys.initiator,
+		  rr.keys.peer_id == p.i_at_r && !rr.keys.initiator,
 	      "full handshake: responder accepts, replies 92 bytes (%s)", rs(rc));
 	rc = hs_consume_response(p.i, rr.reply, rr.reply_len, &p.raddr, &ri);
 	check(rc == 0 && ri.have_keys && ri.keys.peer_id == p.r_at_i && ri.keys.initiator,
 	      "full handshake: initiator accepts the response (%s)", rs(rc));
-	check(keys_match(&ri.keys, &rr.keys),
-	      "full handshake: initiator tx == responder rx, rx == tx, indices crossed, directions differ");
+	check(keys_match(&ri.keys, &rr.keys), "full handshake: initiator tx == responder rx, rx == "
+					      "tx, indices crossed, directions differ");
 	check(ri.keys.local_index && ri.keys.remote_index &&
-		      ri.keys.local_index != ri.keys.remote_index,
+		  ri.keys.local_index != ri.keys.remote_index,
 	      "full handshake: non-zero indices");
 	rc = hs_consume_response(p.i, rr.reply, rr.reply_len, &p.raddr, &ri);
-	check(rc == -HS_R_UNKNOWN_INDEX, "full handshake: a second copy of the response: %s", rs(rc));
+	check(rc == -HS_R_UNKNOWN_INDEX, "full handshake: a second copy of the response: %s",
+	      rs(rc));
 	hs_result_wipe(&ri);
 	hs_result_wipe(&rr);
 	pair_free(&p);
@@ -617,7 +617,7 @@ static void test_full_handshake(void)
 	check(ok, "noise: fresh keys, empty prologue: transport both ways, 3 messages each");
 	ct[5] ^= 1;
 	check(noise_cipher_decrypt(&tx.recv, NULL, 0, ct, sizeof(ct), back) == -EBADMSG &&
-		      tx.recv.n == 3,
+		  tx.recv.n == 3,
 	      "noise: altered transport message refused, n unchanged");
 	check(sodium_is_zero((const uint8_t *)&x.ss, sizeof(x.ss)) && x.msg == -1,
 	      "noise: Split wipes the handshake state");
@@ -632,17 +632,17 @@ static void test_noise_misuse(void)
 	struct noise_keypair a, b;
 	struct noise_handshake x, y;
 	uint8_t m[256], small[100];
-	size_t n, pn;
+	size_t n = 0, pn = 0;
 
 	noise_keypair_generate(&a);
 	noise_keypair_generate(&b);
 	check(noise_handshake_init(&x, NOISE_INITIATOR, &a, NULL, NULL, 0) == -EINVAL &&
-		      noise_handshake_init(&y, NOISE_RESPONDER, &b, a.pub, NULL, 0) == -EINVAL,
+		  noise_handshake_init(&y, NOISE_RESPONDER, &b, a.pub, NULL, 0) == -EINVAL,
 	      "noise: initiator needs rs, responder must not get one");
 	noise_handshake_init(&x, NOISE_INITIATOR, &a, b.pub, NULL, 0);
 	noise_handshake_init(&y, NOISE_RESPONDER, &b, NULL, NULL, 0);
 	check(noise_read_message(&x, m, 96, NULL, 0, &pn) == -EINVAL &&
-		      noise_write_message(&y, NULL, 0, m, sizeof(m), &n) == -EINVAL,
+		  noise_write_message(&y, NULL, 0, m, sizeof(m), &n) == -EINVAL,
 	      "noise: out-of-turn read/write refused");
 	check(noise_write_message(&x, NULL, 0, small, 95, &n) == -EMSGSIZE && x.msg == 0,
 	      "noise: short output buffer refused, state kept");
@@ -650,7 +650,7 @@ static void test_noise_misuse(void)
 	check(noise_read_message(&y, m, n, small, 4, &pn) == -EMSGSIZE && y.msg == 0,
 	      "noise: short payload buffer refused, state kept");
 	check(noise_read_message(&y, m, n - 1, small, sizeof(small), &pn) == -EBADMSG &&
-		      y.msg == -1,
+		  y.msg == -1,
 	      "noise: failed read wipes the handshake (spec 5.3)");
 }
 
@@ -699,16 +699,19 @@ static void test_tamper(void)
 			}
 		}
 	}
-	check(!bad, "tamper: all %d single-bit flips of an initiation refused with the "
-		    "field's reason (type/reserved/mac1/mac2)", n);
+	check(!bad,
+	      "tamper: all %d single-bit flips of an initiation refused with the "
+	      "field's reason (type/reserved/mac1/mac2)",
+	      n);
 
 	/* An attacker who knows the responder's public key reseals mac1: Noise
 	 * must catch what mac1 no longer does. */
 	bad = n = 0;
 	for (size_t i = 0; i < HS_INITIATION_LEN - 2 * HS_MAC_LEN; i++) {
 		for (int b = 0; b < 8; b++, n++) {
-			int want = i == 0 ? -HS_R_BAD_TYPE : i < 4 ? -HS_R_BAD_RESERVED
-								  : -HS_R_DECRYPT;
+			int want = i == 0  ? -HS_R_BAD_TYPE
+				   : i < 4 ? -HS_R_BAD_RESERVED
+					   : -HS_R_DECRYPT;
 
 			memcpy(t, init, sizeof(t));
 			t[i] ^= (uint8_t)(1 << b);
@@ -716,13 +719,16 @@ static void test_tamper(void)
 			rc = hs_consume_initiation(p.r, t, sizeof(t), &p.iaddr, &res);
 			if (rc != want || res.have_keys) {
 				if (bad++ < 5)
-					printf("  resealed initiation byte %zu bit %d: %s, want %s\n",
-					       i, b, rs(rc), rs(want));
+					printf(
+					    "  resealed initiation byte %zu bit %d: %s, want %s\n",
+					    i, b, rs(rc), rs(want));
 			}
 		}
 	}
-	check(!bad, "tamper: all %d flips of bytes 0..115 with mac1 resealed refused (type, "
-		    "reserved, then decrypt failed: sender index is in the prologue)", n);
+	check(!bad,
+	      "tamper: all %d flips of bytes 0..115 with mac1 resealed refused (type, "
+	      "reserved, then decrypt failed: sender index is in the prologue)",
+	      n);
 
 	rc = hs_consume_initiation(p.r, init, sizeof(init), &p.iaddr, &rr);
 	check(rc == 0 && rr.have_keys, "tamper: the untouched initiation is still accepted (%s)",
@@ -763,13 +769,15 @@ static void test_tamper(void)
 			rc = hs_consume_response(p.i, t, sizeof(resp), &p.raddr, &res);
 			if (rc != want || res.have_keys) {
 				if (bad++ < 5)
-					printf("  resealed response byte %zu bit %d: %s, want %s\n", i,
-					       b, rs(rc), rs(want));
+					printf("  resealed response byte %zu bit %d: %s, want %s\n",
+					       i, b, rs(rc), rs(want));
 			}
 		}
 	}
-	check(!bad, "tamper: all %d flips of the response's type, reserved, receiver index, e "
-		    "and enc_empty with mac1 resealed refused", n);
+	check(!bad,
+	      "tamper: all %d flips of the response's type, reserved, receiver index, e "
+	      "and enc_empty with mac1 resealed refused",
+	      n);
 
 	rc = hs_consume_response(p.i, resp, sizeof(resp), &p.raddr, &res);
 	check(rc == 0 && keys_match(&res.keys, &rr.keys),
@@ -783,9 +791,10 @@ static void test_tamper(void)
 	bad = n = 0;
 	for (size_t i = 0; i < sizeof(ck); i++) {
 		for (int b = 0; b < 8; b++, n++) {
-			int want = i == 0 ? -HS_R_BAD_TYPE : i < 4 ? -HS_R_BAD_RESERVED
-					: i < 8			  ? -HS_R_UNKNOWN_INDEX
-								  : -HS_R_DECRYPT;
+			int want = i == 0  ? -HS_R_BAD_TYPE
+				   : i < 4 ? -HS_R_BAD_RESERVED
+				   : i < 8 ? -HS_R_UNKNOWN_INDEX
+					   : -HS_R_DECRYPT;
 
 			memcpy(t, ck, sizeof(ck));
 			t[i] ^= (uint8_t)(1 << b);
@@ -953,8 +962,7 @@ static void test_unknown_peer(void)
 	hs_peer_add(stranger, p.rpub, &id);
 	hs_create_initiation(stranger, id, init, sizeof(init));
 	rc = hs_consume_initiation(p.r, init, sizeof(init), &p.iaddr, &res);
-	check(rc == -HS_R_UNKNOWN_PEER && !res.reply_len, "initiation from a stranger: %s",
-	      rs(rc));
+	check(rc == -HS_R_UNKNOWN_PEER && !res.reply_len, "initiation from a stranger: %s", rs(rc));
 	rc = hs_peer_remove(p.r, p.i_at_r);
 	hs_create_initiation(p.i, p.r_at_i, init, sizeof(init));
 	rc = hs_consume_initiation(p.r, init, sizeof(init), &p.iaddr, &res);
@@ -977,8 +985,8 @@ static void test_cookie(void)
 	hs_create_initiation(p.i, p.r_at_i, init, sizeof(init));
 	rc = hs_consume_initiation(p.r, init, sizeof(init), &p.iaddr, &res);
 	check(rc == -HS_R_NEEDS_COOKIE && res.reply_len == HS_COOKIE_REPLY_LEN &&
-		      res.reply[0] == BPFTUN_MSG_COOKIE && !res.have_keys &&
-		      !memcmp(res.reply + 4, init + 4, 4),
+		  res.reply[0] == BPFTUN_MSG_COOKIE && !res.have_keys &&
+		  !memcmp(res.reply + 4, init + 4, 4),
 	      "cookie: initiation without mac2 under load gets a cookie reply (%s)", rs(rc));
 	memcpy(ck, res.reply, sizeof(ck));
 	rc = hs_consume_cookie(p.i, ck, sizeof(ck), &res);
@@ -1100,7 +1108,7 @@ static void test_flood(void)
 	      "flood: 10000 initiations from one address in 1 s, %llu reached DH (limit %llu)",
 	      (unsigned long long)got, (unsigned long long)limit);
 	check(count[HS_R_RATE_LIMITED - HS_REASON_BASE] >= 1 &&
-		      count[HS_R_NEEDS_COOKIE - HS_REASON_BASE] > 9000,
+		  count[HS_R_NEEDS_COOKIE - HS_REASON_BASE] > 9000,
 	      "flood: %llu rate limited, then under load: %llu answered with a cookie",
 	      (unsigned long long)count[HS_R_RATE_LIMITED - HS_REASON_BASE],
 	      (unsigned long long)count[HS_R_NEEDS_COOKIE - HS_REASON_BASE]);
@@ -1164,7 +1172,8 @@ static void test_many_sources(void)
 		limited += rc == -HS_R_RATE_LIMITED;
 	}
 	hs_get_stats(p.r, &after);
-	check(!limited && after.noise_attempts - before.noise_attempts == 3 * HS_RL_SETS * HS_RL_WAYS,
+	check(!limited &&
+		  after.noise_attempts - before.noise_attempts == 3 * HS_RL_SETS * HS_RL_WAYS,
 	      "many sources: %d distinct /64s (3x the table) each get their burst",
 	      3 * HS_RL_SETS * HS_RL_WAYS);
 	/* Hosts of one /64 share a bucket: 10 messages, at most a burst reach DH. */
@@ -1191,14 +1200,14 @@ static void test_strerror(void)
 		int r;
 		const char *s;
 	} want[] = {
-		{HS_R_TRUNCATED, "truncated"},
-		{HS_R_BAD_TYPE, "bad type"},
-		{HS_R_BAD_MAC1, "bad mac1"},
-		{HS_R_NEEDS_COOKIE, "needs cookie (under load)"},
-		{HS_R_DECRYPT, "decrypt failed"},
-		{HS_R_UNKNOWN_PEER, "unknown peer"},
-		{HS_R_REPLAY, "replayed timestamp (not newer than the last accepted)"},
-		{HS_R_BAD_RESERVED, "bad reserved bytes"},
+	    {HS_R_TRUNCATED, "truncated"},
+	    {HS_R_BAD_TYPE, "bad type"},
+	    {HS_R_BAD_MAC1, "bad mac1"},
+	    {HS_R_NEEDS_COOKIE, "needs cookie (under load)"},
+	    {HS_R_DECRYPT, "decrypt failed"},
+	    {HS_R_UNKNOWN_PEER, "unknown peer"},
+	    {HS_R_REPLAY, "replayed timestamp (not newer than the last accepted)"},
+	    {HS_R_BAD_RESERVED, "bad reserved bytes"},
 	};
 	int ok = 1;
 

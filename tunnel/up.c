@@ -138,6 +138,19 @@ static void rollback(struct up_state *s)
 		nl_tunnel_delete(s->cfg.ifname);
 }
 
+/* The default route's device, for peers that have no endpoint yet. */
+static int default_underlay(void)
+{
+	uint8_t any[16] = {0};
+	struct nl_route_info r;
+
+	if (!nl_route_get(AF_INET, any, &r))
+		return r.oif;
+	if (!nl_route_get(AF_INET6, any, &r))
+		return r.oif;
+	return -ENETUNREACH;
+}
+
 /* All checks that need the system but change nothing. */
 static int preflight(struct up_state *s)
 {
@@ -187,6 +200,18 @@ static int preflight(struct up_state *s)
 	}
 	if (!c->mtu)
 		c->mtu = mtu ? (mtu > BPFTUN_MAX_INNER ? BPFTUN_MAX_INNER : mtu) : 1420;
+	/* with no endpoint at all, tc_open listens on the default route's device */
+	{
+		int any = 0;
+
+		for (int i = 0; i < c->npeers; i++)
+			any |= c->peers[i].have_endpoint;
+		if (!any && default_underlay() < 0) {
+			pr_err("%s: no peer has an Endpoint and there is no default route to "
+			       "listen on", s->conf_path);
+			return -ENETUNREACH;
+		}
+	}
 	/* The port must be free: the key manager binds it. */
 	fd = socket(AF_INET6, SOCK_DGRAM, 0);
 	if (fd < 0)
@@ -215,19 +240,6 @@ static int add_underlay(struct up_state *s, int ifindex)
 		return -E2BIG;
 	s->ifc.underlays[s->ifc.nunderlays++] = (uint32_t)ifindex;
 	return 0;
-}
-
-/* The default route's device, for peers that have no endpoint yet. */
-static int default_underlay(void)
-{
-	uint8_t any[16] = {0};
-	struct nl_route_info r;
-
-	if (!nl_route_get(AF_INET, any, &r))
-		return r.oif;
-	if (!nl_route_get(AF_INET6, any, &r))
-		return r.oif;
-	return -ENETUNREACH;
 }
 
 static int configure_peers(struct up_state *s)

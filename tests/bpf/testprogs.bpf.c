@@ -135,3 +135,54 @@ int tc_ecb(struct __sk_buff *skb)
 	bpf_dynptr_from_mem(s->b, 0, 0, &iv);
 	return bpf_crypto_encrypt(c, &d, &d, &iv) ? TC_ACT_SHOT : TC_ACT_OK;
 }
+
+/* ---- tc_flip: a router in the middle that corrupts tunnel traffic.
+ * On TC egress of a device: for UDP to port flip_port, flip one bit of the
+ * byte at flip_offset (from the start of the UDP payload) while flip_on. */
+__u32 flip_on;
+__u16 flip_port;   /* host order */
+__u32 flip_offset; /* into the UDP payload: 16+ hits ciphertext */
+__u64 flip_count;
+
+SEC("tc")
+int tc_flip(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	struct ethhdr *eth = data;
+	__u32 l4;
+	__u8 b;
+
+	if (!flip_on || (void *)(eth + 1) > end)
+		return TC_ACT_OK;
+	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = (void *)(eth + 1);
+
+		if ((void *)(ip + 1) > end || ip->protocol != IPPROTO_UDP)
+			return TC_ACT_OK;
+		l4 = sizeof(*eth) + ip->ihl * 4;
+	} else if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = (void *)(eth + 1);
+
+		if ((void *)(ip6 + 1) > end || ip6->nexthdr != IPPROTO_UDP)
+			return TC_ACT_OK;
+		l4 = sizeof(*eth) + sizeof(*ip6);
+	} else {
+		return TC_ACT_OK;
+	}
+	{
+		struct udphdr udp;
+
+		if (bpf_skb_load_bytes(skb, l4, &udp, sizeof(udp)) ||
+		    udp.dest != bpf_htons(flip_port))
+			return TC_ACT_OK;
+	}
+	if (bpf_skb_load_bytes(skb, l4 + 8 + flip_offset, &b, 1))
+		return TC_ACT_OK;
+	b ^= 0x10;
+	/* BPF_F_RECOMPUTE_CSUM is not used: the receiver must see a packet
+	 * whose UDP checksum no longer matches, as a real corruption. The
+	 * datapath does not check UDP checksums; the tag catches it. */
+	bpf_skb_store_bytes(skb, l4 + 8 + flip_offset, &b, 1, 0);
+	__sync_fetch_and_add(&flip_count, 1);
+	return TC_ACT_OK;
+}

@@ -82,12 +82,23 @@ static void verdict(int rc, const struct hs_result *res)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* An exactly sized heap copy, so that ASan sees any read past the end. */
+static uint8_t *dup(const uint8_t *data, size_t size)
+{
+	uint8_t *p = malloc(size ? size : 1);
+
+	if (!p)
+		abort();
+	memcpy(p, data, size);
+	return p;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const uint8_t ip[4] = {192, 0, 2, 9};
-	uint8_t buf[FUZZ_MAX_LEN], mode;
 	struct hs_result res;
 	struct hs_addr src;
+	uint8_t *buf, mode;
 	int rc;
 
 	if (!resp)
@@ -97,8 +108,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	mode = data[0];
 	data++;
 	size--;
-	if (size > sizeof(buf))
-		size = sizeof(buf);
+	if (size > FUZZ_MAX_LEN)
+		size = FUZZ_MAX_LEN;
 	clk.mono += 60000000;
 	clk.real += 60000000;
 	if (++iterations % 1000 == 0)
@@ -108,7 +119,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	hs_addr_v4(&src, ip, 4242);
 
 	/* As an initiation. */
-	memcpy(buf, data, size);
+	buf = dup(data, size);
 	if ((mode & 1) && size >= 4) {
 		buf[0] = BPFTUN_MSG_HANDSHAKE_INIT;
 		memset(buf + 1, 0, 3);
@@ -119,9 +130,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		hs_seal_mac1(rpub, buf, size);
 	rc = hs_consume_initiation(resp, buf, size, &src, &res);
 	verdict(rc, &res);
+	free(buf);
 
 	/* As a response to the pending initiation. */
-	memcpy(buf, data, size);
+	buf = dup(data, size);
 	if ((mode & 1) && size >= 12) {
 		buf[0] = BPFTUN_MSG_HANDSHAKE_RESP;
 		memset(buf + 1, 0, 3);
@@ -135,13 +147,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	verdict(rc, &res);
 	if (rc == 0) /* cannot happen without the responder's key */
 		abort();
+	free(buf);
 
 	/* As a cookie reply, and as whatever its type says. */
-	memcpy(buf, data, size);
+	buf = dup(data, size);
 	rc = hs_consume_cookie(init, buf, size, &res);
 	verdict(rc, &res);
 	rc = hs_receive(resp, buf, size, &src, &res);
 	verdict(rc, &res);
+	free(buf);
 	hs_result_wipe(&res);
 	return 0;
 }
