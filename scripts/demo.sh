@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# demo.sh - README's first command: build if needed, then walk through the
-# sealed datapath between two network namespaces, step by step.
+# demo.sh - README's first command: build if needed, then walk through a
+# bpftun tunnel between two network namespaces, step by step, the way you
+# would set one up between two hosts.
 #
-# Until the key-management process and the `bpftun` command land, keys are
-# random 256-bit keys handed to the datapath by a test loader (dp_attach)
-# through stdin: what you see here is the datapath itself, live.
+# Environment: CIPHER=aes-generic for the faster, table-based AES;
+# REBUILD=1 to rebuild first.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -12,78 +12,128 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "demo.sh: run as root (it loads BPF programs and creates namespaces)" >&2
 	exit 1
 fi
-ALGO=${ALGO:-ecb(aes)}
-bold() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-run() { printf '$ %s\n' "$*"; "$@"; }
-
-if [ ! -x "$top/build/tests/dp_attach" ] || [ "${REBUILD:-0}" = 1 ]; then
-	bold "Building (scripts/build.sh: apt dependencies, cmake, clang-19 for BPF)"
-	bash "$top/scripts/build.sh" || exit 1
-fi
-DP_ATTACH=$top/build/tests/dp_attach
-# shellcheck source=lib/topo.sh
-. "$top/scripts/lib/topo.sh"
+CIPHER=${CIPHER:-aes-fixed-time}
+BT=$top/build/tunnel/bpftun
+A="bt-demo-a-$$"
+B="bt-demo-b-$$"
 TMP=$(mktemp -d /tmp/bt-demo-XXXXXX)
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+run() { printf '\033[2m$ %s\033[0m\n' "$*"; "$@"; }
+inA() { ip netns exec "$A" "$@"; }
+inB() { ip netns exec "$B" "$@"; }
+
 cleanup() {
-	topo_cleanup
+	for ns in "$A" "$B"; do
+		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill "$pid" 2>/dev/null; done
+		ip netns del "$ns" 2>/dev/null
+	done
 	rm -rf "$TMP"
-	[ -n "${IPERF_PID:-}" ] && kill "$IPERF_PID" 2>/dev/null
 	return 0
 }
 trap cleanup EXIT INT TERM
 
-bold "1. Two hosts as network namespaces, joined by a veth underlay; a tunnel device in each"
-echo "   A=$TOPO_A  B=$TOPO_B  underlay 10.77.0.0/24, tunnel 10.9.0.0/24 and fd09::/64"
-echo "   cipher implementation: $ALGO (ALGO=ecb(aes-generic) for the faster, table-based one)"
-topo_setup 4 "$ALGO" || { echo "set-up failed"; exit 1; }
-run topo_inA ip -br addr show dev bt0
-run topo_inA tc filter show dev va ingress
-run topo_inA tc filter show dev bt0p ingress
-
-bold "2. Ping through the tunnel (IPv4, then IPv6 inside)"
-run topo_inA ping -c 3 -i 0.2 10.9.0.2
-run topo_inA ping -6 -c 3 -i 0.2 fd09::2
-
-bold "3. A 20 MB file over TCP; the sha256 on both ends must match"
-head -c 20000000 /dev/urandom >"$TMP/file"
-topo_inB timeout 60 socat -u TCP-LISTEN:7000,reuseaddr "OPEN:$TMP/recv,creat,trunc" &
-srv=$!
-sleep 0.3
-topo_inA timeout 60 socat -u "OPEN:$TMP/file" TCP:10.9.0.2:7000
-wait $srv
-sha256sum "$TMP/file" "$TMP/recv" | sed "s|$TMP/||"
-if [ "$(sha256sum <"$TMP/file")" = "$(sha256sum <"$TMP/recv")" ]; then
-	echo "   match"
-else
-	echo "   MISMATCH"
-	exit 1
+if [ ! -x "$BT" ] || [ "${REBUILD:-0}" = 1 ]; then
+	step "Building (scripts/build.sh: apt dependencies, cmake, clang-19 for the BPF programs)"
+	bash "$top/scripts/build.sh" || exit 1
 fi
 
-bold "4. iperf3 for 5 seconds (TCP through the tunnel)"
-topo_inB iperf3 -s -1 -B 10.9.0.2 >/dev/null 2>&1 &
-IPERF_PID=$!
-sleep 0.5
-run topo_inA iperf3 -c 10.9.0.2 -t 5 -f m
-wait "$IPERF_PID" 2>/dev/null
-IPERF_PID=
+step "1. Two hosts: network namespaces $A and $B, joined by a veth 'wire'"
+run ip netns add "$A"
+run ip netns add "$B"
+run ip link add va netns "$A" type veth peer name vb netns "$B"
+run ip -n "$A" addr add 10.77.0.1/24 dev va
+run ip -n "$B" addr add 10.77.0.2/24 dev vb
+for ns in "$A" "$B"; do ip -n "$ns" link set lo up; done
+run ip -n "$A" link set va up
+run ip -n "$B" link set vb up
 
-bold "5. What the wire sees: a capture on B's underlay while A sends a known marker"
-topo_inB timeout 10 tcpdump -i vb -U -c 6 -w "$TMP/cap.pcap" udp port $TOPO_PORT 2>/dev/null &
-cap=$!
-sleep 1
-topo_inA ping -c 3 -i 0.2 -p "$(printf 'SECRET-MARKER' | od -An -tx1 | tr -d ' \n' | head -c 32)" 10.9.0.2 >/dev/null
-wait $cap
-run tcpdump -nr "$TMP/cap.pcap" -c 2 -X 2>/dev/null | head -20
-if grep -aq "SECRET-M" "$TMP/cap.pcap"; then
-	echo "   PLAINTEXT FOUND ON THE WIRE"
-	exit 1
-fi
-echo "   the ping payload 'SECRET-M...' does not appear in the capture: UDP $TOPO_PORT, type 4, ciphertext"
+step "2. Keys: each side makes a private key and tells the other its public key"
+(umask 077 && "$BT" genkey >"$TMP/a.key" && "$BT" genkey >"$TMP/b.key")
+run sh -c "bpftun pubkey < a.key  # -> $("$BT" pubkey <"$TMP/a.key")"
+run sh -c "bpftun pubkey < b.key  # -> $("$BT" pubkey <"$TMP/b.key")"
+mkdir -p "$TMP/a" "$TMP/b"
+(umask 077
+cat >"$TMP/a/bt0.conf" <<EOF
+[Interface]
+PrivateKey = $(cat "$TMP/a.key")
+ListenPort = 51820
+Address = 10.9.0.1/24, fd09::1/64
+Cipher = $CIPHER
 
-bold "6. Datapath counters (per-CPU maps, summed), side A then side B"
-for side in a b; do
-	echo "-- side $side"
-	"$DP_ATTACH" --show "$TOPO_PIN/$side" | awk '$1 == "peer0" && ($3 != 0 || $2 ~ /packets|bad_tag|replay/)'
+[Peer]
+PublicKey = $("$BT" pubkey <"$TMP/b.key")
+Endpoint = 10.77.0.2:51820
+AllowedIPs = 10.9.0.2/32, fd09::2/128
+EOF
+cat >"$TMP/b/bt0.conf" <<EOF
+[Interface]
+PrivateKey = $(cat "$TMP/b.key")
+ListenPort = 51820
+Address = 10.9.0.2/24, fd09::2/64
+Cipher = $CIPHER
+
+[Peer]
+PublicKey = $("$BT" pubkey <"$TMP/a.key")
+Endpoint = 10.77.0.1:51820
+AllowedIPs = 10.9.0.1/32, fd09::1/128
+EOF
+)
+echo "A's bt0.conf (mode 600; the private key is elided here):"
+sed 's/^PrivateKey = .*/PrivateKey = (hidden)/' "$TMP/a/bt0.conf" | sed 's/^/    /'
+
+step "3. bpftun up on each host: device, addresses, routes, BPF programs, key manager"
+run inA "$BT" up "$TMP/a/bt0.conf" || exit 1
+run inB "$BT" up "$TMP/b/bt0.conf" || exit 1
+echo "The tunnel device is a veth pair: bt0 (yours) and bt0-s (the sealer's side):"
+run inA ip -br link show type veth
+run inA tc filter show dev bt0-s ingress
+run inA tc filter show dev va ingress
+for _ in $(seq 1 50); do
+	inA "$BT" show bt0 --json | grep -q '"latest_handshake":0' || break
+	sleep 0.1
 done
 
-bold "Done. Everything is removed on exit (namespaces, devices, TC filters, pins)."
+step "4. Ping through the tunnel (IPv4, then IPv6 inside)"
+run inA ping -c 3 -i 0.2 10.9.0.2
+run inA ping -6 -c 3 -i 0.2 fd09::2
+
+step "5. A 20 MB file over TCP; the sha256 on both ends must match"
+head -c 20000000 /dev/urandom >"$TMP/file"
+inB timeout 60 socat -u TCP-LISTEN:7000,reuseaddr "OPEN:$TMP/recv,creat,trunc" &
+srv=$!
+sleep 0.3
+inA timeout 60 socat -u "OPEN:$TMP/file" TCP:10.9.0.2:7000
+wait $srv
+(cd "$TMP" && sha256sum file recv)
+if cmp -s "$TMP/file" "$TMP/recv"; then echo "   match"; else echo "   MISMATCH"; exit 1; fi
+
+step "6. iperf3 for 5 seconds through the tunnel (cipher: $CIPHER)"
+inB iperf3 -s -1 -B 10.9.0.2 >/dev/null 2>&1 &
+sleep 0.5
+run inA iperf3 -c 10.9.0.2 -t 5 -f m
+
+step "7. What the wire sees: capture on B's underlay while A pings with a known payload"
+inB timeout 10 tcpdump -ni vb -U -c 4 -w "$TMP/cap.pcap" udp port 51820 2>/dev/null &
+cap=$!
+sleep 1
+inA ping -c 3 -i 0.2 -p "$(printf 'SECRET-MARKER' | od -An -tx1 | tr -d ' \n' | head -c 32)" 10.9.0.2 >/dev/null
+wait $cap
+run tcpdump -nr "$TMP/cap.pcap" -c 2 -X 2>/dev/null | head -16
+if grep -aq "SECRET-M" "$TMP/cap.pcap"; then echo "   PLAINTEXT ON THE WIRE"; exit 1; fi
+echo "   'SECRET-M...' is nowhere in the capture: UDP 51820, message type 4, ciphertext + tag"
+
+step "8. State and counters, the way wg show prints them (add --json for scripts)"
+run inA "$BT" show
+
+step "9. A forced rekey: new keys, nothing lost"
+run inA "$BT" rekey bt0
+run inA ping -c 2 -i 0.2 10.9.0.2
+
+step "10. bpftun down: device, filters, qdiscs, key manager and pins are gone"
+run inA "$BT" down bt0
+run inB "$BT" down bt0
+run inA ip -br link
+run inA tc qdisc show dev va
+echo
+echo "Done. Everything the demo created is removed on exit."
