@@ -161,10 +161,11 @@ udp_lost() { # after `wait $IPERF` in this shell (a $(...) subshell cannot wait)
 no_leftovers() { # NS: nothing of bt0 left in the namespace or on the host
 	local ns=$1 ino
 	ino=$(ip netns exec "$ns" stat -Lc %i /proc/self/ns/net)
-	! ip -n "$ns" link show bt0 >/dev/null 2>&1 || { echo "bt0 still there"; return 1; }
-	! ip -n "$ns" link show bt0-s >/dev/null 2>&1 || { echo "bt0-s still there"; return 1; }
+	for l in bt0 bt0-s bt1 bt1-s; do
+		! ip -n "$ns" link show $l >/dev/null 2>&1 || { echo "$l still there"; return 1; }
+	done
 	! ip -n "$ns" -j qdisc show | grep -q clsact || { echo "clsact left"; return 1; }
-	! ls /run/bpftun/"$ino"-bt0.* >/dev/null 2>&1 || { echo "run files left"; return 1; }
+	! ls /run/bpftun/"$ino"-bt* >/dev/null 2>&1 || { echo "run files left"; return 1; }
 	[ -z "$(ip netns pids "$ns")" ] || { echo "processes left: $(ip netns pids "$ns")"; return 1; }
 }
 
@@ -311,10 +312,27 @@ sleep 0.5
 check "a key manager started again restores the tunnel" bash -c "
 	ip netns exec $A '$BT' rekey bt0 && ip netns exec $A ping -c 2 -i 0.2 -W 2 10.9.0.2"
 
+echo "== two tunnels on one host"
+# bt1 beside bt0: other name, port and subnet, same underlay (shared clsact)
+sed -e "s/^ListenPort = .*/ListenPort = 51821/" -e "s/10\.9\.0\./10.9.1./g" -e "s/fd09::/fd19::/g" \
+	-e "s/:$PORT\$/:51821/" "$TMP/a/bt0.conf" >"$TMP/a/bt1.conf"
+sed -e "s/^ListenPort = .*/ListenPort = 51821/" -e "s/10\.9\.0\./10.9.1./g" -e "s/fd09::/fd19::/g" \
+	-e "s/:$PORT\$/:51821/" "$TMP/b/bt0.conf" >"$TMP/b/bt1.conf"
+chmod 600 "$TMP"/a/bt1.conf "$TMP"/b/bt1.conf
+check "a second tunnel bt1 (port 51821) comes up beside bt0 on both hosts" bash -c "
+	ip netns exec $A '$BT' up $TMP/a/bt1.conf && ip netns exec $B '$BT' up $TMP/b/bt1.conf"
+check "... traffic flows on both tunnels" bash -c "
+	ip netns exec $A ping -c 2 -i 0.2 -W 2 10.9.1.2 && ip netns exec $A ping -c 2 -i 0.2 -W 2 10.9.0.2"
+check "... show lists both" bash -c "
+	[ \$(ip netns exec $A '$BT' show --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)[\"interfaces\"]))') = 2 ]"
+
 echo "== down"
-check "bpftun down on A (another invocation than up's)" inA "$BT" down bt0
+check "bpftun down bt0 on A (another invocation than up's; bt0 added va's clsact)" inA "$BT" down bt0
+check "bpftun down bt0 on B" inB "$BT" down bt0
+check "... bt1 still carries traffic: the shared clsact and its filter stayed" \
+	inA ping -c 2 -i 0.2 -W 2 10.9.1.2
+check "bpftun down bt1 on both" bash -c "ip netns exec $A '$BT' down bt1 && ip netns exec $B '$BT' down bt1"
 check "... nothing left on A: links, qdiscs, processes, run files" no_leftovers "$A"
-check "bpftun down on B" inB "$BT" down bt0
 check "... nothing left on B" no_leftovers "$B"
 check "down of a missing tunnel fails clearly" bash -c "
 	! ip netns exec $A '$BT' down bt0 2>$TMP/e && grep -q 'no such device' $TMP/e"

@@ -35,6 +35,7 @@
 #include <netlink/route/link.h>
 #include <netlink/route/link/veth.h>
 #include <netlink/route/qdisc.h>
+#include <netlink/route/classifier.h>
 #include <netlink/route/route.h>
 #include <netlink/route/tc.h>
 #include <bpf/libbpf.h>
@@ -1280,4 +1281,41 @@ int nl_clsact_del(int ifindex)
 	if (err)
 		return fail(NULL, err, "link '%s': delete clsact qdisc", ifname(ifindex, nb));
 	return 0;
+}
+
+/* ---- filters on a clsact qdisc ----------------------------------------- */
+
+int nl_clsact_filters(int ifindex, uint32_t *ingress_handles, int max)
+{
+	static const uint32_t parents[2] = {
+		TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS),
+		TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_EGRESS),
+	};
+	struct nl_cache *cache = NULL;
+	struct nlctx c;
+	int err, total = 0, n = 0;
+
+	err = ctx_open(&c);
+	if (err)
+		return err;
+	for (int p = 0; p < 2; p++) {
+		struct nl_object *o;
+
+		err = rtnl_cls_alloc_cache(c.sk, ifindex, parents[p], &cache);
+		if (err < 0) {
+			err = c.syserr ?: -EIO;
+			goto out;
+		}
+		for (o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
+			total++;
+			if (p == 0 && n < max && ingress_handles)
+				ingress_handles[n++] = rtnl_tc_get_handle(TC_CAST(o));
+		}
+		nl_cache_free(cache);
+		cache = NULL;
+	}
+	err = total;
+out:
+	ctx_close(&c);
+	return err;
 }

@@ -140,4 +140,13 @@ int nl_veth_peer_ifindex(int ifindex);
 int nl_clsact_ensure(int ifindex, int *created);
 int nl_clsact_del(int ifindex);
 
+/*
+ * The filters on ifindex's clsact qdisc: returns how many there are on
+ * ingress and egress together (0 if none or no qdisc), and the handles of
+ * up to max ingress filters. bpftun's tc_open filters use the tunnel
+ * device's ifindex as handle, which is how `down` finds the other tunnels
+ * sharing an underlay.
+ */
+int nl_clsact_filters(int ifindex, uint32_t *ingress_handles, int max);
+
 #endif

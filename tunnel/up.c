@@ -119,6 +119,44 @@ static void stop_pid(pid_t pid)
 	waitpid(pid, NULL, 0);
 }
 
+/* Our tc_open is gone from dev. Remove the clsact qdisc bpftun added there
+ * unless other filters still use it; then pass the "bpftun added it" mark to
+ * another bpftun tunnel listening on dev, which removes it when it goes. */
+static void release_clsact(int dev)
+{
+	uint32_t handles[32];
+	int n = nl_clsact_filters(dev, handles, 32);
+
+	if (n == 0) {
+		nl_clsact_del(dev);
+		return;
+	}
+	for (int i = 0; i < n && i < 32; i++) {
+		char name[IF_NAMESIZE];
+		struct datapath *dp = NULL;
+		struct bpftun_iface ifc;
+		int hidden;
+
+		if (!if_indextoname(handles[i], name))
+			continue; /* a tc_open filter's handle is its tunnel's ifindex */
+		hidden = tunnel_hidden_ifindex(name);
+		if (hidden < 0 || dp_find(&dp, hidden))
+			continue;
+		if (!dp_get_iface(dp, &ifc)) {
+			for (uint32_t j = 0; j < ifc.nunderlays && j < BPFTUN_MAX_UNDERLAYS; j++) {
+				if (ifc.underlays[j] != (uint32_t)dev)
+					continue;
+				ifc.clsact_created |= 1U << j;
+				dp_set_iface(dp, &ifc);
+				pr_debug("clsact on ifindex %d now belongs to '%s'", dev, name);
+				break;
+			}
+		}
+		dp_destroy(dp);
+		return;
+	}
+}
+
 /* Undo whatever `up` did so far, newest first. */
 static void rollback(struct up_state *s)
 {
@@ -128,7 +166,7 @@ static void rollback(struct up_state *s)
 		if (s->open_attached[i])
 			tc_detach((int)s->ifc.underlays[i], s->ifc.tun_ifindex);
 		if (s->ifc.clsact_created & (1U << i))
-			nl_clsact_del((int)s->ifc.underlays[i]);
+			release_clsact((int)s->ifc.underlays[i]);
 	}
 	if (s->pin_dir[0])
 		remove_pins(s->cfg.ifname);
@@ -549,7 +587,7 @@ int down_main(int argc, char **argv)
 	for (uint32_t i = 0; i < ifc.nunderlays && i < BPFTUN_MAX_UNDERLAYS; i++) {
 		tc_detach((int)ifc.underlays[i], ifc.tun_ifindex);
 		if (ifc.clsact_created & (1U << i))
-			nl_clsact_del((int)ifc.underlays[i]);
+			release_clsact((int)ifc.underlays[i]);
 	}
 	dp_destroy(dp);
 	/* 5. the device: its veth peer, addresses and routes go with it */
