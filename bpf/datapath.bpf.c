@@ -145,11 +145,12 @@ struct {
 	__type(value, struct bpftun_peer_stats);
 } stats SEC(".maps");
 
-/* Slot 0 for tc_seal, 1 for tc_open: both run in softirq and never nest on a
- * CPU, but keeping them apart costs nothing and makes that not matter. */
+/* Slot 0 for tc_seal, 1 for tc_open, 2 for tc_keepalive. The first two run
+ * in softirq and never nest on a CPU; tc_keepalive runs in process context
+ * (BPF_PROG_TEST_RUN) where softirq can interrupt it, so it must not share. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 2);
+	__uint(max_entries, 3);
 	__type(key, __u32);
 	__type(value, struct bpftun_scratch);
 } scratch SEC(".maps");
@@ -701,6 +702,60 @@ int tc_open(struct __sk_buff *skb)
 	if (len == 0)
 		return TC_ACT_SHOT; /* keepalive */
 	return bpf_redirect(cfg.tun_ifindex, BPF_F_INGRESS);
+}
+
+/* -------------------------------------------------------------- keepalive */
+
+/* A keepalive (WireGuard's: a data message with nothing inside) for the
+ * peer whose id follows the 14-byte Ethernet header of the test-run input.
+ * The key manager runs this with BPF_PROG_TEST_RUN and sends the 32 bytes it
+ * leaves after the Ethernet header (header || tag) from its UDP socket: the
+ * counter comes from the same tx SA as tc_seal's, so nonces stay unique. */
+SEC("tc")
+int tc_keepalive(struct __sk_buff *skb)
+{
+	struct bpftun_scratch *s;
+	struct bpftun_hdr *h;
+	struct bpf_crypto_ctx *ctx;
+	struct tx_sa *tx;
+	struct peer *p;
+	__u32 pid, slot, key = 2;
+	__u64 counter, t0, t1;
+
+	if (bpf_skb_load_bytes(skb, BPFTUN_ETH_LEN, &pid, sizeof(pid)))
+		return TC_ACT_SHOT;
+	p = bpf_map_lookup_elem(&peers, &pid);
+	if (!p || p->tx_active >= BPFTUN_SLOTS)
+		return TC_ACT_SHOT;
+	slot = pid * BPFTUN_SLOTS + p->tx_active;
+	tx = bpf_map_lookup_elem(&tx_sas, &slot);
+	if (!tx)
+		return TC_ACT_SHOT;
+	ctx = tx->ctx;
+	if (!ctx || (tx->expire_ns && bpf_ktime_get_ns() >= tx->expire_ns) ||
+	    !tx_counter_ok(tx, tx->counter))
+		return TC_ACT_SHOT;
+	counter = __sync_fetch_and_add(&tx->counter, 1);
+	if (!tx_counter_ok(tx, counter))
+		return TC_ACT_SHOT;
+	s = bpf_map_lookup_elem(&scratch, &key);
+	if (!s)
+		return TC_ACT_SHOT;
+	h = (struct bpftun_hdr *)s->buf;
+	h->type = BPFTUN_MSG_DATA;
+	h->reserved[0] = h->reserved[1] = h->reserved[2] = 0;
+	h->receiver_index = tx->remote_index;
+	h->counter = counter;
+	if (aead_keystream(ctx, s, tx->salt, counter, BPFTUN_POLYKEY_BLOCKS))
+		return TC_ACT_SHOT;
+	aead_zero_tail(s, 0);
+	aead_tag(s, 0, &t0, &t1);
+	*(__u64 *)(s->buf + BPFTUN_HDR_LEN) = t0;
+	*(__u64 *)(s->buf + BPFTUN_HDR_LEN + 8) = t1;
+	if (bpf_skb_change_tail(skb, BPFTUN_ETH_LEN + BPFTUN_HDR_LEN + BPFTUN_TAG_LEN, 0) ||
+	    bpf_skb_store_bytes(skb, BPFTUN_ETH_LEN, s->buf, BPFTUN_HDR_LEN + BPFTUN_TAG_LEN, 0))
+		return TC_ACT_SHOT;
+	return TC_ACT_OK;
 }
 
 /* ------------------------------------------------------------------- sa_ctl */

@@ -68,6 +68,7 @@ struct km_peer {
 	int pending_slot;      /* responder: installed, not yet sending; -1 none */
 	uint32_t pending_index;
 	uint64_t pending_since;
+	uint64_t last_keepalive_ns;
 };
 
 struct km {
@@ -318,12 +319,26 @@ static void tick(struct km *km)
 		}
 		if (!p.ep.dport)
 			continue; /* no endpoint: wait for the peer */
+		if (p.keepalive && now - kp->last_keepalive_ns >= p.keepalive * 1000000000ULL) {
+			uint8_t ka[BPFTUN_HDR_LEN + BPFTUN_TAG_LEN];
+			struct sockaddr_in6 to;
+
+			kp->last_keepalive_ns = now;
+			if (!dp_keepalive(km->dp, (uint32_t)i, ka) && !peer_sockaddr(km, (uint32_t)i, &to))
+				sendto(km->sock, ka, sizeof(ka), 0, (struct sockaddr *)&to, sizeof(to));
+		}
 		if (!kp->awaiting) {
 			/* renew a session that reached REKEY_AFTER_TIME; the
 			 * responder waits 10 s longer so both ends rarely race */
 			uint64_t due = p.session_start_ns + REKEY_AFTER_NS +
 				       (kp->initiator ? 0 : 10000000000ULL);
 
+			struct bpftun_tx_sa_info tx;
+
+			/* or once the active SA has sent REKEY_AFTER_MESSAGES */
+			if (!dp_tx_sa(km->dp, (uint32_t)i, p.tx_active, &tx) && tx.present &&
+			    tx.counter >= BPFTUN_REKEY_AFTER_MESSAGES)
+				kp->force = 1;
 			if (kp->force || !p.session_start_ns || now >= due)
 				send_initiation(km, (uint32_t)i);
 		} else if (now >= kp->next_init_ns) {

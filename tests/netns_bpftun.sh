@@ -318,11 +318,15 @@ sed -e "s/^ListenPort = .*/ListenPort = 51821/" -e "s/10\.9\.0\./10.9.1./g" -e "
 	-e "s/:$PORT\$/:51821/" "$TMP/a/bt0.conf" >"$TMP/a/bt1.conf"
 sed -e "s/^ListenPort = .*/ListenPort = 51821/" -e "s/10\.9\.0\./10.9.1./g" -e "s/fd09::/fd19::/g" \
 	-e "s/:$PORT\$/:51821/" "$TMP/b/bt0.conf" >"$TMP/b/bt1.conf"
+echo "PersistentKeepalive = 1" >>"$TMP/a/bt1.conf"
 chmod 600 "$TMP"/a/bt1.conf "$TMP"/b/bt1.conf
 check "a second tunnel bt1 (port 51821) comes up beside bt0 on both hosts" bash -c "
 	ip netns exec $A '$BT' up $TMP/a/bt1.conf && ip netns exec $B '$BT' up $TMP/b/bt1.conf"
 check "... traffic flows on both tunnels" bash -c "
 	ip netns exec $A ping -c 2 -i 0.2 -W 2 10.9.1.2 && ip netns exec $A ping -c 2 -i 0.2 -W 2 10.9.0.2"
+check "PersistentKeepalive = 1: B hears from A on an idle bt1 (>= 2 keepalives in 3 s)" bash -c "
+	c() { ip netns exec $B '$BT' show bt1 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"interfaces\"][0][\"peers\"][0][\"rx_packets\"])'; }
+	a=\$(c); sleep 3; b=\$(c); [ \$((b - a)) -ge 2 ]"
 check "... show lists both" bash -c "
 	[ \$(ip netns exec $A '$BT' show --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)[\"interfaces\"]))') = 2 ]"
 

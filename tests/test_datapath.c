@@ -866,6 +866,40 @@ static void test_rekey_slots(void)
 	pair_destroy(&p);
 }
 
+/* A keepalive sealed by tc_keepalive (as the key manager sends it) opens at
+ * the peer as an authentic empty message: counted, consumed, not delivered. */
+static void test_keepalive(void)
+{
+	struct pair p;
+	uint8_t ka[32], frame[FRAME_MAX], inner[1];
+	struct bpftun_peer_stats before, after;
+	size_t o = outer_len(0), flen;
+	struct run r;
+
+	if (pair_setup(&p, 0, 0))
+		return;
+	check(dp_keepalive(p.a, 0, ka) == 0 && ka[0] == BPFTUN_MSG_DATA,
+	      "keepalive: tc_keepalive seals an empty data message");
+	/* the reference agrees on the tag of an empty message */
+	{
+		uint8_t tag[16];
+
+		check(!ref_seal(KEY, SALT, ka, inner, 0, inner, tag) && !memcmp(tag, ka + 16, 16),
+		      "keepalive: its tag equals the reference's for an empty payload");
+	}
+	flen = craft(frame, 0, BPFTUN_MSG_DATA, RIDX, 0, inner, 0);
+	memcpy(frame + o, ka, 32);
+	dp_peer_stats(p.b, 0, &before);
+	check(!run(dp_open_fd(p.b), frame, flen, &r) && r.ret == TC_ACT_SHOT,
+	      "keepalive: the peer consumes it");
+	dp_peer_stats(p.b, 0, &after);
+	check(after.rx_packets == before.rx_packets + 1 && after.rx_bytes == before.rx_bytes &&
+		      !memcmp(after.drops, before.drops, sizeof(after.drops)),
+	      "keepalive: counted as received (0 bytes), not as a drop");
+	check(dp_keepalive(p.a, 7, ka) == -ENOKEY, "keepalive: a peer without keys gets none");
+	pair_destroy(&p);
+}
+
 int main(void)
 {
 	if (geteuid() != 0) {
@@ -891,5 +925,6 @@ int main(void)
 	test_allowed_ips();
 	test_seal_refusals();
 	test_rekey_slots();
+	test_keepalive();
 	return check_summary();
 }

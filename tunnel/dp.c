@@ -348,3 +348,21 @@ int dp_rx_index(struct datapath *dp, uint32_t peer_id, uint32_t slot, uint32_t *
 	*index = v.index;
 	return 0;
 }
+
+int dp_keepalive(struct datapath *dp, uint32_t peer_id, uint8_t out[32])
+{
+	uint8_t in[64] = {0}, res[128];
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in, .data_size_in = 64, .data_out = res,
+		    .data_size_out = sizeof(res), .repeat = 1);
+	int err;
+
+	in[12] = 0x08; /* an Ethernet header for the test run; never sent */
+	memcpy(in + 14, &peer_id, sizeof(peer_id));
+	err = bpf_prog_test_run_opts(bpf_program__fd(dp->skel->progs.tc_keepalive), &opts);
+	if (err)
+		return -errno;
+	if (opts.retval != 0 || opts.data_size_out != 14 + 32)
+		return -ENOKEY;
+	memcpy(out, res + 14, 32);
+	return 0;
+}

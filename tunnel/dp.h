@@ -54,6 +54,10 @@ int dp_rx_sa_used(struct datapath *dp, uint32_t index);
 /* The receiver index of the rx SA in a peer slot, or -ENOENT. */
 int dp_rx_index(struct datapath *dp, uint32_t peer_id, uint32_t slot, uint32_t *index);
 
+/* A sealed keepalive for peer_id (header || tag, 32 bytes) to send from the
+ * tunnel's UDP socket; -ENOKEY if the peer has no usable tx SA. */
+int dp_keepalive(struct datapath *dp, uint32_t peer_id, uint8_t out[32]);
+
 /* Pin every map under dir (a bpffs directory). 0 or -errno. */
 int dp_pin_maps(struct datapath *dp, const char *dir);
 
