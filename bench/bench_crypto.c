@@ -48,6 +48,7 @@
 #include <linux/udp.h>
 #include <sodium.h>
 
+#include "frames.h"
 #include "dp.h"
 #include "testprogs.skel.h"
 
@@ -127,52 +128,13 @@ __attribute__((format(printf, 1, 2))) static void fail(const char *fmt, ...)
 
 static void addr4(const char *s, void *out)
 {
-	if (inet_pton(AF_INET, s, out) != 1)
-		abort();
-}
-
-static uint16_t csum16(const void *p, size_t n, uint32_t sum)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i + 1 < n; i += 2)
-		sum += (uint32_t)(b[i] << 8 | b[i + 1]);
-	if (n & 1)
-		sum += (uint32_t)b[n - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
+	frame_addr(0, s, out);
 }
 
 /* Ethernet frame with an inner IPv4 packet of total length len (UDP if it fits). */
 static size_t inner_frame(uint8_t *f, size_t len)
 {
-	struct ethhdr *eth = (void *)f;
-	struct iphdr *h = (void *)(f + ETH_HLEN);
-	const size_t ip = sizeof(struct iphdr);
-
-	memset(f, 0, ETH_HLEN + len);
-	memcpy(eth->h_dest, MAC_B, 6);
-	memcpy(eth->h_source, MAC_A, 6);
-	eth->h_proto = htons(ETH_P_IP);
-	h->version = 4;
-	h->ihl = 5;
-	h->tot_len = htons((uint16_t)len);
-	h->ttl = 64;
-	h->protocol = len >= ip + 8 ? IPPROTO_UDP : 253;
-	addr4(IN4_A, &h->saddr);
-	addr4(IN4_B, &h->daddr);
-	h->check = htons((uint16_t)~csum16(h, ip, 0));
-	if (len >= ip + 8) {
-		struct udphdr *u = (void *)(f + ETH_HLEN + ip);
-
-		u->source = htons(1234);
-		u->dest = htons(5678);
-		u->len = htons((uint16_t)(len - ip));
-	}
-	for (size_t i = ip + 8; i < len; i++)
-		f[ETH_HLEN + i] = (uint8_t)(i * 7 + 3);
-	return ETH_HLEN + len;
+	return frame_inner(f, MAC_B, MAC_A, 0, IN4_A, IN4_B, len, 3);
 }
 
 /* ------------------------------------------------------------------- setup */

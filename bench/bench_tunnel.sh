@@ -17,8 +17,10 @@
 #   tcp1 / tcp2     iperf3 TCP, 1 and 2 streams (-P 2), first second omitted
 #   udp1400         iperf3 UDP -b 0, 1372-byte payload = 1400-byte IP packets
 #   udp64           iperf3 UDP -b 0 -l 64: delivered packets per second
-#   ping            ICMP RTT, -i 0.01: median, p99
-#   sockperf        UDP ping-pong RTT (--full-rtt), 64 B: median, p99
+#   ping            ICMP RTT, -i 0.01: median, p99 (CPUs idle between packets:
+#                   includes the VM's vCPU wake-up latency)
+#   pingbusy        ICMP RTT, -i 0.0002: the same with the CPUs kept busy
+#   sockperf        UDP ping-pong RTT (--full-rtt), 64 B, back to back: median, p99
 # and around every iperf3 run: machine CPU from /proc/stat deltas, and the CPU
 # time of the scenario's daemons (wireguard-go, openvpn, bpftun-keymgmt).
 #
@@ -70,9 +72,9 @@ while [ $# -gt 0 ]; do
 done
 
 if [ "$QUICK" = 1 ]; then
-	T=${T:-2} ROUNDS=${ROUNDS:-1} PING_N=50 SP_T=2 CRYPTO_SAMPLES=300
+	T=${T:-2} ROUNDS=${ROUNDS:-1} PING_N=50 PINGB_N=500 SP_T=2 CRYPTO_SAMPLES=300
 else
-	T=${T:-6} ROUNDS=${ROUNDS:-3} PING_N=100 SP_T=3 CRYPTO_SAMPLES=2000
+	T=${T:-6} ROUNDS=${ROUNDS:-3} PING_N=100 PINGB_N=1000 SP_T=3 CRYPTO_SAMPLES=2000
 fi
 case $T in '' | *[!0-9]* | 0) echo "bench_tunnel: --time must be a positive integer" >&2; exit 2 ;; esac
 case $ROUNDS in '' | *[!0-9]* | 0) echo "bench_tunnel: --rounds must be a positive integer" >&2; exit 2 ;; esac
@@ -254,7 +256,10 @@ def main():
         if cpu and r.get("bytes") and r.get("seconds"):
             # busy cores averaged over the run x measured seconds, per GB delivered
             r["cpu_s_per_GB"] = round(cpu["busy_cores"] * r["seconds"] / (r["bytes"] / 1e9), 3)
-            r["daemon_cpu_s_per_GB"] = round(cpu["daemon_cpu_s"] / cpu["wall_s"] * r["seconds"] / (r["bytes"] / 1e9), 3)
+            per_gb = lambda x: round(x / cpu["wall_s"] * r["seconds"] / (r["bytes"] / 1e9), 3)
+            r["daemon_cpu_s_per_GB"] = per_gb(cpu["daemon_cpu_s"])
+            r["kernel_cpu_s_per_GB"] = per_gb(cpu["system_s"] + cpu["softirq_s"])
+            r["user_cpu_s_per_GB"] = per_gb(cpu["user_s"])
     elif kind == "ping":
         out, rc = args
         txt = open(out, errors="replace").read()
@@ -315,7 +320,7 @@ PYEOF
 record() { python3 "$TMP/parse.py" "$1" "$REC" "$2" "${@:3}" 2>&1 | head -3; }
 meta() { printf '{"round": %d, "scenario": "%s", "test": "%s"}' "$ROUND" "$SC" "$1"; }
 event() { # event TEST ok|fail MESSAGE [SECONDS]
-	printf '         %-9s ' "$1"
+	printf '[%4ss]   %-9s ' "$(elapsed)" "$1"
 	record event "$(meta "$1")" "$2" "$3" "${4:-}"
 }
 
@@ -490,7 +495,7 @@ setup_openvpn() {
 iperf_test() { # NAME IPERF_ARGS...
 	local name=$1 f=$SD/$1 rc spid
 	shift
-	printf '         %-9s ' "$name"
+	printf '[%4ss]   %-9s ' "$(elapsed)" "$name"
 	inB timeout $((T + 30)) iperf3 -s -1 -B "$SRV" -p 5201 >"$f.srv" 2>&1 &
 	spid=$!
 	if ! wait_listen "$NB" tcp 5201; then
@@ -505,16 +510,16 @@ iperf_test() { # NAME IPERF_ARGS...
 	stop "$spid"
 	record iperf "$(meta "$name")" "$f.json" "$f.err" "$f.c0" "$f.c1" "$rc" "$CLK_TCK"
 }
-ping_test() {
-	local f=$SD/ping rc
-	printf '         %-9s ' ping
-	inA timeout $((PING_N / 50 + 15)) ping -n -c "$PING_N" -i 0.01 -W 1 "$SRV" >"$f.out" 2>&1
+ping_test() { # NAME COUNT INTERVAL
+	local f=$SD/$1 rc
+	printf '[%4ss]   %-9s ' "$(elapsed)" "$1"
+	inA timeout 30 ping -n -c "$2" -i "$3" -W 1 "$SRV" >"$f.out" 2>&1
 	rc=$?
-	record ping "$(meta ping)" "$f.out" "$rc"
+	record ping "$(meta "$1")" "$f.out" "$rc"
 }
 sockperf_test() {
 	local f=$SD/sockperf rc spid
-	printf '         %-9s ' sockperf
+	printf '[%4ss]   %-9s ' "$(elapsed)" sockperf
 	if ! command -v sockperf >/dev/null; then
 		record event "$(meta sockperf)" fail "sockperf not installed (bench/install-bench-deps.sh)"
 		return
@@ -574,7 +579,8 @@ run_scenario() { # NAME
 	iperf_test tcp2 -O 1 -P 2
 	iperf_test udp1400 -u -b 0 -l 1372
 	iperf_test udp64 -u -b 0 -l 64
-	ping_test
+	ping_test ping "$PING_N" 0.01
+	ping_test pingbusy "$PINGB_N" 0.0002
 	sockperf_test
 	DAEMONS=
 	if [ "$SC" = bpftun-aft ] || [ "$SC" = bpftun-gen ]; then
@@ -589,7 +595,7 @@ env_json() {
 	local commit dirty
 	commit=$(git -C "$TOP" rev-parse HEAD 2>/dev/null || echo unknown)
 	dirty=$(git -C "$TOP" status --porcelain --untracked-files=no 2>/dev/null | awk '{print $2}' | tr '\n' ' ')
-	python3 - "$commit" "$dirty" "$T" "$ROUNDS" "$QUICK" "$PING_N" "$SP_T" "$SCEN" <<'PYEOF' >"$TMP/env.json"
+	python3 - "$commit" "$dirty" "$T" "$ROUNDS" "$QUICK" "$PING_N" "$SP_T" "$SCEN" "$PINGB_N" <<'PYEOF' >"$TMP/env.json"
 import json, os, platform, subprocess, sys, datetime
 def run(*c):
     try:
@@ -605,7 +611,7 @@ cpu = "unknown"
 for l in open("/proc/cpuinfo"):
     if l.startswith("model name"):
         cpu = l.split(":", 1)[1].strip(); break
-commit, dirty, t, rounds, quick, ping_n, sp_t, scen = sys.argv[1:]
+commit, dirty, t, rounds, quick, ping_n, sp_t, scen, pingb_n = sys.argv[1:]
 print(json.dumps({
     "env": {
         "kernel": platform.release(),
@@ -629,7 +635,10 @@ print(json.dumps({
     },
     "config": {
         "quick": quick == "1", "iperf3_seconds": int(t), "tcp_omit_seconds": 1, "rounds": int(rounds),
-        "ping_count": int(ping_n), "ping_interval_s": 0.01, "sockperf_seconds": int(sp_t), "sockperf_msg_bytes": 64,
+        "ping_count": int(ping_n), "ping_interval_s": 0.01,
+        "pingbusy_count": int(pingb_n), "pingbusy_interval_s": 0.0002,
+        "latency_note": "ping -i 0.01 leaves the CPUs idle between packets, so its RTT includes the VM's vCPU wake-up latency; pingbusy (-i 0.0002) and sockperf (back-to-back ping-pong) keep them busy and show the path's own cost",
+        "sockperf_seconds": int(sp_t), "sockperf_msg_bytes": 64,
         "scenarios": scen.split(),
         "tunnel_mtu": 1420, "udp_large_payload": 1372, "udp_large_ip_packet": 1400, "udp_small_payload": 64,
         "underlay": "one veth pair between two namespaces, default offloads, MTU 1500, 10.77.0.0/24",
@@ -716,6 +725,8 @@ for name in doc["config"]["scenarios"]:
         s[t + "_busy_cores"] = med([x["cpu"]["busy_cores"] for x in v if x.get("cpu")])
         s[t + "_cpu_s_per_GB"] = med([x.get("cpu_s_per_GB") for x in v])
         s[t + "_daemon_cpu_s_per_GB"] = med([x.get("daemon_cpu_s_per_GB") for x in v])
+        s[t + "_kernel_cpu_s_per_GB"] = med([x.get("kernel_cpu_s_per_GB") for x in v])
+        s[t + "_user_cpu_s_per_GB"] = med([x.get("user_cpu_s_per_GB") for x in v])
         s[t + "_n"] = len(v)
     for t in ("udp1400", "udp64"):
         v = ok(t)
@@ -727,11 +738,12 @@ for name in doc["config"]["scenarios"]:
         s[t + "_busy_cores"] = med([x["cpu"]["busy_cores"] for x in v if x.get("cpu")])
         s[t + "_cpu_s_per_GB"] = med([x.get("cpu_s_per_GB") for x in v])
         s[t + "_n"] = len(v)
-    pings = ok("ping")
-    samples = [y for x in pings for y in x["rtt_us"]]
-    s["ping_n"] = len(samples)
-    s["ping_median_us"] = round(pct(samples, 50), 1) if samples else None
-    s["ping_p99_us"] = round(pct(samples, 99), 1) if samples else None
+    for t in ("ping", "pingbusy"):
+        samples = [y for x in ok(t) for y in x["rtt_us"]]
+        s[t + "_n"] = len(samples)
+        s[t + "_median_us"] = round(pct(samples, 50), 1) if samples else None
+        s[t + "_p99_us"] = round(pct(samples, 99), 1) if samples else None
+        s[t + "_sent"] = sum(x["sent"] or 0 for x in ok(t))
     sp = ok("sockperf")
     s["sockperf_median_us"] = med([x["median_us"] for x in sp])
     s["sockperf_p99_us"] = med([x["p99_us"] for x in sp])
@@ -758,7 +770,7 @@ for t in ("tcp1", "tcp2"):
         rat["%s_%s_over_openvpn" % (t, b.replace("-", "_"))] = ratio(g(b, t + "_gbps"), g("openvpn", t + "_gbps"))
         rat["%s_%s_over_veth" % (t, b.replace("-", "_"))] = ratio(g(b, t + "_gbps"), g("veth", t + "_gbps"))
     rat["%s_wireguard_go_over_veth" % t] = ratio(g("wireguard-go", t + "_gbps"), g("veth", t + "_gbps"))
-for k, lab in (("ping", "ping"), ("sockperf", "sockperf")):
+for k in ("ping", "pingbusy", "sockperf"):
     base = g("veth", k + "_median_us")
     added = {}
     for n in ("bpftun-aft", "bpftun-gen", "wireguard-go", "openvpn"):
@@ -783,7 +795,8 @@ def f(v, fmt):
     return "-" if v is None else fmt % v
 rows = []
 hdr = ["scenario", "TCP x1 Gbit/s", "TCP x2 Gbit/s", "UDP 1400 B Gbit/s (loss)", "UDP 64 B kpps (loss)",
-       "ping RTT med / p99 µs", "UDP RTT med / p99 µs", "CPU TCP x1: cores, CPU-s/GB (daemons)"]
+       "ping -i 0.01 RTT med / p99 µs", "ping -i 0.0002 RTT med / p99 µs", "UDP ping-pong RTT med / p99 µs",
+       "TCP x1 CPU-s/GB: all / kernel / daemons"]
 for x in scen:
     s = x["summary"]
     if s["rounds_ok"] == 0:
@@ -795,8 +808,9 @@ for x in scen:
         "%s (%s)" % (f(s["udp1400_goodput_gbps"], "%.2f"), f(s["udp1400_lost_percent"], "%.1f%%")),
         "%s (%s)" % (f(s["udp64_delivered_pps"] and s["udp64_delivered_pps"] / 1e3, "%.0f"), f(s["udp64_lost_percent"], "%.1f%%")),
         "%s / %s" % (f(s["ping_median_us"], "%.0f"), f(s["ping_p99_us"], "%.0f")),
+        "%s / %s" % (f(s["pingbusy_median_us"], "%.0f"), f(s["pingbusy_p99_us"], "%.0f")),
         "%s / %s" % (f(s["sockperf_median_us"], "%.0f"), f(s["sockperf_p99_us"], "%.0f")),
-        "%s, %s (%s)" % (f(s["tcp1_busy_cores"], "%.2f"), f(s["tcp1_cpu_s_per_GB"], "%.2f"), f(s["tcp1_daemon_cpu_s_per_GB"], "%.2f")),
+        "%s / %s / %s" % (f(s["tcp1_cpu_s_per_GB"], "%.1f"), f(s["tcp1_kernel_cpu_s_per_GB"], "%.1f"), f(s["tcp1_daemon_cpu_s_per_GB"], "%.1f")),
     ])
 md = ["| " + " | ".join(hdr) + " |", "|" + "|".join(["---"] + ["---:"] * (len(hdr) - 1)) + "|"]
 md += ["| " + " | ".join(r) + " |" for r in rows]
@@ -814,10 +828,10 @@ for k in sorted(rat):
         lines.append("- bench_crypto, L = 1400 B, %s: (seal+open)/(2 ecb) = %.2f (seal/ecb %.2f, open/ecb %.2f; seal %d ns, open %d ns, ecb %d ns)" % (
             k[len("crypto_1400_"):].replace("_", "-"), c["seal_plus_open_over_2ecb"], c["seal_over_ecb"], c["open_over_ecb"],
             c["seal_ns"], c["open_ns"], c["ecb_ns"]))
-for k in ("ping", "sockperf"):
+for k in ("ping", "pingbusy", "sockperf"):
     a = rat["added_rtt_us_" + k]
-    lines.append("- added median RTT over plain veth (%s): bpftun aes-fixed-time %s µs, aes-generic %s µs, wireguard-go %s µs, OpenVPN %s µs; bpftun/wireguard-go %s (aft), %s (generic)" % (
-        k, pr(a.get("bpftun-aft"), "%.0f"), pr(a.get("bpftun-gen"), "%.0f"), pr(a.get("wireguard-go"), "%.0f"), pr(a.get("openvpn"), "%.0f"),
+    lines.append("- added median RTT over plain veth, %s: bpftun aes-fixed-time %s µs, aes-generic %s µs, wireguard-go %s µs, OpenVPN %s µs; bpftun/wireguard-go %s (aft), %s (generic)" % (
+        {"ping": "ping -i 0.01", "pingbusy": "ping -i 0.0002", "sockperf": "UDP ping-pong"}[k], pr(a.get("bpftun-aft"), "%.0f"), pr(a.get("bpftun-gen"), "%.0f"), pr(a.get("wireguard-go"), "%.0f"), pr(a.get("openvpn"), "%.0f"),
         pr(rat.get("added_rtt_%s_bpftun_aft_over_wireguard_go" % k)), pr(rat.get("added_rtt_%s_bpftun_gen_over_wireguard_go" % k))))
 if failures:
     lines.append("")

@@ -48,8 +48,9 @@ def main():
     with open(os.path.join(tmp, "lat.dat"), "w") as f:
         for i, x in enumerate(scen):
             s = x["summary"]
-            f.write('%d "%s" %s %s %s %s\n' % (
+            f.write('%d "%s" %s %s %s %s %s %s\n' % (
                 i, SHORT.get(x["name"], x["name"]), num(s["ping_median_us"]), num(s["ping_p99_us"]),
+                num(s.get("pingbusy_median_us")), num(s.get("pingbusy_p99_us")),
                 num(s["sockperf_median_us"]), num(s["sockperf_p99_us"])))
 
     gp = []
@@ -69,40 +70,42 @@ set logscale y
 set yrange [0.05:*]
 set ylabel "Gbit/s (log scale)"
 set xtics scale 0
+set bmargin 3.5
 set title "TCP goodput (1 and 2 streams) and UDP goodput with 1400-byte IP packets, iperf3 -b 0"
 plot "%(tmp)s/tp.dat" using 3:xtic(2) title "TCP x1" lc rgb "#1f77b4", \\
      "" using 4 title "TCP x2" lc rgb "#6baed6", \\
      "" using 5 title "UDP 1400 B goodput" lc rgb "#ff7f0e", \\
-     "" using ($1-0.3):3:(sprintf("%%.2f",$3)) with labels offset 0,0.7 font ",9" notitle, \\
+     "" using ($1-0.25):3:(sprintf("%%.2f",$3)) with labels offset 0,0.7 font ",9" notitle, \\
      "" using ($1):4:(sprintf("%%.2f",$4)) with labels offset 0,0.7 font ",9" notitle, \\
-     "" using ($1+0.3):5:(sprintf("%%.2f",$5)) with labels offset 0,0.7 font ",9" notitle
+     "" using ($1+0.25):5:(sprintf("%%.2f",$5)) with labels offset 0,0.7 font ",9" notitle
 set title "64-byte UDP payloads (iperf3 -u -l 64 -b 0): packets per second sent and delivered"
 set ylabel "thousand packets/s (log scale)"
 set yrange [1:*]
 plot "%(tmp)s/tp.dat" using 7:xtic(2) title "sent" lc rgb "#bdbdbd", \\
      "" using 6 title "delivered" lc rgb "#2ca02c", \\
-     "" using ($1-0.225):7:(sprintf("%%.0f",$7)) with labels offset 0,0.7 font ",9" notitle, \\
-     "" using ($1+0.225):6:(sprintf("%%.0f",$6)) with labels offset 0,0.7 font ",9" notitle
+     "" using ($1-0.167):7:(sprintf("%%.0f",$7)) with labels offset 0,0.7 font ",9" notitle, \\
+     "" using ($1+0.167):6:(sprintf("%%.0f",$6)) with labels offset 0,0.7 font ",9" notitle
 unset multiplot
 """ % dict(prefix=prefix, tmp=tmp, sub=sub, runinfo=runinfo))
 
     gp.append("""
 set output "%(prefix)s-latency.png"
-set terminal pngcairo size 1200,600 font "DejaVu Sans,11"
-unset logscale y
-set yrange [0:*]
-set title "Round-trip time A -> B -> A, median and p99 (lower is better)\\n{/*0.8 ping -i 0.01 (%(ping_n)d per round, pooled) and sockperf UDP ping-pong 64 B --full-rtt; %(sub)s}"
-set ylabel "µs"
-set key top left
-plot "%(tmp)s/lat.dat" using 3:xtic(2) title "ping median" lc rgb "#1f77b4", \\
-     "" using 4 title "ping p99" lc rgb "#aec7e8", \\
-     "" using 5 title "UDP median" lc rgb "#d62728", \\
-     "" using 6 title "UDP p99" lc rgb "#ff9896", \\
-     "" using ($1-0.3):3:(sprintf("%%.0f",$3)) with labels offset 0,0.7 font ",9" notitle, \\
-     "" using ($1-0.1):4:(sprintf("%%.0f",$4)) with labels offset 0,0.7 font ",9" notitle, \\
-     "" using ($1+0.1):5:(sprintf("%%.0f",$5)) with labels offset 0,0.7 font ",9" notitle, \\
-     "" using ($1+0.3):6:(sprintf("%%.0f",$6)) with labels offset 0,0.7 font ",9" notitle
-""" % dict(prefix=prefix, tmp=tmp, sub=sub, ping_n=cfg["ping_count"]))
+set terminal pngcairo size 1200,700 font "DejaVu Sans,11"
+set logscale y
+set yrange [1:*]
+set bmargin 4
+set title "Round-trip time A -> B -> A, median and p99 (lower is better)\\n{/*0.8 ping -i 0.01: CPUs idle between packets (includes vCPU wake-up); ping -i 0.0002 and UDP ping-pong (sockperf, 64 B, back to back): CPUs busy}\\n{/*0.8 %(sub)s}"
+set ylabel "µs (log scale)"
+set key top left maxrows 3
+set boxwidth 0.9
+plot "%(tmp)s/lat.dat" using 3:xtic(2) title "ping -i 0.01 median" lc rgb "#1f77b4", \\
+     "" using 4 title "ping -i 0.01 p99" lc rgb "#aec7e8", \\
+     "" using 5 title "ping -i 0.0002 median" lc rgb "#2ca02c", \\
+     "" using 6 title "ping -i 0.0002 p99" lc rgb "#98df8a", \\
+     "" using 7 title "UDP ping-pong median" lc rgb "#d62728", \\
+     "" using 8 title "UDP ping-pong p99" lc rgb "#ff9896", \\
+     for [k=0:5] "" using ($1-0.357+k*0.143):(column(3+k)):(sprintf("%%.0f",column(3+k))) with labels offset 0,0.6 font ",8" notitle
+""" % dict(prefix=prefix, tmp=tmp, sub=sub))
 
     cr = doc.get("crypto") or {}
     if cr.get("results"):

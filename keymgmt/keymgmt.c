@@ -295,10 +295,39 @@ static void send_initiation(struct km *km, uint32_t id)
 	kp->force = 0;
 }
 
+/* The tunnel device was deleted behind bpftun's back (ip link del): take
+ * tc_open off the underlays, and the clsact qdiscs bpftun added if nothing
+ * else uses them, then stop. `bpftun down` is the way; this limits the mess. */
+static void device_gone(struct km *km)
+{
+	struct bpftun_iface ifc;
+
+	logf_("interface '%s' is gone; detaching from the underlays and exiting", km->ifname);
+	if (!dp_get_iface(km->dp, &ifc)) {
+		for (uint32_t i = 0; i < ifc.nunderlays && i < BPFTUN_MAX_UNDERLAYS; i++) {
+			LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)ifc.underlays[i],
+				    .attach_point = BPF_TC_INGRESS);
+			LIBBPF_OPTS(bpf_tc_opts, opts, .handle = ifc.tun_ifindex,
+				    .priority = BPFTUN_TC_PRIO);
+
+			bpf_tc_detach(&hook, &opts);
+			if ((ifc.clsact_created & (1U << i)) &&
+			    nl_clsact_filters((int)ifc.underlays[i], NULL, 0) == 0)
+				nl_clsact_del((int)ifc.underlays[i]);
+		}
+	}
+	km->stop = 1;
+}
+
 /* Every tick: due handshakes, responder switch-overs. */
 static void tick(struct km *km)
 {
 	uint64_t now = mono_ns();
+
+	if (nl_link_index(km->ifname) <= 0) {
+		device_gone(km);
+		return;
+	}
 
 	for (int i = 0; i < km->cfg.npeers; i++) {
 		struct km_peer *kp = &km->peers[i];

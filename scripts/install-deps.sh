@@ -14,7 +14,7 @@ pkgs=(
 	libsodium-dev libnl-3-dev libnl-route-3-dev pkg-config cmake make gcc
 	# tests: reference crypto, fuzzing runtime, netns tooling
 	libssl-dev libclang-rt-19-dev iproute2 ethtool tcpdump iperf3 socat
-	coreutils procps kmod iputils-ping util-linux python3 openssl
+	coreutils procps kmod iputils-ping util-linux python3 openssl man-db groff-base
 )
 
 export DEBIAN_FRONTEND=noninteractive

@@ -17,8 +17,6 @@ A=$TOPO_A
 B=$TOPO_B
 PORT=$TOPO_PORT
 TMP=$(mktemp -d /tmp/bt-dp-XXXXXX)
-pass=0
-fail=0
 
 cleanup() {
 	topo_cleanup
@@ -26,19 +24,8 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-check() { # check "description" command...
-	local what=$1
-	shift
-	local out
-	if out=$("$@" 2>&1); then
-		echo "PASS: $what"
-		pass=$((pass + 1))
-	else
-		echo "FAIL: $what"
-		[ -n "$out" ] && printf '%s\n' "$out" | tail -n 20 | sed 's/^/    /'
-		fail=$((fail + 1))
-	fi
-}
+# shellcheck source=lib/check.sh
+. "$HERE/lib/check.sh"
 
 inA() { topo_inA "$@"; }
 inB() { topo_inB "$@"; }
@@ -112,5 +99,4 @@ for outer in 4 6; do
 	check "outer v$outer: no CHECKSUM_PARTIAL packet ever reached the sealer (${v:-?})" [ "${v:-x}" = 0 ]
 done
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]
+check_summary

@@ -25,6 +25,7 @@
 #include <sodium.h>
 
 #include "check.h"
+#include "frames.h"
 #include "dp.h"
 #include "ref_aead.h"
 #include "vectors_kat.h"
@@ -55,8 +56,7 @@ struct pair {
 
 static void addr(int fam, const char *s, void *out)
 {
-	if (inet_pton(fam == 4 ? AF_INET : AF_INET6, s, out) != 1)
-		abort();
+	frame_addr(fam == 6, s, out);
 }
 
 static int allow(struct datapath *dp, const char *s, unsigned int prefix)
@@ -129,61 +129,11 @@ static int pair_setup(struct pair *p, int outer6, uint64_t tx_limit)
 
 /* ----------------------------------------------------------- packet helpers */
 
-static uint16_t csum16(const void *p, size_t n, uint32_t sum)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i + 1 < n; i += 2)
-		sum += (uint32_t)(b[i] << 8 | b[i + 1]);
-	if (n & 1)
-		sum += (uint32_t)b[n - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
-}
-
-/* An Ethernet frame holding an inner IPv4/IPv6 UDP packet of total length len. */
+/* An Ethernet frame A -> B holding an inner packet of total length len. */
 static size_t inner_frame(uint8_t *f, int v6, const char *src, const char *dst, size_t len,
 			  uint8_t fill)
 {
-	struct ethhdr *eth = (void *)f;
-	size_t ip = v6 ? sizeof(struct ipv6hdr) : sizeof(struct iphdr);
-
-	memset(f, 0, 14 + len);
-	memcpy(eth->h_dest, MAC_B, 6);
-	memcpy(eth->h_source, MAC_A, 6);
-	eth->h_proto = htons(v6 ? ETH_P_IPV6 : ETH_P_IP);
-	if (v6) {
-		struct ipv6hdr *h = (void *)(f + 14);
-
-		h->version = 6;
-		h->payload_len = htons((uint16_t)(len - ip));
-		h->nexthdr = len >= ip + 8 ? IPPROTO_UDP : 59 /* no next header */;
-		h->hop_limit = 64;
-		addr(6, src, &h->saddr);
-		addr(6, dst, &h->daddr);
-	} else {
-		struct iphdr *h = (void *)(f + 14);
-
-		h->version = 4;
-		h->ihl = 5;
-		h->tot_len = htons((uint16_t)len);
-		h->ttl = 64;
-		h->protocol = len >= ip + 8 ? IPPROTO_UDP : 253 /* experimental */;
-		addr(4, src, &h->saddr);
-		addr(4, dst, &h->daddr);
-		h->check = htons((uint16_t)~csum16(h, 20, 0));
-	}
-	if (len >= ip + 8) {
-		struct udphdr *u = (void *)(f + 14 + ip);
-
-		u->source = htons(1234);
-		u->dest = htons(5678);
-		u->len = htons((uint16_t)(len - ip));
-	}
-	for (size_t i = ip + 8; i < len; i++)
-		f[14 + i] = (uint8_t)(fill + i * 7);
-	return 14 + len;
+	return frame_inner(f, MAC_B, MAC_A, v6, src, dst, len, fill);
 }
 
 static size_t outer_len(int outer6)

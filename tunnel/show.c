@@ -135,6 +135,22 @@ static void fmt_bytes(unsigned long long b, char *buf, size_t len)
 	snprintf(buf, len, i ? "%.2f %s" : "%.0f %s", v, u[i]);
 }
 
+/* Drop counters by reason: a "drops" object in JSON, one line in text. */
+static void show_drops(struct out *o, const char *label, const struct bpftun_peer_stats *st)
+{
+	out_open(o, "drops", '{');
+	if (!o->json)
+		printf("  %s:", label);
+	for (unsigned int r = 1; r < BPFTUN_DROP_MAX; r++) {
+		if (o->json)
+			out_u64(o, bpftun_drop_name(r), NULL, st->drops[r]);
+		else
+			printf(" %s %llu%s", bpftun_drop_name(r), (unsigned long long)st->drops[r],
+			       r + 1 < BPFTUN_DROP_MAX ? "," : "\n");
+	}
+	out_close(o, '}');
+}
+
 static void show_allowed(struct out *o, struct datapath *dp, uint32_t peer_id)
 {
 	struct bpftun_lpm_key key, next;
@@ -203,17 +219,7 @@ static void show_peer(struct out *o, struct datapath *dp, uint32_t id, const str
 	}
 	if (p->keepalive)
 		out_u64(o, "persistent_keepalive", "persistent keepalive", p->keepalive);
-	out_open(o, "drops", '{');
-	if (!o->json)
-		printf("  drops:");
-	for (unsigned int r = 1; r < BPFTUN_DROP_MAX; r++) {
-		if (o->json)
-			out_u64(o, bpftun_drop_name(r), NULL, st.drops[r]);
-		else
-			printf(" %s %llu%s", bpftun_drop_name(r), (unsigned long long)st.drops[r],
-			       r + 1 < BPFTUN_DROP_MAX ? "," : "\n");
-	}
-	out_close(o, '}');
+	show_drops(o, "drops", &st);
 	out_close(o, '}');
 }
 
@@ -244,17 +250,7 @@ static int show_iface(struct out *o, const char *name, int hidden)
 		out_u64(o, "keymgmt_pid", "key manager pid", ifc.keymgmt_pid);
 	/* drops no peer can be blamed for (unknown index, malformed...) */
 	dp_peer_stats(dp, BPFTUN_MAX_PEERS, &un);
-	out_open(o, "drops", '{');
-	if (!o->json)
-		printf("  drops (no peer):");
-	for (unsigned int r = 1; r < BPFTUN_DROP_MAX; r++) {
-		if (o->json)
-			out_u64(o, bpftun_drop_name(r), NULL, un.drops[r]);
-		else
-			printf(" %s %llu%s", bpftun_drop_name(r), (unsigned long long)un.drops[r],
-			       r + 1 < BPFTUN_DROP_MAX ? "," : "\n");
-	}
-	out_close(o, '}');
+	show_drops(o, "drops (no peer)", &un);
 	out_open(o, "peers", '[');
 	for (uint32_t id = 0; id < BPFTUN_MAX_PEERS; id++) {
 		struct bpftun_peer p;

@@ -444,16 +444,27 @@ int up_main(int argc, char **argv)
 		pr_err("interface '%s': adding addresses: %s", s->cfg.ifname, strerror(-err));
 		goto fail;
 	}
-	for (int i = 0; i < s->cfg.npeers && !err; i++)
-		for (int a = 0; a < s->cfg.peers[i].nallowed && !err; a++)
-			err = nl_route_add(s->tun.ifindex, s->cfg.peers[i].allowed[a].family,
-					   s->cfg.peers[i].allowed[a].addr,
-					   s->cfg.peers[i].allowed[a].prefix);
-	if (err) {
-		pr_err("interface '%s': adding routes for AllowedIPs: %s", s->cfg.ifname,
-		       strerror(-err));
-		goto fail;
+	for (int i = 0; i < s->cfg.npeers && !err; i++) {
+		for (int a = 0; a < s->cfg.peers[i].nallowed && !err; a++) {
+			struct bt_prefix *pf = &s->cfg.peers[i].allowed[a];
+			char ip[INET6_ADDRSTRLEN];
+
+			err = nl_route_add(s->tun.ifindex, pf->family, pf->addr, pf->prefix);
+			if (!err)
+				continue;
+			inet_ntop(pf->family, pf->addr, ip, sizeof(ip));
+			config_error_set(&e, s->conf_path, pf->line, "AllowedIPs",
+					 "%s/%u: adding its route: %s%s", ip, pf->prefix,
+					 strerror(-err),
+					 err == -EEXIST ? " (another route for this prefix exists; "
+							  "bpftun does not do wg-quick's policy "
+							  "routing for default routes)"
+							: "");
+			fprintf(stderr, "%s\n", e.msg);
+		}
 	}
+	if (err)
+		goto fail;
 
 	dcfg.tun_ifindex = (uint32_t)s->tun.ifindex;
 	dcfg.listen_port = htons(s->cfg.listen_port);
