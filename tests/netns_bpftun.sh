@@ -141,6 +141,17 @@ udp_start() {
 		>"$TMP/iperf.json" 2>"$TMP/iperf.err" &
 	IPERF=$!
 }
+# Where datagrams can go missing besides the tunnel: the receiving socket and
+# the backlog queues. Printed beside a loss so that a failure says which.
+loss_places() {
+	local rcvbuf drops
+	rcvbuf=$(ip netns exec "$B" awk '/^Udp:/ {n++; if (n == 2) print $6}' /proc/net/snmp)
+	drops=$(awk '{s += strtonum("0x" $2)} END {print s}' /proc/net/softnet_stat)
+	echo "B udp RcvbufErrors $rcvbuf, softnet drops $drops, unattributed no_sa $(unattributed no_sa)"
+}
+unattributed() {
+	ip netns exec "$B" "$BT" show bt0 --json 2>/dev/null | python3 -c "import json,sys; print(json.load(sys.stdin)['interfaces'][0]['drops']['$1'])" 2>/dev/null
+}
 udp_lost() { # after `wait $IPERF` in this shell (a $(...) subshell cannot wait)
 	json "$TMP/iperf.json" "j['end']['sum']['lost_packets'] if j['end']['sum']['packets'] > 1000 else 'too few packets'" 2>/dev/null ||
 		{ echo "iperf3 failed: $(cat "$TMP/iperf.err" "$TMP/iperf-s.log" | head -5)"; }
@@ -250,7 +261,8 @@ echo "== key management"
 # The rate must be one the path sustains without a rekey (the issue's
 # condition): measure that first, halving from 40 Mbit/s until a 6 s run
 # loses nothing (at most 3 tries), then rekey five times at that rate.
-rate=40
+# 20 Mbit/s leaves room on a busy 2-core machine; losses are explained below.
+rate=20
 for _ in 1 2 3; do
 	udp_start 6 ${rate}M
 	wait "$IPERF"
@@ -269,7 +281,7 @@ wait "$IPERF"
 lost=$(udp_lost)
 bad=$(( $(counter "$A" bad_tag) + $(counter "$B" bad_tag) - bt1 ))
 nosa=$(( $(counter "$A" no_sa) + $(counter "$B" no_sa) - nosa0 ))
-check "five forced rekeys under ${rate} Mbit/s UDP: $lost datagrams lost" [ "$lost" = 0 ]
+check "five forced rekeys under ${rate} Mbit/s UDP: $lost datagrams lost" bash -c "[ '$lost' = 0 ] || { echo '$(loss_places)'; false; }"
 check "... no bad_tag ($bad new) and no no_sa ($nosa) drops during the rekeys" \
 	[ "$bad" = 0 ] && [ "$nosa" = 0 ]
 
@@ -282,7 +294,7 @@ inA setsid "$KM" --ifname bt0 --config "$TMP/a/bt0.conf" >>"$TMP/km.log" 2>&1 < 
 sleep 1
 wait "$IPERF"
 lost=$(udp_lost)
-check "key manager killed mid-transfer and restarted: $lost datagrams lost" [ "$lost" = 0 ]
+check "key manager killed mid-transfer and restarted: $lost datagrams lost" bash -c "[ '$lost' = 0 ] || { echo '$(loss_places)'; false; }"
 check "... the restarted key manager took over (rekey works)" inA "$BT" rekey bt0
 check "... and traffic still flows after that rekey" inA ping -c 2 -i 0.2 -W 2 10.9.0.2
 
