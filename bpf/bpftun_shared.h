@@ -118,7 +118,7 @@ struct bpftun_sa_req {
 /* ------------------------------------------------------ peers and endpoints */
 
 #define BPFTUN_EP_V6 (1U << 0)	/* outer IPv6 */
-#define BPFTUN_EP_FIB (1U << 1) /* resolve next hop with bpf_fib_lookup */
+#define BPFTUN_EP_FIB (1U << 1) /* let the kernel route and resolve: bpf_redirect_neigh */
 
 /* Where a peer's sealed packets go. Set by the control plane. */
 struct bpftun_endpoint {
@@ -144,6 +144,9 @@ struct bpftun_peer {
 	__u64 session_start_ns; /* CLOCK_MONOTONIC of the active session's handshake */
 	__u16 keepalive;	/* seconds, 0 = off */
 	__u16 pad[3];
+	__u8 handshake_ts[12]; /* greatest TAI64N accepted from the peer: replays
+				* stay refused across key manager restarts */
+	__u32 pad2;
 };
 
 /* Userspace view of a `tx_sas` value. The first word is the context kptr,

@@ -422,6 +422,32 @@ int hs_peer_remove(struct hs_device *dev, uint32_t peer_id)
 	return 0;
 }
 
+int hs_peer_get_timestamp(struct hs_device *dev, uint32_t peer_id, uint8_t ts[HS_TAI64N_LEN])
+{
+	struct hs_peer *p = dev ? peer_get(dev, peer_id) : NULL;
+
+	if (!p)
+		return -ENOENT;
+	if (!p->have_ts)
+		return -ENODATA;
+	memcpy(ts, p->last_ts, HS_TAI64N_LEN);
+	return 0;
+}
+
+int hs_peer_set_timestamp(struct hs_device *dev, uint32_t peer_id,
+			  const uint8_t ts[HS_TAI64N_LEN])
+{
+	struct hs_peer *p = dev ? peer_get(dev, peer_id) : NULL;
+
+	if (!p)
+		return -ENOENT;
+	if (!p->have_ts || memcmp(ts, p->last_ts, HS_TAI64N_LEN) > 0) {
+		memcpy(p->last_ts, ts, HS_TAI64N_LEN);
+		p->have_ts = true;
+	}
+	return 0;
+}
+
 static struct hs_peer *peer_by_pub(struct hs_device *dev, const uint8_t pub[NOISE_DHLEN])
 {
 	for (uint32_t i = 0; i < HS_MAX_PEERS; i++)

@@ -151,9 +151,8 @@ static int set_endpoint(struct km *km, uint32_t id, const struct hs_addr *a)
 
 	if (dp_get_peer(km->dp, id, &p))
 		return -ENOENT;
-	if (p.ep.dport == htons(a->port) && !memcmp(p.ep.daddr, a->addr, fam == AF_INET ? 4 : 16) &&
-	    !!(p.ep.flags & BPFTUN_EP_V6) == (fam == AF_INET6))
-		return 0;
+	/* Looked up on every handshake, not only when the peer moved: our own
+	 * address or route may have changed too (the source we seal with). */
 	err = nl_route_get(fam, a->addr, &r);
 	if (err)
 		return err;
@@ -264,6 +263,8 @@ static int install(struct km *km, const struct hs_keys *k)
 		return -EIO;
 	p.session_start_ns = now;
 	p.last_handshake = (uint64_t)time(NULL);
+	if (!k->initiator)
+		hs_peer_get_timestamp(km->hs, k->peer_id, p.handshake_ts);
 	err = err ?: dp_set_peer(km->dp, k->peer_id, &p);
 	logf_("peer %u: new session in slot %u (%s), local index %08x", k->peer_id, slot,
 	      k->initiator ? "initiator, sending on it" : "responder, switching on first packet",
@@ -384,7 +385,7 @@ static void receive(struct km *km)
 	struct hs_addr src;
 	socklen_t flen = sizeof(from);
 	ssize_t n;
-	int rc;
+	int rc, responded = 0;
 	char who[64];
 
 	n = recvfrom(km->sock, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from, &flen);
@@ -396,7 +397,11 @@ static void receive(struct km *km)
 		hs_addr_v6(&src, from.sin6_addr.s6_addr, ntohs(from.sin6_port));
 	fmt_hs_addr(&src, who, sizeof(who));
 	rc = hs_receive(km->hs, buf, (size_t)n, &src, &res);
-	if (res.reply_len &&
+	/* A responder installs its keys before it answers: the initiator sends
+	 * under them as soon as the answer arrives. */
+	if (rc >= 0 && res.have_keys && !res.keys.initiator)
+		responded = !install(km, &res.keys);
+	if (res.reply_len && (rc < 0 || !res.have_keys || res.keys.initiator || responded) &&
 	    sendto(km->sock, res.reply, res.reply_len, 0, (struct sockaddr *)&from, flen) < 0)
 		logf_("%s: sending reply: %s", who, strerror(errno));
 	if (rc < 0) {
@@ -411,7 +416,7 @@ static void receive(struct km *km)
 		/* an authenticated message from a new address: the peer roamed */
 		if (set_endpoint(km, res.keys.peer_id, &src))
 			logf_("peer %u: no route back to %s", res.keys.peer_id, who);
-		if (!install(km, &res.keys) && res.keys.initiator) {
+		if (res.keys.initiator && !install(km, &res.keys)) {
 			kp->awaiting = 0;
 			kp->retry_ns = 0;
 		}
@@ -466,6 +471,12 @@ static int resume(struct km *km)
 				 &kp->pending_index)) {
 			kp->pending_slot = (int)((p.tx_active + 1) % BPFTUN_SLOTS);
 			kp->pending_since = mono_ns();
+		}
+		{
+			static const uint8_t none[12];
+
+			if (memcmp(p.handshake_ts, none, sizeof(none)))
+				hs_peer_set_timestamp(km->hs, (uint32_t)i, p.handshake_ts);
 		}
 		if (p.session_start_ns)
 			logf_("peer %d: resuming session from %llus ago", i,

@@ -137,7 +137,7 @@ udp_start() {
 	local port=$((5201 + RANDOM % 500))
 	inB timeout 60 iperf3 -s -1 -B 10.9.0.2 -p $port >"$TMP/iperf-s.log" 2>&1 &
 	sleep 0.5
-	inA timeout 60 iperf3 -c 10.9.0.2 -B 10.9.0.1 -p $port -u -b "$2" -l 1200 -t "$1" --json \
+	inA timeout 60 iperf3 -c 10.9.0.2 -B 10.9.0.1 -p $port -u -b "$2" -l 1200 -t "$1" -w 1M --json \
 		>"$TMP/iperf.json" 2>"$TMP/iperf.err" &
 	IPERF=$!
 }
@@ -146,7 +146,7 @@ udp_start() {
 loss_places() {
 	local rcvbuf drops
 	rcvbuf=$(ip netns exec "$B" awk '/^Udp:/ {n++; if (n == 2) print $6}' /proc/net/snmp)
-	drops=$(awk '{s += strtonum("0x" $2)} END {print s}' /proc/net/softnet_stat)
+	drops=$(python3 -c "print(sum(int(l.split()[1], 16) for l in open('/proc/net/softnet_stat')))")
 	echo "B udp RcvbufErrors $rcvbuf, softnet drops $drops, unattributed no_sa $(unattributed no_sa)"
 }
 unattributed() {
@@ -322,6 +322,28 @@ inA setsid "$KM" --ifname bt0 --config "$TMP/a/bt0.conf" >>"$TMP/km.log" 2>&1 < 
 sleep 0.5
 check "a key manager started again restores the tunnel" bash -c "
 	ip netns exec $A '$BT' rekey bt0 && ip netns exec $A ping -c 2 -i 0.2 -W 2 10.9.0.2"
+
+echo "== roaming"
+# B moves to another link and address (vb2, 10.77.5.2) and renews its keys:
+# A learns the new endpoint from the authenticated handshake, and B's key
+# manager attaches tc_open to vb2, where A's packets now arrive.
+ip link add vb2 netns "$B" type veth peer name rb2 netns "$R"
+ip -n "$R" addr add 10.77.5.254/24 dev rb2
+ip -n "$R" addr add fd77:5::fe/64 dev rb2 nodad
+ip -n "$B" addr add 10.77.5.2/24 dev vb2
+ip -n "$B" addr add fd77:5::2/64 dev vb2 nodad
+for d in "$B vb2" "$R rb2"; do set -- $d; ip -n "$1" link set "$2" up; ip netns exec "$1" ethtool -K "$2" tx off >/dev/null; done
+ip -n "$B" addr del 10.77.2.2/24 dev vb
+ip -n "$B" addr del fd77:2::2/64 dev vb
+ip -n "$B" route replace default via 10.77.5.254
+ip -n "$B" -6 route replace default via fd77:5::fe
+check "B changed address and device; its rekey reaches A" inB "$BT" rekey bt0
+check "... A now sends to B's new endpoint ([fd77:5::2] after the outer IPv6 run)" bash -c "
+	ip netns exec $A '$BT' show bt0 --json | grep -q '\"endpoint\":\"\\(10.77.5.2\\|\\[fd77:5::2\\]\\):$PORT\"'"
+check "... B listens on its new device too (tc_open on vb2)" bash -c "
+	ip netns exec $B tc filter show dev vb2 ingress | grep -q tc_open"
+check "... and traffic flows both ways after the move" bash -c "
+	ip netns exec $A ping -c 2 -i 0.2 -W 2 10.9.0.2 && ip netns exec $B ping -c 2 -i 0.2 -W 2 10.9.0.1"
 
 echo "== two tunnels on one host"
 # bt1 beside bt0: other name, port and subnet, same underlay (shared clsact)

@@ -192,6 +192,30 @@ static int map_fd_by_name(const uint32_t *ids, uint32_t n, const char *name)
 	return -ENOENT;
 }
 
+/* The map whose name ends in suffix (".rodata": its name is the object's
+ * truncated, then ".rodata"), as a new fd, or -ENOENT. */
+static int map_fd_by_name_suffix(const uint32_t *ids, uint32_t n, const char *suffix)
+{
+	size_t sl = strlen(suffix);
+
+	for (uint32_t i = 0; i < n; i++) {
+		struct bpf_map_info info = {0};
+		uint32_t len = sizeof(info);
+		int fd = bpf_map_get_fd_by_id(ids[i]);
+		size_t nl;
+
+		if (fd < 0)
+			continue;
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len)) {
+			nl = strlen(info.name);
+			if (nl >= sl && !strcmp(info.name + nl - sl, suffix))
+				return fd;
+		}
+		close(fd);
+	}
+	return -ENOENT;
+}
+
 int dp_find(struct datapath **out, int hidden_ifindex)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = hidden_ifindex, .attach_point = BPF_TC_INGRESS);
@@ -231,6 +255,26 @@ int dp_find(struct datapath **out, int hidden_ifindex)
 	if (!dp->skel) {
 		err = -errno;
 		goto out;
+	}
+	/* The live programs' configuration (.rodata: cfg), so that a program
+	 * loaded here behaves exactly as the attached ones (the key manager
+	 * attaches its tc_open on a new underlay when a peer roams). */
+	{
+		int ro = map_fd_by_name_suffix(ids, pinfo.nr_map_ids < BPFTUN_MAX_MAPS
+							 ? pinfo.nr_map_ids
+							 : BPFTUN_MAX_MAPS,
+					       ".rodata");
+		uint8_t buf[256];
+		size_t sz = bpf_map__value_size(dp->skel->maps.rodata);
+
+		if (ro < 0 || sz > sizeof(buf) || bpf_map_lookup_elem(ro, &zero, buf)) {
+			err = ro < 0 ? ro : -EIO;
+			if (ro >= 0)
+				close(ro);
+			goto out;
+		}
+		close(ro);
+		memcpy(dp->skel->rodata, buf, sz); /* the skeleton's mmap, before load */
 	}
 	/* Share every map but the program's own .rodata/.bss: fresh programs
 	 * (sa_ctl above all) run against the live tunnel's state. */
