@@ -4,9 +4,9 @@
  *
  * Two handshake devices in one process (no network): initiator creates an
  * initiation, responder consumes it and answers, initiator consumes the
- * response; both end with session keys. That is all the key manager does
- * per handshake besides two sendto()s and the sa_ctl runs, which are timed
- * separately (install: 2 SA creations, as bpftun-keymgmt does them).
+ * response; both end with session keys. That is the key manager's work per
+ * handshake besides two sendto()s and installing the keys (two sa_ctl runs
+ * that create cipher contexts), which this does not time.
  *
  *   bench_handshake [N]     (default 100)
  */

@@ -152,8 +152,10 @@ set title "overhead over the bare cipher: (seal + open) / (2 x ecb), 1.0 = free"
 set ylabel "ratio"
 set yrange [1:*]
 set arrow from 1400, graph 0 to 1400, graph 1 nohead dt 2 lc rgb "#7f7f7f"
+set label "L = 1400" at 1400, graph 0.92 right offset -0.5,0 font ",9" tc rgb "#555555"
 plot %(pr)s
 unset arrow
+unset label
 unset multiplot
 """ % dict(prefix=prefix, samples=cr.get("config", {}).get("samples"), pns=", ".join(plots_ns), pr=", ".join(plots_r),
            ksub="%s, %s, %s" % (ce.get("kernel"), ce.get("cpu_model"), ce.get("date"))))

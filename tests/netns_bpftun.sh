@@ -323,6 +323,21 @@ sleep 0.5
 check "a key manager started again restores the tunnel" bash -c "
 	ip netns exec $A '$BT' rekey bt0 && ip netns exec $A ping -c 2 -i 0.2 -W 2 10.9.0.2"
 
+# Replay protection of handshakes survives a key manager restart: the
+# greatest accepted timestamp is kept in the peers map.
+check "capture one of A's handshake initiations on the router" bash -c "
+	ip netns exec $R timeout 8 tcpdump -ni rb -Q out -U -c 1 -w $TMP/init.pcap 'udp dst port $PORT and ((ip and udp[8] = 1) or (ip6 and ip6[48] = 1))' 2>/dev/null & cap=\$!
+	sleep 0.5; ip netns exec $A '$BT' rekey bt0; wait \$cap"
+pidB=$(inB "$BT" show bt0 --json | python3 -c "import json,sys; print(json.load(sys.stdin)['interfaces'][0]['keymgmt_pid'])")
+kill "$pidB"
+sleep 0.5
+inB setsid "$KM" --ifname bt0 --config "$TMP/b/bt0.conf" >"$TMP/kmB.log" 2>&1 </dev/null &
+sleep 0.5
+check "after B's key manager restarted, the replayed initiation is refused as a replay" bash -c "
+	ip netns exec $R '$TOOL' replay $TMP/init.pcap rb >/dev/null && sleep 0.5 &&
+	grep -q 'replayed timestamp' $TMP/kmB.log"
+check "... and the tunnel still works" inA ping -c 2 -i 0.2 -W 2 10.9.0.2
+
 echo "== roaming"
 # B moves to another link and address (vb2, 10.77.5.2) and renews its keys:
 # A learns the new endpoint from the authenticated handshake, and B's key

@@ -233,8 +233,13 @@ static int preflight(struct up_state *s)
 			return err;
 		}
 		over = p->family == AF_INET6 ? BPFTUN_OVERHEAD_V6 : BPFTUN_OVERHEAD_V4;
-		if (s->route[i].mtu > over && (!mtu || s->route[i].mtu - over < mtu))
-			mtu = s->route[i].mtu - over;
+		{
+			/* the route's MTU if it has one, else its device's */
+			unsigned int path = s->route[i].route_mtu ?: s->route[i].mtu;
+
+			if (path > over && (!mtu || path - over < mtu))
+				mtu = path - over;
+		}
 	}
 	if (!c->mtu)
 		c->mtu = mtu ? (mtu > BPFTUN_MAX_INNER ? BPFTUN_MAX_INNER : mtu) : 1420;
@@ -302,8 +307,10 @@ static int configure_peers(struct up_state *s)
 			memcpy(v.ep.saddr, r->prefsrc, 16);
 			memcpy(v.ep.daddr, p->endpoint, 16);
 			v.ep.dport = htons(p->port);
+			/* With BPFTUN_EP_FIB the kernel resolves the next hop
+			 * (bpf_redirect_neigh); the MACs are recorded for show
+			 * and for a static-MAC endpoint, not used on this path. */
 			nl_link_mac(r->oif, v.ep.smac);
-			/* a resolved neighbour is the fallback when the FIB has none */
 			nl_neigh_lookup(r->oif, p->family, hop, v.ep.dmac);
 			err = add_underlay(s, r->oif);
 			if (err)
