@@ -125,8 +125,12 @@ static void stop_pid(pid_t pid)
 static void release_clsact(int dev)
 {
 	uint32_t handles[32];
-	int n = nl_clsact_filters(dev, handles, 32);
+	char devname[IF_NAMESIZE];
+	int n;
 
+	if (!if_indextoname((unsigned int)dev, devname))
+		return; /* the underlay is gone, and its qdisc with it */
+	n = nl_clsact_filters(dev, handles, 32);
 	if (n == 0) {
 		nl_clsact_del(dev);
 		return;
