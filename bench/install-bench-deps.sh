@@ -20,12 +20,6 @@ pkgs=(
 	gnuplot-nox python3
 )
 
-export DEBIAN_FRONTEND=noninteractive
-missing=()
-for p in "${pkgs[@]}"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+# shellcheck source=scripts/lib/apt.sh
+. "$(dirname "$0")/../scripts/lib/apt.sh"
+apt_ensure "${pkgs[@]}"

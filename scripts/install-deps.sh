@@ -17,15 +17,9 @@ pkgs=(
 	coreutils procps kmod iputils-ping util-linux python3 openssl man-db groff-base
 )
 
-export DEBIAN_FRONTEND=noninteractive
-missing=()
-for p in "${pkgs[@]}"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+# shellcheck source=lib/apt.sh
+. "$(dirname "$0")/lib/apt.sh"
+apt_ensure "${pkgs[@]}"
 
 # bpffs is not mounted on a fresh machine here; pins need it.
 if ! mountpoint -q /sys/fs/bpf; then

@@ -18,6 +18,8 @@
 #define BPFTUN_TESTS_RFC8439_VECTORS_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 #define IETF_TEXT                                                                                  \
 	"Any submission to the IETF intended by the Contributor for publication as all or part "   \
@@ -110,5 +112,32 @@ static const struct poly_vec poly_vecs[] __attribute__((unused)) = {
 /* clang-format on */
 
 #define POLY_VECS_N (sizeof(poly_vecs) / sizeof(poly_vecs[0]))
+
+/* Decode vector pv into key, msg (msg_max bytes) and the expected tag.
+ * Returns the message length, or -1 if the vector's text is malformed (a
+ * typo in this file); needs unhex() from check.h. */
+__attribute__((unused)) static long poly_vec_load(const struct poly_vec *pv, uint8_t key[32],
+						  uint8_t *msg, size_t msg_max, uint8_t want[16])
+{
+	long len;
+
+	if (pv->text) {
+		len = (long)strlen(pv->text);
+		if ((size_t)len > msg_max)
+			return -1;
+		memcpy(msg, pv->text, (size_t)len);
+	} else if (pv->hex) {
+		len = unhex(pv->hex, msg, msg_max);
+	} else {
+		if (pv->zeros > msg_max)
+			return -1;
+		len = (long)pv->zeros;
+		memset(msg, 0, pv->zeros);
+	}
+	if (unhex(pv->key, key, 32) != 32 || unhex(pv->tag, want, 16) != 16 ||
+	    len != (long)pv->msg_len)
+		return -1;
+	return len;
+}
 
 #endif /* BPFTUN_TESTS_RFC8439_VECTORS_H */

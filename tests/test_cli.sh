@@ -20,24 +20,12 @@ MAN5=$SRC/docs/bpftun.conf.5
 KMMAN=$SRC/docs/bpftun-keymgmt.8
 COMP=$SRC/scripts/completion/bpftun
 TMP=$(mktemp -d /tmp/bt-cli-XXXXXX)
-pass=0
-fail=0
 
 cleanup() { rm -rf "$TMP"; }
 trap cleanup EXIT INT TERM
 
-check() { # check "description" command...
-	local what=$1 out
-	shift
-	if out=$("$@" 2>&1); then
-		echo "PASS: $what"
-		pass=$((pass + 1))
-	else
-		echo "FAIL: $what"
-		[ -n "$out" ] && printf '%s\n' "$out" | tail -n 15 | sed 's/^/    /'
-		fail=$((fail + 1))
-	fi
-}
+# shellcheck source=lib/check.sh
+. "$(dirname "$0")/lib/check.sh"
 
 # status WANT command...: the command exits with status WANT.
 status() {
@@ -233,5 +221,4 @@ check "show does not offer --json twice" expect "averylongname1 bt0" bpftun show
 check "genkey completes nothing" expect "" bpftun genkey ""
 check "options complete --help" expect "--help" bpftun down --h
 
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+check_summary

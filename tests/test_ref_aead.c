@@ -63,19 +63,10 @@ static void test_poly1305(void)
 		const struct poly_vec *pv = &poly_vecs[v];
 		long len;
 
-		if (pv->text) {
-			len = (long)strlen(pv->text);
-			memcpy(msg, pv->text, (size_t)len);
-		} else if (pv->hex) {
-			len = unhex(pv->hex, msg, sizeof(msg));
-		} else {
-			len = (long)pv->zeros;
-			memset(msg, 0, pv->zeros);
-		}
-		if (unhex(pv->key, key, sizeof(key)) != 32 || unhex(pv->tag, want, 16) != 16 ||
-		    len != (long)pv->msg_len) {
-			check(0, "Poly1305 %s: vector malformed (message %ld bytes, want %zu)",
-			      pv->name, len, pv->msg_len);
+		len = poly_vec_load(pv, key, msg, sizeof(msg), want);
+		if (len < 0) {
+			check(0, "Poly1305 %s: vector malformed (want a %zu-byte message)", pv->name,
+			      pv->msg_len);
 			continue;
 		}
 		ref_poly1305(key, msg, (size_t)len, tag);
