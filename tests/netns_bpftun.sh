@@ -28,6 +28,9 @@ cleanup() {
 	for ns in "$A" "$B" "$R" "$C"; do
 		# key managers of this test: found by namespace, never by name alone
 		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
+		# key manager logs of this namespace, if a tunnel was never taken down
+		ino=$(ip netns exec "$ns" stat -Lc %i /proc/self/ns/net 2>/dev/null) &&
+			rm -f /run/bpftun/"$ino"-*.log
 		ip netns del "$ns" 2>/dev/null
 	done
 	rm -rf "$TMP"
