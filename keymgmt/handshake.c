@@ -267,9 +267,13 @@ int hs_device_new(struct hs_device **out, const uint8_t static_priv[NOISE_DHLEN]
 	ret = noise_init();
 	if (ret)
 		return ret;
-	dev = calloc(1, sizeof(*dev));
+	/* sodium_malloc: the device holds the static private key and every
+	 * handshake's secrets for its lifetime, so keep it out of swap (mlock)
+	 * and between guard pages; sodium_free wipes it. */
+	dev = sodium_malloc(sizeof(*dev));
 	if (!dev)
 		return -ENOMEM;
+	memset(dev, 0, sizeof(*dev));
 	ret = static_priv ? noise_keypair_from_private(&dev->s, static_priv)
 			  : noise_keypair_generate(&dev->s);
 	if (!ret)
@@ -293,7 +297,7 @@ void hs_device_free(struct hs_device *dev)
 	if (!dev)
 		return;
 	sodium_memzero(dev, sizeof(*dev));
-	free(dev);
+	sodium_free(dev);
 }
 
 void hs_device_public_key(const struct hs_device *dev, uint8_t pub[NOISE_DHLEN])

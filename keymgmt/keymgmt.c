@@ -544,8 +544,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s\n", e.msg);
 		return 1;
 	}
-	/* the private key lives in this process for its lifetime: keep it out of swap */
-	sodium_mlock(km->cfg.private_key, sizeof(km->cfg.private_key));
+	/* The handshake device keeps its own (mlocked) copy of the private key;
+	 * this one is only needed to create it. */
 
 	hidden = nl_link_index(km->ifname);
 	hidden = hidden > 0 ? nl_veth_peer_ifindex(hidden) : hidden;
@@ -555,6 +555,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	err = hs_device_new(&km->hs, km->cfg.private_key);
+	sodium_memzero(km->cfg.private_key, sizeof(km->cfg.private_key));
 	if (err) {
 		logf_("handshake state: %s", strerror(-err));
 		goto out;
@@ -626,7 +627,6 @@ int main(int argc, char **argv)
 out:
 	hs_device_free(km->hs);
 	dp_destroy(km->dp);
-	sodium_munlock(km->cfg.private_key, sizeof(km->cfg.private_key));
 	bt_config_free(&km->cfg);
 	if (km->sock > 0)
 		close(km->sock);
