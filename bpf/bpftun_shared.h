@@ -147,6 +147,12 @@ struct bpftun_peer {
 	__u8 handshake_ts[12]; /* greatest TAI64N accepted from the peer: replays
 				* stay refused across key manager restarts */
 	__u32 pad2;
+	/* Outer source of the latest authentic data message, written by tc_open
+	 * only when it changes: the key manager follows a peer that roams. */
+	__u8 seen_addr[16]; /* IPv4 in the first 4 bytes */
+	__u16 seen_port;    /* network order; 0 = nothing seen yet */
+	__u8 seen_v6;
+	__u8 seen_pad[5];
 };
 
 /* Userspace view of a `tx_sas` value. The first word is the context kptr,

@@ -530,8 +530,9 @@ static __always_inline int open(struct __sk_buff *skb, __u32 *peer_id, __u32 *in
 	struct ethhdr eth;
 	__u32 one = 1, l4off, ulen, len, idx, *pid;
 	__u64 counter, t0, t1, r0, r1;
-	__u16 dport;
-	__u8 type;
+	__u64 src[2] = {}; /* outer source address, for roaming */
+	__u16 dport, sport;
+	__u8 type, v6 = 0;
 	int rc;
 
 	if (bpf_skb_load_bytes(skb, 0, &eth, sizeof(eth)))
@@ -546,6 +547,7 @@ static __always_inline int open(struct __sk_buff *skb, __u32 *peer_id, __u32 *in
 		if (ip.frag_off & bpf_htons(0x3fff)) /* fragments: let the stack reassemble */
 			return OPEN_PASS;
 		l4off = BPFTUN_ETH_LEN + ip.ihl * 4;
+		src[0] = ip.saddr;
 	} else if (eth.h_proto == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr ip6;
 
@@ -554,6 +556,8 @@ static __always_inline int open(struct __sk_buff *skb, __u32 *peer_id, __u32 *in
 		if (ip6.nexthdr != IPPROTO_UDP)
 			return OPEN_PASS;
 		l4off = BPFTUN_ETH_LEN + BPFTUN_IP6_LEN;
+		__builtin_memcpy(src, &ip6.saddr, 16);
+		v6 = 1;
 	} else {
 		return OPEN_PASS;
 	}
@@ -564,6 +568,7 @@ static __always_inline int open(struct __sk_buff *skb, __u32 *peer_id, __u32 *in
 		if (bpf_skb_load_bytes(skb, l4off, &udp, sizeof(udp)))
 			return OPEN_PASS;
 		dport = udp.dest;
+		sport = udp.source;
 		ulen = bpf_ntohs(udp.len);
 	}
 	if (dport != cfg.listen_port)
@@ -630,6 +635,23 @@ static __always_inline int open(struct __sk_buff *skb, __u32 *peer_id, __u32 *in
 	bpf_spin_unlock(&sa->lock);
 	if (rc)
 		return BPFTUN_DROP_REPLAY;
+
+	/* Authentic and fresh: if it came from somewhere new, record where, so
+	 * that the key manager can point the peer's endpoint there (roaming).
+	 * Written only on a change: the peer's value stays read-mostly. */
+	{
+		__u32 id = sa->peer_id;
+		struct peer *p = bpf_map_lookup_elem(&peers, &id);
+
+		if (p && (p->seen_port != sport || p->seen_v6 != v6 ||
+			  *(__u64 *)&p->seen_addr[0] != src[0] ||
+			  *(__u64 *)&p->seen_addr[8] != src[1])) {
+			*(__u64 *)&p->seen_addr[0] = src[0];
+			*(__u64 *)&p->seen_addr[8] = src[1];
+			p->seen_v6 = v6;
+			p->seen_port = sport;
+		}
+	}
 
 	if (len == 0)
 		return 0; /* keepalive: authentic, consumed */

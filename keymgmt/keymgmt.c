@@ -69,6 +69,7 @@ struct km_peer {
 	uint32_t pending_index;
 	uint64_t pending_since;
 	uint64_t last_keepalive_ns;
+	uint64_t last_route_ns; /* when our route to the peer was last re-resolved */
 };
 
 struct km {
@@ -163,6 +164,10 @@ static int set_endpoint(struct km *km, uint32_t id, const struct hs_addr *a)
 	memset(p.ep.daddr, 0, 16);
 	memcpy(p.ep.daddr, a->addr, fam == AF_INET ? 4 : 16);
 	p.ep.dport = htons(a->port);
+	/* what tc_open compares the next packets with: the endpoint itself */
+	memcpy(p.seen_addr, p.ep.daddr, 16);
+	p.seen_port = p.ep.dport;
+	p.seen_v6 = fam == AF_INET6;
 	nl_link_mac(r.oif, p.ep.smac);
 	memset(p.ep.dmac, 0, 6);
 	nl_neigh_lookup(r.oif, fam, r.has_gateway ? r.gateway : a->addr, p.ep.dmac);
@@ -347,8 +352,38 @@ static void tick(struct km *km)
 				kp->pending_slot = -1;
 			}
 		}
+		/* Roaming on data: tc_open saw authentic packets from elsewhere. */
+		if (p.seen_port &&
+		    (p.seen_port != p.ep.dport || p.seen_v6 != !!(p.ep.flags & BPFTUN_EP_V6) ||
+		     memcmp(p.seen_addr, p.ep.daddr, 16))) {
+			struct hs_addr a;
+			char who[64];
+
+			if (p.seen_v6)
+				hs_addr_v6(&a, p.seen_addr, ntohs(p.seen_port));
+			else
+				hs_addr_v4(&a, p.seen_addr, ntohs(p.seen_port));
+			fmt_hs_addr(&a, who, sizeof(who));
+			if (!set_endpoint(km, (uint32_t)i, &a))
+				logf_("peer %d: roamed to %s (authentic data from there)", i, who);
+			kp->last_route_ns = now;
+			continue;
+		}
 		if (!p.ep.dport)
 			continue; /* no endpoint: wait for the peer */
+		/* Our side may move too (address, route): re-resolve every 5 s. */
+		if (now - kp->last_route_ns > 5000000000ULL) {
+			struct hs_addr a;
+
+			kp->last_route_ns = now;
+			if (p.ep.flags & BPFTUN_EP_V6)
+				hs_addr_v6(&a, p.ep.daddr, ntohs(p.ep.dport));
+			else
+				hs_addr_v4(&a, p.ep.daddr, ntohs(p.ep.dport));
+			set_endpoint(km, (uint32_t)i, &a);
+			if (dp_get_peer(km->dp, (uint32_t)i, &p))
+				continue;
+		}
 		if (p.keepalive && now - kp->last_keepalive_ns >= p.keepalive * 1000000000ULL) {
 			uint8_t ka[BPFTUN_HDR_LEN + BPFTUN_TAG_LEN];
 			struct sockaddr_in6 to;

@@ -363,12 +363,35 @@ check "... B listens on its new device too (tc_open on vb2)" bash -c "
 check "... and traffic flows both ways after the move" bash -c "
 	ip netns exec $A ping -c 2 -i 0.2 -W 2 10.9.0.2 && ip netns exec $B ping -c 2 -i 0.2 -W 2 10.9.0.1"
 
+# A moves too, but says nothing: no handshake. Its key manager notices its
+# own new source address within 5 s; B sees authentic data from the new
+# address and follows it.
+hs0=$(inA "$BT" show bt0 --json | python3 -c "import json,sys; print(json.load(sys.stdin)['interfaces'][0]['peers'][0]['latest_handshake'])")
+inA sysctl -qw net.ipv4.conf.va.promote_secondaries=1
+ip -n "$A" addr add 10.77.1.9/24 dev va
+ip -n "$A" addr add fd77:1::9/64 dev va nodad
+ip -n "$A" addr del 10.77.1.1/24 dev va
+ip -n "$A" addr del fd77:1::1/64 dev va
+ip -n "$A" route replace default via 10.77.1.254
+ip -n "$A" -6 route replace default via fd77:1::fe
+check "A changed address without a handshake; pinging, B follows it within 10 s ([fd77:1::9])" bash -c "
+	for i in \$(seq 1 20); do
+		ip netns exec $A ping -c 1 -W 1 10.9.0.2 >/dev/null 2>&1
+		ip netns exec $B '$BT' show bt0 --json | grep -q '\"endpoint\":\"\\(10.77.1.9\\|\\[fd77:1::9\\]\\):$PORT\"' && exit 0
+		sleep 0.5
+	done; exit 1"
+check "... and traffic flows to A's new address" inA ping -c 2 -i 0.2 -W 2 10.9.0.2
+hs1=$(inA "$BT" show bt0 --json | python3 -c "import json,sys; print(json.load(sys.stdin)['interfaces'][0]['peers'][0]['latest_handshake'])")
+check "... and no handshake was needed for it ($hs0 = $hs1)" [ "$hs0" = "$hs1" ]
+
 echo "== two tunnels on one host"
 # bt1 beside bt0: other name, port and subnet, same underlay (shared clsact)
 sed -e "s/^ListenPort = .*/ListenPort = 51821/" -e "s/10\.9\.0\./10.9.1./g" -e "s/fd09::/fd19::/g" \
-	-e "s/:$PORT\$/:51821/" "$TMP/a/bt0.conf" >"$TMP/a/bt1.conf"
+	-e "s/:$PORT\$/:51821/" -e "s/fd77:2::2/fd77:5::2/; s/10\.77\.2\.2/10.77.5.2/" \
+	"$TMP/a/bt0.conf" >"$TMP/a/bt1.conf" # (B has moved, see roaming)
 sed -e "s/^ListenPort = .*/ListenPort = 51821/" -e "s/10\.9\.0\./10.9.1./g" -e "s/fd09::/fd19::/g" \
-	-e "s/:$PORT\$/:51821/" "$TMP/b/bt0.conf" >"$TMP/b/bt1.conf"
+	-e "s/:$PORT\$/:51821/" -e "s/fd77:1::1\]/fd77:1::9]/; s/10\.77\.1\.1:/10.77.1.9:/" \
+	"$TMP/b/bt0.conf" >"$TMP/b/bt1.conf" # (and so has A)
 echo "PersistentKeepalive = 1" >>"$TMP/a/bt1.conf"
 chmod 600 "$TMP"/a/bt1.conf "$TMP"/b/bt1.conf
 check "a second tunnel bt1 (port 51821) comes up beside bt0 on both hosts" bash -c "
