@@ -176,12 +176,27 @@ int pubkey_main(int argc, char **argv)
 
 /* ---------------------------------------------------------------- rekey */
 
+int keymgmt_running(uint32_t pid)
+{
+	char path[64], comm[32] = "";
+	FILE *f;
+	int ok;
+
+	if (!pid)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%u/comm", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	ok = fgets(comm, sizeof(comm), f) && !strncmp(comm, "bpftun-keymgmt", 14);
+	fclose(f);
+	return ok;
+}
+
 /* The key manager's pid from the tunnel's iface map, checked to be ours. */
 static int keymgmt_pid(const char *ifname, struct datapath **dpp, pid_t *pid)
 {
 	struct bpftun_iface ifc;
-	char path[64], comm[64] = "";
-	FILE *f;
 	int hidden = tunnel_hidden_ifindex(ifname), err;
 
 	if (hidden < 0) {
@@ -196,14 +211,7 @@ static int keymgmt_pid(const char *ifname, struct datapath **dpp, pid_t *pid)
 		pr_err("interface '%s': reading the datapath: %s", ifname, strerror(-err));
 		return err;
 	}
-	snprintf(path, sizeof(path), "/proc/%u/comm", ifc.keymgmt_pid);
-	f = ifc.keymgmt_pid ? fopen(path, "r") : NULL;
-	if (f) {
-		if (!fgets(comm, sizeof(comm), f))
-			comm[0] = 0;
-		fclose(f);
-	}
-	if (strncmp(comm, "bpftun-keymgmt", 14)) {
+	if (!keymgmt_running(ifc.keymgmt_pid)) {
 		pr_err("interface '%s': its key manager is not running", ifname);
 		return -ESRCH;
 	}

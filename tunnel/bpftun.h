@@ -6,6 +6,7 @@
 #ifndef BPFTUN_H
 #define BPFTUN_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 extern int bt_verbose;
@@ -17,6 +18,9 @@ __attribute__((format(printf, 1, 2))) void pr_debug(const char *fmt, ...);
 /* The hidden (sealing) end of tunnel device `name`, if it is a bpftun
  * tunnel: -ENODEV if there is no such device, -ENOENT if it is not ours. */
 int tunnel_hidden_ifindex(const char *name);
+
+/* 1 if pid is a running bpftun-keymgmt (a recorded pid may be stale). */
+int keymgmt_running(uint32_t pid);
 
 /* /run/bpftun: the directory every namespace shares; file names carry the
  * network namespace's inode so that two ends of a netns demo never collide. */

@@ -246,8 +246,11 @@ static int show_iface(struct out *o, const char *name, int hidden)
 	out_u64(o, "listen_port", "listening port", ifc.listen_port);
 	out_u64(o, "mtu", "mtu", ifc.mtu);
 	out_str(o, "cipher", "cipher", ifc.cipher[0] ? ifc.cipher : "aes-fixed-time");
-	if (ifc.keymgmt_pid)
+	/* a pid recorded by a key manager that has since died is not shown */
+	if (keymgmt_running(ifc.keymgmt_pid))
 		out_u64(o, "keymgmt_pid", "key manager pid", ifc.keymgmt_pid);
+	else
+		out_str(o, "keymgmt", "key manager", "not running");
 	/* drops no peer can be blamed for (unknown index, malformed...) */
 	dp_peer_stats(dp, BPFTUN_MAX_PEERS, &un);
 	show_drops(o, "drops (no peer)", &un);

@@ -586,18 +586,8 @@ int down_main(int argc, char **argv)
 	/* 1. stop sealing, 2. stop the key manager, 3. drop every key now */
 	ifc.disabled = 1;
 	dp_set_iface(dp, &ifc);
-	if (ifc.keymgmt_pid) {
-		char path[64], comm[32] = "";
-		FILE *f;
-
-		snprintf(path, sizeof(path), "/proc/%u/comm", ifc.keymgmt_pid);
-		f = fopen(path, "r");
-		if (f) {
-			if (fgets(comm, sizeof(comm), f) && !strncmp(comm, "bpftun-keymgmt", 14))
-				stop_pid((pid_t)ifc.keymgmt_pid);
-			fclose(f);
-		}
-	}
+	if (keymgmt_running(ifc.keymgmt_pid))
+		stop_pid((pid_t)ifc.keymgmt_pid);
 	for (uint32_t id = 0; id < BPFTUN_MAX_PEERS; id++) {
 		struct bpftun_peer p;
 		struct bpftun_sa_req req = {.op = BPFTUN_OP_DELETE_PEER, .peer_id = id};
