@@ -493,6 +493,8 @@ static __always_inline int seal(struct __sk_buff *skb, struct seal_out *out)
 static __always_inline void hold_maps(void)
 {
 	asm volatile("" ::"r"(&rx_refs), "r"(&rx_sas), "r"(&params_scratch), "r"(&rx_sa_zero));
+	/* and .rodata (cfg), which dp_find copies into the programs it loads */
+	asm volatile("" ::"r"(&cfg));
 }
 
 SEC("tc")
