@@ -290,6 +290,51 @@ static __always_inline int resolve_nexthop(struct bpftun_endpoint *ep, __u8 *sma
 	return 0;
 }
 
+/* The active tx SA of peer pid and a fresh counter from it, or a drop
+ * reason. tc_seal and tc_keepalive both take their counters here: one
+ * counter per SA, so no nonce is ever used twice. */
+static __always_inline int tx_take(struct peer *p, __u32 pid, struct tx_sa **txp,
+				   struct bpf_crypto_ctx **ctxp, __u64 *counter)
+{
+	__u32 slot = p->tx_active;
+	struct bpf_crypto_ctx *ctx;
+	struct tx_sa *tx;
+
+	if (slot >= BPFTUN_SLOTS)
+		return BPFTUN_DROP_NO_SA;
+	slot += pid * BPFTUN_SLOTS;
+	tx = bpf_map_lookup_elem(&tx_sas, &slot);
+	if (!tx)
+		return BPFTUN_DROP_NO_SA;
+	ctx = tx->ctx;
+	if (!ctx)
+		return BPFTUN_DROP_NO_SA;
+	if (tx->expire_ns && bpf_ktime_get_ns() >= tx->expire_ns)
+		return BPFTUN_DROP_KEY_EXPIRED;
+	/* Check before taking a counter too, so that refused packets stop
+	 * advancing it: it overshoots the limit by at most one per CPU and so
+	 * can never wrap around to reuse a nonce. */
+	if (!tx_counter_ok(tx, tx->counter))
+		return BPFTUN_DROP_COUNTER_EXHAUSTED;
+	*counter = __sync_fetch_and_add(&tx->counter, 1);
+	if (!tx_counter_ok(tx, *counter))
+		return BPFTUN_DROP_COUNTER_EXHAUSTED;
+	*txp = tx;
+	*ctxp = ctx;
+	return 0;
+}
+
+/* The 16-byte data header (also the AEAD's associated data) into s->buf. */
+static __always_inline void hdr_fill(struct bpftun_scratch *s, struct tx_sa *tx, __u64 counter)
+{
+	struct bpftun_hdr *h = (struct bpftun_hdr *)s->buf;
+
+	h->type = BPFTUN_MSG_DATA;
+	h->reserved[0] = h->reserved[1] = h->reserved[2] = 0;
+	h->receiver_index = tx->remote_index; /* stored little endian */
+	h->counter = counter;		      /* BPF is little endian on x86 */
+}
+
 /* ------------------------------------------------------------------ tc_seal */
 
 struct seal_out {
@@ -307,10 +352,9 @@ static __always_inline int seal(struct __sk_buff *skb, struct seal_out *out)
 	struct peer *p;
 	struct tx_sa *tx;
 	struct bpf_crypto_ctx *ctx;
-	struct bpftun_hdr *h;
 	__u8 smac[6], dmac[6];
-	__u32 zero = 0, *pid, len, slot, ifindex, olen, sum;
-	__u64 counter, t0, t1, now;
+	__u32 zero = 0, *pid, len, ifindex, olen, sum;
+	__u64 counter, t0, t1;
 	int err, v6;
 
 	/* Never seal a GSO super-packet or one whose checksum is still to be
@@ -346,37 +390,13 @@ static __always_inline int seal(struct __sk_buff *skb, struct seal_out *out)
 	if (!p)
 		return BPFTUN_DROP_NO_PEER;
 
-	slot = p->tx_active;
-	if (slot >= BPFTUN_SLOTS)
-		return BPFTUN_DROP_NO_SA;
-	slot += *pid * BPFTUN_SLOTS;
-	tx = bpf_map_lookup_elem(&tx_sas, &slot);
-	if (!tx)
-		return BPFTUN_DROP_NO_SA;
-	ctx = tx->ctx;
-	if (!ctx)
-		return BPFTUN_DROP_NO_SA;
-	now = bpf_ktime_get_ns();
-	if (tx->expire_ns && now >= tx->expire_ns)
-		return BPFTUN_DROP_KEY_EXPIRED;
-	/* Check before taking a counter too, so that refused packets stop
-	 * advancing it: it overshoots the limit by at most one per CPU and so
-	 * can never wrap around to reuse a nonce. */
-	if (!tx_counter_ok(tx, tx->counter))
-		return BPFTUN_DROP_COUNTER_EXHAUSTED;
-	counter = __sync_fetch_and_add(&tx->counter, 1);
-	if (!tx_counter_ok(tx, counter))
-		return BPFTUN_DROP_COUNTER_EXHAUSTED;
-
+	err = tx_take(p, *pid, &tx, &ctx, &counter);
+	if (err)
+		return err;
 	s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!s)
 		return BPFTUN_DROP_INTERNAL;
-
-	h = (struct bpftun_hdr *)s->buf;
-	h->type = BPFTUN_MSG_DATA;
-	h->reserved[0] = h->reserved[1] = h->reserved[2] = 0;
-	h->receiver_index = tx->remote_index; /* stored little endian */
-	h->counter = counter;		      /* BPF is little endian on x86 */
+	hdr_fill(s, tx, counter);
 	if (len == 0 || len > BPFTUN_MAX_INNER)
 		return BPFTUN_DROP_MALFORMED;
 	if (bpf_skb_load_bytes(skb, BPFTUN_ETH_LEN, s->buf + BPFTUN_HDR_LEN, len))
@@ -739,37 +759,21 @@ SEC("tc")
 int tc_keepalive(struct __sk_buff *skb)
 {
 	struct bpftun_scratch *s;
-	struct bpftun_hdr *h;
 	struct bpf_crypto_ctx *ctx;
 	struct tx_sa *tx;
 	struct peer *p;
-	__u32 pid, slot, key = 2;
+	__u32 pid, key = 2;
 	__u64 counter, t0, t1;
 
 	if (bpf_skb_load_bytes(skb, BPFTUN_ETH_LEN, &pid, sizeof(pid)))
 		return TC_ACT_SHOT;
 	p = bpf_map_lookup_elem(&peers, &pid);
-	if (!p || p->tx_active >= BPFTUN_SLOTS)
-		return TC_ACT_SHOT;
-	slot = pid * BPFTUN_SLOTS + p->tx_active;
-	tx = bpf_map_lookup_elem(&tx_sas, &slot);
-	if (!tx)
-		return TC_ACT_SHOT;
-	ctx = tx->ctx;
-	if (!ctx || (tx->expire_ns && bpf_ktime_get_ns() >= tx->expire_ns) ||
-	    !tx_counter_ok(tx, tx->counter))
-		return TC_ACT_SHOT;
-	counter = __sync_fetch_and_add(&tx->counter, 1);
-	if (!tx_counter_ok(tx, counter))
+	if (!p || tx_take(p, pid, &tx, &ctx, &counter))
 		return TC_ACT_SHOT;
 	s = bpf_map_lookup_elem(&scratch, &key);
 	if (!s)
 		return TC_ACT_SHOT;
-	h = (struct bpftun_hdr *)s->buf;
-	h->type = BPFTUN_MSG_DATA;
-	h->reserved[0] = h->reserved[1] = h->reserved[2] = 0;
-	h->receiver_index = tx->remote_index;
-	h->counter = counter;
+	hdr_fill(s, tx, counter);
 	if (aead_keystream(ctx, s, tx->salt, counter, BPFTUN_POLYKEY_BLOCKS))
 		return TC_ACT_SHOT;
 	aead_zero_tail(s, 0);
