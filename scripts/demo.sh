@@ -23,14 +23,10 @@ run() { printf '\033[2m$ %s\033[0m\n' "$*"; "$@"; }
 inA() { ip netns exec "$A" "$@"; }
 inB() { ip netns exec "$B" "$@"; }
 
+# shellcheck source=lib/netns.sh
+. "$top/scripts/lib/netns.sh"
 cleanup() {
-	for ns in "$A" "$B"; do
-		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill "$pid" 2>/dev/null; done
-		# key manager logs of this namespace, if a tunnel was never taken down
-		ino=$(ip netns exec "$ns" stat -Lc %i /proc/self/ns/net 2>/dev/null) &&
-			rm -f /run/bpftun/"$ino"-*.log
-		ip netns del "$ns" 2>/dev/null
-	done
+	ns_remove "$A" "$B"
 	rm -rf "$TMP"
 	return 0
 }

@@ -24,15 +24,10 @@ C="bt-tc-$$"
 TMP=$(mktemp -d /tmp/bt-cmd-XXXXXX)
 PORT=51820
 
+# shellcheck source=../scripts/lib/netns.sh
+. "$(dirname "$0")/../scripts/lib/netns.sh"
 cleanup() {
-	for ns in "$A" "$B" "$R" "$C"; do
-		# key managers of this test: found by namespace, never by name alone
-		for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
-		# key manager logs of this namespace, if a tunnel was never taken down
-		ino=$(ip netns exec "$ns" stat -Lc %i /proc/self/ns/net 2>/dev/null) &&
-			rm -f /run/bpftun/"$ino"-*.log
-		ip netns del "$ns" 2>/dev/null
-	done
+	ns_remove "$A" "$B" "$R" "$C"
 	rm -rf "$TMP"
 	return 0
 }
