@@ -34,6 +34,7 @@
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
 #include <netlink/route/link/veth.h>
+#include <netlink/route/link/inet6.h>
 #include <netlink/route/qdisc.h>
 #include <netlink/route/classifier.h>
 #include <netlink/route/route.h>
@@ -636,6 +637,21 @@ static int tunnel_configure(struct nlctx *c, const char *name, const char *peer_
 	err = offloads_off(name);
 	if (err)
 		return err;
+
+	/* No IPv6 link-local addresses on either end: a NOARP point-to-point
+	 * tunnel needs none, and router solicitations and MLD reports would
+	 * only be dropped by tc_seal (as no_peer) and muddy the counters. */
+	for (int end = 0; end < 2; end++) {
+		chg = rtnl_link_alloc();
+		if (!chg)
+			return -ENOMEM;
+		err = rtnl_link_inet6_set_addr_gen_mode(chg, IN6_ADDR_GEN_MODE_NONE);
+		err = err < 0 ? -EINVAL : link_change(c, end ? peer : ifindex, chg);
+		rtnl_link_put(chg);
+		if (err)
+			return fail(c, err, "link '%s': IPv6 address generation off",
+				    end ? peer_name : name);
+	}
 
 	/* Up: hidden end first, so the user end has carrier at once. */
 	chg = rtnl_link_alloc();
