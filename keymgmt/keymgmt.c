@@ -458,8 +458,15 @@ static void receive(struct km *km)
 		if (set_endpoint(km, res.keys.peer_id, &src))
 			logf_("peer %u: no route back to %s", res.keys.peer_id, who);
 		if (res.keys.initiator && !install(km, &res.keys)) {
+			uint8_t ka[BPFTUN_HDR_LEN + BPFTUN_TAG_LEN];
+
 			kp->awaiting = 0;
 			kp->retry_ns = 0;
+			/* As WireGuard does: a keepalive under the new keys at once,
+			 * so the responder learns it may switch without waiting for
+			 * data (a restarted peer may have none to send). */
+			if (!dp_keepalive(km->dp, res.keys.peer_id, ka))
+				sendto(km->sock, ka, sizeof(ka), 0, (struct sockaddr *)&from, flen);
 		}
 	}
 	hs_result_wipe(&res);

@@ -214,6 +214,16 @@ check "show (text and JSON) never prints a private key" bash -c "
 check "show of a device that is not a tunnel fails clearly" bash -c "
 	! ip netns exec $A '$BT' show va 2>$TMP/e && grep -q 'not a bpftun tunnel' $TMP/e"
 
+check "peer restart: B goes down and up again, a new handshake replaces the session at once" bash -c "
+	ip netns exec $B '$BT' down bt0 && ip netns exec $B '$BT' up $TMP/b/bt0.conf || exit 1
+	start=\$(date +%s%N)
+	for i in \$(seq 1 40); do
+		ip netns exec $A ping -c 1 -W 1 10.9.0.2 >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	ms=\$(( (\$(date +%s%N) - start) / 1000000 ))
+	echo \"first reply after \$ms ms\"; [ \$ms -lt 3000 ]"
+
 echo "== the wire"
 check "no plaintext marker in a capture on the router" bash -c "
 	ip netns exec $R timeout 8 tcpdump -ni rb -U -w $TMP/cap.pcap udp port $PORT 2>/dev/null & cap=\$!
