@@ -815,6 +815,21 @@ out:
 	return ret;
 }
 
+/* What every message from an address starts with: a fresh result, a usable
+ * source, then type, length and reserved bytes. 0 or a rejection. */
+static int consume_begin(struct hs_device *dev, const uint8_t *msg, size_t len,
+			 const struct hs_addr *src, struct hs_result *res, uint8_t type,
+			 size_t size)
+{
+	int ret = reset_result(dev, msg, res);
+
+	if (ret)
+		return ret;
+	if (!addr_valid(src))
+		return -EINVAL;
+	return check_header(dev, msg, len, type, size);
+}
+
 int hs_consume_initiation(struct hs_device *dev, const uint8_t *msg, size_t len,
 			  const struct hs_addr *src, struct hs_result *res)
 {
@@ -828,12 +843,7 @@ int hs_consume_initiation(struct hs_device *dev, const uint8_t *msg, size_t len,
 	size_t n;
 	int ret;
 
-	ret = reset_result(dev, msg, res);
-	if (ret)
-		return ret;
-	if (!addr_valid(src))
-		return -EINVAL;
-	ret = check_header(dev, msg, len, BPFTUN_MSG_HANDSHAKE_INIT, HS_INITIATION_LEN);
+	ret = consume_begin(dev, msg, len, src, res, BPFTUN_MSG_HANDSHAKE_INIT, HS_INITIATION_LEN);
 	if (ret)
 		return ret;
 	sender = get_le32(msg + INIT_OFF(sender_index));
@@ -919,12 +929,7 @@ int hs_consume_response(struct hs_device *dev, const uint8_t *msg, size_t len,
 	size_t n;
 	int ret;
 
-	ret = reset_result(dev, msg, res);
-	if (ret)
-		return ret;
-	if (!addr_valid(src))
-		return -EINVAL;
-	ret = check_header(dev, msg, len, BPFTUN_MSG_HANDSHAKE_RESP, HS_RESPONSE_LEN);
+	ret = consume_begin(dev, msg, len, src, res, BPFTUN_MSG_HANDSHAKE_RESP, HS_RESPONSE_LEN);
 	if (ret)
 		return ret;
 	sender = get_le32(msg + RESP_OFF(sender_index));

@@ -809,6 +809,24 @@ int nl_link_index(const char *name)
 	return err;
 }
 
+/* A netlink context and ifindex's link, for the one-link lookups below.
+ * A missing device is -ENODEV, silently; other failures say so. On
+ * success the caller puts the link and closes the context. */
+static int open_link(struct nlctx *c, int ifindex, char nb[IFNAMSIZ], struct rtnl_link **l)
+{
+	int err = ctx_open(c);
+
+	if (err)
+		return err;
+	err = get_link(c, ifindex, NULL, l);
+	if (err) {
+		if (err != -ENODEV)
+			fail(c, err, "link '%s': look up", ifname(ifindex, nb));
+		ctx_close(c);
+	}
+	return err;
+}
+
 int nl_link_mac(int ifindex, uint8_t mac[6])
 {
 	char nb[IFNAMSIZ];
@@ -817,15 +835,9 @@ int nl_link_mac(int ifindex, uint8_t mac[6])
 	struct nlctx c;
 	int err;
 
-	err = ctx_open(&c);
+	err = open_link(&c, ifindex, nb, &l);
 	if (err)
 		return err;
-	err = get_link(&c, ifindex, NULL, &l);
-	if (err) {
-		if (err != -ENODEV)
-			fail(&c, err, "link '%s': look up", ifname(ifindex, nb));
-		goto out;
-	}
 	a = rtnl_link_get_addr(l);
 	if (a && nl_addr_get_len(a) == 6)
 		memcpy(mac, nl_addr_get_binary_addr(a), 6);
@@ -833,7 +845,6 @@ int nl_link_mac(int ifindex, uint8_t mac[6])
 		err = fail(NULL, -EINVAL, "link '%s': no Ethernet address",
 			   rtnl_link_get_name(l) ?: ifname(ifindex, nb));
 	rtnl_link_put(l);
-out:
 	ctx_close(&c);
 	return err;
 }
@@ -846,15 +857,9 @@ int nl_veth_peer_ifindex(int ifindex)
 	int32_t nsid;
 	int err;
 
-	err = ctx_open(&c);
+	err = open_link(&c, ifindex, nb, &l);
 	if (err)
 		return err;
-	err = get_link(&c, ifindex, NULL, &l);
-	if (err) {
-		if (err != -ENODEV)
-			fail(&c, err, "link '%s': look up", ifname(ifindex, nb));
-		goto out;
-	}
 	snprintf(nb, sizeof(nb), "%s", rtnl_link_get_name(l) ?: "?");
 	/* silent, like the other lookups: callers probe every device with it */
 	if (!is_veth(l))
@@ -866,7 +871,6 @@ int nl_veth_peer_ifindex(int ifindex)
 	else
 		err = rtnl_link_get_link(l);
 	rtnl_link_put(l);
-out:
 	ctx_close(&c);
 	return err;
 }
