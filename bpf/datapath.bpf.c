@@ -397,6 +397,10 @@ static __always_inline int seal(struct __sk_buff *skb, struct seal_out *out)
 	if (!s)
 		return BPFTUN_DROP_INTERNAL;
 	hdr_fill(s, tx, counter);
+	/* Keep this check as its own 64-bit compare: clang folds it into
+	 * parse_inner's 32-bit ones otherwise, and 6.12's verifier does not carry
+	 * 32-bit bounds to the 64-bit register ("R4 min value is negative"). */
+	barrier_var(len);
 	if (len == 0 || len > BPFTUN_MAX_INNER)
 		return BPFTUN_DROP_MALFORMED;
 	if (bpf_skb_load_bytes(skb, BPFTUN_ETH_LEN, s->buf + BPFTUN_HDR_LEN, len))
