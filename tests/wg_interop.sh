@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# wg_interop.sh - keymgmt/wg_noise.c against a real WireGuard: wireguard-go
+# (Debian's package) configured with `wg set`, in a network namespace of its
+# own, talking UDP over the namespace's loopback to tests/wg_interop.c.
+#
+# Each run proves the handshake and both transport keys: an ICMP echo goes
+# through wireguard-go's TUN and back inside data messages (type 4) that one
+# side seals and the other opens.
+#   1-2  wg_interop initiates (message 1 from us), without and with a psk;
+#   3-4  wireguard-go initiates (a ping into its TUN), without and with a psk;
+#   5    a psk that differs from wireguard-go's: the handshake must fail.
+#
+# usage: wg_interop.sh PATH/TO/wg_interop
+set -u
+
+TOOL=${1:?usage: wg_interop.sh PATH/TO/wg_interop}
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib/check.sh
+. "$HERE/lib/check.sh"
+
+command -v wireguard-go >/dev/null && command -v wg >/dev/null ||
+	{ echo "FAIL: wireguard-go or wg not installed (bench/install-bench-deps.sh)"; exit 1; }
+
+NS="wgi-$$"
+IF="wgi$$" # /var/run/wireguard is shared by all namespaces: the name carries our pid
+TMP=$(mktemp -d /tmp/bt-wgi-XXXXXX)
+GO_PID=
+
+cleanup() {
+	[ -n "$GO_PID" ] && kill "$GO_PID" 2>/dev/null && wait "$GO_PID" 2>/dev/null
+	ip netns del "$NS" 2>/dev/null
+	rm -f "/var/run/wireguard/$IF.sock"
+	rm -rf "$TMP"
+}
+trap cleanup EXIT INT TERM
+
+inNS() { ip netns exec "$NS" "$@"; }
+
+ip netns add "$NS" || { echo "FAIL: ip netns add $NS"; exit 1; }
+inNS ip link set lo up
+(umask 077 && wg genkey >"$TMP/go.key" && wg genkey >"$TMP/us.key" &&
+	wg genpsk >"$TMP/psk" && wg genpsk >"$TMP/other.psk")
+GO_PUB=$(wg pubkey <"$TMP/go.key")
+US_PUB=$(wg pubkey <"$TMP/us.key")
+
+inNS env LOG_LEVEL=verbose WG_PROCESS_FOREGROUND=1 wireguard-go "$IF" >"$TMP/go.log" 2>&1 &
+GO_PID=$!
+for _ in $(seq 1 50); do
+	[ -S "/var/run/wireguard/$IF.sock" ] && break
+	sleep 0.1
+done
+check "wireguard-go $(wireguard-go --version | head -1 | awk '{print $2}') starts in $NS" \
+	test -S "/var/run/wireguard/$IF.sock"
+inNS wg set "$IF" private-key "$TMP/go.key" listen-port 51820 &&
+	inNS ip addr add 10.9.0.1/24 dev "$IF" && inNS ip link set "$IF" mtu 1420 up ||
+	{ echo "FAIL: configuring $IF"; cat "$TMP/go.log"; exit 1; }
+
+# peer_reset [PSK_FILE] [ENDPOINT]: a fresh peer entry, so no session survives
+peer_reset() {
+	inNS wg set "$IF" peer "$US_PUB" remove
+	local args=(peer "$US_PUB" allowed-ips 10.9.0.2/32)
+	[ -n "${1:-}" ] && args+=(preshared-key "$1")
+	[ -n "${2:-}" ] && args+=(endpoint "$2")
+	inNS wg set "$IF" "${args[@]}"
+}
+
+# we_initiate [PSK_FILE]
+we_initiate() {
+	local psk=()
+	[ -n "${1:-}" ] && psk=(--psk-file "$1")
+	inNS timeout 30 "$TOOL" initiate --key-file "$TMP/us.key" "${psk[@]}" --peer-pub "$GO_PUB" \
+		--listen 51821 --peer 127.0.0.1:51820 || return 1
+	# wireguard-go's own view: a handshake with our key, bytes both ways
+	inNS wg show "$IF" latest-handshakes | awk -v k="$US_PUB" '$1 == k && $2 > 0 {f=1} END {exit !f}' &&
+		inNS wg show "$IF" transfer | awk -v k="$US_PUB" '$1 == k && $2 > 0 && $3 > 0 {f=1} END {exit !f}'
+}
+
+# they_initiate [PSK_FILE]: wireguard-go initiates for a ping into its TUN
+they_initiate() {
+	local psk=() tool rc=0
+	[ -n "${1:-}" ] && psk=(--psk-file "$1")
+	inNS timeout 30 "$TOOL" respond --key-file "$TMP/us.key" "${psk[@]}" --peer-pub "$GO_PUB" \
+		--listen 51821 --peer 127.0.0.1:51820 >"$TMP/respond.log" 2>&1 &
+	tool=$!
+	sleep 0.3
+	inNS ping -c 1 -W 10 10.9.0.2 || rc=1
+	wait "$tool" || rc=1
+	cat "$TMP/respond.log"
+	return $rc
+}
+
+peer_reset
+check "1: we initiate, no psk: handshake, echo through wireguard-go's TUN, reply opened" we_initiate
+peer_reset "$TMP/psk"
+check "2: we initiate, psk: handshake, echo through wireguard-go's TUN, reply opened" we_initiate "$TMP/psk"
+peer_reset "" 127.0.0.1:51821
+check "3: wireguard-go initiates, no psk: its ping is answered through our keys" they_initiate
+peer_reset "$TMP/psk" 127.0.0.1:51821
+check "4: wireguard-go initiates, psk: its ping is answered through our keys" they_initiate "$TMP/psk"
+peer_reset "$TMP/psk"
+# psk_mismatch: the tool must fail, and for the right reason
+psk_mismatch() {
+	local out
+	if out=$(inNS timeout 30 "$TOOL" initiate --key-file "$TMP/us.key" --psk-file "$TMP/other.psk" \
+		--peer-pub "$GO_PUB" --listen 51821 --peer 127.0.0.1:51820 2>&1); then
+		echo "$out"; echo "the handshake succeeded with the wrong psk"; return 1
+	fi
+	echo "$out"
+	grep -q "message 2 is refused: Bad message" <<<"$out"
+}
+check "5: a psk other than wireguard-go's: our side refuses its message 2 (bad AEAD tag)" psk_mismatch
+
+check_summary || { echo "---- wireguard-go log (tail) ----"; tail -n 30 "$TMP/go.log"; exit 1; }
