@@ -6,6 +6,7 @@
  *
  *   wg_interop initiate|respond --key-file F [--psk-file F] --peer-pub B64
  *              --listen PORT --peer IPv4:PORT [--ping-src A --ping-dst A]
+ *              [--aead sodium|bpf]
  *
  * Keys are base64 as `wg genkey`/`wg genpsk` write them; secrets come from
  * files only, never argv.
@@ -19,6 +20,10 @@
  *   TAI64N is within 60 s of now; answer with message 2; wait for a data
  *   message carrying an ICMP echo request to ping-src and answer it with the
  *   echo reply (the caller's ping then succeeds).
+ * --aead bpf seals and opens the data messages' payload with the BPF
+ * ChaCha20-Poly1305 (bpf/lib/wg_aead.h via tests/bpf/wgcrypto.bpf.c's
+ * aead_run, BPF_PROG_TEST_RUN; needs root) instead of libsodium: the BPF
+ * AEAD is then held to wireguard-go's. The default is libsodium.
  * Every wait is bounded (10 s). Exit 0 on success, 1 with a message naming
  * what failed.
  */
@@ -34,9 +39,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <sodium.h>
 
 #include "wg_noise.h"
+#include "wgcrypto.skel.h"
 
 #define WAIT_MS 10000
 
@@ -84,6 +92,91 @@ static void file_key(const char *path, uint8_t out[32])
 		die("cannot read key file %s", path);
 	b64_key(buf, out, path);
 	sodium_memzero(buf, sizeof(buf));
+}
+
+/* ------------------------------------------------ data message AEAD backends */
+
+static struct wgcrypto_bpf *bpf;
+
+static void bpf_load(void)
+{
+	bpf = wgcrypto_bpf__open();
+	if (!bpf)
+		die("%s", "cannot open the wgcrypto BPF skeleton");
+	bpf_program__set_autoload(bpf->progs.chacha20_run, false);
+	bpf_program__set_autoload(bpf->progs.tc_chacha, false);
+	bpf_program__set_autoload(bpf->progs.tc_wg_seal, false);
+	bpf_program__set_autoload(bpf->progs.tc_wg_open, false);
+	if (wgcrypto_bpf__load(bpf))
+		die("%s", "the kernel refused the wgcrypto BPF program aead_run");
+}
+
+/* BPF aead_run: op 1 seal, 2 open, of buf[0..len) (+ tag) under key/counter. */
+static int bpf_aead(int op, const uint8_t key[32], uint64_t counter, uint8_t *buf, size_t len)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, o);
+	int err;
+
+	if (len > sizeof(bpf->bss->ae_buf) - 64)
+		return -EMSGSIZE;
+	memcpy(bpf->bss->ae_key, key, 32);
+	bpf->bss->ae_n0 = 0;
+	bpf->bss->ae_aad_len = 0;
+	bpf->bss->ae_counter = counter;
+	bpf->bss->ae_len = (uint32_t)len;
+	bpf->bss->ae_op = (uint32_t)op;
+	memcpy(bpf->bss->ae_buf, buf, len + WG_TAG_LEN);
+	bpf->bss->ae_err = 0x5a5a5a5a;
+	err = bpf_prog_test_run_opts(bpf_program__fd(bpf->progs.aead_run), &o);
+	if (err)
+		return err;
+	if (bpf->bss->ae_used_wg != 1)
+		return -EPROTO;
+	memcpy(buf, bpf->bss->ae_buf, len + WG_TAG_LEN);
+	memset(bpf->bss->ae_key, 0, 32);
+	return bpf->bss->ae_err;
+}
+
+static int data_seal(const uint8_t key[32], uint32_t idx, uint64_t counter, const uint8_t *pt,
+		     size_t len, uint8_t *out)
+{
+	int err;
+
+	if (!bpf)
+		return wg_data_seal(key, idx, counter, pt, len, out);
+	memset(out, 0, WG_DATA_HDR_LEN);
+	out[0] = WG_MSG_DATA;
+	for (int i = 0; i < 4; i++)
+		out[4 + i] = (uint8_t)(idx >> (8 * i));
+	for (int i = 0; i < 8; i++)
+		out[8 + i] = (uint8_t)(counter >> (8 * i));
+	memcpy(out + WG_DATA_HDR_LEN, pt, len);
+	err = bpf_aead(1, key, counter, out + WG_DATA_HDR_LEN, len);
+	return err;
+}
+
+static int data_open(const uint8_t key[32], const uint8_t *msg, size_t len, uint8_t *pt,
+		     uint32_t *idx, uint64_t *counter)
+{
+	uint8_t buf[2048 + 64];
+	uint64_t c = 0;
+	int err;
+
+	if (!bpf)
+		return wg_data_open(key, msg, len, pt, idx, counter);
+	if (len < WG_DATA_MIN_LEN || len - WG_DATA_HDR_LEN > sizeof(buf) - 64)
+		return -EMSGSIZE;
+	for (int i = 7; i >= 0; i--)
+		c = c << 8 | msg[8 + i];
+	memcpy(buf, msg + WG_DATA_HDR_LEN, len - WG_DATA_HDR_LEN);
+	err = bpf_aead(2, key, c, buf, len - WG_DATA_MIN_LEN);
+	if (err)
+		return err;
+	memcpy(pt, buf, len - WG_DATA_MIN_LEN);
+	*idx = (uint32_t)msg[4] | (uint32_t)msg[5] << 8 | (uint32_t)msg[6] << 16 |
+	       (uint32_t)msg[7] << 24;
+	*counter = c;
+	return 0;
 }
 
 static uint64_t now_ms(void)
@@ -176,7 +269,7 @@ static size_t wait_data(const struct wg_session_keys *k, uint8_t *pt, size_t cap
 		}
 		if (n < WG_DATA_MIN_LEN || buf[0] != WG_MSG_DATA || (size_t)n - 32 > cap)
 			continue;
-		err = wg_data_open(k->recv, buf, (size_t)n, pt, &idx, &ctr);
+		err = data_open(k->recv, buf, (size_t)n, pt, &idx, &ctr);
 		if (err)
 			die("a data message from the peer does not open under our receive key: %s",
 			    strerror(-err));
@@ -254,7 +347,9 @@ static int initiate(const struct wg_identity *me, const uint8_t peer_pub[32], co
 
 	randombytes_buf(ping_payload, sizeof(ping_payload));
 	len = icmp_packet(pkt, ping_src, ping_dst, 8, ping_id, ping_seq, ping_payload);
-	wg_data_seal(k.send, k.remote_index, 0, pkt, len, msg);
+	err = data_seal(k.send, k.remote_index, 0, pkt, len, msg);
+	if (err)
+		die("sealing the echo request: %s", strerror(-err));
 	send_peer(msg, len + 32);
 	printf("  echo request sent in a data message (counter 0, %zu bytes)\n", len + 32);
 	n = wait_data(&k, pt, sizeof(pt), is_reply);
@@ -335,7 +430,9 @@ static int respond(const struct wg_identity *me, const uint8_t peer_pub[32], con
 	printf("  echo request from the peer opened (%zu bytes inner)\n", plen);
 	n = (plen + 15) & ~(size_t)15;
 	memset(pt + plen, 0, n - plen);
-	wg_data_seal(k.send, k.remote_index, 0, pt, n, msg);
+	err = data_seal(k.send, k.remote_index, 0, pt, n, msg);
+	if (err)
+		die("sealing the echo reply: %s", strerror(-err));
 	send_peer(msg, n + 32);
 	printf("  echo reply sent in a data message (counter 0)\n");
 	sodium_memzero(&k, sizeof(k));
@@ -345,7 +442,7 @@ static int respond(const struct wg_identity *me, const uint8_t peer_pub[32], con
 int main(int argc, char **argv)
 {
 	const char *key_file = NULL, *psk_file = NULL, *peer_pub_s = NULL, *peer = NULL;
-	const char *src = "10.9.0.2", *dst = "10.9.0.1";
+	const char *src = "10.9.0.2", *dst = "10.9.0.1", *aead = "sodium";
 	uint8_t priv[32], peer_pub[32], psk[32];
 	struct wg_identity me;
 	struct sockaddr_in local = {.sin_family = AF_INET};
@@ -355,7 +452,8 @@ int main(int argc, char **argv)
 
 	if (argc < 2 || (strcmp(argv[1], "initiate") && strcmp(argv[1], "respond")))
 		die("%s", "usage: wg_interop initiate|respond --key-file F [--psk-file F] "
-			  "--peer-pub B64 --listen PORT --peer IPv4:PORT [--ping-src A --ping-dst A]");
+			  "--peer-pub B64 --listen PORT --peer IPv4:PORT [--ping-src A --ping-dst A] "
+			  "[--aead sodium|bpf]");
 	for (int i = 2; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "--key-file"))
 			key_file = argv[i + 1];
@@ -371,6 +469,8 @@ int main(int argc, char **argv)
 			src = argv[i + 1];
 		else if (!strcmp(argv[i], "--ping-dst"))
 			dst = argv[i + 1];
+		else if (!strcmp(argv[i], "--aead"))
+			aead = argv[i + 1];
 		else
 			die("unknown option %s", argv[i]);
 	}
@@ -378,6 +478,12 @@ int main(int argc, char **argv)
 		die("%s", "--key-file, --peer-pub, --listen and --peer are required");
 	if (wg_noise_init())
 		die("%s", "sodium_init failed");
+	if (!strcmp(aead, "bpf"))
+		bpf_load();
+	else if (strcmp(aead, "sodium"))
+		die("--aead %s: want sodium or bpf", aead);
+	printf("  data messages sealed and opened by %s\n",
+	       bpf ? "BPF (bpf/lib/wg_aead.h, BPF_PROG_TEST_RUN)" : "libsodium");
 	file_key(key_file, priv);
 	b64_key(peer_pub_s, peer_pub, "--peer-pub");
 	if (psk_file)
@@ -411,6 +517,7 @@ int main(int argc, char **argv)
 	wg_identity_wipe(&me);
 	sodium_memzero(psk, sizeof(psk));
 	close(sock);
+	wgcrypto_bpf__destroy(bpf);
 	printf("wg_interop %s: OK\n", argv[1]);
 	return rc;
 }

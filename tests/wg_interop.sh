@@ -9,6 +9,8 @@
 #   1-2  wg_interop initiates (message 1 from us), without and with a psk;
 #   3-4  wireguard-go initiates (a ping into its TUN), without and with a psk;
 #   5    a psk that differs from wireguard-go's: the handshake must fail.
+# Runs 1-4 go twice: data messages sealed/opened by libsodium, then by the BPF
+# ChaCha20-Poly1305 (bpf/lib/wg_aead.h run with BPF_PROG_TEST_RUN).
 #
 # usage: wg_interop.sh PATH/TO/wg_interop
 set -u
@@ -64,23 +66,23 @@ peer_reset() {
 	inNS wg set "$IF" "${args[@]}"
 }
 
-# we_initiate [PSK_FILE]
+# we_initiate AEAD [PSK_FILE]
 we_initiate() {
 	local psk=()
-	[ -n "${1:-}" ] && psk=(--psk-file "$1")
+	[ -n "${2:-}" ] && psk=(--psk-file "$2")
 	inNS timeout 30 "$TOOL" initiate --key-file "$TMP/us.key" "${psk[@]}" --peer-pub "$GO_PUB" \
-		--listen 51821 --peer 127.0.0.1:51820 || return 1
+		--listen 51821 --peer 127.0.0.1:51820 --aead "$1" || return 1
 	# wireguard-go's own view: a handshake with our key, bytes both ways
 	inNS wg show "$IF" latest-handshakes | awk -v k="$US_PUB" '$1 == k && $2 > 0 {f=1} END {exit !f}' &&
 		inNS wg show "$IF" transfer | awk -v k="$US_PUB" '$1 == k && $2 > 0 && $3 > 0 {f=1} END {exit !f}'
 }
 
-# they_initiate [PSK_FILE]: wireguard-go initiates for a ping into its TUN
+# they_initiate AEAD [PSK_FILE]: wireguard-go initiates for a ping into its TUN
 they_initiate() {
 	local psk=() tool rc=0
-	[ -n "${1:-}" ] && psk=(--psk-file "$1")
+	[ -n "${2:-}" ] && psk=(--psk-file "$2")
 	inNS timeout 30 "$TOOL" respond --key-file "$TMP/us.key" "${psk[@]}" --peer-pub "$GO_PUB" \
-		--listen 51821 --peer 127.0.0.1:51820 >"$TMP/respond.log" 2>&1 &
+		--listen 51821 --peer 127.0.0.1:51820 --aead "$1" >"$TMP/respond.log" 2>&1 &
 	tool=$!
 	sleep 0.3
 	inNS ping -c 1 -W 10 10.9.0.2 || rc=1
@@ -89,14 +91,20 @@ they_initiate() {
 	return $rc
 }
 
-peer_reset
-check "1: we initiate, no psk: handshake, echo through wireguard-go's TUN, reply opened" we_initiate
-peer_reset "$TMP/psk"
-check "2: we initiate, psk: handshake, echo through wireguard-go's TUN, reply opened" we_initiate "$TMP/psk"
-peer_reset "" 127.0.0.1:51821
-check "3: wireguard-go initiates, no psk: its ping is answered through our keys" they_initiate
-peer_reset "$TMP/psk" 127.0.0.1:51821
-check "4: wireguard-go initiates, psk: its ping is answered through our keys" they_initiate "$TMP/psk"
+for aead in sodium bpf; do
+	peer_reset
+	check "1 ($aead): we initiate, no psk: handshake, echo through wireguard-go's TUN, reply opened" \
+		we_initiate $aead
+	peer_reset "$TMP/psk"
+	check "2 ($aead): we initiate, psk: handshake, echo through wireguard-go's TUN, reply opened" \
+		we_initiate $aead "$TMP/psk"
+	peer_reset "" 127.0.0.1:51821
+	check "3 ($aead): wireguard-go initiates, no psk: its ping is answered through our keys" \
+		they_initiate $aead
+	peer_reset "$TMP/psk" 127.0.0.1:51821
+	check "4 ($aead): wireguard-go initiates, psk: its ping is answered through our keys" \
+		they_initiate $aead "$TMP/psk"
+done
 peer_reset "$TMP/psk"
 # psk_mismatch: the tool must fail, and for the right reason
 psk_mismatch() {
