@@ -450,6 +450,8 @@ int main(int argc, char **argv)
 	char host[64];
 	char *colon;
 
+	/* line by line: wg_interop.sh waits for "listening" in our output */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc < 2 || (strcmp(argv[1], "initiate") && strcmp(argv[1], "respond")))
 		die("%s", "usage: wg_interop initiate|respond --key-file F [--psk-file F] "
 			  "--peer-pub B64 --listen PORT --peer IPv4:PORT [--ping-src A --ping-dst A] "
@@ -512,6 +514,7 @@ int main(int argc, char **argv)
 		die("connect: %s", strerror(errno));
 
 	hex("our public key", me.pub, 32);
+	printf("  listening on UDP port %d\n", listen_port);
 	rc = !strcmp(argv[1], "initiate") ? initiate(&me, peer_pub, psk_file ? psk : NULL)
 					  : respond(&me, peer_pub, psk_file ? psk : NULL);
 	wg_identity_wipe(&me);

@@ -84,7 +84,12 @@ they_initiate() {
 	inNS timeout 30 "$TOOL" respond --key-file "$TMP/us.key" "${psk[@]}" --peer-pub "$GO_PUB" \
 		--listen 51821 --peer 127.0.0.1:51820 --aead "$1" >"$TMP/respond.log" 2>&1 &
 	tool=$!
-	sleep 0.3
+	# wait (bounded) until the tool listens: an initiation sent earlier is
+	# lost and wireguard-go retries only after 5 s
+	for _ in $(seq 1 100); do
+		grep -q "listening on UDP" "$TMP/respond.log" && break
+		sleep 0.1
+	done
 	inNS ping -c 1 -W 10 10.9.0.2 || rc=1
 	wait "$tool" || rc=1
 	cat "$TMP/respond.log"

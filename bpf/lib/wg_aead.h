@@ -45,6 +45,7 @@ _Static_assert(WG_AEAD_MAX_LEN + WG_AEAD_TAG_LEN + 16 <= WG_AEAD_BUF, "payload +
 
 struct wg_aead_buf {
 	__u8 b[WG_AEAD_BUF + 64];
+	__u64 otk[8]; /* Poly1305 one-time key (block 0), zeroed after use */
 };
 
 /* key: 32 bytes as eight u32 words (map-value or stack memory). */
@@ -59,7 +60,7 @@ static __always_inline void wg_aead_tag(const __u32 *k, __u32 n0, __u32 n1, __u3
 					__u64 aad_hi, __u32 aad_len, struct wg_aead_buf *s,
 					__u32 len, __u64 *t0, __u64 *t1)
 {
-	__u64 otk[8] = {};
+	__u64 *otk = s->otk;
 	struct poly1305 p;
 	__u32 nb = (len + 15) / 16;
 	__u8 *tail = s->b + (len & (WG_AEAD_BUF - 1));
@@ -68,6 +69,7 @@ static __always_inline void wg_aead_tag(const __u32 *k, __u32 n0, __u32 n1, __u3
 	*(__u64 *)(tail + 0) = 0;
 	*(__u64 *)(tail + 8) = 0;
 
+	__builtin_memset(otk, 0, sizeof(s->otk));
 	chacha20_xor_block(k, 0, n0, n1, n2, otk);
 	poly1305_init(&p, otk[0], otk[1], otk[2], otk[3]);
 	if (aad_len)
@@ -90,9 +92,8 @@ static __always_inline void wg_aead_tag(const __u32 *k, __u32 n0, __u32 n1, __u3
 	}
 	poly1305_block(&p, aad_len, len, 1ULL << 24);
 	poly1305_finish(&p, t0, t1);
-	/* the one-time key is a secret: do not leave it on the stack */
-	__builtin_memset(otk, 0, sizeof(otk));
-	asm volatile("" : : "r"(otk) : "memory");
+	/* the one-time key is a secret: do not leave it in the map */
+	__builtin_memset(otk, 0, sizeof(s->otk));
 }
 
 /* Encrypt b[0 .. len) in place and write the tag to b[len .. len+16). */
