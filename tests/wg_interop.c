@@ -6,7 +6,7 @@
  *
  *   wg_interop initiate|respond --key-file F [--psk-file F] --peer-pub B64
  *              --listen PORT --peer IPv4:PORT [--ping-src A --ping-dst A]
- *              [--aead sodium|bpf]
+ *              [--aead sodium|bpf] [--under-load]
  *
  * Keys are base64 as `wg genkey`/`wg genpsk` write them; secrets come from
  * files only, never argv.
@@ -20,6 +20,9 @@
  *   TAI64N is within 60 s of now; answer with message 2; wait for a data
  *   message carrying an ICMP echo request to ping-src and answer it with the
  *   echo reply (the caller's ping then succeeds).
+ * --under-load (initiate): first make the peer send cookie replies (a burst
+ *   of initiations), open one, check that a wrong cookie in mac2 is answered
+ *   with a cookie reply, then handshake with the cookie in mac2.
  * --aead bpf seals and opens the data messages' payload with the BPF
  * ChaCha20-Poly1305 (bpf/lib/wg_aead.h via tests/bpf/wgcrypto.bpf.c's
  * aead_run, BPF_PROG_TEST_RUN; needs root) instead of libsodium: the BPF
@@ -304,40 +307,147 @@ static int is_request(const uint8_t *p, size_t n)
 	       !memcmp(p + 16, &ping_src, 4);
 }
 
-static int initiate(const struct wg_identity *me, const uint8_t peer_pub[32], const uint8_t *psk)
+static uint32_t rd_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/*
+ * --under-load: put the peer under load with a burst of copies of one
+ * initiation (sender index idx) until it answers with a cookie reply; open
+ * it. Then, while the peer is still under load (it stays so for 1 s), an
+ * initiation (index idx + 1) whose mac2 is made with a wrong cookie must get
+ * a cookie reply and no message 2. The caller retries with the right cookie.
+ */
+#define FLOOD 3000
+static void get_cookie(const struct wg_identity *me, const uint8_t peer_pub[32], uint32_t idx,
+		       uint8_t cookie[WG_COOKIE_LEN])
+{
+	struct wg_handshake hs;
+	uint8_t m1[WG_INIT_LEN], buf[2048], ts[12], wrong[WG_COOKIE_LEN], mac1s[3][WG_MAC_LEN];
+	int got = 0, cookie_for_wrong = 0, resp_for_wrong = 0;
+
+	for (int round = 0; round < 3 && !got; round++) {
+		uint64_t end;
+		int sent = 0;
+
+		wg_tai64n_now(ts);
+		if (wg_init_create(&hs, me, peer_pub, NULL, ts, idx, NULL, m1))
+			die("%s", "wg_init_create failed");
+		memcpy(mac1s[round], hs.last_mac1, WG_MAC_LEN);
+		for (int i = 0; i < FLOOD; i++)
+			sent += send(sock, m1, sizeof(m1), MSG_DONTWAIT) == (ssize_t)sizeof(m1);
+		printf("  burst of %d copies of one initiation sent\n", sent);
+		end = now_ms() + 3000;
+		while (!got) {
+			ssize_t r = recv_peer(buf, sizeof(buf), (int)(end - now_ms()));
+			int err;
+
+			if (r < 0)
+				break;
+			if (r != WG_COOKIE_REPLY_LEN || buf[0] != WG_MSG_COOKIE ||
+			    rd_le32(buf + WG_COOKIE_RECEIVER) != idx)
+				continue;
+			/* it may answer an earlier burst: try each burst's mac1 */
+			err = -EBADMSG;
+			for (int b = round; b >= 0 && err; b--)
+				err = wg_cookie_reply_consume(peer_pub, mac1s[b], buf, (size_t)r,
+							      cookie);
+			if (err)
+				die("the peer's cookie reply does not open: %s", strerror(-err));
+			got = 1;
+		}
+	}
+	if (!got)
+		die("%s", "no cookie reply from the peer after 3 bursts");
+	printf("  cookie reply (64 bytes, XChaCha20-Poly1305) opened: cookie received\n");
+
+	/* the rest of the burst's answers: until 100 ms pass without one (at
+	 * most 2 s), so the control's answer is not lost among them */
+	{
+		uint64_t end = now_ms() + 2000;
+		int drained = 0;
+
+		while (now_ms() < end && recv_peer(buf, sizeof(buf), 100) >= 0)
+			drained++;
+		printf("  %d more answers to the burst drained\n", drained);
+	}
+	/* control: a wrong cookie in mac2 must be answered with a cookie reply */
+	memcpy(wrong, cookie, sizeof(wrong));
+	wrong[0] ^= 1;
+	wg_tai64n_now(ts);
+	if (wg_init_create(&hs, me, peer_pub, NULL, ts, idx + 1, wrong, m1))
+		die("%s", "wg_init_create failed");
+	send_peer(m1, sizeof(m1));
+	{
+		uint64_t end = now_ms() + 2000;
+
+		while (!cookie_for_wrong) {
+			ssize_t r = recv_peer(buf, sizeof(buf), (int)(end - now_ms()));
+
+			if (r < 0)
+				break;
+			if (r >= 8 && buf[0] == WG_MSG_COOKIE && rd_le32(buf + 4) == idx + 1)
+				cookie_for_wrong = 1;
+			if (r >= 12 && buf[0] == WG_MSG_RESPONSE && rd_le32(buf + 8) == idx + 1)
+				resp_for_wrong = 1;
+		}
+	}
+	if (!cookie_for_wrong || resp_for_wrong)
+		die("%s", "an initiation with a wrong mac2 was not answered with a cookie reply: the "
+			  "peer was not under load, the cookie check proves nothing");
+	printf("  initiation with a wrong mac2: answered with a cookie reply, no message 2\n");
+	wg_handshake_wipe(&hs);
+}
+
+static int initiate(const struct wg_identity *me, const uint8_t peer_pub[32], const uint8_t *psk,
+		    int under_load)
 {
 	struct wg_handshake hs;
 	struct wg_session_keys k;
 	uint8_t m1[WG_INIT_LEN], buf[2048], ts[12], pkt[128], msg[256], pt[2048];
+	uint8_t cookie[WG_COOKIE_LEN];
 	uint32_t idx;
 	size_t len, n;
-	int err = -ETIMEDOUT;
+	int err = -ETIMEDOUT, stale = 0;
 
 	randombytes_buf(&idx, sizeof(idx));
+	if (under_load) {
+		get_cookie(me, peer_pub, idx, cookie);
+		idx += 2;
+	}
 	for (int tries = 0; tries < 5 && err; tries++) {
 		uint64_t end = now_ms() + 1000;
 
 		wg_tai64n_now(ts);
-		err = wg_init_create(&hs, me, peer_pub, NULL, ts, idx, NULL, m1);
+		err = wg_init_create(&hs, me, peer_pub, NULL, ts, idx, under_load ? cookie : NULL, m1);
 		if (err)
 			die("wg_init_create: %s", strerror(-err));
 		send_peer(m1, sizeof(m1));
-		printf("  message 1 sent (148 bytes, sender index %08x)\n", idx);
+		printf("  message 1 sent (148 bytes, sender index %08x%s)\n", idx,
+		       under_load ? ", mac2 with the cookie" : "");
 		err = -ETIMEDOUT;
 		while (err) {
 			ssize_t r = recv_peer(buf, sizeof(buf), (int)(end - now_ms()));
 
 			if (r < 0)
 				break;
-			if (buf[0] == WG_MSG_COOKIE)
-				printf("  cookie reply received (the peer is under load)\n");
+			if (buf[0] == WG_MSG_COOKIE && r >= 8 && rd_le32(buf + 4) == idx)
+				printf("  cookie reply received for our initiation\n");
 			if (buf[0] != WG_MSG_RESPONSE)
 				continue;
 			err = wg_resp_consume(&hs, me, psk, buf, (size_t)r);
+			if (err == -ESTALE) { /* an answer to an earlier initiation */
+				stale++;
+				err = -ETIMEDOUT;
+				continue;
+			}
 			if (err)
 				die("the peer's message 2 is refused: %s", strerror(-err));
 		}
 	}
+	if (stale)
+		printf("  %d responses to earlier initiations ignored\n", stale);
 	if (err)
 		die("%s", "no message 2 from the peer after 5 tries");
 	printf("  message 2 accepted (92 bytes): handshake done\n");
@@ -446,7 +556,7 @@ int main(int argc, char **argv)
 	uint8_t priv[32], peer_pub[32], psk[32];
 	struct wg_identity me;
 	struct sockaddr_in local = {.sin_family = AF_INET};
-	int listen_port = 0, rc;
+	int listen_port = 0, rc, under_load = 0;
 	char host[64];
 	char *colon;
 
@@ -455,8 +565,15 @@ int main(int argc, char **argv)
 	if (argc < 2 || (strcmp(argv[1], "initiate") && strcmp(argv[1], "respond")))
 		die("%s", "usage: wg_interop initiate|respond --key-file F [--psk-file F] "
 			  "--peer-pub B64 --listen PORT --peer IPv4:PORT [--ping-src A --ping-dst A] "
-			  "[--aead sodium|bpf]");
-	for (int i = 2; i + 1 < argc; i += 2) {
+			  "[--aead sodium|bpf] [--under-load]");
+	for (int i = 2; i < argc; i += 2) {
+		if (!strcmp(argv[i], "--under-load")) {
+			under_load = 1;
+			i--;
+			continue;
+		}
+		if (i + 1 >= argc)
+			die("option %s needs a value", argv[i]);
 		if (!strcmp(argv[i], "--key-file"))
 			key_file = argv[i + 1];
 		else if (!strcmp(argv[i], "--psk-file"))
@@ -509,13 +626,19 @@ int main(int argc, char **argv)
 	local.sin_port = htons((uint16_t)listen_port);
 	if (sock < 0 || bind(sock, (struct sockaddr *)&local, sizeof(local)))
 		die("bind: %s", strerror(errno));
+	/* room for the answers to a burst (--under-load); root may exceed rmem_max */
+	{
+		int sz = 4 << 20;
+
+		setsockopt(sock, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz));
+	}
 	/* only the peer's datagrams */
 	if (connect(sock, (struct sockaddr *)&peer_addr, sizeof(peer_addr)))
 		die("connect: %s", strerror(errno));
 
 	hex("our public key", me.pub, 32);
 	printf("  listening on UDP port %d\n", listen_port);
-	rc = !strcmp(argv[1], "initiate") ? initiate(&me, peer_pub, psk_file ? psk : NULL)
+	rc = !strcmp(argv[1], "initiate") ? initiate(&me, peer_pub, psk_file ? psk : NULL, under_load)
 					  : respond(&me, peer_pub, psk_file ? psk : NULL);
 	wg_identity_wipe(&me);
 	sodium_memzero(psk, sizeof(psk));

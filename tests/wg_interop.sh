@@ -8,7 +8,10 @@
 # side seals and the other opens.
 #   1-2  wg_interop initiates (message 1 from us), without and with a psk;
 #   3-4  wireguard-go initiates (a ping into its TUN), without and with a psk;
-#   5    a psk that differs from wireguard-go's: the handshake must fail.
+#   5    a psk that differs from wireguard-go's: the handshake must fail;
+#   6    wireguard-go under load (a burst of initiations): its cookie reply
+#        opens (XChaCha20-Poly1305), a wrong cookie in mac2 gets another cookie
+#        reply, the right one gets message 2, and the echo goes through.
 # Runs 1-4 go twice: data messages sealed/opened by libsodium, then by the BPF
 # ChaCha20-Poly1305 (bpf/lib/wg_aead.h run with BPF_PROG_TEST_RUN).
 #
@@ -66,12 +69,12 @@ peer_reset() {
 	inNS wg set "$IF" "${args[@]}"
 }
 
-# we_initiate AEAD [PSK_FILE]
+# we_initiate AEAD [PSK_FILE [EXTRA]]
 we_initiate() {
 	local psk=()
 	[ -n "${2:-}" ] && psk=(--psk-file "$2")
 	inNS timeout 30 "$TOOL" initiate --key-file "$TMP/us.key" "${psk[@]}" --peer-pub "$GO_PUB" \
-		--listen 51821 --peer 127.0.0.1:51820 --aead "$1" || return 1
+		--listen 51821 --peer 127.0.0.1:51820 --aead "$1" ${3:-} || return 1
 	# wireguard-go's own view: a handshake with our key, bytes both ways
 	inNS wg show "$IF" latest-handshakes | awk -v k="$US_PUB" '$1 == k && $2 > 0 {f=1} END {exit !f}' &&
 		inNS wg show "$IF" transfer | awk -v k="$US_PUB" '$1 == k && $2 > 0 && $3 > 0 {f=1} END {exit !f}'
@@ -122,5 +125,9 @@ psk_mismatch() {
 	grep -q "message 2 is refused: Bad message" <<<"$out"
 }
 check "5: a psk other than wireguard-go's: our side refuses its message 2 (bad AEAD tag)" psk_mismatch
+
+peer_reset "$TMP/psk"
+check "6: wireguard-go under load: cookie reply opened, wrong mac2 refused, right mac2 answered, echo" \
+	we_initiate bpf "$TMP/psk" --under-load
 
 check_summary || { echo "---- wireguard-go log (tail) ----"; tail -n 30 "$TMP/go.log"; exit 1; }
