@@ -11,7 +11,9 @@
 #   5    a psk that differs from wireguard-go's: the handshake must fail;
 #   6    wireguard-go under load (a burst of initiations): its cookie reply
 #        opens (XChaCha20-Poly1305), a wrong cookie in mac2 gets another cookie
-#        reply, the right one gets message 2, and the echo goes through.
+#        reply, the right one gets message 2, and the echo goes through;
+#   7    we are under load: our cookie reply to wireguard-go's initiation opens
+#        there, its retry (5 s later) carries mac2 with our cookie.
 # Runs 1-4 go twice: data messages sealed/opened by libsodium, then by the BPF
 # ChaCha20-Poly1305 (bpf/lib/wg_aead.h run with BPF_PROG_TEST_RUN).
 #
@@ -80,12 +82,12 @@ we_initiate() {
 		inNS wg show "$IF" transfer | awk -v k="$US_PUB" '$1 == k && $2 > 0 && $3 > 0 {f=1} END {exit !f}'
 }
 
-# they_initiate AEAD [PSK_FILE]: wireguard-go initiates for a ping into its TUN
+# they_initiate AEAD [PSK_FILE [EXTRA]]: wireguard-go initiates for a ping into its TUN
 they_initiate() {
 	local psk=() tool rc=0
 	[ -n "${2:-}" ] && psk=(--psk-file "$2")
-	inNS timeout 30 "$TOOL" respond --key-file "$TMP/us.key" "${psk[@]}" --peer-pub "$GO_PUB" \
-		--listen 51821 --peer 127.0.0.1:51820 --aead "$1" >"$TMP/respond.log" 2>&1 &
+	inNS timeout 40 "$TOOL" respond --key-file "$TMP/us.key" "${psk[@]}" --peer-pub "$GO_PUB" \
+		--listen 51821 --peer 127.0.0.1:51820 --aead "$1" ${3:-} >"$TMP/respond.log" 2>&1 &
 	tool=$!
 	# wait (bounded) until the tool listens: an initiation sent earlier is
 	# lost and wireguard-go retries only after 5 s
@@ -93,7 +95,7 @@ they_initiate() {
 		grep -q "listening on UDP" "$TMP/respond.log" && break
 		sleep 0.1
 	done
-	inNS ping -c 1 -W 10 10.9.0.2 || rc=1
+	inNS ping -c 1 -W 20 10.9.0.2 || rc=1
 	wait "$tool" || rc=1
 	cat "$TMP/respond.log"
 	return $rc
@@ -129,5 +131,8 @@ check "5: a psk other than wireguard-go's: our side refuses its message 2 (bad A
 peer_reset "$TMP/psk"
 check "6: wireguard-go under load: cookie reply opened, wrong mac2 refused, right mac2 answered, echo" \
 	we_initiate bpf "$TMP/psk" --under-load
+peer_reset "" 127.0.0.1:51821
+check "7: we are under load: wireguard-go opens our cookie reply, its retry's mac2 uses our cookie" \
+	they_initiate bpf "" --send-cookie
 
 check_summary || { echo "---- wireguard-go log (tail) ----"; tail -n 30 "$TMP/go.log"; exit 1; }
