@@ -148,8 +148,7 @@ void blake2s_final(struct blake2s_state *s, uint8_t *out)
 	sodium_memzero(s, sizeof(*s));
 }
 
-int blake2s(uint8_t *out, size_t outlen, const void *key, size_t keylen, const void *in,
-	    size_t len)
+int blake2s(uint8_t *out, size_t outlen, const void *key, size_t keylen, const void *in, size_t len)
 {
 	struct blake2s_state s;
 	int err = blake2s_init(&s, outlen, key, keylen);

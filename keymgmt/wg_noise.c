@@ -61,8 +61,7 @@ void wg_hash(uint8_t out[WG_HASH_LEN], const void *a, size_t alen, const void *b
 	blake2s_final(&s, out);
 }
 
-void wg_mac(uint8_t out[WG_MAC_LEN], const uint8_t *key, size_t keylen, const void *msg,
-	    size_t len)
+void wg_mac(uint8_t out[WG_MAC_LEN], const uint8_t *key, size_t keylen, const void *msg, size_t len)
 {
 	blake2s(out, WG_MAC_LEN, key, keylen, msg, len);
 }
@@ -132,8 +131,8 @@ static int aead_seal(const uint8_t key[32], uint64_t counter, const uint8_t *pt,
 	aead_nonce(n, counter);
 	return crypto_aead_chacha20poly1305_ietf_encrypt(out, NULL, pt, len, ad, ad_len, NULL, n,
 							 key)
-		       ? -EIO
-		       : 0;
+		   ? -EIO
+		   : 0;
 }
 
 /* ct of len bytes (tag included) into pt (len - 16). */
@@ -145,8 +144,8 @@ static int aead_open(const uint8_t key[32], uint64_t counter, const uint8_t *ct,
 	aead_nonce(n, counter);
 	return crypto_aead_chacha20poly1305_ietf_decrypt(pt, NULL, NULL, ct, len, ad, ad_len, n,
 							 key)
-		       ? -EBADMSG
-		       : 0;
+		   ? -EBADMSG
+		   : 0;
 }
 
 /* h = HASH(h || data) */
@@ -562,8 +561,8 @@ int wg_cookie_reply_consume(const uint8_t peer_pub[WG_KEY_LEN], const uint8_t la
 	err = crypto_aead_xchacha20poly1305_ietf_decrypt(cookie, NULL, NULL, msg + WG_COOKIE_ENC,
 							 WG_COOKIE_LEN + WG_TAG_LEN, last_mac1,
 							 WG_MAC_LEN, msg + WG_COOKIE_NONCE, key)
-		      ? -EBADMSG
-		      : 0;
+		  ? -EBADMSG
+		  : 0;
 	sodium_memzero(key, sizeof(key));
 	return err;
 }

@@ -39,13 +39,13 @@
 #define WG_LABEL_MAC1	"mac1----"
 #define WG_LABEL_COOKIE "cookie--"
 
-#define WG_KEY_LEN	32
-#define WG_HASH_LEN	32
-#define WG_MAC_LEN	16
-#define WG_COOKIE_LEN	16
-#define WG_TAG_LEN	16
-#define WG_TAI64N_LEN	12
-#define WG_XNONCE_LEN	24
+#define WG_KEY_LEN    32
+#define WG_HASH_LEN   32
+#define WG_MAC_LEN    16
+#define WG_COOKIE_LEN 16
+#define WG_TAG_LEN    16
+#define WG_TAI64N_LEN 12
+#define WG_XNONCE_LEN 24
 
 /* Message types (first byte; the next three bytes are zero). */
 #define WG_MSG_INITIATION 1
@@ -54,29 +54,29 @@
 #define WG_MSG_DATA	  4
 
 /* Message 1, initiation: 148 bytes. */
-#define WG_INIT_LEN	    148
-#define WG_INIT_SENDER	    4
-#define WG_INIT_EPHEMERAL   8
-#define WG_INIT_STATIC	    40 /* 32 + 16 */
-#define WG_INIT_TIMESTAMP   88 /* 12 + 16 */
-#define WG_INIT_MAC1	    116
-#define WG_INIT_MAC2	    132
+#define WG_INIT_LEN	  148
+#define WG_INIT_SENDER	  4
+#define WG_INIT_EPHEMERAL 8
+#define WG_INIT_STATIC	  40 /* 32 + 16 */
+#define WG_INIT_TIMESTAMP 88 /* 12 + 16 */
+#define WG_INIT_MAC1	  116
+#define WG_INIT_MAC2	  132
 /* Message 2, response: 92 bytes. */
-#define WG_RESP_LEN	    92
-#define WG_RESP_SENDER	    4
-#define WG_RESP_RECEIVER    8
-#define WG_RESP_EPHEMERAL   12
-#define WG_RESP_EMPTY	    44 /* 0 + 16 */
-#define WG_RESP_MAC1	    60
-#define WG_RESP_MAC2	    76
+#define WG_RESP_LEN	  92
+#define WG_RESP_SENDER	  4
+#define WG_RESP_RECEIVER  8
+#define WG_RESP_EPHEMERAL 12
+#define WG_RESP_EMPTY	  44 /* 0 + 16 */
+#define WG_RESP_MAC1	  60
+#define WG_RESP_MAC2	  76
 /* Cookie reply: 64 bytes. */
 #define WG_COOKIE_REPLY_LEN 64
 #define WG_COOKIE_RECEIVER  4
 #define WG_COOKIE_NONCE	    8
 #define WG_COOKIE_ENC	    32 /* 16 + 16 */
 /* Data message: 16-byte header, then ciphertext || tag. */
-#define WG_DATA_HDR_LEN	    16
-#define WG_DATA_MIN_LEN	    (WG_DATA_HDR_LEN + WG_TAG_LEN) /* a keepalive */
+#define WG_DATA_HDR_LEN 16
+#define WG_DATA_MIN_LEN (WG_DATA_HDR_LEN + WG_TAG_LEN) /* a keepalive */
 
 /* Our static identity, with the two keys derived from the public key. */
 struct wg_identity {

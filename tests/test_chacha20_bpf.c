@@ -40,10 +40,10 @@
 #include "testprogs.skel.h"
 #include "wgcrypto.skel.h"
 
-#define ERR_UNSET 0x5a5a5a5a
+#define ERR_UNSET   0x5a5a5a5a
 #define MAX_REPORTS 5
-#define WG_MAX 1504 /* WG_AEAD_MAX_LEN = BPFTUN_MAX_INNER */
-#define CC_MAX 2048
+#define WG_MAX	    1504 /* WG_AEAD_MAX_LEN = BPFTUN_MAX_INNER */
+#define CC_MAX	    2048
 
 static struct wgcrypto_bpf *skel;
 
@@ -121,7 +121,8 @@ static int load(void)
 		bpf_program__set_log_level(prog_n(i), 4);
 	}
 	err = wgcrypto_bpf__load(skel);
-	if (!check(!err, "load wgcrypto programs (verifier: %s)", err ? strerror(-err) : "accepted all 5"))
+	if (!check(!err, "load wgcrypto programs (verifier: %s)",
+		   err ? strerror(-err) : "accepted all 5"))
 		goto fail;
 	for (int i = 0; i < NPROGS; i++) {
 		print_stats(i);
@@ -151,8 +152,8 @@ static int run_syscall(struct bpf_program *p)
 /* ------------------------------------------------------------ wrappers */
 
 /* BPF: buf ^= ChaCha20(key, nonce, ctr). Returns 0 or an error. */
-static int bpf_chacha20(const uint8_t key[32], const uint8_t nonce[12], uint32_t ctr,
-			uint8_t *buf, uint32_t len)
+static int bpf_chacha20(const uint8_t key[32], const uint8_t nonce[12], uint32_t ctr, uint8_t *buf,
+			uint32_t len)
 {
 	int err;
 
@@ -252,16 +253,18 @@ static void test_rfc_2_8_2(void)
 	memcpy(buf, SUNSCREEN, 114);
 	err = bpf_aead(1, key, n0, ctr, aad, 12, buf, 114, &wg);
 	if (!check(!err && wg == 0 && !memcmp(buf, want, 130),
-		   "BPF ChaCha20-Poly1305 seal RFC 8439 2.8.2 (err %d, core path %d)", err, wg == 0))
+		   "BPF ChaCha20-Poly1305 seal RFC 8439 2.8.2 (err %d, core path %d)", err,
+		   wg == 0))
 		print_hex("got", buf, 130);
 	err = bpf_aead(2, key, n0, ctr, aad, 12, buf, 114, NULL);
 	check(!err && !memcmp(buf, SUNSCREEN, 114), "BPF open RFC 8439 2.8.2 (err %d)", err);
 	memcpy(buf, want, 130);
 	aad[0] ^= 1;
 	err = bpf_aead(2, key, n0, ctr, aad, 12, buf, 114, NULL);
-	check(err == -EBADMSG && !memcmp(buf, want, 114),
-	      "BPF open RFC 8439 2.8.2 with one AAD bit flipped: -EBADMSG, ciphertext kept (err %d)",
-	      err);
+	check(
+	    err == -EBADMSG && !memcmp(buf, want, 114),
+	    "BPF open RFC 8439 2.8.2 with one AAD bit flipped: -EBADMSG, ciphertext kept (err %d)",
+	    err);
 }
 
 /* -------------------------------------------- 2. ChaCha20 vs libsodium */
@@ -318,8 +321,8 @@ static int sodium_wg_seal(const uint8_t key[32], uint64_t counter, const uint8_t
 
 static void test_wg_lengths(void)
 {
-	static const uint64_t edge[] = {0, 1, 0xffffffffULL, 0x100000000ULL,
-					0xfffffffffffffffeULL, 0xffffffffffffffffULL};
+	static const uint64_t edge[] = {
+	    0, 1, 0xffffffffULL, 0x100000000ULL, 0xfffffffffffffffeULL, 0xffffffffffffffffULL};
 	static uint8_t pt[WG_MAX + 64], buf[WG_MAX + 64], want[WG_MAX + 64];
 	uint8_t key[32];
 	int bad = 0, errs = 0, bad_open = 0, notwg = 0;
@@ -346,7 +349,8 @@ static void test_wg_lengths(void)
 			continue;
 		}
 		if (memcmp(buf, want, len + 16) && bad++ < MAX_REPORTS) {
-			printf("  seal len %u counter %llu mismatch\n", len, (unsigned long long)counter);
+			printf("  seal len %u counter %llu mismatch\n", len,
+			       (unsigned long long)counter);
 			if (len <= 128) {
 				print_hex("want (libsodium ct || tag)", want, len + 16);
 				print_hex("got (BPF)", buf, len + 16);
@@ -356,15 +360,16 @@ static void test_wg_lengths(void)
 		memcpy(buf, want, len + 16);
 		err = bpf_aead(2, key, 0, counter, NULL, 0, buf, len, NULL);
 		if ((err || memcmp(buf, pt, len)) && bad_open++ < MAX_REPORTS)
-			printf("  open len %u counter %llu: err %d\n", len, (unsigned long long)counter,
-			       err);
+			printf("  open len %u counter %llu: err %d\n", len,
+			       (unsigned long long)counter, err);
 	}
 	check(!bad && !errs && !notwg,
 	      "BPF wg_aead_seal == libsodium chacha20poly1305_ietf (nonce 0^32 || le64 counter, no "
 	      "AD), every len 0..%d (%d mismatches, %d errors, %d not via wg_aead_seal)",
 	      WG_MAX, bad, errs, notwg);
-	check(!bad_open, "BPF wg_aead_open accepts libsodium's message and returns the plaintext, every "
-			 "len 0..%d (%d failures)",
+	check(!bad_open,
+	      "BPF wg_aead_open accepts libsodium's message and returns the plaintext, every "
+	      "len 0..%d (%d failures)",
 	      WG_MAX, bad_open);
 }
 
@@ -412,7 +417,8 @@ static void test_tamper(void)
 		changed += memcmp(buf, msg, len) != 0;
 	}
 	check(tries > 1000 && !accepted && !changed,
-	      "tamper: %d altered messages (tag bits, ciphertext bits, counter, key) over %zu lengths: "
+	      "tamper: %d altered messages (tag bits, ciphertext bits, counter, key) over %zu "
+	      "lengths: "
 	      "%d accepted, %d had their ciphertext changed",
 	      tries, sizeof(lens) / sizeof(lens[0]), accepted, changed);
 }
@@ -512,7 +518,8 @@ static int do_time(void)
 				bad++;
 			/* ecb takes whole 16-byte blocks: the keystream for len bytes */
 			tp->data->ecb_len = (len + 15) & ~15U;
-			ecb[a] = median_ns(bpf_program__fd(tp->progs.tc_ecb), pkt, 14 + len, 0, &bad);
+			ecb[a] =
+			    median_ns(bpf_program__fd(tp->progs.tc_ecb), pkt, 14 + len, 0, &bad);
 		}
 		printf("%5u | %9.0f %9.0f %9.0f | %9.0f %12.0f\n", len, cc, se, op, ecb[0], ecb[1]);
 	}

@@ -69,8 +69,8 @@ static void ossl_mac(const char *name, OSSL_PARAM *params, const uint8_t *key, s
 	EVP_MAC_free(mac);
 }
 
-static void ref_hmac(uint8_t out[32], const uint8_t *key, size_t keylen, const void *a,
-		     size_t alen, const void *b, size_t blen)
+static void ref_hmac(uint8_t out[32], const uint8_t *key, size_t keylen, const void *a, size_t alen,
+		     const void *b, size_t blen)
 {
 	OSSL_PARAM p[] = {OSSL_PARAM_construct_utf8_string("digest", "BLAKE2S-256", 0),
 			  OSSL_PARAM_construct_end()};
@@ -166,10 +166,10 @@ struct ref_transcript {
 
 /* The whole handshake as the WireGuard protocol page writes it, OpenSSL only. */
 static void ref_handshake(const uint8_t si_priv[32], const uint8_t sr_priv[32],
-			  const uint8_t ei_priv[32], const uint8_t er_priv[32], const uint8_t ts[12],
-			  uint32_t idx_i, uint32_t idx_r, const uint8_t psk[32],
-			  const uint8_t cookie_i[16], const uint8_t cookie_r[16],
-			  struct ref_transcript *out)
+			  const uint8_t ei_priv[32], const uint8_t er_priv[32],
+			  const uint8_t ts[12], uint32_t idx_i, uint32_t idx_r,
+			  const uint8_t psk[32], const uint8_t cookie_i[16],
+			  const uint8_t cookie_r[16], struct ref_transcript *out)
 {
 	static const char construction[] = "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s";
 	static const char identifier[] = "WireGuard v1 zx2c4 Jason@zx2c4.com";
@@ -289,8 +289,9 @@ static void test_blake2s(void)
 		ref_hash(want, big, len, NULL, 0);
 		bad += memcmp(got, want, 32) != 0;
 	}
-	check(!bad && ossl_ok, "BLAKE2s-256 == OpenSSL BLAKE2S-256, every len 0..1100, split updates "
-			      "(%d mismatches)",
+	check(!bad && ossl_ok,
+	      "BLAKE2s-256 == OpenSSL BLAKE2S-256, every len 0..1100, split updates "
+	      "(%d mismatches)",
 	      bad);
 	/* keyed: key 1..32 bytes, out 16 and 32 */
 	bad = 0;
@@ -303,8 +304,8 @@ static void test_blake2s(void)
 			}
 		}
 	}
-	check(!bad && ossl_ok, "keyed BLAKE2s == OpenSSL BLAKE2SMAC, key 1..32, out 16/32 (%d mismatches)",
-	      bad);
+	check(!bad && ossl_ok,
+	      "keyed BLAKE2s == OpenSSL BLAKE2SMAC, key 1..32, out 16/32 (%d mismatches)", bad);
 	bad = 0;
 	for (size_t kl = 0; kl <= 64; kl++) {
 		for (size_t len = 0; len <= 300; len += 13) {
@@ -313,10 +314,11 @@ static void test_blake2s(void)
 			bad += memcmp(got, want, 32) != 0;
 		}
 	}
-	check(!bad && ossl_ok, "HMAC-BLAKE2s == OpenSSL HMAC(BLAKE2S-256), key 0..64 (%d mismatches)",
-	      bad);
-	check(blake2s(got, 33, NULL, 0, "", 0) == -EINVAL && blake2s(got, 0, NULL, 0, "", 0) == -EINVAL &&
-		      blake2s(got, 32, big, 33, "", 0) == -EINVAL,
+	check(!bad && ossl_ok,
+	      "HMAC-BLAKE2s == OpenSSL HMAC(BLAKE2S-256), key 0..64 (%d mismatches)", bad);
+	check(blake2s(got, 33, NULL, 0, "", 0) == -EINVAL &&
+		  blake2s(got, 0, NULL, 0, "", 0) == -EINVAL &&
+		  blake2s(got, 32, big, 33, "", 0) == -EINVAL,
 	      "BLAKE2s refuses out 0/33 and a 33-byte key");
 }
 
@@ -365,10 +367,11 @@ static void test_handshake(void)
 		wg_identity_init(&p.i, NULL);
 		wg_identity_init(&p.r, NULL);
 		err = handshake(&p, with_psk ? psk : NULL, with_psk ? psk : NULL);
-		ok = !err && !memcmp(p.ki.send, p.kr.recv, 32) && !memcmp(p.ki.recv, p.kr.send, 32) &&
-		     memcmp(p.ki.send, p.ki.recv, 32) && p.ki.initiator && !p.kr.initiator &&
-		     p.ki.local_index == 0x11223344 && p.ki.remote_index == 0x55667788 &&
-		     p.kr.local_index == 0x55667788 && p.kr.remote_index == 0x11223344;
+		ok = !err && !memcmp(p.ki.send, p.kr.recv, 32) &&
+		     !memcmp(p.ki.recv, p.kr.send, 32) && memcmp(p.ki.send, p.ki.recv, 32) &&
+		     p.ki.initiator && !p.kr.initiator && p.ki.local_index == 0x11223344 &&
+		     p.ki.remote_index == 0x55667788 && p.kr.local_index == 0x55667788 &&
+		     p.kr.remote_index == 0x11223344;
 		check(ok, "handshake %s psk: err %d, keys agree crosswise, indices right",
 		      with_psk ? "with" : "without", err);
 		randombytes_buf(pt, sizeof(pt));
@@ -395,8 +398,8 @@ static void test_handshake(void)
 		wg_identity_init(&p.r, NULL);
 		randombytes_buf(psk, 32);
 		err = handshake(&p, NULL, psk);
-		check(err == -EBADMSG, "psk on the responder only: initiator refuses message 2 (%d)",
-		      err);
+		check(err == -EBADMSG,
+		      "psk on the responder only: initiator refuses message 2 (%d)", err);
 	}
 }
 
@@ -425,8 +428,9 @@ static void test_transcript(void)
 		else
 			memset(psk, 0, 32);
 		wg_tai64n(1700000000 + (uint64_t)round, (uint32_t)round << 24, ts);
-		ref_handshake(si, sr, ei, er, ts, 1000 + (uint32_t)round, 0xabcdef00u + (uint32_t)round,
-			      psk, use_cookie ? ck_i : NULL, use_cookie ? ck_r : NULL, &ref);
+		ref_handshake(si, sr, ei, er, ts, 1000 + (uint32_t)round,
+			      0xabcdef00u + (uint32_t)round, psk, use_cookie ? ck_i : NULL,
+			      use_cookie ? ck_r : NULL, &ref);
 
 		err = wg_identity_init(&I, si);
 		err = err ? err : wg_identity_init(&R, sr);
@@ -436,7 +440,8 @@ static void test_transcript(void)
 		err = err ? err : wg_init_consume(&hr, &R, m1, sizeof(m1), peer, ts_got);
 		err = err ? err
 			  : wg_resp_create(&hr, &R, use_psk ? psk : NULL, er,
-					   0xabcdef00u + (uint32_t)round, use_cookie ? ck_r : NULL, m2);
+					   0xabcdef00u + (uint32_t)round, use_cookie ? ck_r : NULL,
+					   m2);
 		err = err ? err : wg_resp_consume(&hi, &I, use_psk ? psk : NULL, m2, sizeof(m2));
 		err = err ? err : wg_derive_keys(&hi, &ki);
 		err = err ? err : wg_derive_keys(&hr, &kr);
@@ -444,17 +449,21 @@ static void test_transcript(void)
 		     !memcmp(m2, ref.msg2, sizeof(m2)) && !memcmp(ki.send, ref.i_send, 32) &&
 		     !memcmp(ki.recv, ref.i_recv, 32) && !memcmp(kr.send, ref.i_recv, 32) &&
 		     !memcmp(kr.recv, ref.i_send, 32);
-		if (!check(ok, "transcript %d (psk %d, cookie %d) == OpenSSL re-computation: message 1, "
-			       "message 2, T_send, T_recv (err %d)",
-			   round, use_psk, use_cookie, err)) {
+		if (!check(
+			ok,
+			"transcript %d (psk %d, cookie %d) == OpenSSL re-computation: message 1, "
+			"message 2, T_send, T_recv (err %d)",
+			round, use_psk, use_cookie, err)) {
 			print_hex("msg1", m1, sizeof(m1));
 			print_hex("ref msg1", ref.msg1, sizeof(m1));
 			print_hex("msg2", m2, sizeof(m2));
 			print_hex("ref msg2", ref.msg2, sizeof(m2));
 		}
 		if (use_cookie)
-			check(!wg_mac2_check(ck_i, m1, sizeof(m1)) && !wg_mac2_check(ck_r, m2, sizeof(m2)),
-			      "transcript %d: mac2 of both messages checks under its cookie", round);
+			check(!wg_mac2_check(ck_i, m1, sizeof(m1)) &&
+				  !wg_mac2_check(ck_r, m2, sizeof(m2)),
+			      "transcript %d: mac2 of both messages checks under its cookie",
+			      round);
 	}
 }
 
@@ -482,13 +491,14 @@ static void test_refusals(void)
 		n++;
 		refused += wg_init_consume(&hx, &R, bad, sizeof(bad), peer, tg) != 0;
 	}
-	check(refused == n, "message 1 with any one byte flipped is refused (%d of %d)", refused, n);
+	check(refused == n, "message 1 with any one byte flipped is refused (%d of %d)", refused,
+	      n);
 	/* a forger who recomputes mac1 (it needs only R's public key) */
 	memcpy(bad, m1, sizeof(m1));
 	bad[WG_INIT_STATIC + 3] ^= 0x80;
 	wg_mac(bad + WG_INIT_MAC1, R.mac1_key, 32, bad, WG_INIT_MAC1);
 	check(wg_mac1_check(R.mac1_key, bad, sizeof(bad)) == 0 &&
-		      wg_init_consume(&hx, &R, bad, sizeof(bad), peer, tg) == -EBADMSG,
+		  wg_init_consume(&hx, &R, bad, sizeof(bad), peer, tg) == -EBADMSG,
 	      "message 1 with a correct mac1 but an altered static key: -EBADMSG (AEAD)");
 	memcpy(bad, m1, sizeof(m1));
 	bad[WG_INIT_TIMESTAMP + 1] ^= 0x01;
@@ -520,8 +530,8 @@ static void test_refusals(void)
 		refused += wg_resp_consume(&hi, &I, NULL, bad, sizeof(m2)) != 0;
 	}
 	check(refused == n && !memcmp(&saved, &hi, sizeof(hi)),
-	      "message 2 with any one byte flipped is refused (%d of %d), handshake unchanged", refused,
-	      n);
+	      "message 2 with any one byte flipped is refused (%d of %d), handshake unchanged",
+	      refused, n);
 	memcpy(bad, m2, sizeof(m2));
 	bad[WG_RESP_EPHEMERAL] ^= 0x01;
 	wg_mac(bad + WG_RESP_MAC1, I.mac1_key, 32, bad, WG_RESP_MAC1);
@@ -566,7 +576,7 @@ static void test_cookies(void)
 	randombytes_buf(nonce, 24);
 	err = wg_cookie_reply_create(&R, m1, sizeof(m1), cookie, nonce, reply);
 	check(!err && reply[0] == 3 && !reply[1] && !reply[2] && !reply[3] &&
-		      !memcmp(reply + 4, m1 + 4, 4) && !memcmp(reply + 8, nonce, 24),
+		  !memcmp(reply + 4, m1 + 4, 4) && !memcmp(reply + 8, nonce, 24),
 	      "cookie reply: type 3, receiver = the initiation's sender, nonce (err %d)", err);
 	/* independent: key = OpenSSL HASH("cookie--" || R.pub), AD = mac1 of m1 */
 	ref_hash(key, "cookie--", 8, R.pub, 32);

@@ -406,8 +406,9 @@ static void get_cookie(const struct wg_identity *me, const uint8_t peer_pub[32],
 		}
 	}
 	if (!cookie_for_wrong || resp_for_wrong)
-		die("%s", "an initiation with a wrong mac2 was not answered with a cookie reply: the "
-			  "peer was not under load, the cookie check proves nothing");
+		die("%s",
+		    "an initiation with a wrong mac2 was not answered with a cookie reply: the "
+		    "peer was not under load, the cookie check proves nothing");
 	printf("  initiation with a wrong mac2: answered with a cookie reply, no message 2\n");
 	wg_handshake_wipe(&hs);
 }
@@ -432,7 +433,8 @@ static int initiate(const struct wg_identity *me, const uint8_t peer_pub[32], co
 		uint64_t end = now_ms() + 1000;
 
 		wg_tai64n_now(ts);
-		err = wg_init_create(&hs, me, peer_pub, NULL, ts, idx, under_load ? cookie : NULL, m1);
+		err = wg_init_create(&hs, me, peer_pub, NULL, ts, idx, under_load ? cookie : NULL,
+				     m1);
 		if (err)
 			die("wg_init_create: %s", strerror(-err));
 		send_peer(m1, sizeof(m1));
@@ -633,9 +635,10 @@ int main(int argc, char **argv)
 	/* line by line: wg_interop.sh waits for "listening" in our output */
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc < 2 || (strcmp(argv[1], "initiate") && strcmp(argv[1], "respond")))
-		die("%s", "usage: wg_interop initiate|respond --key-file F [--psk-file F] "
-			  "--peer-pub B64 --listen PORT --peer IPv4:PORT [--ping-src A --ping-dst A] "
-			  "[--aead sodium|bpf] [--under-load] [--send-cookie]");
+		die("%s",
+		    "usage: wg_interop initiate|respond --key-file F [--psk-file F] "
+		    "--peer-pub B64 --listen PORT --peer IPv4:PORT [--ping-src A --ping-dst A] "
+		    "[--aead sodium|bpf] [--under-load] [--send-cookie]");
 	for (int i = 2; i < argc; i += 2) {
 		if (!strcmp(argv[i], "--under-load") || !strcmp(argv[i], "--send-cookie")) {
 			*(argv[i][2] == 'u' ? &under_load : &send_cookie_opt) = 1;
@@ -708,8 +711,9 @@ int main(int argc, char **argv)
 
 	hex("our public key", me.pub, 32);
 	printf("  listening on UDP port %d\n", listen_port);
-	rc = !strcmp(argv[1], "initiate") ? initiate(&me, peer_pub, psk_file ? psk : NULL, under_load)
-					  : respond(&me, peer_pub, psk_file ? psk : NULL, send_cookie_opt);
+	rc = !strcmp(argv[1], "initiate")
+		 ? initiate(&me, peer_pub, psk_file ? psk : NULL, under_load)
+		 : respond(&me, peer_pub, psk_file ? psk : NULL, send_cookie_opt);
 	wg_identity_wipe(&me);
 	sodium_memzero(psk, sizeof(psk));
 	close(sock);

@@ -22,11 +22,11 @@
 #ifndef BPFTUN_CHACHA20_H
 #define BPFTUN_CHACHA20_H
 
-#define CHACHA20_C0 0x61707865U /* "expa" */
-#define CHACHA20_C1 0x3320646eU /* "nd 3" */
-#define CHACHA20_C2 0x79622d32U /* "2-by" */
-#define CHACHA20_C3 0x6b206574U /* "te k" */
-#define CHACHA20_BLOCK 64
+#define CHACHA20_C0	       0x61707865U /* "expa" */
+#define CHACHA20_C1	       0x3320646eU /* "nd 3" */
+#define CHACHA20_C2	       0x79622d32U /* "2-by" */
+#define CHACHA20_C3	       0x6b206574U /* "te k" */
+#define CHACHA20_BLOCK	       64
 #define CHACHA20_DOUBLE_ROUNDS 10
 
 #define CHACHA20_ROTL(v, n) (((v) << (n)) | ((v) >> (32 - (n))))

@@ -48,13 +48,13 @@ int chacha20_run(void *ctx)
 
 /* ---- aead_run */
 __u32 ae_key[8];
-__u32 ae_n0;	   /* nonce bytes 0-3 (0 for WireGuard) */
-__u64 ae_counter;  /* nonce bytes 4-11, little endian */
-__u64 ae_aad[2];   /* up to 16 bytes, zero padded */
+__u32 ae_n0;	  /* nonce bytes 0-3 (0 for WireGuard) */
+__u64 ae_counter; /* nonce bytes 4-11, little endian */
+__u64 ae_aad[2];  /* up to 16 bytes, zero padded */
 __u32 ae_aad_len;
 __u32 ae_len;
-__u32 ae_op;	   /* 1 seal, 2 open */
-__u32 ae_used_wg;  /* out: 1 if wg_aead_seal/open ran */
+__u32 ae_op;	  /* 1 seal, 2 open */
+__u32 ae_used_wg; /* out: 1 if wg_aead_seal/open ran */
 __u8 ae_buf[sizeof(struct wg_aead_buf)];
 __s32 ae_err;
 
@@ -68,13 +68,15 @@ int aead_run(void *ctx)
 	ae_used_wg = wg;
 	if (ae_op == 1) {
 		if (wg)
-			err = wg_aead_seal((struct wg_aead_key *)ae_key, ae_counter, (struct wg_aead_buf *)ae_buf, len);
+			err = wg_aead_seal((struct wg_aead_key *)ae_key, ae_counter,
+					   (struct wg_aead_buf *)ae_buf, len);
 		else
 			err = chacha20poly1305_seal(ae_key, ae_n0, n1, n2, ae_aad[0], ae_aad[1],
 						    ae_aad_len, (struct wg_aead_buf *)ae_buf, len);
 	} else if (ae_op == 2) {
 		if (wg)
-			err = wg_aead_open((struct wg_aead_key *)ae_key, ae_counter, (struct wg_aead_buf *)ae_buf, len);
+			err = wg_aead_open((struct wg_aead_key *)ae_key, ae_counter,
+					   (struct wg_aead_buf *)ae_buf, len);
 		else
 			err = chacha20poly1305_open(ae_key, ae_n0, n1, n2, ae_aad[0], ae_aad[1],
 						    ae_aad_len, (struct wg_aead_buf *)ae_buf, len);
