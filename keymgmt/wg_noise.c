@@ -397,6 +397,8 @@ int wg_resp_create(struct wg_handshake *hs, const struct wg_identity *me,
 	memcpy(hs->last_mac1, msg + WG_RESP_MAC1, WG_MAC_LEN);
 	hs->local_index = sender_index;
 	hs->state = WG_HS_RESP_CREATED;
+	/* only ck is needed from here on (wg_derive_keys) */
+	sodium_memzero(hs->e_priv, sizeof(hs->e_priv));
 out:
 	sodium_memzero(k, sizeof(k));
 	sodium_memzero(dh_ee, sizeof(dh_ee));
@@ -442,6 +444,7 @@ int wg_resp_consume(struct wg_handshake *hs, const struct wg_identity *me,
 	memcpy(t.remote_e, e_r, 32);
 	t.remote_index = get_le32(msg + WG_RESP_SENDER);
 	t.state = WG_HS_RESP_CONSUMED;
+	sodium_memzero(t.e_priv, sizeof(t.e_priv));
 	memcpy(hs, &t, sizeof(t));
 out:
 	sodium_memzero(&t, sizeof(t));

@@ -130,7 +130,9 @@ void wg_mac(uint8_t out[WG_MAC_LEN], const uint8_t *key, size_t keylen, const vo
 /* KDF_n(key, input) for n = 1..3 (out2/out3 may be NULL for smaller n). */
 void wg_kdf(const uint8_t key[WG_HASH_LEN], const void *in, size_t len, uint8_t out1[32],
 	    uint8_t out2[32], uint8_t out3[32]);
-/* TAI64N of a wall-clock time: be64(2^62 + 10 + sec) || be32(nsec). */
+/* TAI64N of a wall-clock time: be64(2^62 + 10 + sec) || be32(nsec).
+ * Big endian: two TAI64N values compare with memcmp (the responder accepts
+ * an initiation only if its timestamp is greater than the last one). */
 void wg_tai64n(uint64_t unix_sec, uint32_t nsec, uint8_t out[WG_TAI64N_LEN]);
 /* TAI64N of now (CLOCK_REALTIME), nanoseconds rounded down to a multiple of
  * 2^24 as WireGuard does (no finer clock leaks through the handshake). */
