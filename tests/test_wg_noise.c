@@ -386,8 +386,13 @@ static void test_handshake(void)
 		msg[20] ^= 1;
 		check(wg_data_open(p.ki.recv, msg, 32, NULL, NULL, NULL) == -EBADMSG,
 		      "tampered keepalive refused");
-		check(p.hi.state == WG_HS_EMPTY && p.hr.state == WG_HS_EMPTY,
-		      "derive_keys wiped both handshakes");
+		{
+			static const struct wg_handshake zero_hs;
+
+			check(!memcmp(&p.hi, &zero_hs, sizeof(zero_hs)) &&
+				  !memcmp(&p.hr, &zero_hs, sizeof(zero_hs)),
+			      "derive_keys wiped both handshakes (every byte zero)");
+		}
 	}
 	/* a psk on one side only: the response does not open */
 	{
@@ -519,6 +524,8 @@ static void test_refusals(void)
 	err = wg_init_consume(&hr, &R, m1, sizeof(m1), peer, tg);
 	err = err ? err : wg_resp_create(&hr, &R, NULL, NULL, 77, NULL, m2);
 	check(!err, "the genuine message 1 still works after the refusals (%d)", err);
+	check(sodium_is_zero(hr.e_priv, sizeof(hr.e_priv)),
+	      "responder's ephemeral private key wiped once message 2 is made");
 
 	/* message 2: every byte flipped, before mac2; the handshake survives */
 	memcpy(&saved, &hi, sizeof(hi));
