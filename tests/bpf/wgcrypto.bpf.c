@@ -117,11 +117,17 @@ SEC("tc")
 int tc_wg_seal(struct __sk_buff *skb)
 {
 	struct wg_aead_buf *s;
-	__u32 zero = 0, len = skb->len - BPFTUN_ETH_LEN;
+	__u32 zero = 0;
+	__u64 len = skb->len;
 
-	s = bpf_map_lookup_elem(&tm_scratch, &zero);
+	/* 64-bit bounds: Linux 6.12 does not carry a 32-bit compare over to the
+	 * 64-bit register that bpf_skb_load_bytes' size is checked on */
 	barrier_var(len);
-	if (!s || skb->len <= BPFTUN_ETH_LEN || len == 0 || len > WG_AEAD_MAX_LEN)
+	if (len <= BPFTUN_ETH_LEN || len > BPFTUN_ETH_LEN + WG_AEAD_MAX_LEN)
+		return TC_ACT_SHOT;
+	len -= BPFTUN_ETH_LEN;
+	s = bpf_map_lookup_elem(&tm_scratch, &zero);
+	if (!s)
 		return TC_ACT_SHOT;
 	if (bpf_skb_load_bytes(skb, BPFTUN_ETH_LEN, s->b, len))
 		return TC_ACT_SHOT;
@@ -133,11 +139,16 @@ SEC("tc")
 int tc_wg_open(struct __sk_buff *skb)
 {
 	struct wg_aead_buf *s;
-	__u32 zero = 0, len = skb->len - BPFTUN_ETH_LEN - WG_AEAD_TAG_LEN;
+	__u32 zero = 0;
+	__u64 len = skb->len;
 
+	barrier_var(len); /* 64-bit bounds, as in tc_wg_seal */
+	if (len < BPFTUN_ETH_LEN + WG_AEAD_TAG_LEN ||
+	    len > BPFTUN_ETH_LEN + WG_AEAD_TAG_LEN + WG_AEAD_MAX_LEN)
+		return TC_ACT_SHOT;
+	len -= BPFTUN_ETH_LEN + WG_AEAD_TAG_LEN;
 	s = bpf_map_lookup_elem(&tm_scratch, &zero);
-	barrier_var(len);
-	if (!s || skb->len < BPFTUN_ETH_LEN + WG_AEAD_TAG_LEN || len > WG_AEAD_MAX_LEN)
+	if (!s)
 		return TC_ACT_SHOT;
 	if (bpf_skb_load_bytes(skb, BPFTUN_ETH_LEN, s->b, len + WG_AEAD_TAG_LEN))
 		return TC_ACT_SHOT;
