@@ -15,6 +15,8 @@ pkgs=(
 	# tests: reference crypto, fuzzing runtime, netns tooling
 	libssl-dev libclang-rt-19-dev iproute2 ethtool tcpdump iperf3 socat
 	coreutils procps kmod iputils-ping util-linux python3 openssl man-db groff-base
+	# tests: a real WireGuard peer for the handshake interop test (tests/wg_interop.sh)
+	wireguard-go wireguard-tools
 )
 
 # shellcheck source=lib/apt.sh
