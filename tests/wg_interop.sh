@@ -17,16 +17,27 @@
 # Runs 1-4 go twice: data messages sealed/opened by libsodium, then by the BPF
 # ChaCha20-Poly1305 (bpf/lib/wg_aead.h run with BPF_PROG_TEST_RUN).
 #
-# usage: wg_interop.sh PATH/TO/wg_interop
+# With "kernel" as second argument, the peer is the kernel's WireGuard module
+# instead (`ip link add type wireguard`, same `wg set`), for kernels that have
+# it (Debian 13's, e.g. through scripts/test-vm.sh; not this project's 6.18).
+#
+# usage: wg_interop.sh PATH/TO/wg_interop [go|kernel]
 set -u
 
-TOOL=${1:?usage: wg_interop.sh PATH/TO/wg_interop}
+TOOL=${1:?usage: wg_interop.sh PATH/TO/wg_interop [go|kernel]}
+IMPL=${2:-go}
+NAME=wireguard-go
+[ "$IMPL" = kernel ] && NAME="kernel WireGuard"
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib/check.sh
 . "$HERE/lib/check.sh"
 
-command -v wireguard-go >/dev/null && command -v wg >/dev/null ||
-	{ echo "FAIL: wireguard-go or wg not installed (bench/install-bench-deps.sh)"; exit 1; }
+case $IMPL in
+go) command -v wireguard-go >/dev/null && command -v wg >/dev/null ||
+	{ echo "FAIL: wireguard-go or wg not installed (scripts/install-deps.sh)"; exit 1; } ;;
+kernel) command -v wg >/dev/null || { echo "FAIL: wg not installed (scripts/install-deps.sh)"; exit 1; } ;;
+*) echo "FAIL: peer '$IMPL': want go or kernel"; exit 1 ;;
+esac
 
 NS="wgi-$$"
 IF="wgi$$" # /var/run/wireguard is shared by all namespaces: the name carries our pid
@@ -50,14 +61,20 @@ inNS ip link set lo up
 GO_PUB=$(wg pubkey <"$TMP/go.key")
 US_PUB=$(wg pubkey <"$TMP/us.key")
 
-inNS env LOG_LEVEL=verbose WG_PROCESS_FOREGROUND=1 wireguard-go "$IF" >"$TMP/go.log" 2>&1 &
-GO_PID=$!
-for _ in $(seq 1 50); do
-	[ -S "/var/run/wireguard/$IF.sock" ] && break
-	sleep 0.1
-done
-check "wireguard-go $(wireguard-go --version | head -1 | awk '{print $2}') starts in $NS" \
-	test -S "/var/run/wireguard/$IF.sock"
+touch "$TMP/go.log"
+if [ "$IMPL" = go ]; then
+	inNS env LOG_LEVEL=verbose WG_PROCESS_FOREGROUND=1 wireguard-go "$IF" >"$TMP/go.log" 2>&1 &
+	GO_PID=$!
+	for _ in $(seq 1 50); do
+		[ -S "/var/run/wireguard/$IF.sock" ] && break
+		sleep 0.1
+	done
+	check "wireguard-go $(wireguard-go --version | head -1 | awk '{print $2}') starts in $NS" \
+		test -S "/var/run/wireguard/$IF.sock"
+else
+	check "kernel WireGuard ($(uname -r)): ip link add type wireguard in $NS" \
+		ip netns exec "$NS" ip link add "$IF" type wireguard
+fi
 inNS wg set "$IF" private-key "$TMP/go.key" listen-port 51820 &&
 	inNS ip addr add 10.9.0.1/24 dev "$IF" && inNS ip link set "$IF" mtu 1420 up ||
 	{ echo "FAIL: configuring $IF"; cat "$TMP/go.log"; exit 1; }
@@ -103,16 +120,16 @@ they_initiate() {
 
 for aead in sodium bpf; do
 	peer_reset
-	check "1 ($aead): we initiate, no psk: handshake, echo through wireguard-go's TUN, reply opened" \
+	check "1 ($aead): we initiate, no psk: handshake, echo through the peer's device, reply opened" \
 		we_initiate $aead
 	peer_reset "$TMP/psk"
-	check "2 ($aead): we initiate, psk: handshake, echo through wireguard-go's TUN, reply opened" \
+	check "2 ($aead): we initiate, psk: handshake, echo through the peer's device, reply opened" \
 		we_initiate $aead "$TMP/psk"
 	peer_reset "" 127.0.0.1:51821
-	check "3 ($aead): wireguard-go initiates, no psk: its ping is answered through our keys" \
+	check "3 ($aead): $NAME initiates, no psk: its ping is answered through our keys" \
 		they_initiate $aead
 	peer_reset "$TMP/psk" 127.0.0.1:51821
-	check "4 ($aead): wireguard-go initiates, psk: its ping is answered through our keys" \
+	check "4 ($aead): $NAME initiates, psk: its ping is answered through our keys" \
 		they_initiate $aead "$TMP/psk"
 done
 peer_reset "$TMP/psk"
@@ -126,13 +143,13 @@ psk_mismatch() {
 	echo "$out"
 	grep -q "message 2 is refused: Bad message" <<<"$out"
 }
-check "5: a psk other than wireguard-go's: our side refuses its message 2 (bad AEAD tag)" psk_mismatch
+check "5: a psk other than the peer's: our side refuses its message 2 (bad AEAD tag)" psk_mismatch
 
 peer_reset "$TMP/psk"
-check "6: wireguard-go under load: cookie reply opened, wrong mac2 refused, right mac2 answered, echo" \
+check "6: $NAME under load: cookie reply opened, wrong mac2 refused, right mac2 answered, echo" \
 	we_initiate bpf "$TMP/psk" --under-load
 peer_reset "" 127.0.0.1:51821
-check "7: we are under load: wireguard-go opens our cookie reply, its retry's mac2 uses our cookie" \
+check "7: we are under load: $NAME opens our cookie reply, its retry's mac2 uses our cookie" \
 	they_initiate bpf "" --send-cookie
 
-check_summary || { echo "---- wireguard-go log (tail) ----"; tail -n 30 "$TMP/go.log"; exit 1; }
+check_summary || { echo "---- $NAME log (tail) ----"; tail -n 30 "$TMP/go.log"; exit 1; }
