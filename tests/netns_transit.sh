@@ -166,14 +166,17 @@ r_zero() {
 # from SRC_NS to C's socket; all must arrive intact.
 udp_flow() {
 	local dst=$2 n=$3 rcv
-	ip netns exec "$C" timeout 20 python3 - "$n" "$TMP/got" <<'EOF' &
+	# resolve the neighbours on the path first (ICMP, not what is tested),
+	# so that a slow ND or ARP under load cannot eat the first datagrams
+	ip netns exec "$1" ping -c 1 -W 3 "$dst" >/dev/null 2>&1
+	ip netns exec "$C" timeout 40 python3 - "$n" "$TMP/got" <<'EOF' &
 import socket, sys
 n, out = int(sys.argv[1]), sys.argv[2]
 s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
 s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
 s.bind(('::', 51820))
 open(out + '.ready', 'w').close()
-s.settimeout(5)
+s.settimeout(15)
 got = []
 try:
     while len(got) < n:
@@ -183,7 +186,8 @@ except socket.timeout:
 open(out, 'w').write('\n'.join(g[1:].decode() for g in got if g[:1] == b'\x04'))
 EOF
 	rcv=$!
-	for _ in $(seq 1 50); do [ -e "$TMP/got.ready" ] && break; sleep 0.1; done
+	for _ in $(seq 1 100); do [ -e "$TMP/got.ready" ] && break; sleep 0.1; done
+	[ -e "$TMP/got.ready" ] || echo "C's socket not ready after 10 s"
 	ip netns exec "$1" python3 - "$dst" "$n" <<'EOF'
 import socket, sys, time
 dst, n = sys.argv[1], int(sys.argv[2])
@@ -196,10 +200,13 @@ for i in range(n):
 EOF
 	wait "$rcv"
 	local got
-	got=$(grep -c '^transit-' "$TMP/got" 2>/dev/null || echo 0)
+	got=$(grep -c '^transit-' "$TMP/got" 2>/dev/null)
 	rm -f "$TMP/got" "$TMP/got.ready"
-	echo "$got of $n datagrams arrived at C"
-	[ "$got" = "$n" ]
+	echo "${got:-0} of $n datagrams arrived at C"
+	[ "${got:-0}" = "$n" ] && return 0
+	echo "R's neighbours:"; inR ip neigh show
+	echo "R's counters:"; inR "$BT" show bt0 --json
+	return 1
 }
 
 # to_router N ADDR: N data messages addressed to R itself are R's to judge
