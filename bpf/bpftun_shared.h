@@ -110,7 +110,7 @@ struct bpftun_sa_req {
 	__u32 flags;
 	char algo[BPFTUN_ALGO_LEN]; /* "ecb(aes)" (default), "ecb(aes-generic)", ... */
 	__u64 expire_ns;	    /* CLOCK_MONOTONIC (bpf_ktime_get_ns); 0 = never */
-	__u64 counter_limit;	    /* tx: refuse to send at or past this counter; 0 = default */
+	__u64 counter_limit;	    /* tx: messages this key may send; 0 = default */
 	__s32 err;		    /* out: 0 or -errno */
 	__u32 pad;
 };
@@ -157,16 +157,19 @@ struct bpftun_peer {
 
 /* Userspace view of a `tx_sas` value. The first word is the context kptr,
  * which always reads as zero from userspace: `present` says whether a key
- * is installed. datapath.bpf.c asserts the layouts agree. */
+ * is installed. datapath.bpf.c asserts the layouts agree. A slot's counter
+ * is never reset: a new key continues from where the slot's counter is, so
+ * the messages sent under the current key are counter - counter_start. */
 struct bpftun_tx_sa_view {
 	__u64 ctx;
-	__u64 counter;
-	__u64 counter_limit;
+	__u64 counter;	     /* next counter of the slot: only ever grows */
+	__u64 counter_limit; /* absolute: counter_start + the request's limit */
 	__u64 expire_ns;
 	__u32 remote_index;
 	__u32 salt;
 	__u32 present;
 	__u32 pad;
+	__u64 counter_start; /* the slot's counter when this key was installed */
 };
 
 /* Userspace view of the head of an `rx_sas` value (its replay window

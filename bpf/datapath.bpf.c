@@ -27,17 +27,23 @@ const volatile struct bpftun_config cfg = {};
 
 struct tx_sa {
 	struct bpf_crypto_ctx __kptr_bt *ctx;
-	__u64 counter; /* next counter to send; bumped atomically */
-	__u64 counter_limit;
+	/* Next counter to send; only ever bumped atomically, never reset, not
+	 * even by a new key (see install_tx). */
+	__u64 counter;
+	__u64 counter_limit; /* absolute */
 	__u64 expire_ns;
 	__u32 remote_index;
 	__u32 salt;
 	__u32 present;
 	__u32 pad;
+	__u64 counter_start; /* counter when the key was installed (userspace) */
 };
 _Static_assert(sizeof(struct tx_sa) == sizeof(struct bpftun_tx_sa_view), "tx_sa view");
 _Static_assert(__builtin_offsetof(struct tx_sa, present) ==
 		       __builtin_offsetof(struct bpftun_tx_sa_view, present),
+	       "tx_sa view");
+_Static_assert(__builtin_offsetof(struct tx_sa, counter_start) ==
+		       __builtin_offsetof(struct bpftun_tx_sa_view, counter_start),
 	       "tx_sa view");
 
 /* The peer's own reference to an rx context; the hot path finds the same
@@ -547,6 +553,61 @@ int tc_seal(struct __sk_buff *skb)
 
 enum { OPEN_PASS = -1 };
 
+/* Is this packet addressed to this host? Asked only of data messages to our
+ * port, before anything is counted. The kernel's own routing decides, with
+ * the input lookup the stack will make (bpf_fib_lookup, ingress device as
+ * iif, the packet's addresses, ports and TOS):
+ *   - a unicast route (SUCCESS, NO_NEIGH, FRAG_NEEDED): the stack would
+ *     forward it, it is transit: not ours;
+ *   - BLACKHOLE, UNREACHABLE, PROHIBIT, UNSUPP_LWT: the stack discards or
+ *     tunnels it elsewhere: not ours;
+ *   - NOT_FWDED: a local (or broadcast, multicast, unroutable) destination:
+ *     ours;
+ *   - FWD_DISABLED: the kernel checks forwarding on the device before it
+ *     looks at the destination, so this says nothing about it; but a device
+ *     that does not forward only delivers locally or drops, so a packet there
+ *     is never transit: ours. This is the common case of a host (not a
+ *     router), and costs no route lookup at all;
+ *   - an error (< 0): cannot tell: ours, as before the check existed.
+ * SKIP_NEIGH: the neighbour is irrelevant to the answer. */
+static __always_inline int for_us(struct __sk_buff *skb, struct bpf_fib_lookup *f)
+{
+	long rc;
+
+	f->ifindex = skb->ifindex;
+	rc = bpf_fib_lookup(skb, f, sizeof(*f), BPF_FIB_LOOKUP_SKIP_NEIGH);
+	switch (rc) {
+	case BPF_FIB_LKUP_RET_NOT_FWDED:
+	case BPF_FIB_LKUP_RET_FWD_DISABLED:
+		return 1;
+	case BPF_FIB_LKUP_RET_SUCCESS:
+	case BPF_FIB_LKUP_RET_NO_NEIGH:
+	case BPF_FIB_LKUP_RET_FRAG_NEEDED:
+	case BPF_FIB_LKUP_RET_BLACKHOLE:
+	case BPF_FIB_LKUP_RET_UNREACHABLE:
+	case BPF_FIB_LKUP_RET_PROHIBIT:
+	case BPF_FIB_LKUP_RET_UNSUPP_LWT:
+		return 0;
+	default:
+		return 1;
+	}
+}
+
+#define VLAN_VID_MASK 0x0fff
+
+/* Zero keystream blocks 0..nblk-1 (Poly1305 key included) in s->ks. */
+static __always_inline void aead_wipe(struct bpftun_scratch *s, __u32 nblk)
+{
+	int i;
+
+	bpf_for(i, 0, (nblk + 3) / 4)
+	{
+		__u64 *p = (__u64 *)(s->ks + (i & 31) * 64);
+
+		p[0] = p[1] = p[2] = p[3] = p[4] = p[5] = p[6] = p[7] = 0;
+	}
+}
+
 static __always_inline int open(struct __sk_buff *skb, __u32 *peer_id, __u32 *inner_len)
 {
 	struct bpftun_scratch *s;
@@ -554,7 +615,10 @@ static __always_inline int open(struct __sk_buff *skb, __u32 *peer_id, __u32 *in
 	struct rx_sa *sa;
 	struct inner in = {};
 	struct ethhdr eth;
-	__u32 one = 1, l4off, ulen, len, idx, *pid;
+	struct bpf_fib_lookup *fib;
+	__u64 dst[2] = {}; /* outer destination address, for for_us() */
+	__u32 tos = 0; /* IPv4 TOS, or IPv6 traffic class and flow label */
+	__u32 one = 1, l4off, ulen, len, idx, *pid, sa_peer, salt, nblk;
 	__u64 counter, t0, t1, r0, r1;
 	__u64 src[2] = {}; /* outer source address, for roaming */
 	__u16 dport, sport;
@@ -574,6 +638,8 @@ static __always_inline int open(struct __sk_buff *skb, __u32 *peer_id, __u32 *in
 			return OPEN_PASS;
 		l4off = BPFTUN_ETH_LEN + ip.ihl * 4;
 		src[0] = ip.saddr;
+		dst[0] = ip.daddr;
+		tos = ip.tos;
 	} else if (eth.h_proto == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr ip6;
 
@@ -584,6 +650,8 @@ static __always_inline int open(struct __sk_buff *skb, __u32 *peer_id, __u32 *in
 		l4off = BPFTUN_ETH_LEN + BPFTUN_IP6_LEN;
 		__builtin_memcpy(src, &ip6.saddr, 16);
 		v6 = 1;
+		__builtin_memcpy(dst, &ip6.daddr, 16);
+		tos = *(__be32 *)&ip6 & bpf_htonl(0x0fffffff);
 	} else {
 		return OPEN_PASS;
 	}
@@ -603,6 +671,36 @@ static __always_inline int open(struct __sk_buff *skb, __u32 *peer_id, __u32 *in
 		return OPEN_PASS; /* empty datagram: not ours to judge */
 	if (type != BPFTUN_MSG_DATA)
 		return OPEN_PASS; /* handshake etc.: to the key-management socket */
+	/* A frame tagged with a VLAN id is for that VLAN's device, where the
+	 * stack delivers it untagged (and where tc_open runs if that device is
+	 * an underlay). At TC ingress the outer tag is always in the skb's
+	 * metadata, never in the data: __netif_receive_skb_core untags before
+	 * the ingress hook. Priority tags (VLAN id 0) are delivered on this
+	 * device, so they are handled like untagged frames. */
+	if (skb->vlan_present && (skb->vlan_tci & VLAN_VID_MASK))
+		return OPEN_PASS;
+	s = bpf_map_lookup_elem(&scratch, &one);
+	if (!s)
+		return OPEN_PASS; /* cannot happen (array map); nothing judged yet */
+	/* The lookup's 64 bytes live in scratch, not on the full stack; buf
+	 * is overwritten with the message below. */
+	fib = (struct bpf_fib_lookup *)s->buf;
+	__builtin_memset(fib, 0, sizeof(*fib));
+	fib->family = v6 ? 10 /* AF_INET6 */ : 2 /* AF_INET */;
+	fib->l4_protocol = IPPROTO_UDP;
+	fib->sport = sport;
+	fib->dport = dport;
+	if (v6) {
+		fib->flowinfo = tos;
+		__builtin_memcpy(fib->ipv6_src, src, 16);
+		__builtin_memcpy(fib->ipv6_dst, dst, 16);
+	} else {
+		fib->tos = (__u8)tos;
+		fib->ipv4_src = (__u32)src[0];
+		fib->ipv4_dst = (__u32)dst[0];
+	}
+	if (!for_us(skb, fib))
+		return OPEN_PASS; /* transit: the stack forwards it untouched */
 
 	/* From here the packet claims to be ours: anything wrong is a drop. */
 	if (skb->gso_segs > 1)
@@ -614,9 +712,6 @@ static __always_inline int open(struct __sk_buff *skb, __u32 *peer_id, __u32 *in
 	if (len > BPFTUN_MAX_INNER)
 		return BPFTUN_DROP_TOO_BIG;
 
-	s = bpf_map_lookup_elem(&scratch, &one);
-	if (!s)
-		return BPFTUN_DROP_INTERNAL;
 	barrier_var(len);
 	if (bpf_skb_load_bytes(skb, l4off + BPFTUN_UDP_LEN, s->buf,
 			       BPFTUN_HDR_LEN + (len & 0x7ff)))
@@ -631,20 +726,26 @@ static __always_inline int open(struct __sk_buff *skb, __u32 *peer_id, __u32 *in
 	sa = bpf_map_lookup_elem(&rx_sas, &idx);
 	if (!sa)
 		return BPFTUN_DROP_NO_SA;
-	*peer_id = sa->peer_id;
-	if (!sa->ctx)
-		return BPFTUN_DROP_NO_SA;
+	/* The SA's fields are read once, here, before the crypto: the entry
+	 * can be deleted and its memory reused for another SA (another peer)
+	 * while this packet is being opened. The packet is attributed to, and
+	 * its inner source checked against, the peer read here. */
+	sa_peer = sa->peer_id;
+	salt = sa->salt;
+	*peer_id = sa_peer;
 	if (sa->expire_ns && bpf_ktime_get_ns() >= sa->expire_ns)
 		return BPFTUN_DROP_KEY_EXPIRED;
 
+	nblk = BPFTUN_POLYKEY_BLOCKS + round16(len) / 16;
 	{
-		__u32 nblk = BPFTUN_POLYKEY_BLOCKS + round16(len) / 16;
 		struct bpf_crypto_ctx *ctx = sa->ctx;
 
 		if (!ctx)
 			return BPFTUN_DROP_NO_SA;
-		if (aead_keystream(ctx, s, sa->salt, counter, nblk))
+		if (aead_keystream(ctx, s, salt, counter, nblk)) {
+			aead_wipe(s, nblk);
 			return BPFTUN_DROP_CRYPTO_ERROR;
+		}
 	}
 	aead_zero_tail(s, len);
 	aead_tag(s, len, &t0, &t1);
@@ -652,8 +753,13 @@ static __always_inline int open(struct __sk_buff *skb, __u32 *peer_id, __u32 *in
 	 * splits this into two early-exit compares, one per 8-byte half. */
 	t0 = (t0 ^ r0) | (t1 ^ r1);
 	barrier_var(t0);
-	if (t0)
+	if (t0) {
+		/* The keystream and Poly1305 key of a counter the sender may not
+		 * have used yet: with them, anyone who can read this map could
+		 * forge a message under that counter. */
+		aead_wipe(s, nblk);
 		return BPFTUN_DROP_BAD_TAG;
+	}
 
 	/* Authentic. Only now may the counter move the replay window. */
 	bpf_spin_lock(&sa->lock);
@@ -666,8 +772,7 @@ static __always_inline int open(struct __sk_buff *skb, __u32 *peer_id, __u32 *in
 	 * that the key manager can point the peer's endpoint there (roaming).
 	 * Written only on a change: the peer's value stays read-mostly. */
 	{
-		__u32 id = sa->peer_id;
-		struct peer *p = bpf_map_lookup_elem(&peers, &id);
+		struct peer *p = bpf_map_lookup_elem(&peers, &sa_peer);
 
 		if (p && (p->seen_port != sport || p->seen_v6 != v6 ||
 			  *(__u64 *)&p->seen_addr[0] != src[0] ||
@@ -715,7 +820,7 @@ static __always_inline int open(struct __sk_buff *skb, __u32 *peer_id, __u32 *in
 	if (in.len != len)
 		return BPFTUN_DROP_MALFORMED;
 	pid = bpf_map_lookup_elem(&allowed_ips, &in.key);
-	if (!pid || *pid != sa->peer_id)
+	if (!pid || *pid != sa_peer)
 		return BPFTUN_DROP_NOT_ALLOWED_IP;
 
 	/* byte by byte: a cast dropping volatile would let clang fold the
@@ -793,18 +898,16 @@ int tc_keepalive(struct __sk_buff *skb)
 /* ------------------------------------------------------------------- sa_ctl */
 
 
-static __always_inline struct bpf_crypto_ctx *sa_create(struct bpftun_sa_req *req, int *err)
+/* params->key holds the request's key already (sa_ctl put it there straight
+ * from the syscall ctx); everything else in params is set here. */
+static __always_inline struct bpf_crypto_ctx *sa_create(struct bpftun_sa_req *req,
+							struct bpf_crypto_params *params, int *err)
 {
-	struct bpf_crypto_params *params;
-	struct bpf_crypto_ctx *ctx;
-	__u32 zero = 0;
-
-	params = bpf_map_lookup_elem(&params_scratch, &zero);
-	if (!params) {
-		*err = -ENOMEM;
-		return NULL;
-	}
-	__builtin_memset(params, 0, sizeof(*params));
+	__builtin_memset(params->type, 0, sizeof(params->type));
+	__builtin_memset(params->reserved, 0, sizeof(params->reserved));
+	__builtin_memset(params->algo, 0, sizeof(params->algo));
+	__builtin_memset(params->key + BPFTUN_KEY_LEN, 0, sizeof(params->key) - BPFTUN_KEY_LEN);
+	params->authsize = 0;
 	__builtin_memcpy(params->type, "skcipher", sizeof("skcipher"));
 	params->key_len = BPFTUN_KEY_LEN;
 	if (req->algo[0])
@@ -819,10 +922,7 @@ static __always_inline struct bpf_crypto_ctx *sa_create(struct bpftun_sa_req *re
 		*err = -EINVAL;
 		return NULL;
 	}
-	__builtin_memcpy(params->key, req->key, BPFTUN_KEY_LEN);
-	ctx = bpf_crypto_ctx_create(params, sizeof(*params), err);
-	__builtin_memset(params->key, 0, BPFTUN_KEY_LEN);
-	return ctx;
+	return bpf_crypto_ctx_create(params, sizeof(*params), err);
 }
 
 static __always_inline void release(struct bpf_crypto_ctx *ctx)
@@ -865,7 +965,8 @@ static __always_inline int tx_clear(__u32 peer_id, __u32 slot)
 	return 0;
 }
 
-static __always_inline int install_tx(struct bpftun_sa_req *req, struct peer *p)
+static __always_inline int install_tx(struct bpftun_sa_req *req, struct bpf_crypto_params *params,
+				      struct peer *p)
 {
 	__u32 key = slot_key(req->peer_id, req->slot);
 	struct bpf_crypto_ctx *ctx;
@@ -878,12 +979,25 @@ static __always_inline int install_tx(struct bpftun_sa_req *req, struct peer *p)
 	/* Refuse to rewrite the slot packets are being sealed with. */
 	if (req->slot == p->tx_active && tx->ctx)
 		return -EBUSY;
-	ctx = sa_create(req, &err);
+	ctx = sa_create(req, params, &err);
 	if (!ctx)
 		return err ?: -ENOMEM;
 	release(bpf_kptr_xchg(&tx->ctx, NULL));
-	tx->counter = 0;
-	tx->counter_limit = req->counter_limit;
+	/* The counter is not reset: a tc_seal that read the old context just
+	 * before this install (a softirq preempted on PREEMPT_RT, or simply
+	 * another CPU) may take its counter after it. Since the counter only
+	 * grows, that counter was never used with the old key, nor will it be
+	 * with the new one: every (key, counter) of a slot is unique whatever
+	 * the interleaving. The new key's limit counts from here. */
+	{
+		__u64 start = tx->counter;
+		__u64 room = req->counter_limit ?: BPFTUN_REJECT_AFTER_MESSAGES;
+
+		tx->counter_start = start;
+		tx->counter_limit = room < BPFTUN_REJECT_AFTER_MESSAGES - start
+					    ? start + room
+					    : BPFTUN_REJECT_AFTER_MESSAGES;
+	}
 	tx->expire_ns = req->expire_ns;
 	tx->remote_index = req->index;
 	__builtin_memcpy(&tx->salt, req->salt, 4);
@@ -892,7 +1006,8 @@ static __always_inline int install_tx(struct bpftun_sa_req *req, struct peer *p)
 	return 0;
 }
 
-static __always_inline int install_rx(struct bpftun_sa_req *req)
+static __always_inline int install_rx(struct bpftun_sa_req *req,
+				      struct bpf_crypto_params *params)
 {
 	__u32 idx = req->index, zero = 0, key = slot_key(req->peer_id, req->slot);
 	struct bpf_crypto_ctx *ctx, *second;
@@ -906,7 +1021,7 @@ static __always_inline int install_rx(struct bpftun_sa_req *req)
 	if (bpf_map_lookup_elem(&rx_sas, &idx))
 		return -EEXIST; /* receiver indices are unique per tunnel */
 
-	ctx = sa_create(req, &err);
+	ctx = sa_create(req, params, &err);
 	if (!ctx)
 		return err ?: -ENOMEM;
 	/* One context, two owners: rx_sas (hot path, by index) and the peer's slot. */
@@ -955,26 +1070,48 @@ static __always_inline int activate_tx(struct bpftun_sa_req *req, struct peer *p
 	return 0;
 }
 
-/* The syscall ctx may only be read at constant offsets from its register:
- * copy it word by word into a stack copy, zero the key in it afterwards. */
+/* The syscall ctx may only be read at constant offsets from its register.
+ * The key goes from the ctx straight into params_scratch (map memory), one
+ * 8-byte word at a time through a register, and is then zeroed in the ctx;
+ * the rest of the request is copied onto the stack. No copy of the key is
+ * ever on the BPF stack (which is the kernel stack, and is not cleared when
+ * the program returns): tests/check_sa_ctl_stack.sh checks the object code. */
 #define REQ_WORDS (sizeof(struct bpftun_sa_req) / 8)
+#define KEY_OFF __builtin_offsetof(struct bpftun_sa_req, key)
 _Static_assert(sizeof(struct bpftun_sa_req) % 8 == 0, "request is whole words");
+_Static_assert(KEY_OFF % 8 == 0 && BPFTUN_KEY_LEN % 8 == 0, "key is whole words");
 
 SEC("syscall")
 int sa_ctl(void *ctx)
 {
 	struct bpftun_sa_req r;
 	struct bpftun_sa_req *req = &r;
-	__u32 peer_id;
+	struct bpf_crypto_params *params;
+	__u32 peer_id, zero = 0;
 	struct peer *p;
 	int err = 0;
 
-#pragma unroll
-	for (int i = 0; i < REQ_WORDS; i++)
-		((__u64 *)&r)[i] = *(volatile __u64 *)(ctx + i * 8);
+	params = bpf_map_lookup_elem(&params_scratch, &zero);
+	if (!params) {
+		err = -ENOMEM;
+		goto wipe_ctx;
+	}
 #pragma unroll
 	for (int i = 0; i < BPFTUN_KEY_LEN / 8; i++)
-		*(volatile __u64 *)(ctx + __builtin_offsetof(struct bpftun_sa_req, key) + i * 8) = 0;
+		*(volatile __u64 *)(params->key + i * 8) = *(volatile __u64 *)(ctx + KEY_OFF + i * 8);
+wipe_ctx:
+#pragma unroll
+	for (int i = 0; i < BPFTUN_KEY_LEN / 8; i++)
+		*(volatile __u64 *)(ctx + KEY_OFF + i * 8) = 0;
+#pragma unroll
+	for (int i = 0; i < REQ_WORDS; i++) {
+		if (i * 8 >= KEY_OFF && i * 8 < KEY_OFF + BPFTUN_KEY_LEN)
+			((__u64 *)&r)[i] = 0;
+		else
+			((__u64 *)&r)[i] = *(volatile __u64 *)(ctx + i * 8);
+	}
+	if (err)
+		goto out;
 
 	peer_id = req->peer_id;
 	p = bpf_map_lookup_elem(&peers, &peer_id);
@@ -988,10 +1125,10 @@ int sa_ctl(void *ctx)
 	}
 	switch (req->op) {
 	case BPFTUN_OP_INSTALL_TX:
-		err = install_tx(req, p);
+		err = install_tx(req, params, p);
 		break;
 	case BPFTUN_OP_INSTALL_RX:
-		err = install_rx(req);
+		err = install_rx(req, params);
 		break;
 	case BPFTUN_OP_ACTIVATE_TX:
 		err = activate_tx(req, p);
@@ -1010,10 +1147,11 @@ int sa_ctl(void *ctx)
 		err = -EINVAL;
 	}
 out:
-	/* volatile: a plain memset of a dying stack copy is a dead store */
+	if (params) {
 #pragma unroll
-	for (int i = 0; i < BPFTUN_KEY_LEN / 8; i++)
-		*(volatile __u64 *)&r.key[i * 8] = 0;
+		for (int i = 0; i < BPFTUN_KEY_LEN / 8; i++)
+			*(volatile __u64 *)(params->key + i * 8) = 0;
+	}
 	*(volatile __s32 *)(ctx + __builtin_offsetof(struct bpftun_sa_req, err)) = err;
 	return 0;
 }

@@ -347,7 +347,7 @@ int dp_tx_sa(struct datapath *dp, uint32_t peer_id, uint32_t slot, struct bpftun
 	    bpf_map_lookup_elem(bpf_map__fd(dp->skel->maps.tx_sas), &key, &v))
 		return -errno ?: -EINVAL;
 	out->present = (int)v.present;
-	out->counter = v.counter;
+	out->counter = v.counter - v.counter_start; /* messages under this key */
 	out->expire_ns = v.expire_ns;
 	out->remote_index = v.remote_index;
 	return 0;

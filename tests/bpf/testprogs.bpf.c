@@ -186,3 +186,28 @@ int tc_flip(struct __sk_buff *skb)
 	__sync_fetch_and_add(&flip_count, 1);
 	return TC_ACT_OK;
 }
+
+/* ---- tc_vlan_wrap: the frame as tc_open sees it on a device receiving a
+ * VLAN-tagged frame. __netif_receive_skb_core untags every frame before TC
+ * ingress, so the tag is in the skb's metadata (vlan_present, vlan_tci), not
+ * in the data; BPF_PROG_TEST_RUN cannot set that metadata from its input, so
+ * this pushes vlan_push_tci as a tag (skb_vlan_push on an untagged skb only
+ * sets the metadata) and tail-calls vlan_next[0], which the test sets to
+ * tc_open. Returns 1000 if the push fails, 1001 if the tail call does. */
+__u32 vlan_push_tci;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} vlan_next SEC(".maps");
+
+SEC("tc")
+int tc_vlan_wrap(struct __sk_buff *skb)
+{
+	if (bpf_skb_vlan_push(skb, bpf_htons(0x8100), (__u16)vlan_push_tci))
+		return 1000;
+	bpf_tail_call(skb, &vlan_next, 0);
+	return 1001;
+}
