@@ -68,6 +68,7 @@ struct hs_rl_entry {
 	bool used;
 	uint64_t tokens_ns; /* credit in ns; a message costs rl_cost_ns */
 	uint64_t last_ns;
+	uint64_t cookie_ns; /* when this source was last sent a cookie reply (0: never) */
 };
 
 struct hs_device {
@@ -602,8 +603,8 @@ static bool rl_full_at(const struct hs_device *dev, const struct hs_rl_entry *e,
 	return now >= e->last_ns && now - e->last_ns >= dev->rl_max_ns - e->tokens_ns;
 }
 
-/* Token bucket of src: true if one more message may go on to DH. */
-static bool rl_allow(struct hs_device *dev, const struct hs_addr *src, uint64_t now)
+/* The rate-limiter entry of src, made if it has none (evicting another). */
+static struct hs_rl_entry *rl_find(struct hs_device *dev, const struct hs_addr *src, uint64_t now)
 {
 	uint8_t key[RL_KEY_LEN], h[crypto_shorthash_BYTES];
 	struct hs_rl_entry *set, *e = NULL, *idle = NULL, *lru = NULL;
@@ -639,7 +640,16 @@ static bool rl_allow(struct hs_device *dev, const struct hs_addr *src, uint64_t 
 		e->used = true;
 		e->tokens_ns = dev->rl_max_ns;
 		e->last_ns = now;
+		e->cookie_ns = 0;
 	}
+	return e;
+}
+
+/* Token bucket of src: true if one more message may go on to DH. */
+static bool rl_allow(struct hs_device *dev, const struct hs_addr *src, uint64_t now)
+{
+	struct hs_rl_entry *e = rl_find(dev, src, now);
+
 	rl_refill(dev, e, now);
 	if (e->tokens_ns >= dev->rl_cost_ns) {
 		e->tokens_ns -= dev->rl_cost_ns;
@@ -703,6 +713,22 @@ out:
 	return ret;
 }
 
+/* At most one cookie reply per source (address; IPv6 /64) every
+ * HS_COOKIE_REPLY_GAP_MS: a source that does not own its address (spoofed,
+ * on our link) makes every reply wait for ARP/ND in the kernel, charged to
+ * the sending socket; a real initiator needs one cookie per attempt. */
+static bool cookie_allowed(struct hs_device *dev, const struct hs_addr *src, uint64_t now)
+{
+	struct hs_rl_entry *e = rl_find(dev, src, now);
+
+	if (e->cookie_ns && now - e->cookie_ns < HS_COOKIE_REPLY_GAP_MS * NSEC_PER_MSEC) {
+		dev->stats.cookie_replies_withheld++;
+		return false;
+	}
+	e->cookie_ns = now ? now : 1;
+	return true;
+}
+
 /* mac2 under load: a valid one is required; 0 or the reason to refuse. */
 static int mac2_check(struct hs_device *dev, const uint8_t *msg, size_t len,
 		      const struct hs_addr *src, uint64_t now, enum hs_reason *why)
@@ -761,7 +787,8 @@ static int check_load(struct hs_device *dev, const uint8_t *msg, size_t len, uin
 			return ret;
 	}
 	if (why) {
-		ret = cookie_reply(dev, msg, len, sender, src, now, res);
+		ret = cookie_allowed(dev, src, now) ? cookie_reply(dev, msg, len, sender, src, now, res)
+						    : 0;
 		if (!ret)
 			ret = reject(dev, why);
 	}

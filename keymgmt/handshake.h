@@ -124,6 +124,8 @@ _Static_assert(__builtin_offsetof(struct hs_response, mac2) == HS_RESPONSE_LEN -
  * WireGuard's handshake queue above 1/8 of its size), whatever the sources. */
 #define HS_LOAD_RATE_PER_S 200
 #define HS_LOAD_BURST	   128
+/* One cookie reply per source (IPv4 address, IPv6 /64) at most this often. */
+#define HS_COOKIE_REPLY_GAP_MS 500
 /* Rate-limiter table: HS_RL_SETS sets of HS_RL_WAYS entries, LRU within a set. */
 #define HS_RL_WAYS 8
 #define HS_RL_SETS 512
@@ -200,6 +202,7 @@ struct hs_stats {
 	uint64_t accepted;
 	uint64_t noise_attempts; /* messages that got as far as DH */
 	uint64_t cookie_replies_sent;
+	uint64_t cookie_replies_withheld; /* same source again within HS_COOKIE_REPLY_GAP_MS */
 	uint64_t load_entered; /* times the device went under load (not the operator flag) */
 	uint64_t rejected[HS_R_COUNT]; /* index = reason - HS_REASON_BASE */
 };
@@ -260,7 +263,8 @@ int hs_create_initiation(struct hs_device *dev, uint32_t peer_id, uint8_t *out, 
  * Consume one received message from src. Each checks the type first (so a
  * message of another type is HS_R_BAD_TYPE); hs_receive() dispatches on it.
  * res is always reset; it may carry a reply even when the return is a
- * rejection (HS_R_NEEDS_COOKIE, HS_R_BAD_MAC2: a cookie reply).
+ * rejection (HS_R_NEEDS_COOKIE, HS_R_BAD_MAC2: a cookie reply, unless that
+ * source was sent one less than HS_COOKIE_REPLY_GAP_MS ago).
  */
 int hs_consume_initiation(struct hs_device *dev, const uint8_t *msg, size_t len,
 			  const struct hs_addr *src, struct hs_result *res);

@@ -671,6 +671,7 @@ static void test_tamper(void)
 	uint8_t init[HS_INITIATION_LEN], t[HS_INITIATION_LEN], resp[HS_RESPONSE_LEN];
 	uint8_t ck[HS_COOKIE_REPLY_LEN];
 	struct hs_result res, rr;
+	struct hs_addr fa;
 	int bad, n, rc;
 	struct pair p;
 
@@ -692,9 +693,13 @@ static void test_tamper(void)
 
 			memcpy(t, init, sizeof(t));
 			t[i] ^= (uint8_t)(1 << b);
-			/* mac2 is looked at only under load */
+			/* mac2 is looked at only under load; a source of its own
+			 * for each, as one source gets one cookie reply per 500 ms */
 			hs_set_under_load(p.r, i >= sizeof(init) - HS_MAC_LEN);
-			rc = hs_consume_initiation(p.r, t, sizeof(t), &p.iaddr, &res);
+			fa = p.iaddr;
+			fa.addr[2] = (uint8_t)(n >> 8);
+			fa.addr[3] = (uint8_t)n;
+			rc = hs_consume_initiation(p.r, t, sizeof(t), &fa, &res);
 			if (rc != want || res.have_keys ||
 			    (want == -HS_R_BAD_MAC2) != (res.reply_len == HS_COOKIE_REPLY_LEN)) {
 				if (bad++ < 5)
@@ -748,7 +753,10 @@ static void test_tamper(void)
 			memcpy(t, resp, sizeof(resp));
 			t[i] ^= (uint8_t)(1 << b);
 			hs_set_under_load(p.i, i >= sizeof(resp) - HS_MAC_LEN);
-			rc = hs_consume_response(p.i, t, sizeof(resp), &p.raddr, &res);
+			fa = p.raddr;
+			fa.addr[2] = (uint8_t)(n >> 8);
+			fa.addr[3] = (uint8_t)n;
+			rc = hs_consume_response(p.i, t, sizeof(resp), &fa, &res);
 			if (rc != want || res.have_keys) {
 				if (bad++ < 5)
 					printf("  response byte %zu bit %d: %s, want %s\n", i, b,
@@ -1114,6 +1122,8 @@ static void test_flood(void)
 			count[-rc - HS_REASON_BASE]++;
 		else
 			ok = 0;
+		if (res.reply_len == HS_COOKIE_REPLY_LEN)
+			memcpy(ck, res.reply, sizeof(ck)); /* one per 500 ms */
 	}
 	hs_get_stats(p.r, &after);
 	got = after.noise_attempts - before.noise_attempts;
@@ -1130,10 +1140,9 @@ static void test_flood(void)
 	rc = real_peer_completes(&p);
 	check(rc == 0, "flood: a real peer from another address still completes (%s)", rs(rc));
 
-	/* The attacker proves its address (takes the cookie) and floods with mac2. */
-	memcpy(ck, res.reply, sizeof(ck));
+	/* The attacker proves its address (takes a cookie) and floods with mac2. */
 	rc = hs_consume_cookie(att, ck, sizeof(ck), &res);
-	check(rc == 0, "flood: the attacker takes the last cookie reply (%s)", rs(rc));
+	check(rc == 0, "flood: the attacker takes a cookie reply (%s)", rs(rc));
 	hs_create_initiation(att, id, init, sizeof(init));
 	check(!sodium_is_zero(init + 132, 16), "flood: attacker now has a valid mac2");
 	memset(count, 0, sizeof(count));
@@ -1288,6 +1297,25 @@ static void test_distributed_flood(void)
 	check(!hs_under_load(p.r), "distributed flood: load clears 1 s after it stops");
 	hs_note_backlog(p.r);
 	check(hs_under_load(p.r), "a deep receive queue (hs_note_backlog) is load too");
+	{
+		/* One source, under load: one cookie reply per 500 ms, not one per message. */
+		int replies = 0;
+
+		hs_get_stats(p.r, &before);
+		for (int i = 0; i < 100; i++) {
+			tick(&p.clk, 10 * 1000000ULL); /* 100 messages in 1 s */
+			hs_note_backlog(p.r);
+			hs_consume_initiation(p.r, init, sizeof(init), &a, &res);
+			replies += res.reply_len == HS_COOKIE_REPLY_LEN;
+		}
+		hs_get_stats(p.r, &after);
+		check(replies >= 2 && replies <= 1000 / HS_COOKIE_REPLY_GAP_MS + 1 &&
+			  after.cookie_replies_withheld - before.cookie_replies_withheld ==
+			      (uint64_t)(100 - replies),
+		      "cookie replies to one source under load: %d for 100 messages in 1 s (at most "
+		      "one per %d ms), the rest withheld",
+		      replies, HS_COOKIE_REPLY_GAP_MS);
+	}
 	hs_device_free(att);
 	pair_free(&p);
 }
