@@ -758,6 +758,14 @@ int main(int argc, char **argv)
 	}
 	km->sock = open_socket(km->cfg.listen_port);
 	km->sock_cookie = km->sock < 0 ? -1 : open_socket(km->cfg.listen_port);
+	if (km->sock_cookie >= 0) {
+		/* Room for one reply to each of the neighbours the kernel lets
+		 * wait for resolution at once (gc_thresh3, 1024 by default);
+		 * best effort (needs CAP_NET_ADMIN beyond wmem_max). */
+		int sz = 4 << 20;
+
+		setsockopt(km->sock_cookie, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz));
+	}
 	if (km->sock < 0 || km->sock_cookie < 0) {
 		err = km->sock < 0 ? km->sock : km->sock_cookie;
 		logf_("port %u: %s", km->cfg.listen_port, strerror(-err));

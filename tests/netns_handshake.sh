@@ -130,9 +130,6 @@ stop_flood
 check "during a flood of cookie-needing initiations from 20 unowned on-link sources (3000/s), the legit peer completes within 2 s: $(cat "$TMP/legit1")" [ "$rc1" = 0 ]
 check "R's key manager never slept in sock_alloc_send_pskb ($(sort "$TMP/wchan" | uniq -c | tr '\n' ' '))" \
 	bash -c "! grep -q sock_alloc_send_pskb $TMP/wchan"
-sleep 1.2
-check "replies that did not fit were dropped and counted, not waited for" \
-	bash -c "grep -E 'replies not sent \(send buffer full\)|sending reply: Resource temporarily unavailable' $LOG"
 check "A - R tunnel still works" inA ping -c 2 -i 0.2 -W 2 10.9.0.1
 sleep 3 # the neighbour queues of the last flood time out
 
