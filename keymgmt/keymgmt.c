@@ -313,7 +313,37 @@ static int sa(struct km *km, uint32_t op, uint32_t id, uint32_t slot, uint32_t i
 	return dp_sa_ctl(km->dp, &req); /* zeroes req.key */
 }
 
-/* A handshake completed: install both directions in the next slot. */
+/*
+ * The slot a new session goes into. Never the active one (we send on it).
+ * Of the other two, the one installed first (the earlier expiry; an empty
+ * one before either): the newer one may hold a session the peer is sending
+ * on now. That is a pending one we have not switched to yet, or, when two
+ * handshakes crossed, the one the peer completed as initiator and switched
+ * to at once while ours made another slot active. "The slot after the
+ * active one" (the old rule) picked exactly that one when the slots had
+ * been filled out of order, and dropped the peer's packets as no_sa until
+ * it switched (issue 13, item 13; docs/keymgmt.md).
+ */
+static uint32_t spare_slot(struct km *km, uint32_t id, uint32_t active)
+{
+	uint32_t best = (active + 1) % BPFTUN_SLOTS;
+	uint64_t best_exp = UINT64_MAX;
+
+	for (uint32_t i = 1; i < BPFTUN_SLOTS; i++) {
+		uint32_t s = (active + i) % BPFTUN_SLOTS;
+		struct bpftun_tx_sa_info tx;
+
+		if (dp_tx_sa(km->dp, id, s, &tx) || !tx.present)
+			return s;
+		if (tx.expire_ns < best_exp) {
+			best = s;
+			best_exp = tx.expire_ns;
+		}
+	}
+	return best;
+}
+
+/* A handshake completed: install both directions in a spare slot. */
 static int install(struct km *km, const struct hs_keys *k)
 {
 	struct km_peer *kp = &km->peers[k->peer_id];
@@ -325,12 +355,7 @@ static int install(struct km *km, const struct hs_keys *k)
 	err = dp_get_peer(km->dp, k->peer_id, &p);
 	if (err)
 		return err;
-	/* Never the active slot (we send on it, the peer may too) nor a
-	 * pending one (the peer already sends on it): the third, oldest. */
-	if (kp->pending_slot >= 0 && (uint32_t)kp->pending_slot != p.tx_active)
-		slot = 3 - p.tx_active - (uint32_t)kp->pending_slot;
-	else
-		slot = (p.tx_active + 1) % BPFTUN_SLOTS;
+	slot = spare_slot(km, k->peer_id, p.tx_active);
 	err = sa(km, BPFTUN_OP_INSTALL_RX, k->peer_id, slot, k->local_index, &k->rx, expire);
 	if (err == -EEXIST) {
 		/* our own index from an earlier session in the same slot: clear it */
