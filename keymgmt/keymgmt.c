@@ -484,12 +484,13 @@ static void tick(struct km *km)
 				/* Never send under keys the peer has not shown it
 				 * holds: keep the old ones and start a handshake of
 				 * our own, whose response confirms its keys. */
-				logf_("peer %u: slot %d not confirmed in 10 s; keeping the old keys "
-				      "and initiating",
-				      i, kp->pending_slot);
 				kp->pending_since = now;
-				if (!kp->awaiting)
+				if (p.ep.dport && !kp->awaiting) {
+					logf_("peer %u: slot %d not confirmed in 10 s; keeping the old "
+					      "keys and initiating",
+					      i, kp->pending_slot);
 					kp->force = 1;
+				}
 			}
 		}
 		/* Roaming on data: tc_open saw authentic packets from elsewhere. */
