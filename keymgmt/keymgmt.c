@@ -11,11 +11,13 @@
  * traffic never waits for it.
  *
  * Rekey without loss (three slots per peer and direction, see
- * docs/datapath.md): the new session goes into the slot after the active
- * one. The initiator switches to it at once (the responder installed its rx
- * side before answering). The responder keeps sending with the old keys
- * until the first packet under the new ones arrives, then switches. Old
- * sessions stay valid for receiving until their slot is reused.
+ * docs/datapath.md): the new session goes into the spare slot installed
+ * first (spare_slot). The initiator switches to it at once (the responder
+ * installed its rx side before answering). The responder keeps sending with
+ * the old keys until the first packet under the new ones arrives, then
+ * switches; never on a timeout, and it never moves the endpoint on an
+ * initiation (it may be a replay). Old sessions stay valid for receiving
+ * until their slot is reused.
  *
  * Schedule (WireGuard's): a session is renewed after 120 s; every SA expires
  * 180 s after its handshake, in the datapath itself, so if this process dies
