@@ -787,8 +787,9 @@ static int check_load(struct hs_device *dev, const uint8_t *msg, size_t len, uin
 			return ret;
 	}
 	if (why) {
-		ret = cookie_allowed(dev, src, now) ? cookie_reply(dev, msg, len, sender, src, now, res)
-						    : 0;
+		ret = cookie_allowed(dev, src, now)
+			  ? cookie_reply(dev, msg, len, sender, src, now, res)
+			  : 0;
 		if (!ret)
 			ret = reject(dev, why);
 	}

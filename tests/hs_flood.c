@@ -140,7 +140,8 @@ static int flood(int argc, char **argv)
 static int legit(int argc, char **argv)
 {
 	uint8_t rpub[32], priv[32], init[HS_INITIATION_LEN], buf[256];
-	struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(argv[3]))};
+	struct sockaddr_in dst = {.sin_family = AF_INET,
+				  .sin_port = htons((uint16_t)atoi(argv[3]))};
 	unsigned long timeout_ms = strtoul(argv[6], NULL, 10);
 	uint64_t start, last_sent, deadline;
 	struct hs_device *dev;
@@ -208,8 +209,8 @@ static int legit(int argc, char **argv)
 	{
 		unsigned long ms = (unsigned long)((now_ns() - start) / 1000000ULL);
 
-		printf("%s in %lu ms, %d cookie replies\n", done ? "completed" : "not completed", ms,
-		       cookies);
+		printf("%s in %lu ms, %d cookie replies\n", done ? "completed" : "not completed",
+		       ms, cookies);
 		close(fd);
 		hs_device_free(dev);
 		return done && ms <= timeout_ms ? 0 : 1;

@@ -50,7 +50,7 @@ ip -n "$X" addr add 10.77.0.2/16 dev vx
 ip -n "$R" addr add 10.78.0.1/24 dev va
 ip -n "$A" addr add 10.78.0.2/24 dev vb
 for d in "$R vr" "$X vx" "$R va" "$A vb"; do
-	set -- $d
+	set -- $d # two words: namespace, device
 	ip -n "$1" link set "$2" up
 	ip netns exec "$1" ethtool -K "$2" tx off >/dev/null
 done

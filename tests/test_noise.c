@@ -1309,12 +1309,13 @@ static void test_distributed_flood(void)
 			replies += res.reply_len == HS_COOKIE_REPLY_LEN;
 		}
 		hs_get_stats(p.r, &after);
-		check(replies >= 2 && replies <= 1000 / HS_COOKIE_REPLY_GAP_MS + 1 &&
-			  after.cookie_replies_withheld - before.cookie_replies_withheld ==
-			      (uint64_t)(100 - replies),
-		      "cookie replies to one source under load: %d for 100 messages in 1 s (at most "
-		      "one per %d ms), the rest withheld",
-		      replies, HS_COOKIE_REPLY_GAP_MS);
+		check(
+		    replies >= 2 && replies <= 1000 / HS_COOKIE_REPLY_GAP_MS + 1 &&
+			after.cookie_replies_withheld - before.cookie_replies_withheld ==
+			    (uint64_t)(100 - replies),
+		    "cookie replies to one source under load: %d for 100 messages in 1 s (at most "
+		    "one per %d ms), the rest withheld",
+		    replies, HS_COOKIE_REPLY_GAP_MS);
 	}
 	hs_device_free(att);
 	pair_free(&p);
