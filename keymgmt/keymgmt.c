@@ -319,12 +319,12 @@ static int sa(struct km *km, uint32_t op, uint32_t id, uint32_t slot, uint32_t i
  * The slot a new session goes into. Never the active one (we send on it).
  * Of the other two, the one installed first (the earlier expiry; an empty
  * one before either): the newer one may hold a session the peer is sending
- * on now. That is a pending one we have not switched to yet, or, when two
- * handshakes crossed, the one the peer completed as initiator and switched
- * to at once while ours made another slot active. "The slot after the
+ * on now. That is a pending one we have not switched to yet, or one we
+ * forgot as pending when a handshake of our own completed first, while the
+ * peer, its initiator, had switched to it at once. "The slot after the
  * active one" (the old rule) picked exactly that one when the slots had
- * been filled out of order, and dropped the peer's packets as no_sa until
- * it switched (issue 13, item 13; docs/keymgmt.md).
+ * been filled out of turn, and dropped the peer's packets as no_sa until
+ * it switched (docs/keymgmt.md, "The no_sa window of a rekey").
  */
 static uint32_t spare_slot(struct km *km, uint32_t id, uint32_t active)
 {
