@@ -68,6 +68,7 @@ struct hs_rl_entry {
 	bool used;
 	uint64_t tokens_ns; /* credit in ns; a message costs rl_cost_ns */
 	uint64_t last_ns;
+	uint64_t cookie_ns; /* when this source was last sent a cookie reply (0: never) */
 };
 
 struct hs_device {
@@ -86,6 +87,12 @@ struct hs_device {
 	uint64_t load_hold_ns;
 	uint64_t load_until_ns;
 	bool load_flag;
+	/* Global bucket: messages that go on to DH without proof of address
+	 * (mac2), from all sources together; empty means under load. */
+	uint64_t gl_tokens_ns;
+	uint64_t gl_last_ns;
+	uint64_t gl_cost_ns;
+	uint64_t gl_max_ns;
 
 	hs_clock_fn mono_ns;
 	hs_clock_fn real_ns;
@@ -288,6 +295,7 @@ int hs_device_new(struct hs_device **out, const uint8_t static_priv[NOISE_DHLEN]
 	dev->mono_ns = default_mono_ns;
 	dev->real_ns = default_real_ns;
 	hs_set_limits(dev, HS_RATE_PER_S, HS_RATE_BURST, HS_LOAD_HOLD_MS);
+	hs_set_load_limit(dev, HS_LOAD_RATE_PER_S, HS_LOAD_BURST);
 	*out = dev;
 	return 0;
 }
@@ -337,6 +345,51 @@ int hs_set_limits(struct hs_device *dev, uint32_t per_s, uint32_t burst, uint32_
 	dev->rl_max_ns = dev->rl_cost_ns * burst;
 	dev->load_hold_ns = (uint64_t)load_hold_ms * NSEC_PER_MSEC;
 	return 0;
+}
+
+int hs_set_load_limit(struct hs_device *dev, uint32_t per_s, uint32_t burst)
+{
+	if (!dev || !per_s || !burst)
+		return -EINVAL;
+	dev->gl_cost_ns = NSEC_PER_SEC / per_s;
+	dev->gl_max_ns = dev->gl_cost_ns * burst;
+	dev->gl_tokens_ns = dev->gl_max_ns;
+	dev->gl_last_ns = 0;
+	return 0;
+}
+
+/* Enter (or extend) the load state: HS_LOAD_HOLD_MS, at least 1 s when the
+ * automatic hold is off, so that one event is not forgotten at once. */
+static void enter_load(struct hs_device *dev, uint64_t now)
+{
+	uint64_t hold = dev->load_hold_ns ? dev->load_hold_ns : NSEC_PER_SEC;
+
+	if (!under_load_at(dev, now))
+		dev->stats.load_entered++;
+	dev->load_until_ns = now + hold;
+}
+
+void hs_note_backlog(struct hs_device *dev)
+{
+	if (dev)
+		enter_load(dev, now_mono(dev));
+}
+
+/* One message from the global bucket; false when it is empty (load). */
+static bool global_take(struct hs_device *dev, uint64_t now)
+{
+	if (now > dev->gl_last_ns) {
+		uint64_t add = now - dev->gl_last_ns;
+
+		dev->gl_tokens_ns = add >= dev->gl_max_ns - dev->gl_tokens_ns
+					? dev->gl_max_ns
+					: dev->gl_tokens_ns + add;
+		dev->gl_last_ns = now;
+	}
+	if (dev->gl_tokens_ns < dev->gl_cost_ns)
+		return false;
+	dev->gl_tokens_ns -= dev->gl_cost_ns;
+	return true;
 }
 
 void hs_get_stats(const struct hs_device *dev, struct hs_stats *st)
@@ -550,8 +603,8 @@ static bool rl_full_at(const struct hs_device *dev, const struct hs_rl_entry *e,
 	return now >= e->last_ns && now - e->last_ns >= dev->rl_max_ns - e->tokens_ns;
 }
 
-/* Token bucket of src: true if one more message may go on to DH. */
-static bool rl_allow(struct hs_device *dev, const struct hs_addr *src, uint64_t now)
+/* The rate-limiter entry of src, made if it has none (evicting another). */
+static struct hs_rl_entry *rl_find(struct hs_device *dev, const struct hs_addr *src, uint64_t now)
 {
 	uint8_t key[RL_KEY_LEN], h[crypto_shorthash_BYTES];
 	struct hs_rl_entry *set, *e = NULL, *idle = NULL, *lru = NULL;
@@ -587,14 +640,23 @@ static bool rl_allow(struct hs_device *dev, const struct hs_addr *src, uint64_t 
 		e->used = true;
 		e->tokens_ns = dev->rl_max_ns;
 		e->last_ns = now;
+		e->cookie_ns = 0;
 	}
+	return e;
+}
+
+/* Token bucket of src: true if one more message may go on to DH. */
+static bool rl_allow(struct hs_device *dev, const struct hs_addr *src, uint64_t now)
+{
+	struct hs_rl_entry *e = rl_find(dev, src, now);
+
 	rl_refill(dev, e, now);
 	if (e->tokens_ns >= dev->rl_cost_ns) {
 		e->tokens_ns -= dev->rl_cost_ns;
 		return true;
 	}
 	if (dev->load_hold_ns)
-		dev->load_until_ns = now + dev->load_hold_ns;
+		enter_load(dev, now);
 	return false;
 }
 
@@ -651,41 +713,86 @@ out:
 	return ret;
 }
 
+/* At most one cookie reply per source (address; IPv6 /64) every
+ * HS_COOKIE_REPLY_GAP_MS: a source that does not own its address (spoofed,
+ * on our link) makes every reply wait for ARP/ND in the kernel, charged to
+ * the sending socket; a real initiator needs one cookie per attempt. */
+static bool cookie_allowed(struct hs_device *dev, const struct hs_addr *src, uint64_t now)
+{
+	struct hs_rl_entry *e = rl_find(dev, src, now);
+
+	if (e->cookie_ns && now - e->cookie_ns < HS_COOKIE_REPLY_GAP_MS * NSEC_PER_MSEC) {
+		dev->stats.cookie_replies_withheld++;
+		return false;
+	}
+	e->cookie_ns = now ? now : 1;
+	return true;
+}
+
+/* mac2 under load: a valid one is required; 0 or the reason to refuse. */
+static int mac2_check(struct hs_device *dev, const uint8_t *msg, size_t len,
+		      const struct hs_addr *src, uint64_t now, enum hs_reason *why)
+{
+	const uint8_t *mac2 = msg + len - HS_MAC_LEN;
+	uint8_t cookie[HS_MAC_LEN], want[HS_MAC_LEN];
+	int ret = 0;
+
+	*why = 0;
+	if (sodium_is_zero(mac2, HS_MAC_LEN)) {
+		*why = HS_R_NEEDS_COOKIE;
+		return 0;
+	}
+	ret = make_cookie(dev, src, now, cookie);
+	if (!ret)
+		ret = mac16(cookie, sizeof(cookie), msg, len - HS_MAC_LEN, want);
+	if (!ret && sodium_memcmp(want, mac2, HS_MAC_LEN) != 0)
+		*why = HS_R_BAD_MAC2;
+	sodium_memzero(cookie, sizeof(cookie));
+	sodium_memzero(want, sizeof(want));
+	return ret;
+}
+
 /*
- * The checks between mac1 and DH: mac2 (a non-zero one must be valid; under
- * load one is required; either failure is answered with a cookie reply),
- * then the source's token bucket.
+ * The checks between mac1 and DH, as WireGuard does them:
+ * - Not under load, mac2 is not looked at: a forged cookie reply (anyone who
+ *   saw our initiation and knows the peer's public key can write one) then
+ *   costs nothing.
+ * - Under load, a valid mac2 is required; a missing or wrong one is answered
+ *   with a cookie reply.
+ * - Then the source's token bucket.
+ * - Then, if not under load, the global bucket: every message that reaches
+ *   DH without proof of its address takes a token from it, whatever its
+ *   source. When it is empty the device is under load (a distributed flood
+ *   from many sources, each under its own limit), and this message is
+ *   treated as under load already.
  */
 static int check_load(struct hs_device *dev, const uint8_t *msg, size_t len, uint32_t sender,
 		      const struct hs_addr *src, uint64_t now, struct hs_result *res)
 {
-	const uint8_t *mac2 = msg + len - HS_MAC_LEN;
-	uint8_t cookie[HS_MAC_LEN], want[HS_MAC_LEN];
+	bool loaded = under_load_at(dev, now);
 	enum hs_reason why = 0;
 	int ret = 0;
 
-	if (!sodium_is_zero(mac2, HS_MAC_LEN)) {
-		ret = make_cookie(dev, src, now, cookie);
-		if (!ret)
-			ret = mac16(cookie, sizeof(cookie), msg, len - HS_MAC_LEN, want);
+	if (loaded) {
+		ret = mac2_check(dev, msg, len, src, now, &why);
 		if (ret)
-			goto out;
-		if (sodium_memcmp(want, mac2, HS_MAC_LEN) != 0)
-			why = HS_R_BAD_MAC2;
-	} else if (under_load_at(dev, now)) {
-		why = HS_R_NEEDS_COOKIE;
+			return ret;
+	}
+	if (!why && !rl_allow(dev, src, now))
+		return reject(dev, HS_R_RATE_LIMITED);
+	if (!why && !loaded && !global_take(dev, now)) {
+		enter_load(dev, now);
+		ret = mac2_check(dev, msg, len, src, now, &why);
+		if (ret)
+			return ret;
 	}
 	if (why) {
-		ret = cookie_reply(dev, msg, len, sender, src, now, res);
+		ret = cookie_allowed(dev, src, now)
+			  ? cookie_reply(dev, msg, len, sender, src, now, res)
+			  : 0;
 		if (!ret)
 			ret = reject(dev, why);
-		goto out;
 	}
-	if (!rl_allow(dev, src, now))
-		ret = reject(dev, HS_R_RATE_LIMITED);
-out:
-	sodium_memzero(cookie, sizeof(cookie));
-	sodium_memzero(want, sizeof(want));
 	return ret;
 }
 

@@ -23,10 +23,12 @@
  * (BLAKE2b-n = libsodium's crypto_generichash with an n/8-byte output.)
  *
  * Receiving, in this order (cheap checks first, DH last):
- *   length and type, reserved bytes, mac1; then mac2: a non-zero mac2 must be
- *   valid for the source address, and under load a valid one is required (both
- *   failures answer with a cookie reply); then the source's token bucket; then
- *   Noise; then peer, timestamp (initiation) or pending index (response).
+ *   length and type, reserved bytes, mac1; then, only under load, mac2: a
+ *   valid one is required (a missing or wrong one is answered with a cookie
+ *   reply; not under load mac2 is ignored, as in WireGuard, so a forged cookie
+ *   costs nothing); then the source's token bucket; then the global bucket
+ *   (empty: under load, and this message needs a cookie too); then Noise;
+ *   then peer, timestamp (initiation) or pending index (response).
  * A rejected message never changes a pending handshake or a peer's state.
  *
  * Return values: 0, -errno for local failures (-EINVAL, -ENOENT, -ENOSPC,
@@ -117,6 +119,13 @@ _Static_assert(__builtin_offsetof(struct hs_response, mac2) == HS_RESPONSE_LEN -
 #define HS_RATE_BURST 5
 /* A rate-limit drop keeps the device under load this long. */
 #define HS_LOAD_HOLD_MS 1000
+/* Messages per second, all sources together, that may reach DH without a
+ * valid mac2, with a burst. Beyond it the device is under load (as
+ * WireGuard's handshake queue above 1/8 of its size), whatever the sources. */
+#define HS_LOAD_RATE_PER_S 200
+#define HS_LOAD_BURST	   128
+/* One cookie reply per source (IPv4 address, IPv6 /64) at most this often. */
+#define HS_COOKIE_REPLY_GAP_MS 500
 /* Rate-limiter table: HS_RL_SETS sets of HS_RL_WAYS entries, LRU within a set. */
 #define HS_RL_WAYS 8
 #define HS_RL_SETS 512
@@ -193,6 +202,8 @@ struct hs_stats {
 	uint64_t accepted;
 	uint64_t noise_attempts; /* messages that got as far as DH */
 	uint64_t cookie_replies_sent;
+	uint64_t cookie_replies_withheld; /* same source again within HS_COOKIE_REPLY_GAP_MS */
+	uint64_t load_entered; /* times the device went under load (not the operator flag) */
 	uint64_t rejected[HS_R_COUNT]; /* index = reason - HS_REASON_BASE */
 };
 
@@ -212,12 +223,18 @@ void hs_device_public_key(const struct hs_device *dev, uint8_t pub[NOISE_DHLEN])
 /* Replace the clocks (tests); NULL restores CLOCK_MONOTONIC / CLOCK_REALTIME. */
 void hs_set_clock(struct hs_device *dev, hs_clock_fn mono_ns, hs_clock_fn real_ns, void *arg);
 /* The operator's "under load" flag. The device is also under load for
- * HS_LOAD_HOLD_MS (see hs_set_limits) after the rate limiter dropped a message. */
+ * HS_LOAD_HOLD_MS (see hs_set_limits) after the rate limiter dropped a
+ * message, after the global bucket ran empty, or after hs_note_backlog(). */
 void hs_set_under_load(struct hs_device *dev, bool on);
 bool hs_under_load(struct hs_device *dev);
 /* Rate limiter parameters (defaults HS_RATE_PER_S, HS_RATE_BURST,
  * HS_LOAD_HOLD_MS; load_hold_ms 0 turns the automatic load state off). */
 int hs_set_limits(struct hs_device *dev, uint32_t per_s, uint32_t burst, uint32_t load_hold_ms);
+/* The global bucket (defaults HS_LOAD_RATE_PER_S, HS_LOAD_BURST), refilled. */
+int hs_set_load_limit(struct hs_device *dev, uint32_t per_s, uint32_t burst);
+/* The caller's queue of received messages is deep (WireGuard's measure of
+ * load): under load for HS_LOAD_HOLD_MS (1 s if that is 0). */
+void hs_note_backlog(struct hs_device *dev);
 void hs_get_stats(const struct hs_device *dev, struct hs_stats *st);
 
 /* A peer by static public key. -EEXIST if known, -ENOSPC if the table is full,
@@ -246,7 +263,8 @@ int hs_create_initiation(struct hs_device *dev, uint32_t peer_id, uint8_t *out, 
  * Consume one received message from src. Each checks the type first (so a
  * message of another type is HS_R_BAD_TYPE); hs_receive() dispatches on it.
  * res is always reset; it may carry a reply even when the return is a
- * rejection (HS_R_NEEDS_COOKIE, HS_R_BAD_MAC2: a cookie reply).
+ * rejection (HS_R_NEEDS_COOKIE, HS_R_BAD_MAC2: a cookie reply, unless that
+ * source was sent one less than HS_COOKIE_REPLY_GAP_MS ago).
  */
 int hs_consume_initiation(struct hs_device *dev, const uint8_t *msg, size_t len,
 			  const struct hs_addr *src, struct hs_result *res);

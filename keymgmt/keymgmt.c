@@ -11,11 +11,13 @@
  * traffic never waits for it.
  *
  * Rekey without loss (three slots per peer and direction, see
- * docs/datapath.md): the new session goes into the slot after the active
- * one. The initiator switches to it at once (the responder installed its rx
- * side before answering). The responder keeps sending with the old keys
- * until the first packet under the new ones arrives, then switches. Old
- * sessions stay valid for receiving until their slot is reused.
+ * docs/datapath.md): the new session goes into the spare slot installed
+ * first (spare_slot). The initiator switches to it at once (the responder
+ * installed its rx side before answering). The responder keeps sending with
+ * the old keys until the first packet under the new ones arrives, then
+ * switches; never on a timeout, and it never moves the endpoint on an
+ * initiation (it may be a replay). Old sessions stay valid for receiving
+ * until their slot is reused.
  *
  * Schedule (WireGuard's): a session is renewed after 120 s; every SA expires
  * 180 s after its handshake, in the datapath itself, so if this process dies
@@ -55,8 +57,19 @@ static uint64_t REKEY_AFTER_NS = BPFTUN_REKEY_AFTER_TIME_S * 1000000000ULL;
 static uint64_t REJECT_AFTER_NS = BPFTUN_REJECT_AFTER_TIME_S * 1000000000ULL;
 #define REKEY_TIMEOUT_NS (5 * 1000000000ULL)	 /* no answer: try again */
 #define BACKOFF_MAX_NS (30 * 1000000000ULL)	 /* retry interval cap */
-#define CONFIRM_TIMEOUT_NS (10 * 1000000000ULL) /* responder switches anyway */
+#define CONFIRM_TIMEOUT_NS (10 * 1000000000ULL) /* responder: no confirmation, initiate */
 #define TICK_MS 100
+#define RX_BATCH 64 /* messages per poll; a full batch with more queued is load */
+/* Lines a received packet can cause (rejections, failed sends) are logged one
+ * by one up to LOG_VERBATIM per LOG_WINDOW_NS, then counted and summarised:
+ * "N handshake messages rejected (reason) in the last 10 s". */
+#define LOG_WINDOW_NS (10 * 1000000000ULL)
+#define LOG_VERBATIM 5
+enum {
+	EV_SEND_FULL = HS_R_COUNT, /* a reply not sent: send buffer full */
+	EV_SEND_ERR,		   /* a reply not sent: another error */
+	EV_N
+};
 
 struct km_peer {
 	uint32_t id;
@@ -68,6 +81,7 @@ struct km_peer {
 	int pending_slot;      /* responder: installed, not yet sending; -1 none */
 	uint32_t pending_index;
 	uint64_t pending_since;
+	int cookie_retried;    /* a cookie reply already made us resend at once */
 	uint64_t last_keepalive_ns;
 	uint64_t last_route_ns; /* when our route to the peer was last re-resolved */
 };
@@ -78,8 +92,14 @@ struct km {
 	struct bt_config cfg;
 	struct datapath *dp;
 	struct hs_device *hs;
-	int sock;
+	int sock;	/* handshakes with peers, keepalives */
+	int sock_cookie; /* same port: cookie replies to unproven sources only */
 	int sigfd;
+	/* per-packet log lines: this window's start, lines written, counts */
+	uint64_t ev_start_ns;
+	unsigned int ev_verbatim;
+	uint64_t ev_count[EV_N];
+	uint64_t send_dropped; /* replies dropped because a send would block */
 	struct km_peer peers[BT_MAX_PEERS];
 	uint64_t last_dev_check_ns;
 	int stop;
@@ -112,6 +132,71 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+static const char *ev_name(int ev)
+{
+	if (ev == EV_SEND_FULL)
+		return "send buffer full";
+	if (ev == EV_SEND_ERR)
+		return "send failed";
+	return handshake_strerror(-(HS_REASON_BASE + ev));
+}
+
+/* Close the window if it is over: one summary line per kind counted. */
+static void ev_flush(struct km *km, uint64_t now)
+{
+	if (now - km->ev_start_ns < LOG_WINDOW_NS)
+		return;
+	for (int ev = 0; ev < EV_N; ev++) {
+		if (!km->ev_count[ev])
+			continue;
+		if (ev < HS_R_COUNT)
+			logf_("%llu handshake messages rejected (%s) in the last 10 s, not logged "
+			      "one by one",
+			      (unsigned long long)km->ev_count[ev], ev_name(ev));
+		else
+			logf_("%llu replies not sent (%s) in the last 10 s, not logged one by one",
+			      (unsigned long long)km->ev_count[ev], ev_name(ev));
+		km->ev_count[ev] = 0;
+	}
+	km->ev_start_ns = now;
+	km->ev_verbatim = 0;
+}
+
+/* A line caused by one received packet: written while the window has room,
+ * otherwise counted for ev_flush. */
+__attribute__((format(printf, 3, 4))) static void ev_log(struct km *km, int ev,
+							  const char *fmt, ...)
+{
+	char line[256];
+	va_list ap;
+
+	ev_flush(km, mono_ns());
+	if (km->ev_verbatim >= LOG_VERBATIM) {
+		km->ev_count[ev]++;
+		return;
+	}
+	km->ev_verbatim++;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	logf_("%s", line);
+}
+
+/* Never block the loop: a datagram that does not fit the send buffer now
+ * (replies to unresolved neighbours fill it while ARP/ND waits) is dropped
+ * and counted. 0 or -errno. */
+static int km_send(struct km *km, int fd, const void *buf, size_t len,
+		   const struct sockaddr_in6 *to)
+{
+	if (sendto(fd, buf, len, MSG_DONTWAIT, (const struct sockaddr *)to, sizeof(*to)) >= 0)
+		return 0;
+	if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
+		km->send_dropped++;
+		return -EAGAIN;
+	}
+	return -errno;
+}
+
 static void fmt_hs_addr(const struct hs_addr *a, char *buf, size_t len)
 {
 	char ip[INET6_ADDRSTRLEN];
@@ -141,6 +226,31 @@ static int peer_sockaddr(struct km *km, uint32_t id, struct sockaddr_in6 *sa)
 		memcpy(&sa->sin6_addr.s6_addr[12], p.ep.daddr, 4);
 	}
 	return 0;
+}
+
+/* A device the tunnel did not listen on yet: attach tc_open there too. */
+static void attach_underlay(struct km *km, int oif)
+{
+	struct bpftun_iface ifc;
+	int known = 0;
+
+	if (dp_get_iface(km->dp, &ifc))
+		return;
+	for (uint32_t i = 0; i < ifc.nunderlays; i++)
+		known |= ifc.underlays[i] == (uint32_t)oif;
+	if (!known && ifc.nunderlays < BPFTUN_MAX_UNDERLAYS) {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = oif, .attach_point = BPF_TC_INGRESS);
+		LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = dp_open_fd(km->dp),
+			    .handle = ifc.tun_ifindex, .priority = BPFTUN_TC_PRIO);
+		int created = 0;
+
+		if (!nl_clsact_ensure(oif, &created) && !bpf_tc_attach(&hook, &opts)) {
+			if (created)
+				ifc.clsact_created |= 1U << ifc.nunderlays;
+			ifc.underlays[ifc.nunderlays++] = (uint32_t)oif;
+			dp_set_iface(km->dp, &ifc);
+		}
+	}
 }
 
 /* Point peer id at a (new) endpoint: route lookup for device and source,
@@ -175,31 +285,18 @@ static int set_endpoint(struct km *km, uint32_t id, const struct hs_addr *a)
 	err = dp_set_peer(km->dp, id, &p);
 	if (err)
 		return err;
-	/* a device the tunnel did not listen on yet: attach tc_open there too */
-	{
-		struct bpftun_iface ifc;
-		int known = 0;
-
-		if (dp_get_iface(km->dp, &ifc))
-			return 0;
-		for (uint32_t i = 0; i < ifc.nunderlays; i++)
-			known |= ifc.underlays[i] == (uint32_t)r.oif;
-		if (!known && ifc.nunderlays < BPFTUN_MAX_UNDERLAYS) {
-			LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = r.oif,
-				    .attach_point = BPF_TC_INGRESS);
-			LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = dp_open_fd(km->dp),
-				    .handle = ifc.tun_ifindex, .priority = BPFTUN_TC_PRIO);
-			int created = 0;
-
-			if (!nl_clsact_ensure(r.oif, &created) && !bpf_tc_attach(&hook, &opts)) {
-				if (created)
-					ifc.clsact_created |= 1U << ifc.nunderlays;
-				ifc.underlays[ifc.nunderlays++] = (uint32_t)r.oif;
-				dp_set_iface(km->dp, &ifc);
-			}
-		}
-	}
+	attach_underlay(km, r.oif);
 	return 0;
+}
+
+/* The device a message from a came in on (our route back to it): tc_open
+ * there too, without touching any peer's endpoint. */
+static void listen_towards(struct km *km, const struct hs_addr *a)
+{
+	struct nl_route_info r;
+
+	if (!nl_route_get(a->family == 6 ? AF_INET6 : AF_INET, a->addr, &r))
+		attach_underlay(km, r.oif);
 }
 
 /* ------------------------------------------------------------- sessions */
@@ -218,7 +315,37 @@ static int sa(struct km *km, uint32_t op, uint32_t id, uint32_t slot, uint32_t i
 	return dp_sa_ctl(km->dp, &req); /* zeroes req.key */
 }
 
-/* A handshake completed: install both directions in the next slot. */
+/*
+ * The slot a new session goes into. Never the active one (we send on it).
+ * Of the other two, the one installed first (the earlier expiry; an empty
+ * one before either): the newer one may hold a session the peer is sending
+ * on now. That is a pending one we have not switched to yet, or one we
+ * forgot as pending when a handshake of our own completed first, while the
+ * peer, its initiator, had switched to it at once. "The slot after the
+ * active one" (the old rule) picked exactly that one when the slots had
+ * been filled out of turn, and dropped the peer's packets as no_sa until
+ * it switched (docs/keymgmt.md, "The no_sa window of a rekey").
+ */
+static uint32_t spare_slot(struct km *km, uint32_t id, uint32_t active)
+{
+	uint32_t best = (active + 1) % BPFTUN_SLOTS;
+	uint64_t best_exp = UINT64_MAX;
+
+	for (uint32_t i = 1; i < BPFTUN_SLOTS; i++) {
+		uint32_t s = (active + i) % BPFTUN_SLOTS;
+		struct bpftun_tx_sa_info tx;
+
+		if (dp_tx_sa(km->dp, id, s, &tx) || !tx.present)
+			return s;
+		if (tx.expire_ns < best_exp) {
+			best = s;
+			best_exp = tx.expire_ns;
+		}
+	}
+	return best;
+}
+
+/* A handshake completed: install both directions in a spare slot. */
 static int install(struct km *km, const struct hs_keys *k)
 {
 	struct km_peer *kp = &km->peers[k->peer_id];
@@ -230,12 +357,7 @@ static int install(struct km *km, const struct hs_keys *k)
 	err = dp_get_peer(km->dp, k->peer_id, &p);
 	if (err)
 		return err;
-	/* Never the active slot (we send on it, the peer may too) nor a
-	 * pending one (the peer already sends on it): the third, oldest. */
-	if (kp->pending_slot >= 0 && (uint32_t)kp->pending_slot != p.tx_active)
-		slot = 3 - p.tx_active - (uint32_t)kp->pending_slot;
-	else
-		slot = (p.tx_active + 1) % BPFTUN_SLOTS;
+	slot = spare_slot(km, k->peer_id, p.tx_active);
 	err = sa(km, BPFTUN_OP_INSTALL_RX, k->peer_id, slot, k->local_index, &k->rx, expire);
 	if (err == -EEXIST) {
 		/* our own index from an earlier session in the same slot: clear it */
@@ -253,14 +375,12 @@ static int install(struct km *km, const struct hs_keys *k)
 	if (k->initiator) {
 		err = sa(km, BPFTUN_OP_ACTIVATE_TX, k->peer_id, slot, 0, NULL, 0);
 		kp->pending_slot = -1;
-	} else if (!p.session_start_ns) {
-		/* The first session: there are no old keys to keep sending with.
-		 * Switch now; a packet that overtakes our response at the
-		 * initiator is lost, as with WireGuard's first handshake. */
-		err = sa(km, BPFTUN_OP_ACTIVATE_TX, k->peer_id, slot, 0, NULL, 0);
-		kp->pending_slot = -1;
 	} else {
-		/* wait for the initiator's first packet under the new keys */
+		/* Wait for the initiator's first packet under the new keys, also
+		 * for the first session: an initiation can be a replay (after a
+		 * restart the responder has no timestamp to refuse it by), and
+		 * nobody else holds its keys. The initiator sends a keepalive at
+		 * once, so this is one round trip. */
 		kp->pending_slot = (int)slot;
 		kp->pending_index = k->local_index;
 		kp->pending_since = now;
@@ -273,7 +393,8 @@ static int install(struct km *km, const struct hs_keys *k)
 		hs_peer_get_timestamp(km->hs, k->peer_id, p.handshake_ts);
 	err = err ?: dp_set_peer(km->dp, k->peer_id, &p);
 	logf_("peer %u: new session in slot %u (%s), local index %08x", k->peer_id, slot,
-	      k->initiator ? "initiator, sending on it" : "responder, switching on first packet",
+	      k->initiator ? "initiator, sending on it"
+			   : "responder, switching when the peer sends under it",
 	      k->local_index);
 	return err;
 }
@@ -289,8 +410,8 @@ static void send_initiation(struct km *km, uint32_t id)
 	if (peer_sockaddr(km, id, &sa))
 		return;
 	err = hs_create_initiation(km->hs, id, msg, sizeof(msg));
-	if (!err && sendto(km->sock, msg, sizeof(msg), 0, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		err = -errno;
+	if (!err)
+		err = km_send(km, km->sock, msg, sizeof(msg), &sa);
 	if (err)
 		logf_("peer %u: sending initiation: %s", id, strerror(-err));
 	kp->awaiting = 1;
@@ -300,6 +421,7 @@ static void send_initiation(struct km *km, uint32_t id)
 	/* jitter so that two ends do not keep colliding */
 	kp->next_init_ns = now + kp->retry_ns + randombytes_uniform(333) * 1000000ULL;
 	kp->force = 0;
+	kp->cookie_retried = 0;
 }
 
 /* The tunnel device was deleted behind bpftun's back (ip link del): take
@@ -331,6 +453,8 @@ static void tick(struct km *km)
 {
 	uint64_t now = mono_ns();
 
+	ev_flush(km, now);
+
 	/* once a second is soon enough, and a netlink round trip each tick is
 	 * what made the idle key manager show up in CPU accounting */
 	if (now - km->last_dev_check_ns >= 1000000000ULL) {
@@ -350,12 +474,25 @@ static void tick(struct km *km)
 		if (kp->pending_slot >= 0) {
 			int used = dp_rx_sa_used(km->dp, kp->pending_index);
 
-			if (used == 1 || now - kp->pending_since > CONFIRM_TIMEOUT_NS) {
+			if (used == 1) {
 				sa(km, BPFTUN_OP_ACTIVATE_TX, (uint32_t)i, (uint32_t)kp->pending_slot,
 				   0, NULL, 0);
-				logf_("peer %u: sending on slot %d (%s)", i, kp->pending_slot,
-				      used == 1 ? "peer confirmed" : "confirmation timed out");
+				logf_("peer %u: sending on slot %d (peer confirmed)", i,
+				      kp->pending_slot);
 				kp->pending_slot = -1;
+				if (dp_get_peer(km->dp, (uint32_t)i, &p))
+					continue;
+			} else if (now - kp->pending_since > CONFIRM_TIMEOUT_NS) {
+				/* Never send under keys the peer has not shown it
+				 * holds: keep the old ones and start a handshake of
+				 * our own, whose response confirms its keys. */
+				kp->pending_since = now;
+				if (p.ep.dport && !kp->awaiting) {
+					logf_("peer %u: slot %d not confirmed in 10 s; keeping the old "
+					      "keys and initiating",
+					      i, kp->pending_slot);
+					kp->force = 1;
+				}
 			}
 		}
 		/* Roaming on data: tc_open saw authentic packets from elsewhere. */
@@ -396,7 +533,7 @@ static void tick(struct km *km)
 
 			kp->last_keepalive_ns = now;
 			if (!dp_keepalive(km->dp, (uint32_t)i, ka) && !peer_sockaddr(km, (uint32_t)i, &to))
-				sendto(km->sock, ka, sizeof(ka), 0, (struct sockaddr *)&to, sizeof(to));
+				km_send(km, km->sock, ka, sizeof(ka), &to);
 		}
 		if (!kp->awaiting) {
 			/* renew a session that reached REKEY_AFTER_TIME; the
@@ -418,7 +555,7 @@ static void tick(struct km *km)
 	}
 }
 
-static void receive(struct km *km)
+static void receive(struct km *km, int fd)
 {
 	uint8_t buf[256];
 	struct sockaddr_in6 from;
@@ -429,8 +566,8 @@ static void receive(struct km *km)
 	int rc, responded = 0;
 	char who[64];
 
-	n = recvfrom(km->sock, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from, &flen);
-	if (n <= 0)
+	n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from, &flen);
+	if (n <= 0 || flen != sizeof(from))
 		return;
 	if (IN6_IS_ADDR_V4MAPPED(&from.sin6_addr))
 		hs_addr_v4(&src, &from.sin6_addr.s6_addr[12], ntohs(from.sin6_port));
@@ -442,22 +579,39 @@ static void receive(struct km *km)
 	 * under them as soon as the answer arrives. */
 	if (rc >= 0 && res.have_keys && !res.keys.initiator)
 		responded = !install(km, &res.keys);
-	if (res.reply_len && (rc < 0 || !res.have_keys || res.keys.initiator || responded) &&
-	    sendto(km->sock, res.reply, res.reply_len, 0, (struct sockaddr *)&from, flen) < 0)
-		logf_("%s: sending reply: %s", who, strerror(errno));
+	if (res.reply_len && (rc < 0 || !res.have_keys || res.keys.initiator || responded)) {
+		/* Cookie replies go to sources that proved nothing, from their own
+		 * socket: when its send buffer fills (replies waiting for ARP to
+		 * addresses nobody owns), replies to peers still go out. */
+		int cookie = res.reply[0] == BPFTUN_MSG_COOKIE;
+		int e = km_send(km, cookie ? km->sock_cookie : km->sock, res.reply, res.reply_len,
+				&from);
+
+		if (e)
+			ev_log(km, e == -EAGAIN ? EV_SEND_FULL : EV_SEND_ERR,
+			       "%s: sending reply: %s", who, strerror(-e));
+	}
 	if (rc < 0) {
 		if (hs_is_rejection(rc))
-			logf_("%s: handshake message rejected: %s", who, handshake_strerror(rc));
+			ev_log(km, -rc - HS_REASON_BASE, "%s: handshake message rejected: %s", who,
+			       handshake_strerror(rc));
 		hs_result_wipe(&res);
 		return;
 	}
-	if (res.have_keys) {
+	if (res.have_keys && !res.keys.initiator) {
+		/* Not the endpoint: an initiation can be a replay. The endpoint
+		 * follows the peer's first authentic data under the new keys
+		 * (tc_open records where it came from; tick() moves it). Only
+		 * make sure tc_open listens where that data will arrive. */
+		listen_towards(km, &src);
+	} else if (res.have_keys) {
 		struct km_peer *kp = &km->peers[res.keys.peer_id];
 
-		/* an authenticated message from a new address: the peer roamed */
+		/* A response answers our own fresh ephemeral: it cannot be a
+		 * replay, so the peer is there now. */
 		if (set_endpoint(km, res.keys.peer_id, &src))
 			logf_("peer %u: no route back to %s", res.keys.peer_id, who);
-		if (res.keys.initiator && !install(km, &res.keys)) {
+		if (!install(km, &res.keys)) {
 			uint8_t ka[BPFTUN_HDR_LEN + BPFTUN_TAG_LEN];
 
 			kp->awaiting = 0;
@@ -466,7 +620,20 @@ static void receive(struct km *km)
 			 * so the responder learns it may switch without waiting for
 			 * data (a restarted peer may have none to send). */
 			if (!dp_keepalive(km->dp, res.keys.peer_id, ka))
-				sendto(km->sock, ka, sizeof(ka), 0, (struct sockaddr *)&from, flen);
+				km_send(km, km->sock, ka, sizeof(ka), &from);
+		}
+	} else if (buf[0] == BPFTUN_MSG_COOKIE && res.peer_id < (uint32_t)km->cfg.npeers) {
+		struct km_peer *kp = &km->peers[res.peer_id];
+
+		/* The peer is under load and answered our initiation with a
+		 * cookie: send the next one (with mac2) now rather than after
+		 * the retry interval. Once per initiation, so that cookie
+		 * replies (forged ones too) cannot make us send more than two
+		 * initiations per interval. */
+		if (kp->awaiting && !kp->cookie_retried) {
+			kp->retry_ns /= 2; /* send_initiation doubles it: keep the interval */
+			send_initiation(km, res.peer_id);
+			kp->cookie_retried = 1;
 		}
 	}
 	hs_result_wipe(&res);
@@ -477,11 +644,13 @@ static void receive(struct km *km)
 static int open_socket(uint16_t port)
 {
 	struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
-	int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0), off = 0;
+	int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), off = 0, on = 1;
 
 	if (fd < 0)
 		return -errno;
 	setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+	/* two sockets on the port: one for peers, one for cookie replies */
+	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on));
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
 		int err = -errno;
 
@@ -551,6 +720,7 @@ int main(int argc, char **argv)
 	km = calloc(1, sizeof(*km));
 	if (!km || sodium_init() < 0)
 		return 1;
+	km->sock = km->sock_cookie = -1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'i': km->ifname = optarg; break;
@@ -615,8 +785,17 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	km->sock = open_socket(km->cfg.listen_port);
-	if (km->sock < 0) {
-		err = km->sock;
+	km->sock_cookie = km->sock < 0 ? -1 : open_socket(km->cfg.listen_port);
+	if (km->sock_cookie >= 0) {
+		/* Room for one reply to each of the neighbours the kernel lets
+		 * wait for resolution at once (gc_thresh3, 1024 by default);
+		 * best effort (needs CAP_NET_ADMIN beyond wmem_max). */
+		int sz = 4 << 20;
+
+		setsockopt(km->sock_cookie, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz));
+	}
+	if (km->sock < 0 || km->sock_cookie < 0) {
+		err = km->sock < 0 ? km->sock : km->sock_cookie;
 		logf_("port %u: %s", km->cfg.listen_port, strerror(-err));
 		goto out;
 	}
@@ -636,12 +815,14 @@ int main(int argc, char **argv)
 	logf_("interface '%s': listening on port %u, %d peer%s", km->ifname, km->cfg.listen_port,
 	      km->cfg.npeers, km->cfg.npeers == 1 ? "" : "s");
 
+	km->ev_start_ns = mono_ns();
 	while (!km->stop) {
-		struct pollfd pfd[2] = {{km->sock, POLLIN, 0}, {km->sigfd, POLLIN, 0}};
+		struct pollfd pfd[3] = {
+		    {km->sock, POLLIN, 0}, {km->sock_cookie, POLLIN, 0}, {km->sigfd, POLLIN, 0}};
 
-		if (poll(pfd, 2, TICK_MS) < 0 && errno != EINTR)
+		if (poll(pfd, 3, TICK_MS) < 0 && errno != EINTR)
 			break;
-		if (pfd[1].revents & POLLIN) {
+		if (pfd[2].revents & POLLIN) {
 			struct signalfd_siginfo si;
 
 			if (read(km->sigfd, &si, sizeof(si)) == sizeof(si)) {
@@ -657,12 +838,23 @@ int main(int argc, char **argv)
 				}
 			}
 		}
-		for (int i = 0; i < 64 && (pfd[0].revents & POLLIN); i++) {
-			struct pollfd p1 = {km->sock, POLLIN, 0};
+		/* Up to RX_BATCH messages from each socket, then the tick. A full
+		 * batch with more still queued is a deep queue: load, as
+		 * WireGuard measures it, whatever the sources. */
+		for (int k = 0; k < 2; k++) {
+			int i;
 
-			receive(km);
-			if (poll(&p1, 1, 0) <= 0)
-				break;
+			if (!(pfd[k].revents & POLLIN))
+				continue;
+			for (i = 0; i < RX_BATCH; i++) {
+				struct pollfd p1 = {pfd[k].fd, POLLIN, 0};
+
+				receive(km, pfd[k].fd);
+				if (poll(&p1, 1, 0) <= 0)
+					break;
+			}
+			if (i == RX_BATCH)
+				hs_note_backlog(km->hs);
 		}
 		tick(km);
 	}
@@ -676,8 +868,10 @@ out:
 	hs_device_free(km->hs);
 	dp_destroy(km->dp);
 	bt_config_free(&km->cfg);
-	if (km->sock > 0)
+	if (km->sock >= 0)
 		close(km->sock);
+	if (km->sock_cookie >= 0)
+		close(km->sock_cookie);
 	free(km);
 	return err ? 1 : 0;
 }

@@ -671,6 +671,7 @@ static void test_tamper(void)
 	uint8_t init[HS_INITIATION_LEN], t[HS_INITIATION_LEN], resp[HS_RESPONSE_LEN];
 	uint8_t ck[HS_COOKIE_REPLY_LEN];
 	struct hs_result res, rr;
+	struct hs_addr fa;
 	int bad, n, rc;
 	struct pair p;
 
@@ -681,6 +682,8 @@ static void test_tamper(void)
 	/* Tokens are not what this test is about. */
 	hs_set_limits(p.r, 1000000, 1000000, 0);
 	hs_set_limits(p.i, 1000000, 1000000, 0);
+	hs_set_load_limit(p.r, 1000000, 1000000);
+	hs_set_load_limit(p.i, 1000000, 1000000);
 	hs_create_initiation(p.i, p.r_at_i, init, sizeof(init));
 
 	bad = n = 0;
@@ -690,7 +693,13 @@ static void test_tamper(void)
 
 			memcpy(t, init, sizeof(t));
 			t[i] ^= (uint8_t)(1 << b);
-			rc = hs_consume_initiation(p.r, t, sizeof(t), &p.iaddr, &res);
+			/* mac2 is looked at only under load; a source of its own
+			 * for each, as one source gets one cookie reply per 500 ms */
+			hs_set_under_load(p.r, i >= sizeof(init) - HS_MAC_LEN);
+			fa = p.iaddr;
+			fa.addr[2] = (uint8_t)(n >> 8);
+			fa.addr[3] = (uint8_t)n;
+			rc = hs_consume_initiation(p.r, t, sizeof(t), &fa, &res);
 			if (rc != want || res.have_keys ||
 			    (want == -HS_R_BAD_MAC2) != (res.reply_len == HS_COOKIE_REPLY_LEN)) {
 				if (bad++ < 5)
@@ -699,9 +708,10 @@ static void test_tamper(void)
 			}
 		}
 	}
+	hs_set_under_load(p.r, false);
 	check(!bad,
 	      "tamper: all %d single-bit flips of an initiation refused with the "
-	      "field's reason (type/reserved/mac1/mac2)",
+	      "field's reason (type/reserved/mac1/mac2 under load)",
 	      n);
 
 	/* An attacker who knows the responder's public key reseals mac1: Noise
@@ -742,7 +752,11 @@ static void test_tamper(void)
 
 			memcpy(t, resp, sizeof(resp));
 			t[i] ^= (uint8_t)(1 << b);
-			rc = hs_consume_response(p.i, t, sizeof(resp), &p.raddr, &res);
+			hs_set_under_load(p.i, i >= sizeof(resp) - HS_MAC_LEN);
+			fa = p.raddr;
+			fa.addr[2] = (uint8_t)(n >> 8);
+			fa.addr[3] = (uint8_t)n;
+			rc = hs_consume_response(p.i, t, sizeof(resp), &fa, &res);
 			if (rc != want || res.have_keys) {
 				if (bad++ < 5)
 					printf("  response byte %zu bit %d: %s, want %s\n", i, b,
@@ -750,7 +764,10 @@ static void test_tamper(void)
 			}
 		}
 	}
-	check(!bad, "tamper: all %d single-bit flips of a response refused with the field's reason",
+	hs_set_under_load(p.i, false);
+	check(!bad,
+	      "tamper: all %d single-bit flips of a response refused with the field's reason "
+	      "(mac2 under load)",
 	      n);
 
 	bad = n = 0;
@@ -1017,9 +1034,14 @@ static void test_cookie(void)
 	hs_create_initiation(p.i, p.r_at_i, init, sizeof(init));
 	check(!sodium_is_zero(init + 132, 16), "cookie: still used 101 s after receipt");
 	tick(&p.clk, 20 * NS_PER_S);
+	hs_set_under_load(p.r, true);
 	rc = hs_consume_initiation(p.r, init, sizeof(init), &p.iaddr, &res);
 	check(rc == -HS_R_BAD_MAC2 && res.reply_len == HS_COOKIE_REPLY_LEN,
-	      "cookie: mac2 under a rotated secret: %s, new cookie reply", rs(rc));
+	      "cookie: mac2 under a rotated secret, under load: %s, new cookie reply", rs(rc));
+	hs_set_under_load(p.r, false);
+	rc = hs_consume_initiation(p.r, init, sizeof(init), &p.iaddr, &res);
+	check(rc == 0 && res.have_keys,
+	      "cookie: the same stale mac2 when not under load: ignored, accepted (%s)", rs(rc));
 	tick(&p.clk, 15 * NS_PER_S);
 	hs_create_initiation(p.i, p.r_at_i, init, sizeof(init));
 	check(sodium_is_zero(init + 132, 16), "cookie: not used 116 s after receipt");
@@ -1100,6 +1122,8 @@ static void test_flood(void)
 			count[-rc - HS_REASON_BASE]++;
 		else
 			ok = 0;
+		if (res.reply_len == HS_COOKIE_REPLY_LEN)
+			memcpy(ck, res.reply, sizeof(ck)); /* one per 500 ms */
 	}
 	hs_get_stats(p.r, &after);
 	got = after.noise_attempts - before.noise_attempts;
@@ -1116,10 +1140,9 @@ static void test_flood(void)
 	rc = real_peer_completes(&p);
 	check(rc == 0, "flood: a real peer from another address still completes (%s)", rs(rc));
 
-	/* The attacker proves its address (takes the cookie) and floods with mac2. */
-	memcpy(ck, res.reply, sizeof(ck));
+	/* The attacker proves its address (takes a cookie) and floods with mac2. */
 	rc = hs_consume_cookie(att, ck, sizeof(ck), &res);
-	check(rc == 0, "flood: the attacker takes the last cookie reply (%s)", rs(rc));
+	check(rc == 0, "flood: the attacker takes a cookie reply (%s)", rs(rc));
 	hs_create_initiation(att, id, init, sizeof(init));
 	check(!sodium_is_zero(init + 132, 16), "flood: attacker now has a valid mac2");
 	memset(count, 0, sizeof(count));
@@ -1146,10 +1169,13 @@ static void test_flood(void)
 	pair_free(&p);
 }
 
-/* Many sources: the rate-limiter table stays fixed; each new source gets its burst. */
+/* Many sources: the rate-limiter table stays fixed; each new source gets its
+ * burst as far as the per-source limiter goes, but together they are load. */
 static void test_many_sources(void)
 {
 	uint8_t init[HS_INITIATION_LEN], ip[16] = {0x20, 0x01, 0x0d, 0xb8};
+	const uint32_t nsrc = 3 * HS_RL_SETS * HS_RL_WAYS;
+	uint64_t dh, cookies;
 	struct hs_stats before, after;
 	struct hs_device *att;
 	struct hs_result res;
@@ -1162,8 +1188,11 @@ static void test_many_sources(void)
 	hs_device_new(&att, NULL);
 	hs_peer_add(att, p.rpub, &id);
 	hs_create_initiation(att, id, init, sizeof(init));
+	/* Without the global bucket (raised out of the way): the per-source
+	 * limiter alone lets each of them through. */
+	hs_set_load_limit(p.r, 1000000, 1000000);
 	hs_get_stats(p.r, &before);
-	for (uint32_t i = 0; i < 3 * HS_RL_SETS * HS_RL_WAYS; i++) {
+	for (uint32_t i = 0; i < nsrc; i++) {
 		ip[4] = (uint8_t)(i >> 16);
 		ip[5] = (uint8_t)(i >> 8);
 		ip[6] = (uint8_t)i;
@@ -1172,10 +1201,10 @@ static void test_many_sources(void)
 		limited += rc == -HS_R_RATE_LIMITED;
 	}
 	hs_get_stats(p.r, &after);
-	check(!limited &&
-		  after.noise_attempts - before.noise_attempts == 3 * HS_RL_SETS * HS_RL_WAYS,
-	      "many sources: %d distinct /64s (3x the table) each get their burst",
-	      3 * HS_RL_SETS * HS_RL_WAYS);
+	check(!limited && after.noise_attempts - before.noise_attempts == nsrc,
+	      "many sources: %u distinct /64s (3x the table) each get their burst from the "
+	      "per-source limiter",
+	      nsrc);
 	/* Hosts of one /64 share a bucket: 10 messages, at most a burst reach DH. */
 	hs_get_stats(p.r, &before);
 	for (int i = 0; i < 10; i++) {
@@ -1190,7 +1219,175 @@ static void test_many_sources(void)
 	hs_set_under_load(p.r, false);
 	rc = real_peer_completes(&p);
 	check(rc == 0, "many sources: the real peer still completes (%s)", rs(rc));
+
+	/* With the default global bucket, the same sources are load. */
+	hs_set_load_limit(p.r, HS_LOAD_RATE_PER_S, HS_LOAD_BURST);
+	tick(&p.clk, 10 * NS_PER_S);
+	ip[3] = 0x99; /* sources the table has not seen */
+	hs_get_stats(p.r, &before);
+	for (uint32_t i = 0; i < nsrc; i++) {
+		ip[4] = (uint8_t)(i >> 16);
+		ip[5] = (uint8_t)(i >> 8);
+		ip[6] = (uint8_t)i;
+		hs_addr_v6(&a, ip, 1);
+		hs_consume_initiation(p.r, init, sizeof(init), &a, &res);
+	}
+	hs_get_stats(p.r, &after);
+	dh = after.noise_attempts - before.noise_attempts;
+	cookies = after.rejected[HS_R_NEEDS_COOKIE - HS_REASON_BASE] -
+		  before.rejected[HS_R_NEEDS_COOKIE - HS_REASON_BASE];
+	check(dh == HS_LOAD_BURST && cookies == nsrc - HS_LOAD_BURST &&
+		  after.load_entered > before.load_entered && hs_under_load(p.r),
+	      "many sources, global bucket: %u sources at once: %llu reached DH (burst %d), "
+	      "%llu asked for a cookie, under load",
+	      nsrc, (unsigned long long)dh, HS_LOAD_BURST, (unsigned long long)cookies);
 	hs_device_free(att);
+	pair_free(&p);
+}
+
+/*
+ * Issue 13 item 3: a distributed flood, each source under its own limit,
+ * valid mac1, no cookie: 30000 sources in 1 s. The global bucket makes the
+ * responder demand cookies; DH is bounded by its burst + rate x time, and a
+ * real peer still completes (with one cookie round trip).
+ */
+static void test_distributed_flood(void)
+{
+	const uint32_t nsrc = 30000;
+	uint8_t init[HS_INITIATION_LEN], ip[4] = {10, 0, 0, 0};
+	struct hs_stats before, after;
+	struct hs_device *att;
+	struct hs_result res;
+	uint64_t dh, limit;
+	struct hs_addr a;
+	uint32_t id;
+	struct pair p;
+	int rc, other = 0;
+
+	pair_new(&p, NULL, NULL);
+	hs_device_new(&att, NULL);
+	hs_set_clock(att, f_mono, f_real, &p.clk);
+	hs_peer_add(att, p.rpub, &id);
+	hs_create_initiation(att, id, init, sizeof(init));
+	hs_get_stats(p.r, &before);
+	for (uint32_t i = 0; i < nsrc; i++) {
+		tick(&p.clk, NS_PER_S / nsrc);
+		ip[1] = (uint8_t)(i >> 16);
+		ip[2] = (uint8_t)(i >> 8);
+		ip[3] = (uint8_t)i;
+		hs_addr_v4(&a, ip, (uint16_t)(1024 + i % 60000));
+		rc = hs_consume_initiation(p.r, init, sizeof(init), &a, &res);
+		other += rc != -HS_R_NEEDS_COOKIE && rc != -HS_R_UNKNOWN_PEER;
+		other += rc == -HS_R_NEEDS_COOKIE && res.reply_len != HS_COOKIE_REPLY_LEN;
+	}
+	hs_get_stats(p.r, &after);
+	dh = after.noise_attempts - before.noise_attempts;
+	limit = HS_LOAD_BURST + HS_LOAD_RATE_PER_S + 1;
+	check(dh <= limit && !other && hs_under_load(p.r),
+	      "distributed flood: %u sources x 1 valid-mac1 initiation in 1 s: %llu reached DH "
+	      "(limit %llu), the rest answered with cookie replies, under load",
+	      nsrc, (unsigned long long)dh, (unsigned long long)limit);
+	check(after.rejected[HS_R_RATE_LIMITED - HS_REASON_BASE] ==
+		  before.rejected[HS_R_RATE_LIMITED - HS_REASON_BASE],
+	      "distributed flood: no source was over its own limit (the old load signal)");
+	rc = real_peer_completes(&p);
+	check(rc == 0, "distributed flood: a real peer completes with a cookie round trip (%s)",
+	      rs(rc));
+	tick(&p.clk, 2 * NS_PER_S);
+	check(!hs_under_load(p.r), "distributed flood: load clears 1 s after it stops");
+	hs_note_backlog(p.r);
+	check(hs_under_load(p.r), "a deep receive queue (hs_note_backlog) is load too");
+	{
+		/* One source, under load: one cookie reply per 500 ms, not one per message. */
+		int replies = 0;
+
+		hs_get_stats(p.r, &before);
+		for (int i = 0; i < 100; i++) {
+			tick(&p.clk, 10 * 1000000ULL); /* 100 messages in 1 s */
+			hs_note_backlog(p.r);
+			hs_consume_initiation(p.r, init, sizeof(init), &a, &res);
+			replies += res.reply_len == HS_COOKIE_REPLY_LEN;
+		}
+		hs_get_stats(p.r, &after);
+		check(
+		    replies >= 2 && replies <= 1000 / HS_COOKIE_REPLY_GAP_MS + 1 &&
+			after.cookie_replies_withheld - before.cookie_replies_withheld ==
+			    (uint64_t)(100 - replies),
+		    "cookie replies to one source under load: %d for 100 messages in 1 s (at most "
+		    "one per %d ms), the rest withheld",
+		    replies, HS_COOKIE_REPLY_GAP_MS);
+	}
+	hs_device_free(att);
+	pair_free(&p);
+}
+
+/*
+ * Issue 13 item 1: anyone who saw an initiation and knows the responder's
+ * public key can write a cookie reply the initiator accepts. It must not stop
+ * the next handshake while the responder is not under load.
+ */
+static void test_forged_cookie(void)
+{
+	uint8_t init[HS_INITIATION_LEN], ck[HS_COOKIE_REPLY_LEN], key[32], lab[8 + 32];
+	uint8_t bogus[16];
+	struct hs_result res, rr, ri;
+	struct pair p;
+	int rc;
+
+	pair_new(&p, NULL, NULL);
+	hs_create_initiation(p.i, p.r_at_i, init, sizeof(init));
+	/* The forger: key = BLAKE2b-256("cookie--" || responder's public key),
+	 * AD = the initiation's mac1, which it saw. */
+	memcpy(lab, "cookie--", 8);
+	memcpy(lab + 8, p.rpub, 32);
+	check(crypto_generichash(key, 32, lab, sizeof(lab), NULL, 0) == 0,
+	      "forged cookie: the forger derives the cookie-reply key from the public key");
+	randombytes_buf(bogus, sizeof(bogus));
+	memset(ck, 0, sizeof(ck));
+	ck[0] = BPFTUN_MSG_COOKIE;
+	memcpy(ck + 4, init + 4, 4); /* receiver index = the initiation's sender index */
+	randombytes_buf(ck + 8, 24);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(ck + 32, NULL, bogus, sizeof(bogus),
+						   init + HS_INITIATION_LEN - 32, 16, NULL, ck + 8,
+						   key);
+	rc = hs_consume_cookie(p.i, ck, sizeof(ck), &res);
+	check(rc == 0, "forged cookie: the initiator accepts it, as WireGuard's would (%s)",
+	      rs(rc));
+	rc = hs_consume_cookie(p.i, ck, sizeof(ck), &res);
+	check(rc == -HS_R_UNKNOWN_INDEX,
+	      "forged cookie: only one cookie reply per message sent (second: %s)", rs(rc));
+
+	tick(&p.clk, NS_PER_S);
+	hs_create_initiation(p.i, p.r_at_i, init, sizeof(init));
+	check(!sodium_is_zero(init + HS_INITIATION_LEN - 16, 16),
+	      "forged cookie: the next initiation carries a mac2 under the forged cookie");
+	check(!hs_under_load(p.r), "forged cookie: responder not under load");
+	rc = hs_consume_initiation(p.r, init, sizeof(init), &p.iaddr, &rr);
+	check(rc == 0 && rr.have_keys,
+	      "forged cookie: the next handshake is accepted when not under load (%s)", rs(rc));
+	rc = hs_consume_response(p.i, rr.reply, rr.reply_len, &p.raddr, &ri);
+	check(rc == 0 && keys_match(&ri.keys, &rr.keys),
+	      "forged cookie: ... and completes, keys agree (%s)", rs(rc));
+
+	/* Under load the wrong mac2 is refused with a real cookie, which then
+	 * replaces the forged one. */
+	tick(&p.clk, NS_PER_S);
+	hs_set_under_load(p.r, true);
+	hs_create_initiation(p.i, p.r_at_i, init, sizeof(init));
+	rc = hs_consume_initiation(p.r, init, sizeof(init), &p.iaddr, &rr);
+	check(rc == -HS_R_BAD_MAC2 && rr.reply_len == HS_COOKIE_REPLY_LEN,
+	      "forged cookie: under load the forged mac2 gets a real cookie reply (%s)", rs(rc));
+	rc = hs_consume_cookie(p.i, rr.reply, rr.reply_len, &res);
+	check(rc == 0, "forged cookie: the initiator takes the real cookie (%s)", rs(rc));
+	tick(&p.clk, NS_PER_S);
+	hs_create_initiation(p.i, p.r_at_i, init, sizeof(init));
+	rc = hs_consume_initiation(p.r, init, sizeof(init), &p.iaddr, &rr);
+	check(rc == 0 && rr.have_keys, "forged cookie: under load, the retry is accepted (%s)",
+	      rs(rc));
+	sodium_memzero(key, sizeof(key));
+	hs_result_wipe(&res);
+	hs_result_wipe(&rr);
+	hs_result_wipe(&ri);
 	pair_free(&p);
 }
 
@@ -1246,6 +1443,8 @@ int main(void)
 	test_cookie();
 	test_flood();
 	test_many_sources();
+	test_distributed_flood();
+	test_forged_cookie();
 	test_strerror();
 	return check_summary();
 }
