@@ -288,6 +288,8 @@ static const struct {
 	{"down", down_main, "down IFNAME: remove the tunnel, its routes, filters, pins and process"},
 	{"show", show_main, "show [IFNAME] [--json]: state and counters"},
 	{"rekey", rekey_main, "rekey IFNAME: new session keys now"},
+	{"cleanup", cleanup_main,
+	 "cleanup: remove tc_open filters left by tunnels that are gone"},
 	{"genkey", genkey_main, "genkey: new private key to stdout"},
 	{"pubkey", pubkey_main, "pubkey: private key on stdin, public key to stdout"},
 };

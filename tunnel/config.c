@@ -666,6 +666,7 @@ static int k_public_key(struct parser *p, unsigned int line, const char *field, 
 
 static int k_endpoint(struct parser *p, unsigned int line, const char *field, char *val)
 {
+	cur_peer(p)->endpoint_line = line;
 	return parse_endpoint(p, line, field, val, cur_peer(p));
 }
 

@@ -55,6 +55,7 @@ struct bt_peer {
 	uint16_t keepalive;    /* seconds; 0 = off */
 	unsigned int line;     /* the [Peer] line */
 	unsigned int key_line; /* the PublicKey line */
+	unsigned int endpoint_line; /* the Endpoint line, 0 if none */
 };
 
 struct bt_config {
