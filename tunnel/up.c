@@ -268,73 +268,63 @@ static int teardown(const char *name);
 
 /* ------------------------------------------------- orphaned tc_open filters */
 
-/* The iface map of a program (a new fd), or -ENOENT if it has none: then it
- * is not bpftun's. */
-static int prog_iface_map(int prog_fd, char name[16])
+/* The id of the map called `map` among a program's maps, 0 if none; the
+ * program's name into name (16 bytes) if name is not NULL. */
+static uint32_t prog_map_id(int prog_fd, const char *map, char *name)
 {
 	struct bpf_prog_info info = {0};
-	uint32_t ids[BPFTUN_MAX_MAPS], len = sizeof(info);
+	uint32_t ids[BPFTUN_MAX_MAPS], len = sizeof(info), id = 0;
 
 	info.nr_map_ids = BPFTUN_MAX_MAPS;
 	info.map_ids = (uint64_t)(unsigned long)ids;
 	if (bpf_obj_get_info_by_fd(prog_fd, &info, &len))
-		return -errno;
+		return 0;
 	if (name)
 		snprintf(name, 16, "%s", info.name);
-	for (uint32_t i = 0; i < info.nr_map_ids && i < BPFTUN_MAX_MAPS; i++) {
+	for (uint32_t i = 0; i < info.nr_map_ids && i < BPFTUN_MAX_MAPS && !id; i++) {
 		struct bpf_map_info mi = {0};
 		uint32_t ml = sizeof(mi);
 		int fd = bpf_map_get_fd_by_id(ids[i]);
 
 		if (fd < 0)
 			continue;
-		if (!bpf_obj_get_info_by_fd(fd, &mi, &ml) && !strcmp(mi.name, "iface") &&
-		    mi.value_size == sizeof(struct bpftun_iface) && mi.max_entries == 1)
-			return fd;
+		if (!bpf_obj_get_info_by_fd(fd, &mi, &ml) && !strcmp(mi.name, map))
+			id = mi.id;
 		close(fd);
 	}
-	return -ENOENT;
+	return id;
 }
 
-static uint32_t map_id(int fd)
+/* The id of the `peers` map of the bpftun program attached with handle on
+ * dev's TC ingress, 0 if none; its name into name (16 bytes). */
+static uint32_t filter_peers_id(int dev, uint32_t handle, char *name)
 {
-	struct bpf_map_info mi = {0};
-	uint32_t ml = sizeof(mi);
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = dev, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = handle, .priority = BPFTUN_TC_PRIO);
+	uint32_t id;
+	int pfd;
 
-	return bpf_obj_get_info_by_fd(fd, &mi, &ml) ? 0 : mi.id;
-}
-
-/* The id of the iface map of the tc_seal running on hidden, 0 if none. */
-static uint32_t seal_iface_id(int hidden)
-{
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = hidden, .attach_point = BPF_TC_INGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = BPFTUN_TC_HANDLE, .priority = BPFTUN_TC_PRIO);
-	uint32_t id = 0;
-	int pfd, mfd;
-
-	if (hidden <= 0 || bpf_tc_query(&hook, &opts))
+	if (dev <= 0 || bpf_tc_query(&hook, &opts))
 		return 0;
 	pfd = bpf_prog_get_fd_by_id(opts.prog_id);
 	if (pfd < 0)
 		return 0;
-	mfd = prog_iface_map(pfd, NULL);
-	if (mfd >= 0) {
-		id = map_id(mfd);
-		close(mfd);
-	}
+	id = prog_map_id(pfd, "peers", name);
 	close(pfd);
 	return id;
 }
 
 /*
  * A tc_open of bpftun on some device of this namespace whose tunnel is gone:
- * its filter handle is its tunnel's ifindex, its program is called tc_open
- * and has an iface map, and that map is not the one of the tc_seal that runs
- * on the tunnel's hidden end (the tunnel device was deleted, or replaced by
- * another with the same index). Such a filter keeps the dead tunnel's maps
+ * its program is called tc_open, its filter handle is its tunnel device's
+ * ifindex, and that device is gone, or is no longer a tunnel whose tc_seal
+ * (on the hidden end) shares the tc_open's `peers` map (deleted, or another
+ * device under the same index). Such a filter keeps the dead tunnel's maps
  * and cipher contexts alive and takes the tunnel port's packets. Each one is
- * detached (with the clsact qdisc bpftun added for it, once unused) unless
- * dry; returns how many were found, and names them with -v or when dry.
+ * detached unless dry, and the clsact qdisc it leaves without any filter is
+ * removed: the record of who added it (the iface map) went with the
+ * tunnel's tc_seal. Returns how many were found; names them with -v or when
+ * dry.
  */
 static int sweep_orphans(int dry)
 {
@@ -344,48 +334,33 @@ static int sweep_orphans(int dry)
 	if (!ifs)
 		return 0;
 	for (i = ifs; i->if_index; i++) {
-		int dev = (int)i->if_index, n;
+		int dev = (int)i->if_index, n, removed = 0;
 		uint32_t handles[64];
 
 		n = nl_clsact_filters(dev, handles, 64);
 		for (int k = 0; k < n && k < 64; k++) {
-			LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = dev, .attach_point = BPF_TC_INGRESS);
-			LIBBPF_OPTS(bpf_tc_opts, opts, .handle = handles[k],
-				    .priority = BPFTUN_TC_PRIO);
-			struct bpftun_iface ifc;
-			uint32_t zero = 0;
-			char pname[16];
-			int pfd, mfd, orphan;
+			char pname[16] = "", tname[IF_NAMESIZE];
+			uint32_t peers = filter_peers_id(dev, handles[k], pname);
+			int hidden;
 
-			if (bpf_tc_query(&hook, &opts))
+			if (!peers || strcmp(pname, "tc_open"))
 				continue;
-			pfd = bpf_prog_get_fd_by_id(opts.prog_id);
-			if (pfd < 0)
-				continue;
-			mfd = prog_iface_map(pfd, pname);
-			close(pfd);
-			if (mfd < 0)
-				continue;
-			orphan = !strcmp(pname, "tc_open") &&
-				 !bpf_map_lookup_elem(mfd, &zero, &ifc) &&
-				 ifc.tun_ifindex == handles[k] &&
-				 seal_iface_id((int)ifc.hidden_ifindex) != map_id(mfd);
-			close(mfd);
-			if (!orphan)
-				continue;
+			hidden = if_indextoname(handles[k], tname)
+					 ? nl_veth_peer_ifindex((int)handles[k])
+					 : -ENODEV;
+			if (hidden > 0 && filter_peers_id(hidden, BPFTUN_TC_HANDLE, NULL) == peers)
+				continue; /* its tunnel is alive */
 			found++;
 			if (dry || bt_verbose)
-				pr_info("%s '%s': tc_open of a tunnel that is gone (ifindex %u, port %u)",
-					dry ? "underlay" : "removing from", i->if_name, ifc.tun_ifindex,
-					ifc.listen_port);
+				pr_info("%s '%s': tc_open of a tunnel that is gone (device index %u)",
+					dry ? "underlay" : "removing from", i->if_name, handles[k]);
 			if (dry)
 				continue;
 			tc_detach(dev, handles[k]);
-			for (uint32_t j = 0; j < ifc.nunderlays && j < BPFTUN_MAX_UNDERLAYS; j++)
-				if (ifc.underlays[j] == (uint32_t)dev &&
-				    (ifc.clsact_created & (1U << j)))
-					release_clsact(dev);
+			removed = 1;
 		}
+		if (removed && nl_clsact_filters(dev, NULL, 0) == 0)
+			nl_clsact_del(dev);
 	}
 	if_freenameindex(ifs);
 	return found;
