@@ -940,6 +940,40 @@ int down_main(int argc, char **argv)
 	return 0;
 }
 
+/* /run/bpftun/INODE-NAME.log of this namespace whose device NAME is gone
+ * and which no key manager of NAME writes any more: removed; how many. */
+static int remove_stale_run_files(void)
+{
+	char prefix[32];
+	struct dirent *d;
+	struct stat st;
+	int n = 0;
+	DIR *dh;
+
+	if (stat("/proc/self/ns/net", &st))
+		return 0;
+	snprintf(prefix, sizeof(prefix), "%lu-", (unsigned long)st.st_ino);
+	dh = opendir(BT_RUN_DIR);
+	if (!dh)
+		return 0;
+	while ((d = readdir(dh))) {
+		size_t pl = strlen(prefix), len = strlen(d->d_name);
+		char name[IF_NAMESIZE], path[PATH_MAX];
+
+		if (strncmp(d->d_name, prefix, pl) || len < pl + 5 ||
+		    strcmp(d->d_name + len - 4, ".log") || len - pl - 4 >= sizeof(name))
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)(len - pl - 4), d->d_name + pl);
+		if (nl_link_index(name) > 0)
+			continue;
+		stop_keymgmt_of(name); /* it would stop by itself within 1 s */
+		snprintf(path, sizeof(path), "%s/%s", BT_RUN_DIR, d->d_name);
+		n += !unlink(path);
+	}
+	closedir(dh);
+	return n;
+}
+
 int cleanup_main(int argc, char **argv)
 {
 	int n;
@@ -951,11 +985,15 @@ int cleanup_main(int argc, char **argv)
 			"usage: bpftun cleanup\n"
 			"Removes from every device of this network namespace the tc_open filters\n"
 			"of bpftun tunnels that are gone (deleted with ip link del after their key\n"
-			"manager died), with the clsact qdiscs bpftun added for them. Tunnels that\n"
-			"exist are not touched.\n");
+			"manager died), and the clsact qdiscs they leave without filters; and the\n"
+			"key manager logs of such tunnels from /run/bpftun. Tunnels that exist are\n"
+			"not touched.\n");
 		return help ? 0 : 2;
 	}
 	n = sweep_orphans(0);
 	pr_info("removed %d tc_open filter%s of tunnels that are gone", n, n == 1 ? "" : "s");
+	n = remove_stale_run_files();
+	if (n)
+		pr_info("removed %d key manager log%s of tunnels that are gone", n, n == 1 ? "" : "s");
 	return 0;
 }
