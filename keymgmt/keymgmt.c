@@ -178,13 +178,13 @@ static int set_endpoint(struct km *km, uint32_t id, const struct hs_addr *a)
 	/* a device the tunnel did not listen on yet: attach tc_open there too */
 	{
 		struct bpftun_iface ifc;
-		int known = 0;
+		int slot, added = 0;
 
 		if (dp_get_iface(km->dp, &ifc))
 			return 0;
-		for (uint32_t i = 0; i < ifc.nunderlays; i++)
-			known |= ifc.underlays[i] == (uint32_t)r.oif;
-		if (!known && ifc.nunderlays < BPFTUN_MAX_UNDERLAYS) {
+		/* the slot of a device that is gone is reused (dp.h) */
+		slot = dp_underlay_slot(&ifc, (uint32_t)r.oif, &added);
+		if (slot >= 0 && added) {
 			LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = r.oif,
 				    .attach_point = BPF_TC_INGRESS);
 			LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = dp_open_fd(km->dp),
@@ -193,8 +193,7 @@ static int set_endpoint(struct km *km, uint32_t id, const struct hs_addr *a)
 
 			if (!nl_clsact_ensure(r.oif, &created) && !bpf_tc_attach(&hook, &opts)) {
 				if (created)
-					ifc.clsact_created |= 1U << ifc.nunderlays;
-				ifc.underlays[ifc.nunderlays++] = (uint32_t)r.oif;
+					ifc.clsact_created |= 1U << slot;
 				dp_set_iface(km->dp, &ifc);
 			}
 		}
