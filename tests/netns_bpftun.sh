@@ -420,6 +420,9 @@ check "... nothing left on B" no_leftovers "$B"
 check "ip link del instead of down: the key manager detaches from the underlay and exits" bash -c "
 	ip netns exec $A '$BT' up $TMP/a/bt0.conf && ip -n $A link del bt0 && sleep 1.5 &&
 	[ -z \"\$(ip netns pids $A)\" ] && ! ip -n $A -j qdisc show | grep -q clsact"
+check "... down bt0 then removes what is left (its key manager's log)" bash -c "
+	ip netns exec $A '$BT' down bt0 2>$TMP/e && grep -q 'was gone; removed what it left' $TMP/e &&
+	! ls /run/bpftun/\$(ip netns exec $A stat -Lc %i /proc/self/ns/net)-bt0.log 2>/dev/null"
 check "down of a missing tunnel fails clearly" bash -c "
 	! ip netns exec $A '$BT' down bt0 2>$TMP/e && grep -q 'no such device' $TMP/e"
 

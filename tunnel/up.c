@@ -909,7 +909,7 @@ static int teardown(const char *name)
 int down_main(int argc, char **argv)
 {
 	const char *name;
-	int r;
+	int r, gone;
 
 	if (argc != 2 || argv[1][0] == '-') {
 		int help = argc == 2 && !strcmp(argv[1], "--help");
@@ -924,6 +924,7 @@ int down_main(int argc, char **argv)
 		return help ? 0 : 2;
 	}
 	name = argv[1];
+	gone = nl_link_index(name) <= 0;
 	r = teardown(name);
 	if (r == -ENOTTY) {
 		pr_err("interface '%s': not a bpftun tunnel", name);
@@ -937,6 +938,8 @@ int down_main(int argc, char **argv)
 		pr_err("interface '%s': still there after down", name);
 		return 1;
 	}
+	if (gone)
+		pr_info("interface '%s' was gone; removed what it left behind", name);
 	return 0;
 }
 
