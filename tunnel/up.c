@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * up.c - `bpftun up CONFIG` and `bpftun down IFNAME`.
+ * up.c - `bpftun up CONFIG`, `bpftun down IFNAME` and `bpftun cleanup`.
  *
  * up: everything that can be checked is checked before the host changes
- * (config, keys, names, routes to endpoints, the port). Then the tunnel is
- * built step by step, and any failure undoes every step already taken.
+ * (config, keys, capacities, names, routes to endpoints, the port). Then the
+ * tunnel is built step by step, in an order that keeps it removable at every
+ * moment (see up_main), and any failure undoes every step already taken.
  * down: the same steps backwards, for a tunnel found from its device alone,
- * so it works from any process in the namespace and after a failed up.
+ * so it works from any process in the namespace, after a failed up and
+ * after an up killed at any step.
+ * cleanup: tc_open filters whose tunnel is gone (sweep_orphans).
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -52,8 +55,9 @@ struct up_state {
 };
 
 /*
- * Test builds only (cmake -DBPFTUN_TEST_HOOKS=ON builds bpftun-testhooks
- * beside bpftun; the installed bpftun has no hook): with
+ * Test builds only (bpftun-testhooks, built from these files with
+ * -DBPFTUN_TEST_HOOKS beside bpftun and never installed; bpftun itself has
+ * no hook): with
  * BPFTUN_TEST_STOP_AFTER=N in the environment, `up` kills itself with
  * SIGKILL right after its N-th step that changes the host, as a crash or
  * a kill -9 would. tests/netns_crash.sh kills it after every step in turn.
