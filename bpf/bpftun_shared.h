@@ -86,6 +86,9 @@ _Static_assert(BPFTUN_HDR_LEN + BPFTUN_MAX_INNER + 2 * BPFTUN_BLOCK <= BPFTUN_SC
 #define BPFTUN_SLOTS 3
 #define BPFTUN_MAX_PEERS 256
 #define BPFTUN_MAX_RX_SAS (BPFTUN_MAX_PEERS * BPFTUN_SLOTS)
+/* Entries of the allowed_ips LPM trie: every peer's AllowedIPs together
+ * (IPv4 and IPv6). The config parser refuses more (tunnel/config.h). */
+#define BPFTUN_MAX_ALLOWED_IPS 4096
 #define BPFTUN_ALGO_LEN 32
 
 /* --------------------------------------------------------- SA control program */

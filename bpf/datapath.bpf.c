@@ -106,7 +106,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, 4096);
+	__uint(max_entries, BPFTUN_MAX_ALLOWED_IPS);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct bpftun_lpm_key);
 	__type(value, __u32);

@@ -232,13 +232,13 @@ static int peer_sockaddr(struct km *km, uint32_t id, struct sockaddr_in6 *sa)
 static void attach_underlay(struct km *km, int oif)
 {
 	struct bpftun_iface ifc;
-	int known = 0;
+	int slot, added = 0;
 
 	if (dp_get_iface(km->dp, &ifc))
 		return;
-	for (uint32_t i = 0; i < ifc.nunderlays; i++)
-		known |= ifc.underlays[i] == (uint32_t)oif;
-	if (!known && ifc.nunderlays < BPFTUN_MAX_UNDERLAYS) {
+	/* the slot of a device that is gone is reused (dp.h) */
+	slot = dp_underlay_slot(&ifc, (uint32_t)oif, &added);
+	if (slot >= 0 && added) {
 		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = oif, .attach_point = BPF_TC_INGRESS);
 		LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = dp_open_fd(km->dp),
 			    .handle = ifc.tun_ifindex, .priority = BPFTUN_TC_PRIO);
@@ -246,8 +246,7 @@ static void attach_underlay(struct km *km, int oif)
 
 		if (!nl_clsact_ensure(oif, &created) && !bpf_tc_attach(&hook, &opts)) {
 			if (created)
-				ifc.clsact_created |= 1U << ifc.nunderlays;
-			ifc.underlays[ifc.nunderlays++] = (uint32_t)oif;
+				ifc.clsact_created |= 1U << slot;
 			dp_set_iface(km->dp, &ifc);
 		}
 	}

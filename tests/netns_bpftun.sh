@@ -420,6 +420,9 @@ check "... nothing left on B" no_leftovers "$B"
 check "ip link del instead of down: the key manager detaches from the underlay and exits" bash -c "
 	ip netns exec $A '$BT' up $TMP/a/bt0.conf && ip -n $A link del bt0 && sleep 1.5 &&
 	[ -z \"\$(ip netns pids $A)\" ] && ! ip -n $A -j qdisc show | grep -q clsact"
+check "... down bt0 then removes what is left (its key manager's log)" bash -c "
+	ip netns exec $A '$BT' down bt0 2>$TMP/e && grep -q 'was gone; removed what it left' $TMP/e &&
+	! ls /run/bpftun/\$(ip netns exec $A stat -Lc %i /proc/self/ns/net)-bt0.log 2>/dev/null"
 check "down of a missing tunnel fails clearly" bash -c "
 	! ip netns exec $A '$BT' down bt0 2>$TMP/e && grep -q 'no such device' $TMP/e"
 
@@ -444,7 +447,7 @@ good="[Interface]\nPrivateKey = $KA\nListenPort = 51999\nAddress = 10.9.9.1/24\n
 cases=(
 	"unknown key|[Interface]\nPrivateKey = $KA\nListenPort = 51999\nColor = blue\n[Peer]\nPublicKey = $PB\nAllowedIPs = 10.9.9.2/32\n|bt1.conf:4: Color"
 	"peer is ourselves|[Interface]\nPrivateKey = $KA\nListenPort = 51999\n[Peer]\nPublicKey = $PA\nAllowedIPs = 10.9.9.2/32\n|bt1.conf:5: PublicKey"
-	"no route to the endpoint|$good|bt1.conf:6: Endpoint"
+	"no route to the endpoint|$good|bt1.conf:8: Endpoint"
 	"bad prefix|[Interface]\nPrivateKey = $KA\nListenPort = 51999\n[Peer]\nPublicKey = $PB\nAllowedIPs = 10.9.9.2/33\n|bt1.conf:6: AllowedIPs"
 	"bad port|[Interface]\nPrivateKey = $KA\nListenPort = 70000\n[Peer]\nPublicKey = $PB\nAllowedIPs = 10.9.9.2/32\n|bt1.conf:3: ListenPort"
 	"short key|[Interface]\nPrivateKey = abc\nListenPort = 51999\n[Peer]\nPublicKey = $PB\nAllowedIPs = 10.9.9.2/32\n|bt1.conf:2: PrivateKey"
@@ -454,6 +457,18 @@ for c in "${cases[@]}"; do
 	printf '%b' "$text" >"$TMP/bad/bt1.conf"
 	check "bad config refused: $what ($expect)" run_bad "$what" "$TMP/bad/bt1.conf" "$expect"
 done
+# 70 peers x 64 AllowedIPs: within 256 peers and 64 per peer, past the
+# 4096 of the datapath's table; refused while reading the file.
+python3 - "$KA" >"$TMP/bad/bt1.conf" <<'EOF'
+import base64, sys
+print("[Interface]\nPrivateKey = %s\nListenPort = 51999" % sys.argv[1])
+for p in range(70):
+    print("[Peer]\nPublicKey = %s" % base64.b64encode(bytes([p + 1] * 32)).decode())
+    for a in range(64):
+        print("AllowedIPs = 10.%d.%d.0/24" % (p, a))
+EOF
+check "bad config refused: 70 peers x 64 AllowedIPs, past the 4096 allowed IPs" \
+	run_bad capacity "$TMP/bad/bt1.conf" "bt1.conf:4230: AllowedIPs: '10.64.0.0/24': too many AllowedIPs in all peers together (max 4096"
 printf '%b' "$good" | sed 's/Endpoint = .*//' >"$TMP/bad/bt1.conf"
 check "bad config refused: private key in a world-readable file" \
 	run_bad mode "$TMP/bad/bt1.conf" "readable by group or others" 644
@@ -469,5 +484,25 @@ after=$(snapshot)
 unchanged() { [ "$before" = "$after" ] || { diff <(echo "$before") <(echo "$after"); return 1; }; }
 check "the refused configurations changed nothing (links, addresses, routes, qdiscs, /run)" \
 	unchanged
+
+# The limit itself fits: 64 peers x 64 AllowedIPs = 4096 prefixes all go into
+# the datapath's table (so the parser's limit is the table's real size).
+python3 - "$KA" >"$TMP/bad/bt2.conf" <<'EOF'
+import base64, sys
+print("[Interface]\nPrivateKey = %s\nListenPort = 51998" % sys.argv[1])
+for p in range(64):
+    print("[Peer]\nPublicKey = %s" % base64.b64encode(bytes([p + 1] * 32)).decode())
+    for a in range(64):
+        print("AllowedIPs = 10.%d.%d.0/24" % (p, a))
+EOF
+chmod 600 "$TMP/bad/bt2.conf"
+ip -n "$C" link add c0 type veth peer name c0p
+ip -n "$C" addr add 10.200.0.1/24 dev c0
+ip -n "$C" link set c0 up && ip -n "$C" link set c0p up
+ip -n "$C" route add default via 10.200.0.2
+check "64 peers x 64 AllowedIPs (4096, the limit) come up: 4096 routes through bt2, then down" bash -c "
+	ip netns exec $C '$BT' up $TMP/bad/bt2.conf || exit 1
+	n=\$(ip -n $C route show dev bt2 | wc -l); echo \"\$n routes\"
+	ip netns exec $C '$BT' down bt2 && [ \$n = 4096 ]"
 
 check_summary

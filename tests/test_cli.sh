@@ -89,6 +89,7 @@ check "'bpftun down a b' exits 2" status 2 "$BT" down a b
 check "'bpftun show a b' exits 2" status 2 "$BT" show a b
 check "'bpftun show --bogus' exits 2" status 2 "$BT" show --bogus
 check "'bpftun rekey' with no IFNAME exits 2" status 2 "$BT" rekey
+check "'bpftun cleanup extra' exits 2" status 2 "$BT" cleanup extra
 check "'bpftun genkey extra' exits 2" status 2 "$BT" genkey extra
 check "'bpftun pubkey extra' exits 2" status 2 "$BT" pubkey extra
 check "'bpftun-keymgmt' with no options exits 2" status 2 "$KM"
@@ -219,6 +220,7 @@ check "show completes --json from --j" expect "--json" bpftun show --j
 check "show completes --json after IFNAME" expect "--json" bpftun show bt0 ""
 check "show does not offer --json twice" expect "averylongname1 bt0" bpftun show --json ""
 check "genkey completes nothing" expect "" bpftun genkey ""
+check "cleanup completes nothing" expect "" bpftun cleanup ""
 check "options complete --help" expect "--help" bpftun down --h
 
 check_summary

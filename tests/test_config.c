@@ -531,12 +531,12 @@ static void check_nul(void)
 }
 
 /* Exactly limit entries of one kind are accepted, one more is refused at its line. */
-enum limit_kind { LIMIT_PEERS, LIMIT_ALLOWED, LIMIT_ADDRS };
+enum limit_kind { LIMIT_PEERS, LIMIT_ALLOWED, LIMIT_ADDRS, LIMIT_ALLOWED_TOTAL };
 
 static void check_limit(enum limit_kind kind, const char *what, int limit, const char *expect_fmt)
 {
-	size_t cap = 64 * 1024;
-	char *text = malloc(cap), expect[160];
+	size_t cap = 512 * 1024;
+	char *text = malloc(cap), expect[200];
 	struct bt_config cfg;
 	struct config_error err;
 
@@ -568,6 +568,21 @@ static void check_limit(enum limit_kind kind, const char *what, int limit, const
 				o += (size_t)snprintf(text + o, cap - o,
 						      "AllowedIPs = 10.8.%d.0/24\n", i);
 				bad_line = 6 + (unsigned int)i;
+				break;
+			case LIMIT_ALLOWED_TOTAL:
+				/* limit / BT_MAX_ALLOWED peers with BT_MAX_ALLOWED each,
+				 * one line per prefix; the extra one is a peer of its own */
+				if (i % BT_MAX_ALLOWED == 0) {
+					bt_key_to_base64(b64, key);
+					o += (size_t)snprintf(text + o, cap - o,
+							      "[Peer]\nPublicKey = %s\n", b64);
+				}
+				o += (size_t)snprintf(text + o, cap - o,
+						      "AllowedIPs = 10.%d.%d.0/24\n",
+						      i / BT_MAX_ALLOWED, i % BT_MAX_ALLOWED);
+				bad_line = 4 + (unsigned int)(i / BT_MAX_ALLOWED) *
+						   (2 + BT_MAX_ALLOWED) +
+					   2 + (unsigned int)(i % BT_MAX_ALLOWED);
 				break;
 			case LIMIT_ADDRS:
 				o += (size_t)snprintf(text + o, cap - o, "Address = 10.7.%d.1/24\n",
@@ -775,6 +790,11 @@ int main(int argc, char **argv)
 		    "(max 64)");
 	check_limit(LIMIT_ADDRS, "addresses", BT_MAX_ADDRS,
 		    "bt0.conf:%u: Address: '10.7.16.1/24': too many addresses (max 16)");
+	/* All peers' AllowedIPs together: the datapath's table (70 peers x 64
+	 * used to fail only while the host was being changed). */
+	check_limit(LIMIT_ALLOWED_TOTAL, "AllowedIPs in all peers", BT_MAX_ALLOWED_TOTAL,
+		    "bt0.conf:%u: AllowedIPs: '10.64.0.0/24': too many AllowedIPs in all peers "
+		    "together (max 4096, the size of the datapath's allowed_ips table)");
 	check_files();
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		run_bad(&bad[i]);

@@ -302,6 +302,26 @@ static void test_create(struct nl_tunnel *t)
 	      "ip: bt0-s is up, operstate UP, mtu %ld", json_num(out, "mtu"));
 	free(out);
 
+	/* bpftun's mark: the hidden end's link group, set on creation. */
+	out = run(&st, "ip -d -j link show dev bt0-s");
+	check(st == 0 && strstr(out, "\"group\":\"1651799406\"") != NULL,
+	      "ip: bt0-s is in link group %u (bpftun's mark)", NL_TUNNEL_GROUP);
+	free(out);
+	check(nl_tunnel_marked("bt0") == t->peer_ifindex, "nl_tunnel_marked(bt0) = %d (hidden end)",
+	      nl_tunnel_marked("bt0"));
+	check(nl_tunnel_marked("bt0-s") == -ENOENT, "nl_tunnel_marked(bt0-s): not a tunnel name");
+	check(nl_tunnel_marked("nosuch0") == -ENODEV, "nl_tunnel_marked(nosuch0) = -ENODEV");
+	/* the same shape made by someone else is not ours */
+	sh("ip link add bt5 type veth peer name bt5-s");
+	check(nl_tunnel_marked("bt5") == -ENOENT, "an unmarked veth pair bt5/bt5-s is not marked (%d)",
+	      nl_tunnel_marked("bt5"));
+	sh("ip link del bt5");
+	{
+		int had = nl_clsact_exists(t->peer_ifindex);
+
+		check(had == 0, "nl_clsact_exists(bt0-s) = %d before any clsact", had);
+	}
+
 	/* What ethtool says. */
 	out = run(&st, "ethtool -k bt0");
 	check(st == 0 && ethtool_is_off(out, "tx-checksumming"), "ethtool: tx-checksumming off");
@@ -533,6 +553,7 @@ static void test_clsact(const struct nl_tunnel *t)
 	free(out);
 	err = nl_clsact_ensure(t->peer_ifindex, &created);
 	check(!err && created == 0, "ensure again: present, created %d", created);
+	check(nl_clsact_exists(t->peer_ifindex) == 1, "nl_clsact_exists(bt0-s) = 1 with it");
 	err = nl_clsact_del(t->peer_ifindex);
 	check(err == 0, "nl_clsact_del = %d", err);
 	out = run(NULL, "tc -j qdisc show dev bt0-s");
@@ -549,6 +570,7 @@ static void test_clsact(const struct nl_tunnel *t)
 	err = nl_clsact_ensure(t->peer_ifindex, &created);
 	cap_end();
 	check(err == -EBUSY && created == 0, "ingress qdisc in the way: %d (-EBUSY)", err);
+	check(nl_clsact_exists(t->peer_ifindex) == 0, "an ingress qdisc is not a clsact (exists 0)");
 	sh("tc qdisc del dev bt0-s ingress");
 }
 

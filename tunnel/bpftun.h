@@ -33,6 +33,7 @@ int up_main(int argc, char **argv);
 int down_main(int argc, char **argv);
 int show_main(int argc, char **argv);
 int rekey_main(int argc, char **argv);
+int cleanup_main(int argc, char **argv);
 
 void usage_show(FILE *f);
 

@@ -666,6 +666,7 @@ static int k_public_key(struct parser *p, unsigned int line, const char *field, 
 
 static int k_endpoint(struct parser *p, unsigned int line, const char *field, char *val)
 {
+	cur_peer(p)->endpoint_line = line;
 	return parse_endpoint(p, line, field, val, cur_peer(p));
 }
 
@@ -683,6 +684,17 @@ static int allowed_entry(struct parser *p, unsigned int line, const char *field,
 	if (peer->nallowed == BT_MAX_ALLOWED)
 		return fail(p, line, field, "'%s': too many AllowedIPs for one peer (max %d)", q,
 			    BT_MAX_ALLOWED);
+	{
+		int total = 0;
+
+		for (int i = 0; i < p->cfg->npeers; i++)
+			total += p->cfg->peers[i].nallowed;
+		if (total == BT_MAX_ALLOWED_TOTAL)
+			return fail(p, line, field,
+				    "'%s': too many AllowedIPs in all peers together (max %d, the "
+				    "size of the datapath's allowed_ips table)",
+				    q, BT_MAX_ALLOWED_TOTAL);
+	}
 	peer->allowed[peer->nallowed++] = a;
 	return 0;
 }

@@ -28,6 +28,8 @@
 #define BT_MAX_ADDRS	   16 /* Address entries in [Interface] */
 #define BT_MAX_ALLOWED	   64 /* AllowedIPs entries per [Peer] */
 #define BT_MAX_PEERS	   BPFTUN_MAX_PEERS
+#define BT_MAX_ALLOWED_TOTAL BPFTUN_MAX_ALLOWED_IPS /* AllowedIPs of all peers together */
+#define BT_MAX_UNDERLAYS   BPFTUN_MAX_UNDERLAYS /* devices the endpoints are reached over */
 #define BT_MTU_MIN_V4	   576	/* RFC 791 */
 #define BT_MTU_MIN_V6	   1280 /* RFC 8200, needed once any Address is IPv6 */
 #define BT_MTU_MAX	   BPFTUN_MAX_INNER
@@ -53,6 +55,7 @@ struct bt_peer {
 	uint16_t keepalive;    /* seconds; 0 = off */
 	unsigned int line;     /* the [Peer] line */
 	unsigned int key_line; /* the PublicKey line */
+	unsigned int endpoint_line; /* the Endpoint line, 0 if none */
 };
 
 struct bt_config {

@@ -3,6 +3,7 @@
  * dp.c - load and drive the BPF datapath (see dp.h).
  */
 #include <errno.h>
+#include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -409,4 +410,29 @@ int dp_keepalive(struct datapath *dp, uint32_t peer_id, uint8_t out[32])
 		return -ENOKEY;
 	memcpy(out, res + 14, 32);
 	return 0;
+}
+
+int dp_underlay_slot(struct bpftun_iface *ifc, uint32_t ifindex, int *added)
+{
+	uint32_t n = ifc->nunderlays < BPFTUN_MAX_UNDERLAYS ? ifc->nunderlays : BPFTUN_MAX_UNDERLAYS;
+	char name[IF_NAMESIZE];
+	int slot = -1;
+
+	*added = 0;
+	for (uint32_t i = 0; i < n; i++)
+		if (ifc->underlays[i] == ifindex)
+			return (int)i;
+	for (uint32_t i = 0; i < n && slot < 0; i++)
+		if (!if_indextoname(ifc->underlays[i], name))
+			slot = (int)i;
+	if (slot < 0) {
+		if (n >= BPFTUN_MAX_UNDERLAYS)
+			return -ENOSPC;
+		slot = (int)n;
+		ifc->nunderlays = n + 1;
+	}
+	ifc->underlays[slot] = ifindex;
+	ifc->clsact_created &= ~(1U << slot);
+	*added = 1;
+	return slot;
 }

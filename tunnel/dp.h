@@ -36,6 +36,17 @@ int dp_get_iface(struct datapath *dp, struct bpftun_iface *ifc);
 /* Updates everything but the map IDs recorded at load. */
 int dp_set_iface(struct datapath *dp, const struct bpftun_iface *ifc);
 
+/*
+ * The slot of underlay device ifindex in ifc->underlays: the one that
+ * already lists it (*added = 0), or a new one (*added = 1), which is the
+ * first slot whose device no longer exists in this network namespace
+ * (deleted, perhaps re-created under a new index: its tc_open and clsact went
+ * with it), else the next free one; the new slot's clsact_created bit is
+ * cleared. -ENOSPC if all BPFTUN_MAX_UNDERLAYS slots hold devices that
+ * exist. Only ifc is changed: the caller writes it (dp_set_iface).
+ */
+int dp_underlay_slot(struct bpftun_iface *ifc, uint32_t ifindex, int *added);
+
 struct bpftun_tx_sa_info {
 	int present;
 	uint64_t counter;

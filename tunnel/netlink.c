@@ -28,6 +28,7 @@
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
 #include <linux/sockios.h>
+#include <linux/veth.h>
 #include <netlink/netlink.h>
 #include <netlink/attr.h>
 #include <netlink/msg.h>
@@ -594,6 +595,14 @@ out:
 	return err;
 }
 
+void (*nl_step_hook)(const char *what);
+
+static void step(const char *what)
+{
+	if (nl_step_hook)
+		nl_step_hook(what);
+}
+
 /* Steps of nl_tunnel_create after the pair exists; message printed. */
 static int tunnel_configure(struct nlctx *c, const char *name, const char *peer_name,
 			    unsigned int mtu, struct nl_tunnel *t)
@@ -620,6 +629,7 @@ static int tunnel_configure(struct nlctx *c, const char *name, const char *peer_
 	rtnl_link_put(chg);
 	if (err)
 		return fail(c, err, "link '%s': set noarp, mtu %u", name, mtu);
+	step("device: noarp, mtu");
 
 	/* Hidden end: same MTU, or veth would drop full-sized frames. */
 	if (mtu) {
@@ -631,12 +641,14 @@ static int tunnel_configure(struct nlctx *c, const char *name, const char *peer_
 		rtnl_link_put(chg);
 		if (err)
 			return fail(c, err, "link '%s': set mtu %u", peer_name, mtu);
+		step("hidden end: mtu");
 	}
 
 	/* Offloads off before any packet can flow. */
 	err = offloads_off(name);
 	if (err)
 		return err;
+	step("device: offloads off");
 
 	/* No IPv6 link-local addresses on either end: a NOARP point-to-point
 	 * tunnel needs none, and router solicitations and MLD reports would
@@ -651,6 +663,7 @@ static int tunnel_configure(struct nlctx *c, const char *name, const char *peer_
 		if (err)
 			return fail(c, err, "link '%s': IPv6 address generation off",
 				    end ? peer_name : name);
+		step("IPv6 address generation off");
 	}
 
 	/* Up: hidden end first, so the user end has carrier at once. */
@@ -662,6 +675,7 @@ static int tunnel_configure(struct nlctx *c, const char *name, const char *peer_
 	if (err) {
 		fail(c, err, "link '%s': set up", peer_name);
 	} else {
+		step("hidden end: up");
 		err = link_change(c, ifindex, chg);
 		if (err)
 			fail(c, err, "link '%s': set up", name);
@@ -694,7 +708,6 @@ static int tunnel_configure(struct nlctx *c, const char *name, const char *peer_
 
 int nl_tunnel_create(const char *name, unsigned int mtu, struct nl_tunnel *out)
 {
-	struct rtnl_link *link = NULL, *peer = NULL;
 	char peer_name[IFNAMSIZ];
 	struct nl_tunnel t;
 	struct nlctx c;
@@ -728,20 +741,43 @@ int nl_tunnel_create(const char *name, unsigned int mtu, struct nl_tunnel *out)
 		goto out;
 	}
 
-	link = rtnl_link_veth_alloc();
-	if (!link) {
-		err = -ENOMEM;
-		goto out;
+	/* Built by hand: libnl 3.7 leaves IFLA_GROUP out of the peer. */
+	{
+		struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC};
+		struct nlattr *li, *data, *pe;
+		struct nl_msg *msg = nlmsg_alloc_simple(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL);
+
+		if (!msg) {
+			err = -ENOMEM;
+			goto out;
+		}
+		if (nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0 ||
+		    nla_put_string(msg, IFLA_IFNAME, name) < 0 ||
+		    !(li = nla_nest_start(msg, IFLA_LINKINFO)) ||
+		    nla_put_string(msg, IFLA_INFO_KIND, "veth") < 0 ||
+		    !(data = nla_nest_start(msg, IFLA_INFO_DATA)) ||
+		    !(pe = nla_nest_start(msg, VETH_INFO_PEER)) ||
+		    nlmsg_append(msg, &ifi, sizeof(ifi), NLMSG_ALIGNTO) < 0 ||
+		    nla_put_string(msg, IFLA_IFNAME, peer_name) < 0 ||
+		    /* bpftun's mark, in the message that creates the pair: there
+		     * is no moment at which the pair exists unmarked (the kernel
+		     * ignores IFLA_IFALIAS on creation; IFLA_GROUP it applies). */
+		    nla_put_u32(msg, IFLA_GROUP, NL_TUNNEL_GROUP) < 0) {
+			nlmsg_free(msg);
+			err = -EMSGSIZE;
+			goto out;
+		}
+		nla_nest_end(msg, pe);
+		nla_nest_end(msg, data);
+		nla_nest_end(msg, li);
+		err = NLCALL(&c, nl_send_sync(c.sk, msg)); /* frees msg */
 	}
-	peer = rtnl_link_veth_get_peer(link);
-	rtnl_link_set_name(link, name);
-	rtnl_link_set_name(peer, peer_name);
-	err = NLCALL(&c, rtnl_link_add(c.sk, link, NLM_F_CREATE | NLM_F_EXCL));
 	if (err) {
 		/* Nothing was created (EXCL): nothing to undo. */
 		fail(&c, err, "link '%s': create veth pair with '%s'", name, peer_name);
 		goto out;
 	}
+	step("veth pair created, marked");
 
 	err = tunnel_configure(&c, name, peer_name, mtu, &t);
 	if (err) {
@@ -754,10 +790,6 @@ int nl_tunnel_create(const char *name, unsigned int mtu, struct nl_tunnel *out)
 	if (out)
 		*out = t;
 out:
-	if (peer)
-		rtnl_link_put(peer);
-	if (link)
-		rtnl_link_put(link);
 	ctx_close(&c);
 	return err;
 }
@@ -788,6 +820,56 @@ int nl_tunnel_delete(const char *name)
 	}
 	rtnl_link_put(l);
 out:
+	ctx_close(&c);
+	return err;
+}
+
+int nl_tunnel_marked(const char *name)
+{
+	char want[IFNAMSIZ];
+	struct rtnl_link *l = NULL, *p = NULL;
+	struct nlctx c;
+	int err, peer;
+
+	if (nl_tunnel_peer_name(name, want))
+		return -ENODEV;
+	err = ctx_open(&c);
+	if (err)
+		return err;
+	err = get_link(&c, 0, name, &l);
+	if (err) {
+		if (err != -ENODEV)
+			fail(&c, err, "link '%s': look up", name);
+		goto out;
+	}
+	peer = rtnl_link_get_link(l);
+	if (!is_veth(l) || peer <= 0) {
+		err = -ENOENT;
+		goto out;
+	}
+	{
+		int32_t nsid;
+
+		if (!rtnl_link_get_link_netnsid(l, &nsid)) {
+			err = -ENOENT; /* its peer is in another namespace */
+			goto out;
+		}
+	}
+	err = get_link(&c, peer, NULL, &p);
+	if (err) {
+		err = -ENOENT;
+		goto out;
+	}
+	if (!is_veth(p) || rtnl_link_get_group(p) != NL_TUNNEL_GROUP ||
+	    strcmp(rtnl_link_get_name(p) ?: "", want))
+		err = -ENOENT;
+	else
+		err = peer;
+out:
+	if (p)
+		rtnl_link_put(p);
+	if (l)
+		rtnl_link_put(l);
 	ctx_close(&c);
 	return err;
 }
@@ -1301,6 +1383,19 @@ int nl_clsact_del(int ifindex)
 	if (err)
 		return fail(NULL, err, "link '%s': delete clsact qdisc", ifname(ifindex, nb));
 	return 0;
+}
+
+int nl_clsact_exists(int ifindex)
+{
+	char kind[32];
+	struct nlctx c;
+	int err = ctx_open(&c);
+
+	if (err)
+		return err;
+	err = ingress_qdisc(&c, ifindex, kind, sizeof(kind));
+	ctx_close(&c);
+	return err < 0 ? err : err > 0 && !strcmp(kind, "clsact");
 }
 
 /* ---- filters on a clsact qdisc ----------------------------------------- */

@@ -73,6 +73,24 @@ int nl_tunnel_create(const char *name, unsigned int mtu, struct nl_tunnel *out);
  */
 int nl_tunnel_get(const char *name, struct nl_tunnel *out);
 
+/*
+ * bpftun's mark: the hidden end is created in link group NL_TUNNEL_GROUP,
+ * in the same RTM_NEWLINK that creates the pair, so a pair that exists is
+ * marked (`ip -d link show` shows "group 1651799406"). nl_tunnel_marked(name)
+ * gives the hidden end's ifindex (> 0) if name is a veth whose peer, in the
+ * same namespace, carries the mark and the name nl_tunnel_peer_name(name);
+ * -ENODEV if there is no such device, -ENOENT if it is not marked (silent).
+ */
+#define NL_TUNNEL_GROUP 0x6274756eU /* "btun" */
+int nl_tunnel_marked(const char *name);
+
+/* Tests of crash safety only: called after each step of nl_tunnel_create
+ * that changes the host, when set (NULL otherwise). */
+extern void (*nl_step_hook)(const char *what);
+
+/* 1 if ifindex has a clsact qdisc, 0 if not, -errno. */
+int nl_clsact_exists(int ifindex);
+
 /* Delete the veth device name; its peer goes with it. -ENODEV if missing,
  * -EINVAL (nothing deleted) if name is not a veth device. */
 int nl_tunnel_delete(const char *name);

@@ -1,15 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * up.c - `bpftun up CONFIG` and `bpftun down IFNAME`.
+ * up.c - `bpftun up CONFIG`, `bpftun down IFNAME` and `bpftun cleanup`.
  *
  * up: everything that can be checked is checked before the host changes
- * (config, keys, names, routes to endpoints, the port). Then the tunnel is
- * built step by step, and any failure undoes every step already taken.
+ * (config, keys, capacities, names, routes to endpoints, the port). Then the
+ * tunnel is built step by step, in an order that keeps it removable at every
+ * moment (see up_main), and any failure undoes every step already taken.
  * down: the same steps backwards, for a tunnel found from its device alone,
- * so it works from any process in the namespace and after a failed up.
+ * so it works from any process in the namespace, after a failed up and
+ * after an up killed at any step.
+ * cleanup: tc_open filters whose tunnel is gone (sweep_orphans).
  */
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <bpf/bpf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -45,13 +49,42 @@ struct up_state {
 	int tun_created;
 	struct datapath *dp;
 	struct bpftun_iface ifc;
-	int seal_attached;
-	int open_attached[BPFTUN_MAX_UNDERLAYS];
-	char pin_dir[128];
 	pid_t keymgmt;
 	/* per peer: resolved underlay */
 	struct nl_route_info route[BT_MAX_PEERS];
 };
+
+/*
+ * Test builds only (bpftun-testhooks, built from these files with
+ * -DBPFTUN_TEST_HOOKS beside bpftun and never installed; bpftun itself has
+ * no hook): with
+ * BPFTUN_TEST_STOP_AFTER=N in the environment, `up` kills itself with
+ * SIGKILL right after its N-th step that changes the host, as a crash or
+ * a kill -9 would. tests/netns_crash.sh kills it after every step in turn.
+ * BPFTUN_TEST_STEPS=1 prints each step's number and name.
+ */
+#ifdef BPFTUN_TEST_HOOKS
+static void up_step(const char *what)
+{
+	static int n;
+	const char *stop = getenv("BPFTUN_TEST_STOP_AFTER");
+
+	n++;
+	if (getenv("BPFTUN_TEST_STEPS"))
+		fprintf(stderr, "bpftun: test: step %d: %s\n", n, what);
+	if (stop && atoi(stop) == n) {
+		fprintf(stderr, "bpftun: test: killed after step %d (%s)\n", n, what);
+		raise(SIGKILL);
+	}
+}
+#define UP_HOOK_NETLINK() (nl_step_hook = up_step)
+#else
+static void up_step(const char *what)
+{
+	(void)what;
+}
+#define UP_HOOK_NETLINK() ((void)0)
+#endif
 
 static int bpffs_mounted(void)
 {
@@ -103,6 +136,26 @@ static int tc_detach(int ifindex, uint32_t handle)
 	return bpf_tc_detach(&hook, &opts);
 }
 
+/* 1 once pid is gone or a zombie (a killed `up`'s key manager is not our
+ * child, so waitpid cannot tell). */
+static int pid_gone(pid_t pid)
+{
+	char path[64], buf[256], *p;
+	FILE *f;
+	int gone = 1;
+
+	if (kill(pid, 0))
+		return 1;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 1;
+	if (fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) && p[1] == ' ')
+		gone = p[2] == 'Z' || p[2] == 'X';
+	fclose(f);
+	return gone;
+}
+
 /* Stop a key manager: SIGTERM, then SIGKILL after 3 s. */
 static void stop_pid(pid_t pid)
 {
@@ -111,12 +164,63 @@ static void stop_pid(pid_t pid)
 	if (pid <= 0 || kill(pid, SIGTERM))
 		return;
 	for (int i = 0; i < 150; i++) {
-		if (waitpid(pid, NULL, WNOHANG) == pid || kill(pid, 0))
+		if (waitpid(pid, NULL, WNOHANG) == pid || pid_gone(pid))
 			return;
 		nanosleep(&ts, NULL);
 	}
 	kill(pid, SIGKILL);
-	waitpid(pid, NULL, 0);
+	waitpid(pid, NULL, WNOHANG);
+}
+
+/* Every bpftun-keymgmt of tunnel `name` in this network namespace, found
+ * from /proc (comm, network namespace, "--ifname NAME" in its command
+ * line), whether or not its pid reached the iface map: an `up` killed
+ * after it started the key manager leaves one that nobody recorded.
+ * Stopped; returns how many. */
+static int stop_keymgmt_of(const char *name)
+{
+	struct stat me, st;
+	struct dirent *d;
+	int n = 0;
+	DIR *dh;
+
+	if (stat("/proc/self/ns/net", &me))
+		return 0;
+	dh = opendir("/proc");
+	if (!dh)
+		return 0;
+	while ((d = readdir(dh))) {
+		char path[300], buf[4096];
+		pid_t pid = (pid_t)atoi(d->d_name);
+		ssize_t len;
+		int fd, match = 0;
+
+		if (pid <= 0 || pid == getpid() || !keymgmt_running((uint32_t)pid))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+		if (stat(path, &st) || st.st_ino != me.st_ino || st.st_dev != me.st_dev)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		len = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (len <= 0)
+			continue;
+		buf[len] = 0;
+		for (char *a = buf; a < buf + len; a += strlen(a) + 1)
+			if (!strcmp(a, "--ifname") && a + strlen(a) + 1 < buf + len &&
+			    !strcmp(a + strlen(a) + 1, name))
+				match = 1;
+		if (!match)
+			continue;
+		pr_debug("stopping key manager %d of '%s'", (int)pid, name);
+		stop_pid(pid);
+		n++;
+	}
+	closedir(dh);
+	return n;
 }
 
 /* Our tc_open is gone from dev. Remove the clsact qdisc bpftun added there
@@ -130,6 +234,8 @@ static void release_clsact(int dev)
 
 	if (!if_indextoname((unsigned int)dev, devname))
 		return; /* the underlay is gone, and its qdisc with it */
+	if (nl_clsact_exists(dev) != 1)
+		return; /* recorded as ours, but `up` was stopped before adding it */
 	n = nl_clsact_filters(dev, handles, 32);
 	if (n == 0) {
 		nl_clsact_del(dev);
@@ -161,24 +267,110 @@ static void release_clsact(int dev)
 	}
 }
 
-/* Undo whatever `up` did so far, newest first. */
-static void rollback(struct up_state *s)
+
+static int teardown(const char *name);
+
+/* ------------------------------------------------- orphaned tc_open filters */
+
+/* The id of the map called `map` among a program's maps, 0 if none; the
+ * program's name into name (16 bytes) if name is not NULL. */
+static uint32_t prog_map_id(int prog_fd, const char *map, char *name)
 {
-	if (s->keymgmt > 0)
-		stop_pid(s->keymgmt);
-	for (uint32_t i = 0; i < s->ifc.nunderlays; i++) {
-		if (s->open_attached[i])
-			tc_detach((int)s->ifc.underlays[i], s->ifc.tun_ifindex);
-		if (s->ifc.clsact_created & (1U << i))
-			release_clsact((int)s->ifc.underlays[i]);
+	struct bpf_prog_info info = {0};
+	uint32_t ids[BPFTUN_MAX_MAPS], len = sizeof(info), id = 0;
+
+	info.nr_map_ids = BPFTUN_MAX_MAPS;
+	info.map_ids = (uint64_t)(unsigned long)ids;
+	if (bpf_obj_get_info_by_fd(prog_fd, &info, &len))
+		return 0;
+	if (name)
+		snprintf(name, 16, "%s", info.name);
+	for (uint32_t i = 0; i < info.nr_map_ids && i < BPFTUN_MAX_MAPS && !id; i++) {
+		struct bpf_map_info mi = {0};
+		uint32_t ml = sizeof(mi);
+		int fd = bpf_map_get_fd_by_id(ids[i]);
+
+		if (fd < 0)
+			continue;
+		if (!bpf_obj_get_info_by_fd(fd, &mi, &ml) && !strcmp(mi.name, map))
+			id = mi.id;
+		close(fd);
 	}
-	if (s->pin_dir[0])
-		remove_pins(s->cfg.ifname);
-	dp_destroy(s->dp);
-	s->dp = NULL;
-	if (s->tun_created)
-		nl_tunnel_delete(s->cfg.ifname);
+	return id;
 }
+
+/* The id of the `peers` map of the bpftun program attached with handle on
+ * dev's TC ingress, 0 if none; its name into name (16 bytes). */
+static uint32_t filter_peers_id(int dev, uint32_t handle, char *name)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = dev, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = handle, .priority = BPFTUN_TC_PRIO);
+	uint32_t id;
+	int pfd;
+
+	if (dev <= 0 || bpf_tc_query(&hook, &opts))
+		return 0;
+	pfd = bpf_prog_get_fd_by_id(opts.prog_id);
+	if (pfd < 0)
+		return 0;
+	id = prog_map_id(pfd, "peers", name);
+	close(pfd);
+	return id;
+}
+
+/*
+ * A tc_open of bpftun on some device of this namespace whose tunnel is gone:
+ * its program is called tc_open, its filter handle is its tunnel device's
+ * ifindex, and that device is gone, or is no longer a tunnel whose tc_seal
+ * (on the hidden end) shares the tc_open's `peers` map (deleted, or another
+ * device under the same index). Such a filter keeps the dead tunnel's maps
+ * and cipher contexts alive and takes the tunnel port's packets. Each one is
+ * detached unless dry, and the clsact qdisc it leaves without any filter is
+ * removed: the record of who added it (the iface map) went with the
+ * tunnel's tc_seal. Returns how many were found; names them with -v or when
+ * dry.
+ */
+static int sweep_orphans(int dry)
+{
+	struct if_nameindex *ifs = if_nameindex(), *i;
+	int found = 0;
+
+	if (!ifs)
+		return 0;
+	for (i = ifs; i->if_index; i++) {
+		int dev = (int)i->if_index, n, removed = 0;
+		uint32_t handles[64];
+
+		n = nl_clsact_filters(dev, handles, 64);
+		for (int k = 0; k < n && k < 64; k++) {
+			char pname[16] = "", tname[IF_NAMESIZE];
+			uint32_t peers = filter_peers_id(dev, handles[k], pname);
+			int hidden;
+
+			if (!peers || strcmp(pname, "tc_open"))
+				continue;
+			hidden = if_indextoname(handles[k], tname)
+					 ? nl_veth_peer_ifindex((int)handles[k])
+					 : -ENODEV;
+			if (hidden > 0 && filter_peers_id(hidden, BPFTUN_TC_HANDLE, NULL) == peers)
+				continue; /* its tunnel is alive */
+			found++;
+			if (dry || bt_verbose)
+				pr_info("%s '%s': tc_open of a tunnel that is gone (device index %u)",
+					dry ? "underlay" : "removing from", i->if_name, handles[k]);
+			if (dry)
+				continue;
+			tc_detach(dev, handles[k]);
+			removed = 1;
+		}
+		if (removed && nl_clsact_filters(dev, NULL, 0) == 0)
+			nl_clsact_del(dev);
+	}
+	if_freenameindex(ifs);
+	return found;
+}
+
+/* ------------------------------------------------------------------- up */
 
 /* The default route's device, for peers that have no endpoint yet. */
 static int default_underlay(void)
@@ -193,13 +385,53 @@ static int default_underlay(void)
 	return -ENETUNREACH;
 }
 
-/* All checks that need the system but change nothing. */
+/* 1 if ifindex was new to s->ifc.underlays, 0 if known, -E2BIG if full. */
+static int add_underlay(struct up_state *s, int ifindex)
+{
+	for (uint32_t i = 0; i < s->ifc.nunderlays; i++)
+		if ((int)s->ifc.underlays[i] == ifindex)
+			return 0;
+	if (s->ifc.nunderlays >= BPFTUN_MAX_UNDERLAYS)
+		return -E2BIG;
+	s->ifc.underlays[s->ifc.nunderlays++] = (uint32_t)ifindex;
+	return 1;
+}
+
+/* An existing device called like the tunnel: say what it is and what to run. */
+static int name_taken(const char *name)
+{
+	int marked = nl_tunnel_marked(name), hidden;
+	struct datapath *dp = NULL;
+	struct bpftun_iface ifc;
+
+	if (marked == -ENODEV && nl_link_index(name) <= 0)
+		return 0;
+	hidden = tunnel_hidden_ifindex(name);
+	if (hidden > 0 && !dp_find(&dp, hidden) && !dp_get_iface(dp, &ifc) &&
+	    keymgmt_running(ifc.keymgmt_pid)) {
+		dp_destroy(dp);
+		pr_err("interface '%s' already exists: a bpftun tunnel that is up (to replace it: "
+		       "bpftun down %s)", name, name);
+		return -EEXIST;
+	}
+	dp_destroy(dp);
+	if (hidden > 0 || marked > 0)
+		pr_err("interface '%s' already exists: left by an interrupted or failed bpftun up, "
+		       "or its key manager died; remove it with: bpftun down %s", name, name);
+	else
+		pr_err("interface '%s' already exists and is not a bpftun tunnel (choose another "
+		       "name, or remove it: ip link del %s)", name, name);
+	return -EEXIST;
+}
+
+/* All checks that need the system but change nothing; also plans the
+ * underlays (s->ifc.underlays), so that their limit is checked here. */
 static int preflight(struct up_state *s)
 {
 	struct bt_config *c = &s->cfg;
 	struct config_error e;
 	unsigned int mtu = 0;
-	int fd, one = 1;
+	int fd, one = 1, err;
 	struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_port = htons(c->listen_port)};
 
 	if (crypto_scalarmult_base(s->public_key, c->private_key)) {
@@ -214,27 +446,32 @@ static int preflight(struct up_state *s)
 			return -EINVAL;
 		}
 	}
-	if (nl_link_index(c->ifname) > 0) {
-		pr_err("interface '%s' already exists (bpftun down %s, or ip link del %s)", c->ifname,
-		       c->ifname, c->ifname);
-		return -EEXIST;
-	}
+	err = name_taken(c->ifname);
+	if (err)
+		return err;
 	for (int i = 0; i < c->npeers; i++) {
 		struct bt_peer *p = &c->peers[i];
-		int err;
+		char ip[INET6_ADDRSTRLEN], dev[IF_NAMESIZE] = "?";
 		unsigned int over;
 
 		if (!p->have_endpoint)
 			continue;
+		inet_ntop(p->family, p->endpoint, ip, sizeof(ip));
 		err = nl_route_get(p->family, p->endpoint, &s->route[i]);
 		if (err) {
-			char ip[INET6_ADDRSTRLEN];
-
-			inet_ntop(p->family, p->endpoint, ip, sizeof(ip));
-			config_error_set(&e, s->conf_path, p->line, "Endpoint",
+			config_error_set(&e, s->conf_path, p->endpoint_line, "Endpoint",
 					 "'%s': no route to this address (%s)", ip, strerror(-err));
 			fprintf(stderr, "%s\n", e.msg);
 			return err;
+		}
+		if (add_underlay(s, s->route[i].oif) < 0) {
+			if_indextoname((unsigned int)s->route[i].oif, dev);
+			config_error_set(&e, s->conf_path, p->endpoint_line, "Endpoint",
+					 "'%s': reached over '%s', a %dth device: a tunnel listens on "
+					 "at most %d underlay devices",
+					 ip, dev, BPFTUN_MAX_UNDERLAYS + 1, BPFTUN_MAX_UNDERLAYS);
+			fprintf(stderr, "%s\n", e.msg);
+			return -E2BIG;
 		}
 		over = p->family == AF_INET6 ? BPFTUN_OVERHEAD_V6 : BPFTUN_OVERHEAD_V4;
 		{
@@ -248,16 +485,21 @@ static int preflight(struct up_state *s)
 	if (!c->mtu)
 		c->mtu = mtu ? (mtu > BPFTUN_MAX_INNER ? BPFTUN_MAX_INNER : mtu) : 1420;
 	/* with no endpoint at all, tc_open listens on the default route's device */
-	{
-		int any = 0;
+	if (!s->ifc.nunderlays) {
+		int dev = default_underlay();
 
-		for (int i = 0; i < c->npeers; i++)
-			any |= c->peers[i].have_endpoint;
-		if (!any && default_underlay() < 0) {
+		if (dev < 0) {
 			pr_err("%s: no peer has an Endpoint and there is no default route to "
 			       "listen on", s->conf_path);
 			return -ENETUNREACH;
 		}
+		add_underlay(s, dev);
+	}
+	/* A tc_open left on an underlay by a tunnel that is gone would take
+	 * this tunnel's packets first. */
+	if (sweep_orphans(1)) {
+		pr_err("remove what tunnels that are gone left behind first: bpftun cleanup");
+		return -EBUSY;
 	}
 	/* The port must be free: the key manager binds it. */
 	fd = socket(AF_INET6, SOCK_DGRAM, 0);
@@ -266,8 +508,7 @@ static int preflight(struct up_state *s)
 	setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &(int){0}, sizeof(int));
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		int err = -errno;
-
+		err = -errno;
 		close(fd);
 		config_error_set(&e, s->conf_path, 0, "ListenPort", "%u: %s", c->listen_port,
 				 strerror(-err));
@@ -278,17 +519,8 @@ static int preflight(struct up_state *s)
 	return 0;
 }
 
-static int add_underlay(struct up_state *s, int ifindex)
-{
-	for (uint32_t i = 0; i < s->ifc.nunderlays; i++)
-		if ((int)s->ifc.underlays[i] == ifindex)
-			return 0;
-	if (s->ifc.nunderlays >= BPFTUN_MAX_UNDERLAYS)
-		return -E2BIG;
-	s->ifc.underlays[s->ifc.nunderlays++] = (uint32_t)ifindex;
-	return 0;
-}
-
+/* Peers and allowed IPs into the maps (of this process: nothing is attached
+ * yet, so this changes nothing on the host). */
 static int configure_peers(struct up_state *s)
 {
 	struct bt_config *c = &s->cfg;
@@ -316,9 +548,6 @@ static int configure_peers(struct up_state *s)
 			 * and for a static-MAC endpoint, not used on this path. */
 			nl_link_mac(r->oif, v.ep.smac);
 			nl_neigh_lookup(r->oif, p->family, hop, v.ep.dmac);
-			err = add_underlay(s, r->oif);
-			if (err)
-				return err;
 		}
 		err = dp_set_peer(s->dp, (uint32_t)i, &v);
 		for (int a = 0; !err && a < p->nallowed; a++)
@@ -329,18 +558,8 @@ static int configure_peers(struct up_state *s)
 			return err;
 		}
 	}
-	if (!s->ifc.nunderlays) {
-		int dev = default_underlay();
-
-		if (dev < 0) {
-			pr_err("no peer has an Endpoint and there is no default route to listen on");
-			return dev;
-		}
-		add_underlay(s, dev);
-	}
 	return 0;
 }
-
 static int start_keymgmt(struct up_state *s)
 {
 	char exe[PATH_MAX + 32], dir[PATH_MAX], logp[PATH_MAX], conf[PATH_MAX];
@@ -385,6 +604,7 @@ static int start_keymgmt(struct up_state *s)
 		_exit(127);
 	}
 	s->keymgmt = pid;
+	up_step("key manager started");
 	/* Ready when it has written its pid into the iface map (socket bound). */
 	for (int i = 0; i < 250; i++) {
 		struct bpftun_iface ifc;
@@ -414,6 +634,41 @@ static void usage_up(FILE *f)
 		   "bpftun.conf(5).\n");
 }
 
+
+/* Mark "bpftun added the clsact of underlays[i]" before adding it, so that
+ * no kill between adding and recording leaves it behind; then attach. */
+static int attach_open(struct up_state *s, uint32_t i)
+{
+	int created = 0, dev = (int)s->ifc.underlays[i], had, err;
+	char name[IF_NAMESIZE] = "?";
+
+	if_indextoname((unsigned int)dev, name);
+	had = nl_clsact_exists(dev);
+	if (had < 0)
+		return had;
+	if (!had) {
+		s->ifc.clsact_created |= 1U << i;
+		err = dp_set_iface(s->dp, &s->ifc);
+		if (err)
+			return err;
+		up_step("underlay: clsact recorded as ours");
+	}
+	err = nl_clsact_ensure(dev, &created);
+	if (!err && !created && !had) {
+		s->ifc.clsact_created &= ~(1U << i); /* someone else was quicker */
+		err = dp_set_iface(s->dp, &s->ifc);
+	}
+	if (!err && created)
+		up_step("underlay: clsact added");
+	err = err ?: tc_attach(dev, dp_open_fd(s->dp), s->ifc.tun_ifindex);
+	if (err) {
+		pr_err("underlay '%s': attaching tc_open: %s", name, strerror(-err));
+		return err;
+	}
+	up_step("underlay: tc_open attached");
+	return 0;
+}
+
 int up_main(int argc, char **argv)
 {
 	struct up_state *s;
@@ -431,6 +686,7 @@ int up_main(int argc, char **argv)
 	if (!s)
 		return 1;
 	s->conf_path = argv[1];
+	UP_HOOK_NETLINK();
 	err = bt_config_parse_file(argv[1], &s->cfg, &e);
 	if (err) {
 		fprintf(stderr, "%s\n", e.msg);
@@ -441,16 +697,76 @@ int up_main(int argc, char **argv)
 	if (err)
 		goto out;
 
-	/* From here on the host changes; every failure rolls back. */
+	/*
+	 * From here on the host changes; every failure rolls back, and so does
+	 * `bpftun down` after a crash at any point:
+	 *  1. the veth pair, created marked (nl_tunnel_marked): from now on
+	 *     `down` knows the device is ours and deletes it;
+	 *  2. the datapath, configured in this process's maps (no host change);
+	 *  3. tc_seal on the hidden end: from now on the iface map is found from
+	 *     the device, and it already lists every underlay;
+	 *  4. addresses and routes (they go with the device);
+	 *  5. per underlay: clsact (recorded before it is added), tc_open;
+	 *  6. pins, the key manager (found by `down` from /proc if its pid
+	 *     never reached the iface map).
+	 */
 	err = nl_tunnel_create(s->cfg.ifname, s->cfg.mtu, &s->tun);
 	if (err) {
 		pr_err("interface '%s': creating the device: %s", s->cfg.ifname, strerror(-err));
 		goto fail;
 	}
 	s->tun_created = 1;
-	for (int i = 0; i < s->cfg.naddrs && !err; i++)
+	up_step("device configured");
+
+	dcfg.tun_ifindex = (uint32_t)s->tun.ifindex;
+	dcfg.listen_port = htons(s->cfg.listen_port);
+	memcpy(dcfg.tun_mac, s->tun.mac, 6);
+	err = dp_load(&s->dp, &dcfg);
+	if (err) {
+		pr_err("loading the datapath (verifier, run with -v for libbpf's log): %s",
+		       strerror(-err));
+		goto fail;
+	}
+	{
+		struct bpftun_iface plan = s->ifc; /* the underlays preflight chose */
+
+		err = dp_get_iface(s->dp, &s->ifc); /* the map IDs dp_load recorded */
+		if (err)
+			goto fail;
+		s->ifc.nunderlays = plan.nunderlays;
+		memcpy(s->ifc.underlays, plan.underlays, sizeof(plan.underlays));
+		s->ifc.clsact_created = 0;
+	}
+	s->ifc.tun_ifindex = (uint32_t)s->tun.ifindex;
+	s->ifc.hidden_ifindex = (uint32_t)s->tun.peer_ifindex;
+	s->ifc.mtu = s->cfg.mtu;
+	s->ifc.listen_port = s->cfg.listen_port;
+	memcpy(s->ifc.public_key, s->public_key, 32);
+	snprintf(s->ifc.cipher, sizeof(s->ifc.cipher), "%s", s->cfg.cipher);
+	snprintf(s->ifc.algo, sizeof(s->ifc.algo), "%s", s->cfg.kernel_algo);
+	err = configure_peers(s);
+	err = err ?: dp_set_iface(s->dp, &s->ifc);
+	if (err)
+		goto fail;
+
+	/* The sealer (it drops until keys exist): the tunnel is now found
+	 * from its device, with every underlay it will listen on. */
+	err = nl_clsact_ensure(s->tun.peer_ifindex, &(int){0});
+	if (!err)
+		up_step("hidden end: clsact added");
+	err = err ?: tc_attach(s->tun.peer_ifindex, dp_seal_fd(s->dp), BPFTUN_TC_HANDLE);
+	if (err) {
+		pr_err("interface '%s': attaching tc_seal: %s", s->cfg.ifname, strerror(-err));
+		goto fail;
+	}
+	up_step("hidden end: tc_seal attached");
+
+	for (int i = 0; i < s->cfg.naddrs && !err; i++) {
 		err = nl_addr_add(s->tun.ifindex, s->cfg.addrs[i].family, s->cfg.addrs[i].addr,
 				  s->cfg.addrs[i].prefix);
+		if (!err)
+			up_step("address added");
+	}
 	if (err) {
 		pr_err("interface '%s': adding addresses: %s", s->cfg.ifname, strerror(-err));
 		goto fail;
@@ -461,8 +777,10 @@ int up_main(int argc, char **argv)
 			char ip[INET6_ADDRSTRLEN];
 
 			err = nl_route_add(s->tun.ifindex, pf->family, pf->addr, pf->prefix);
-			if (!err)
+			if (!err) {
+				up_step("route added");
 				continue;
+			}
 			inet_ntop(pf->family, pf->addr, ip, sizeof(ip));
 			config_error_set(&e, s->conf_path, pf->line, "AllowedIPs",
 					 "%s/%u: adding its route: %s%s", ip, pf->prefix,
@@ -477,71 +795,38 @@ int up_main(int argc, char **argv)
 	if (err)
 		goto fail;
 
-	dcfg.tun_ifindex = (uint32_t)s->tun.ifindex;
-	dcfg.listen_port = htons(s->cfg.listen_port);
-	memcpy(dcfg.tun_mac, s->tun.mac, 6);
-	err = dp_load(&s->dp, &dcfg);
-	if (err) {
-		pr_err("loading the datapath (verifier, run with -v for libbpf's log): %s",
-		       strerror(-err));
-		goto fail;
-	}
-	err = dp_get_iface(s->dp, &s->ifc); /* the map IDs dp_load recorded */
-	if (err)
-		goto fail;
-	s->ifc.tun_ifindex = (uint32_t)s->tun.ifindex;
-	s->ifc.hidden_ifindex = (uint32_t)s->tun.peer_ifindex;
-	s->ifc.mtu = s->cfg.mtu;
-	s->ifc.listen_port = s->cfg.listen_port;
-	memcpy(s->ifc.public_key, s->public_key, 32);
-	snprintf(s->ifc.cipher, sizeof(s->ifc.cipher), "%s", s->cfg.cipher);
-	snprintf(s->ifc.algo, sizeof(s->ifc.algo), "%s", s->cfg.kernel_algo);
-	err = configure_peers(s); /* adds the underlays to s->ifc */
-	if (err)
-		goto fail;
-
-	/* Attach: the sealer first (it drops until keys exist), then openers. */
-	err = nl_clsact_ensure(s->tun.peer_ifindex, &(int){0});
-	err = err ?: tc_attach(s->tun.peer_ifindex, dp_seal_fd(s->dp), BPFTUN_TC_HANDLE);
-	if (err) {
-		pr_err("interface '%s': attaching tc_seal: %s", s->cfg.ifname, strerror(-err));
-		goto fail;
-	}
-	for (uint32_t i = 0; i < s->ifc.nunderlays; i++) {
-		int created = 0, dev = (int)s->ifc.underlays[i];
-		char name[IF_NAMESIZE] = "?";
-
-		if_indextoname((unsigned int)dev, name);
-		err = nl_clsact_ensure(dev, &created);
-		if (!err && created)
-			s->ifc.clsact_created |= 1U << i;
-		err = err ?: tc_attach(dev, dp_open_fd(s->dp), s->ifc.tun_ifindex);
-		if (err) {
-			pr_err("underlay '%s': attaching tc_open: %s", name, strerror(-err));
-			goto fail;
-		}
-		s->open_attached[i] = 1;
-	}
-	err = dp_set_iface(s->dp, &s->ifc);
+	for (uint32_t i = 0; i < s->ifc.nunderlays && !err; i++)
+		err = attach_open(s, i);
 	if (err)
 		goto fail;
 
 	if (bpffs_mounted()) {
-		snprintf(s->pin_dir, sizeof(s->pin_dir), "%s/%s", PIN_ROOT, s->cfg.ifname);
+		char pin_dir[128];
+
+		snprintf(pin_dir, sizeof(pin_dir), "%s/%s", PIN_ROOT, s->cfg.ifname);
 		mkdir(PIN_ROOT, 0700);
-		if (dp_pin_maps(s->dp, s->pin_dir))
-			pr_debug("pinning maps under %s failed; bpftool finds them by id", s->pin_dir);
+		if (dp_pin_maps(s->dp, pin_dir))
+			pr_debug("pinning maps under %s failed; bpftool finds them by id", pin_dir);
+		else
+			up_step("maps pinned");
 	}
 
 	err = start_keymgmt(s);
 	if (err)
 		goto fail;
+	up_step("key manager ready");
 	pr_info("interface '%s' is up: mtu %u, port %u, %d peer%s, cipher %s", s->cfg.ifname,
 		s->cfg.mtu, s->cfg.listen_port, s->cfg.npeers, s->cfg.npeers == 1 ? "" : "s",
 		s->cfg.cipher);
 	goto out;
 fail:
-	rollback(s);
+	/* the same teardown as `bpftun down`, from what exists */
+	dp_destroy(s->dp);
+	s->dp = NULL;
+	if (s->keymgmt > 0)
+		stop_pid(s->keymgmt);
+	if (s->tun_created)
+		teardown(s->cfg.ifname);
 out:
 	dp_destroy(s->dp);
 	bt_config_free(&s->cfg);
@@ -551,12 +836,84 @@ out:
 
 /* ------------------------------------------------------------------ down */
 
+/*
+ * Remove tunnel `name` and whatever of it exists: a complete tunnel, or
+ * what an `up` killed at any step left (a marked device, perhaps without
+ * tc_seal, a key manager nobody recorded, a tc_open whose iface map lists
+ * it). Returns 1 if there was something to remove, 0 if nothing, -ENOTTY
+ * if `name` is a device that is not a bpftun tunnel (left alone).
+ */
+static int teardown(const char *name)
+{
+	int marked = nl_tunnel_marked(name), hidden = tunnel_hidden_ifindex(name);
+	int something = 0, err;
+	char p[PATH_MAX];
+
+	if (hidden == -ENOENT && marked <= 0 && nl_link_index(name) > 0)
+		return -ENOTTY;
+	if (hidden > 0) {
+		struct datapath *dp = NULL;
+		struct bpftun_iface ifc;
+
+		something = 1;
+		err = dp_find(&dp, hidden);
+		if (!err)
+			err = dp_get_iface(dp, &ifc);
+		if (err) {
+			pr_err("interface '%s': reading the datapath: %s (deleting the device; "
+			       "filters it left are removed as orphans)", name, strerror(-err));
+		} else {
+			/* 1. stop sealing, 2. stop the key manager, 3. drop every key now */
+			ifc.disabled = 1;
+			dp_set_iface(dp, &ifc);
+			if (keymgmt_running(ifc.keymgmt_pid))
+				stop_pid((pid_t)ifc.keymgmt_pid);
+			stop_keymgmt_of(name);
+			for (uint32_t id = 0; id < BPFTUN_MAX_PEERS; id++) {
+				struct bpftun_peer pe;
+				struct bpftun_sa_req req = {.op = BPFTUN_OP_DELETE_PEER,
+							    .peer_id = id};
+
+				if (!dp_get_peer(dp, id, &pe) && pe.present)
+					dp_sa_ctl(dp, &req);
+			}
+			/* 4. detach from underlays, remove the clsact qdiscs bpftun added */
+			for (uint32_t i = 0; i < ifc.nunderlays && i < BPFTUN_MAX_UNDERLAYS; i++) {
+				tc_detach((int)ifc.underlays[i], ifc.tun_ifindex);
+				if (ifc.clsact_created & (1U << i))
+					release_clsact((int)ifc.underlays[i]);
+			}
+		}
+		dp_destroy(dp);
+	}
+	something |= stop_keymgmt_of(name) > 0;
+	/* 5. the device: its veth peer, addresses and routes go with it */
+	if (hidden > 0 || marked > 0) {
+		something = 1;
+		err = nl_tunnel_delete(name);
+		if (err && err != -ENODEV)
+			pr_err("interface '%s': deleting the device: %s", name, strerror(-err));
+	}
+	/* 6. what outlives the device: pins, the log, orphaned filters */
+	if (bpffs_mounted()) {
+		char dir[160];
+		struct stat st;
+
+		snprintf(dir, sizeof(dir), "%s/%s", PIN_ROOT, name);
+		if (!stat(dir, &st))
+			something = 1;
+		remove_pins(name);
+	}
+	if (!bt_run_path(p, sizeof(p), name, "log") && !unlink(p))
+		something = 1;
+	something |= sweep_orphans(0) > 0;
+	return something;
+}
+
 int down_main(int argc, char **argv)
 {
-	struct datapath *dp = NULL;
-	struct bpftun_iface ifc;
 	const char *name;
-	int hidden, err;
+	int r, gone;
 
 	if (argc != 2 || argv[1][0] == '-') {
 		int help = argc == 2 && !strcmp(argv[1], "--help");
@@ -565,53 +922,85 @@ int down_main(int argc, char **argv)
 			"usage: bpftun down IFNAME\n"
 			"Removes the tunnel: stops its key manager, drops its keys, detaches its\n"
 			"programs and the clsact qdiscs it added, deletes the device (and with it\n"
-			"its routes and addresses) and its pins.\n");
+			"its routes and addresses) and its pins. Also finishes the removal of a\n"
+			"tunnel whose `bpftun up` was interrupted, and of what a tunnel deleted\n"
+			"with `ip link del` left behind (see bpftun cleanup).\n");
 		return help ? 0 : 2;
 	}
 	name = argv[1];
-	hidden = tunnel_hidden_ifindex(name);
-	if (hidden < 0) {
-		pr_err("interface '%s': %s", name,
-		       hidden == -ENODEV ? "no such device" : "not a bpftun tunnel");
+	gone = nl_link_index(name) <= 0;
+	r = teardown(name);
+	if (r == -ENOTTY) {
+		pr_err("interface '%s': not a bpftun tunnel", name);
 		return 1;
 	}
-	err = dp_find(&dp, hidden);
-	if (!err)
-		err = dp_get_iface(dp, &ifc);
-	if (err) {
-		pr_err("interface '%s': reading the datapath: %s", name, strerror(-err));
-		dp_destroy(dp);
+	if (!r) {
+		pr_err("interface '%s': no such device", name);
 		return 1;
 	}
-	/* 1. stop sealing, 2. stop the key manager, 3. drop every key now */
-	ifc.disabled = 1;
-	dp_set_iface(dp, &ifc);
-	if (keymgmt_running(ifc.keymgmt_pid))
-		stop_pid((pid_t)ifc.keymgmt_pid);
-	for (uint32_t id = 0; id < BPFTUN_MAX_PEERS; id++) {
-		struct bpftun_peer p;
-		struct bpftun_sa_req req = {.op = BPFTUN_OP_DELETE_PEER, .peer_id = id};
+	if (nl_link_index(name) > 0) {
+		pr_err("interface '%s': still there after down", name);
+		return 1;
+	}
+	if (gone)
+		pr_info("interface '%s' was gone; removed what it left behind", name);
+	return 0;
+}
 
-		if (!dp_get_peer(dp, id, &p) && p.present)
-			dp_sa_ctl(dp, &req);
-	}
-	/* 4. detach from underlays, remove the clsact qdiscs bpftun added */
-	for (uint32_t i = 0; i < ifc.nunderlays && i < BPFTUN_MAX_UNDERLAYS; i++) {
-		tc_detach((int)ifc.underlays[i], ifc.tun_ifindex);
-		if (ifc.clsact_created & (1U << i))
-			release_clsact((int)ifc.underlays[i]);
-	}
-	dp_destroy(dp);
-	/* 5. the device: its veth peer, addresses and routes go with it */
-	err = nl_tunnel_delete(name);
-	if (err)
-		pr_err("interface '%s': deleting the device: %s", name, strerror(-err));
-	remove_pins(name);
-	{
-		char p[PATH_MAX];
+/* /run/bpftun/INODE-NAME.log of this namespace whose device NAME is gone
+ * and which no key manager of NAME writes any more: removed; how many. */
+static int remove_stale_run_files(void)
+{
+	char prefix[32];
+	struct dirent *d;
+	struct stat st;
+	int n = 0;
+	DIR *dh;
 
-		if (!bt_run_path(p, sizeof(p), name, "log"))
-			unlink(p);
+	if (stat("/proc/self/ns/net", &st))
+		return 0;
+	snprintf(prefix, sizeof(prefix), "%lu-", (unsigned long)st.st_ino);
+	dh = opendir(BT_RUN_DIR);
+	if (!dh)
+		return 0;
+	while ((d = readdir(dh))) {
+		size_t pl = strlen(prefix), len = strlen(d->d_name);
+		char name[IF_NAMESIZE], path[PATH_MAX];
+
+		if (strncmp(d->d_name, prefix, pl) || len < pl + 5 ||
+		    strcmp(d->d_name + len - 4, ".log") || len - pl - 4 >= sizeof(name))
+			continue;
+		snprintf(name, sizeof(name), "%.*s", (int)(len - pl - 4), d->d_name + pl);
+		if (nl_link_index(name) > 0)
+			continue;
+		stop_keymgmt_of(name); /* it would stop by itself within 1 s */
+		snprintf(path, sizeof(path), "%s/%s", BT_RUN_DIR, d->d_name);
+		n += !unlink(path);
 	}
-	return err ? 1 : 0;
+	closedir(dh);
+	return n;
+}
+
+int cleanup_main(int argc, char **argv)
+{
+	int n;
+
+	if (argc != 1) {
+		int help = argc == 2 && !strcmp(argv[1], "--help");
+
+		fprintf(help ? stdout : stderr,
+			"usage: bpftun cleanup\n"
+			"Removes from every device of this network namespace the tc_open filters\n"
+			"of bpftun tunnels that are gone (deleted with ip link del after their key\n"
+			"manager died), and the clsact qdiscs they leave without filters; and the\n"
+			"key manager logs of such tunnels from /run/bpftun. Tunnels that exist are\n"
+			"not touched.\n");
+		return help ? 0 : 2;
+	}
+	n = sweep_orphans(0);
+	pr_info("removed %d tc_open filter%s of tunnels that are gone", n, n == 1 ? "" : "s");
+	n = remove_stale_run_files();
+	if (n)
+		pr_info("removed %d key manager log%s of tunnels that are gone", n, n == 1 ? "" : "s");
+	return 0;
 }
