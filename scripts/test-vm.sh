@@ -76,18 +76,18 @@ host_tools() {
 	dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' || missing+=(busybox-static)
 	printf '%s\n' "${missing[@]}" | sort -u | grep . || true
 }
-missing=$(host_tools)
-if [ -n "$missing" ]; then
-	echo "$me: installing $(echo $missing) (apt-get)" >&2
-	if ! { DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq \
-		--no-install-recommends $missing >&2 ||
-		{ DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update -qq >&2 &&
-			DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq \
-				--no-install-recommends $missing >&2; }; }; then
-		die "cannot install: $(echo $missing)"
+apt_install() {
+	DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 -y -qq "$@" >&2
+}
+mapfile -t todo < <(host_tools)
+if [ "${#todo[@]}" -gt 0 ]; then
+	echo "$me: installing ${todo[*]} (apt-get)" >&2
+	if ! apt_install install --no-install-recommends "${todo[@]}" &&
+		! { apt_install update && apt_install install --no-install-recommends "${todo[@]}"; }; then
+		die "cannot install: ${todo[*]}"
 	fi
-	missing=$(host_tools)
-	[ -z "$missing" ] || die "still missing after apt-get: $(echo $missing)"
+	mapfile -t todo < <(host_tools)
+	[ "${#todo[@]}" -eq 0 ] || die "still missing after apt-get: ${todo[*]}"
 fi
 busybox_bin=/bin/busybox
 

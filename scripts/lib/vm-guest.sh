@@ -8,6 +8,8 @@
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root TERM=dumb LANG=C.UTF-8
 run=/run/bt-vm
+bt_kver=${bt_kver:-$(uname -r)}
+bt_modules=${bt_modules:?bt_modules= missing from the kernel command line}
 
 off() {
 	sync
