@@ -7,6 +7,9 @@
 #   --timeout SEC  hard limit on the whole guest run, boot included (default 900)
 #   --smp N        vCPUs (default 2)      --mem SIZE   guest RAM (default 2G)
 #   --refresh      ask the archive again for the newest 6.12 kernel
+# Environment: QEMU=PATH and BUSYBOX=PATH (a static busybox) use those instead of
+# the Debian packages qemu-system-x86 and busybox-static, which are otherwise
+# installed with apt-get when missing.
 #
 # The guest boots the unmodified Debian 13 (trixie) kernel linux-image-6.12.*-amd64,
 # fetched with apt-get download from the trixie suite and unpacked (never installed).
@@ -64,8 +67,10 @@ done
 
 # --- host tools ------------------------------------------------------------
 # command -> Debian 12 package
+qemu=${QEMU:-qemu-system-x86_64}
+busybox_bin=${BUSYBOX:-/bin/busybox}
 declare -A need=(
-	[qemu-system-x86_64]=qemu-system-x86 [busybox]=busybox-static [xz]=xz-utils
+	[$qemu]=qemu-system-x86 [xz]=xz-utils
 	[depmod]=kmod [dpkg-deb]=dpkg [apt-get]=apt [timeout]=coreutils
 )
 host_tools() {
@@ -73,7 +78,11 @@ host_tools() {
 	for c in "${!need[@]}"; do command -v "$c" >/dev/null || missing+=("${need[$c]}"); done
 	[ -r /usr/share/keyrings/debian-archive-keyring.gpg ] || missing+=(debian-archive-keyring)
 	# the initramfs needs a static busybox (Debian's busybox package is dynamic)
-	dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' || missing+=(busybox-static)
+	if [ -n "${BUSYBOX-}" ]; then
+		[ -x "$BUSYBOX" ] || missing+=(busybox-static)
+	else
+		dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' || missing+=(busybox-static)
+	fi
 	printf '%s\n' "${missing[@]}" | sort -u | grep . || true
 }
 apt_install() {
@@ -89,7 +98,6 @@ if [ "${#todo[@]}" -gt 0 ]; then
 	mapfile -t todo < <(host_tools)
 	[ "${#todo[@]}" -eq 0 ] || die "still missing after apt-get: ${todo[*]}"
 fi
-busybox_bin=/bin/busybox
 
 # --- the kernel ------------------------------------------------------------
 # $cache/kernel/{boot,usr} is the unpacked package, $cache/kernel.version its version.
@@ -204,13 +212,13 @@ append+=" bt_guest=$top/scripts/lib/vm-guest.sh bt_modules=$moddir bt_kver=$kver
 echo "$me: booting $kver (accel $accel, $smp vCPUs, -cpu max, timeout ${timeout_s}s): $*" >&2
 t0=$(date +%s.%N)
 set +e
-timeout -k 10 "$timeout_s" qemu-system-x86_64 \
+timeout -k 10 "$timeout_s" "$qemu" \
 	-accel "$accel" -cpu max -smp "$smp" -m "$mem" \
 	-nographic -nic none -no-reboot -monitor none -serial stdio \
 	-kernel "$kdir/boot/vmlinuz-$kver" -initrd "$initrd" -append "$append" \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 	-virtfs "local,path=$run,mount_tag=btrun,security_model=none" \
-	</dev/null | tr -d '\r' | tee "$cache/console.log"
+	</dev/null | sed -u 's/\r$//' | tee "$cache/console.log"
 rc=${PIPESTATUS[0]}
 set -e
 t1=$(date +%s.%N)
