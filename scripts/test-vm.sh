@@ -9,7 +9,9 @@
 #   --refresh      ask the archive again for the newest 6.12 kernel
 # Environment: QEMU=PATH and BUSYBOX=PATH (a static busybox) use those instead of
 # the Debian packages qemu-system-x86 and busybox-static, which are otherwise
-# installed with apt-get when missing.
+# installed with apt-get when missing. BPFTUN_VM_MIRROR: the Debian archive
+# (default http://deb.debian.org/debian). BPFTUN_VM_APPEND: more words for the
+# guest kernel's command line (e.g. ignore_loglevel to see its boot messages).
 #
 # The guest boots the unmodified Debian 13 (trixie) kernel linux-image-6.12.*-amd64,
 # fetched with apt-get download from the trixie suite and unpacked (never installed).
@@ -20,7 +22,7 @@
 # QEMU runs with -cpu max (AES-NI visible), in TCG where there is no /dev/kvm.
 #
 # Prints the command's output (stdout and stderr together, from the guest's serial
-# console), and exits with the command's exit status. Its own failures:
+# console, with the firmware's and kernel's few console lines), and exits with the command's exit status. Its own failures:
 #   2  cannot run here (not root, a missing tool, the kernel cannot be fetched)
 #   3  the guest did not report an exit status (boot failure, panic: console log)
 #   124  the guest was stopped at the timeout
@@ -63,12 +65,19 @@ mkdir -p "$cache" || die "cannot create cache directory '$cache'"
 cache=$(cd "$cache" && pwd)
 for p in "$workdir" "$cache" "$top"; do
 	case $p in *[!A-Za-z0-9/._+-]*) die "path '$p' has characters the kernel command line cannot carry" ;; esac
+	# the guest mounts fresh filesystems there, hiding the host's files
+	case $p/ in /tmp/* | /run/* | /dev/* | /proc/* | /sys/* | /var/run/*)
+		die "'$p' lies under /tmp, /run, /dev, /proc or /sys, which the guest mounts afresh: use another path" ;;
+	esac
 done
 
 # --- host tools ------------------------------------------------------------
 # command -> Debian 12 package
 qemu=${QEMU:-qemu-system-x86_64}
 busybox_bin=${BUSYBOX:-/bin/busybox}
+mirror=${BPFTUN_VM_MIRROR:-http://deb.debian.org/debian}
+[ -z "${QEMU-}" ] || [ -x "$QEMU" ] || die "QEMU='$QEMU' is not an executable"
+[ -z "${BUSYBOX-}" ] || [ -x "$BUSYBOX" ] || die "BUSYBOX='$BUSYBOX' is not an executable"
 declare -A need=(
 	[$qemu]=qemu-system-x86 [xz]=xz-utils
 	[depmod]=kmod [dpkg-deb]=dpkg [apt-get]=apt [timeout]=coreutils
@@ -104,16 +113,16 @@ fi
 fetch_kernel() {
 	local apt=$cache/apt opts pkg ver deb
 	mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial"
-	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main" \
+	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror trixie main" \
 		>"$apt/trixie.list"
 	opts=(-o "Dir::Etc::sourcelist=$apt/trixie.list" -o Dir::Etc::sourceparts=- -o "Dir::State::Lists=$apt/lists"
 		-o "Dir::Cache=$apt/cache" -o APT::Sandbox::User=root)
 	echo "$me: fetching the trixie package lists" >&2
-	apt-get "${opts[@]}" -qq update >&2 ||
-		die "apt-get update of the trixie suite (deb.debian.org) failed: no network or archive unreachable"
+	apt-get "${opts[@]}" -qq --error-on=any update >&2 ||
+		die "apt-get update of the trixie suite from $mirror failed: no network or archive unreachable (cannot fetch the kernel)"
 	# linux-image-amd64 depends on the current linux-image-6.12.N+debM-amd64
 	pkg=$(apt-cache "${opts[@]}" depends linux-image-amd64 2>/dev/null |
-		sed -n 's/^ *Depends: \(linux-image-6\.12\.[^ ]*-amd64\)$/\1/p' | head -n1)
+		sed -n 's/^ *Depends: \(linux-image-6\.12\.[^ ]*-amd64\)$/\1/p' | head -n1) || true
 	[ -n "$pkg" ] || die "trixie's linux-image-amd64 does not depend on a linux-image-6.12.*-amd64 package any more"
 	ver=${pkg#linux-image-}
 	if [ -f "$cache/kernel.version" ] && [ "$(cat "$cache/kernel.version")" = "$ver" ]; then
@@ -176,13 +185,22 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 fail() { echo "vm-init: \$*" >/dev/console; echo o >/proc/sysrq-trigger; sleep 5; }
+t() { [ -z "\$bt_debug" ] || echo "vm-init: \$(cut -d' ' -f1 /proc/uptime) \$*" >/dev/console; }
+t start
 for m in ${mods[*]}; do insmod /mod/\$m || fail "insmod \$m failed"; done
+t modules loaded
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=262144,cache=loose hostroot /lower ||
 	fail "cannot mount the host's root (virtfs tag hostroot)"
+t 9p mounted
 mount -t tmpfs -o mode=755 tmpfs /rw && mkdir -p /rw/upper /rw/work
 mount -t overlay overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work /newroot ||
 	fail "cannot mount the overlay on the host's root"
 [ -x "/newroot\$bt_guest" ] || fail "guest stage '\$bt_guest' not found through virtfs"
+# the guest kernel's modules where modprobe looks for them
+mkdir -p "/newroot/usr/lib/modules/\$bt_kver" &&
+	mount --bind "/lower\$bt_modules" "/newroot/usr/lib/modules/\$bt_kver" ||
+	echo "vm-init: cannot bind \$bt_modules to /lib/modules/\$bt_kver" >/dev/console
+t overlay and modules mounted
 umount /proc /sys /dev
 exec switch_root /newroot /bin/bash "\$bt_guest"
 EOF
@@ -207,7 +225,7 @@ trap 'exit 130' INT TERM
 accel=tcg
 if [ -w /dev/kvm ]; then accel=kvm; fi
 append="console=ttyS0 loglevel=4 quiet panic=-1 rdinit=/init"
-append+=" bt_guest=$top/scripts/lib/vm-guest.sh bt_modules=$moddir bt_kver=$kver"
+append+=" bt_guest=$top/scripts/lib/vm-guest.sh bt_modules=$moddir bt_kver=$kver ${BPFTUN_VM_APPEND-}"
 
 echo "$me: booting $kver (accel $accel, $smp vCPUs, -cpu max, timeout ${timeout_s}s): $*" >&2
 t0=$(date +%s.%N)
@@ -218,7 +236,7 @@ timeout -k 10 "$timeout_s" "$qemu" \
 	-kernel "$kdir/boot/vmlinuz-$kver" -initrd "$initrd" -append "$append" \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 	-virtfs "local,path=$run,mount_tag=btrun,security_model=none" \
-	</dev/null | sed -u 's/\r$//' | tee "$cache/console.log"
+	</dev/null | sed -u 's/\r$//; s/\x1bc//g; s/\x1b\[[0-9;?]*[A-Za-z]//g' | tee "$cache/console.log"
 rc=${PIPESTATUS[0]}
 set -e
 t1=$(date +%s.%N)

@@ -74,6 +74,7 @@ for t in "${TESTS[@]}"; do
 	# the first context any test creates instantiates ecb(aes): right after
 	# datapath, the one instance is the driver its reference check ran on
 	if [ "$t" = datapath ]; then
+		echo "ecb(aes) instances after datapath: $(ecb_drivers | tr '\n' ' ')"
 		check "ecb(aes) is the AES-NI driver while datapath checks seal/open against OpenSSL+libsodium" aes_ni_driver
 		ecb_drivers | head -n1 >"$TMP/driver"
 	fi
@@ -119,11 +120,12 @@ esp() {
 		awk '/lifetime current:/ { getline; split($2, a, "("); print a[1] }')
 	n6=$(ip -n "$Y" -s xfrm state get src fd88::1 dst fd88::2 proto esp spi 0x601 |
 		awk '/lifetime current:/ { getline; split($2, a, "("); print a[1] }')
-	echo "inbound ESP state use in $Y: IPv4 $n4, IPv6 $n6"
+	echo "inbound ESP state use in $Y: IPv4 $n4 packets, IPv6 $n6 packets" | tee "$TMP/esp"
 	[ "${n4:-0}" -ge 3 ] 2>/dev/null && [ "${n6:-0}" -ge 3 ] 2>/dev/null ||
 		{ echo "ESP states did not count the pings (IPv4 '$n4', IPv6 '$n6')"; ip -n "$Y" -s xfrm state; return 1; }
 }
 check "ESP: esp4/esp6 load, ip xfrm state add proto esp in a netns, ESP pings (IPv4, IPv6) pass through the states" esp
+[ -s "$TMP/esp" ] && cat "$TMP/esp"
 
 wireguard() {
 	modprobe wireguard || { echo "this kernel lacks the wireguard module"; return 1; }

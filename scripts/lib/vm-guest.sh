@@ -37,10 +37,10 @@ if ! mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 btrun "$run"; the
 	off
 fi
 awk '{ print $1 }' /proc/uptime >"$run/boot"
+[ -z "${bt_debug-}" ] || say "$(cat "$run/boot") run share mounted"
 
-# the guest kernel's modules where modprobe looks for them
-mkdir -p "/usr/lib/modules/$bt_kver"
-mount --bind "$bt_modules" "/usr/lib/modules/$bt_kver" || say "cannot bind $bt_modules"
+# the initramfs bound the guest kernel's modules where modprobe looks for them
+[ -f "/usr/lib/modules/$bt_kver/modules.dep" ] || say "no modules for $bt_kver in /lib/modules (from $bt_modules)"
 hostname bpftun-vm
 ip link set lo up
 # No udev here: load the AES-NI cipher (on real hardware udev does it from the
