@@ -22,7 +22,8 @@
 # QEMU runs with -cpu max (AES-NI visible), in TCG where there is no /dev/kvm.
 #
 # Prints the command's output (stdout and stderr together, from the guest's serial
-# console, with the firmware's and kernel's few console lines), and exits with the command's exit status. Its own failures:
+# console, with the firmware's and kernel's few console lines), and exits with
+# the command's exit status. Its own failures:
 #   2  cannot run here (not root, a missing tool, the kernel cannot be fetched)
 #   3  the guest did not report an exit status (boot failure, panic: console log)
 #   124  the guest was stopped at the timeout
@@ -143,6 +144,9 @@ fetch_kernel() {
 	rm -f "$deb"
 	echo "$ver" >"$cache/kernel.version"
 }
+# one fetch and one initramfs build at a time per cache; runs may share it
+exec 9>"$cache/.lock"
+flock 9 || die "cannot lock $cache/.lock"
 if [ "$refresh" = 1 ] || [ ! -s "$cache/kernel.version" ]; then
 	fetch_kernel
 fi
@@ -209,6 +213,9 @@ EOF
 		mv "$initrd.tmp" "$initrd"
 	rm -rf "$stage"
 fi
+
+flock -u 9
+exec 9>&-
 
 # --- run -------------------------------------------------------------------
 run=$(mktemp -d "$cache/run.XXXXXX")
