@@ -1,7 +1,7 @@
 #!/bin/bash
 # vm-guest.sh - PID 1 inside the guest that scripts/test-vm.sh boots: the host's
 # root (read-only 9p under a tmpfs overlay) is already /. Mounts what a test
-# needs, binds the guest kernel's modules, loads the AES-NI and fixed-time AES
+# needs, checks that the guest kernel's modules are in place, loads the AES-NI and fixed-time AES
 # modules, runs the command test-vm.sh wrote to the run share, writes its exit
 # status there and powers the guest off.
 # Environment (from the kernel command line): bt_modules, bt_kver.
