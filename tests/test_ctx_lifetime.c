@@ -20,28 +20,36 @@
 #include "dp.h"
 
 #define ALGO "ecb(aes)"
-#define DRIVER "ecb(aes-fixed-time)"
 
-/* refcnt of the lskcipher ALGO implemented by DRIVER, or -1. */
+/* The driver ALGO resolves to: its highest-priority lskcipher instance
+ * (ecb(aes-fixed-time) without AES-NI, ecb(aes-aesni) with aesni_intel). */
+static char DRIVER[128];
+
+/* refcnt of the lskcipher ALGO with the highest priority (its driver in
+ * DRIVER), or -1. */
 static long crypto_refcnt(void)
 {
 	FILE *f = fopen("/proc/crypto", "r");
 	char line[256], name[128] = "", driver[128] = "", type[64] = "";
-	long refcnt = -1, found = -1;
+	long refcnt = -1, prio = -1, found = -1, best = -1;
 
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f)) {
 		if (line[0] == '\n') {
-			if (!strcmp(name, ALGO) && !strcmp(driver, DRIVER) &&
-			    !strcmp(type, "lskcipher"))
+			if (!strcmp(name, ALGO) && !strcmp(type, "lskcipher") && prio > best) {
+				best = prio;
 				found = refcnt;
+				strcpy(DRIVER, driver);
+			}
 			name[0] = driver[0] = type[0] = 0;
+			prio = -1;
 			continue;
 		}
 		sscanf(line, "name : %127s", name);
 		sscanf(line, "driver : %127s", driver);
 		sscanf(line, "type : %63s", type);
+		sscanf(line, "priority : %ld", &prio);
 		sscanf(line, "refcnt : %ld", &refcnt);
 	}
 	fclose(f);

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# vm_lane.sh - what runs inside Debian 13's stock kernel (scripts/test-vm.sh
+# boots it; tests/vm_stock_kernel.sh does both):
+#   - the BPF unit tests and the netns tests, through ctest in BUILD_DIR (the
+#     guest sees the host's build; its writes land in the guest's tmpfs overlay);
+#   - the driver that ecb(aes) resolves to (aes-aesni expected where the CPU
+#     has AES-NI: then datapath's byte-for-byte reference check ran on it);
+#   - ESP: esp4/esp6 load, `ip xfrm state add ... proto esp` works in a netns,
+#     and ESP-protected pings pass between two namespaces;
+#   - kernel WireGuard: the module loads and a wireguard link can be created.
+# Each result is a PASS or FAIL line naming what was checked; something the
+# kernel lacks is a FAIL that names it, never a skip.
+#
+# usage: vm_lane.sh BUILD_DIR [TEST...]   (default tests: see TESTS below)
+set -u
+BUILD=$(cd "${1:?usage: vm_lane.sh BUILD_DIR [TEST...]}" && pwd)
+shift
+HERE=$(cd "$(dirname "$0")" && pwd)
+TESTS=(datapath poly1305_bpf ctx_lifetime netns_datapath netns_bpftun)
+[ $# -gt 0 ] && TESTS=("$@")
+X="bt-vx-$$"
+Y="bt-vy-$$"
+TMP=$(mktemp -d /tmp/bt-vm-XXXXXX)
+
+# shellcheck source=../scripts/lib/netns.sh
+. "$HERE/../scripts/lib/netns.sh"
+cleanup() {
+	ns_remove "$X" "$Y"
+	rm -rf "$TMP"
+	return 0
+}
+trap cleanup EXIT INT TERM
+# shellcheck source=lib/check.sh
+. "$HERE/lib/check.sh"
+
+echo "kernel: $(uname -r) ($(nproc) CPUs; AES-NI in CPU flags: $(grep -qw aes /proc/cpuinfo && echo yes || echo no))"
+mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+
+# ecb_drivers: the drivers of the ecb(aes) lskcipher instances, highest priority first
+ecb_drivers() {
+	awk -F' *: ' '
+		/^name/ { n = $2 } /^driver/ { d = $2 } /^priority/ { p = $2 } /^type/ { t = $2 }
+		/^$/ { if (n == "ecb(aes)" && t == "lskcipher") print p, d; n = d = p = t = "" }
+	' /proc/crypto | sort -rn | awk '{ print $2 }'
+}
+
+# ctest_one NAME: one ctest test, full output on failure, its timing line on success
+ctest_one() {
+	local out rc
+	out=$(cd "$BUILD" && timeout 900 ctest -R "^$1\$" --output-on-failure 2>&1)
+	rc=$?
+	if [ $rc -eq 0 ] && printf '%s\n' "$out" | grep -q '100% tests passed, 0 tests failed out of 1'; then
+		echo "PASS: ctest $1: $(printf '%s\n' "$out" | grep -o 'Passed *[0-9.]* sec')"
+		pass=$((pass + 1))
+	else
+		echo "FAIL: ctest $1 (exit $rc)"
+		printf '%s\n' "$out" | sed 's/^/    /'
+		fail=$((fail + 1))
+	fi
+}
+
+aes_ni_driver() {
+	local d
+	d=$(ecb_drivers | head -n1)
+	echo "ecb(aes) resolves to: ${d:-nothing} (instances: $(ecb_drivers | tr '\n' ' '))"
+	[ -n "$d" ] || { echo "no ecb(aes) instance in /proc/crypto: no test created a context"; return 1; }
+	if grep -qw aes /proc/cpuinfo; then
+		[ "$d" = "ecb(aes-aesni)" ] || { echo "the CPU has AES-NI but ecb(aes) is $d (aesni_intel not loaded?)"; return 1; }
+	fi
+}
+
+for t in "${TESTS[@]}"; do
+	ctest_one "$t"
+	# the first context any test creates instantiates ecb(aes): right after
+	# datapath, the one instance is the driver its reference check ran on
+	if [ "$t" = datapath ]; then
+		echo "ecb(aes) instances after datapath: $(ecb_drivers | tr '\n' ' ')"
+		check "ecb(aes) is the AES-NI driver while datapath checks seal/open against OpenSSL+libsodium" aes_ni_driver
+		ecb_drivers | head -n1 >"$TMP/driver"
+	fi
+done
+[ -s "$TMP/driver" ] || check "ecb(aes) is the AES-NI driver" aes_ni_driver
+
+# ESP between two namespaces: states in both directions, policies, ping.
+esp() {
+	local k1=0x1111111111111111111111111111111111111111111111111111111111111111deadbeef
+	local k2=0x2222222222222222222222222222222222222222222222222222222222222222cafef00d
+	modprobe esp4 || { echo "this kernel lacks esp4"; return 1; }
+	modprobe esp6 || { echo "this kernel lacks esp6"; return 1; }
+	ip netns add "$X" && ip netns add "$Y" || return 1
+	ip link add ex netns "$X" type veth peer name ey netns "$Y" || return 1
+	for n in "$X ex 10.88.0.1/24 fd88::1/64" "$Y ey 10.88.0.2/24 fd88::2/64"; do
+		set -- $n
+		ip -n "$1" link set lo up && ip -n "$1" link set "$2" up &&
+			ip -n "$1" addr add "$3" dev "$2" && ip -n "$1" addr add "$4" dev "$2" nodad || return 1
+	done
+	for ns in "$X" "$Y"; do
+		ip -n "$ns" xfrm state add src 10.88.0.1 dst 10.88.0.2 proto esp spi 0x101 reqid 1 mode transport \
+			aead 'rfc4106(gcm(aes))' $k1 128 || { echo "ip xfrm state add proto esp (IPv4) failed"; return 1; }
+		ip -n "$ns" xfrm state add src 10.88.0.2 dst 10.88.0.1 proto esp spi 0x102 reqid 1 mode transport \
+			aead 'rfc4106(gcm(aes))' $k2 128 || return 1
+		ip -n "$ns" xfrm state add src fd88::1 dst fd88::2 proto esp spi 0x601 reqid 2 mode transport \
+			aead 'rfc4106(gcm(aes))' $k1 128 || { echo "ip xfrm state add proto esp (IPv6) failed"; return 1; }
+		ip -n "$ns" xfrm state add src fd88::2 dst fd88::1 proto esp spi 0x602 reqid 2 mode transport \
+			aead 'rfc4106(gcm(aes))' $k2 128 || return 1
+	done
+	ip -n "$X" xfrm policy add src 10.88.0.1 dst 10.88.0.2 dir out tmpl proto esp reqid 1 mode transport &&
+		ip -n "$X" xfrm policy add src 10.88.0.2 dst 10.88.0.1 dir in tmpl proto esp reqid 1 mode transport &&
+		ip -n "$Y" xfrm policy add src 10.88.0.2 dst 10.88.0.1 dir out tmpl proto esp reqid 1 mode transport &&
+		ip -n "$Y" xfrm policy add src 10.88.0.1 dst 10.88.0.2 dir in tmpl proto esp reqid 1 mode transport &&
+		ip -n "$X" xfrm policy add src fd88::1 dst fd88::2 dir out tmpl proto esp reqid 2 mode transport &&
+		ip -n "$X" xfrm policy add src fd88::2 dst fd88::1 dir in tmpl proto esp reqid 2 mode transport &&
+		ip -n "$Y" xfrm policy add src fd88::2 dst fd88::1 dir out tmpl proto esp reqid 2 mode transport &&
+		ip -n "$Y" xfrm policy add src fd88::1 dst fd88::2 dir in tmpl proto esp reqid 2 mode transport || return 1
+	ip netns exec "$X" ping -c 3 -i 0.2 -W 5 10.88.0.2 || { echo "ESP ping over IPv4 failed"; return 1; }
+	ip netns exec "$X" ping -6 -c 3 -i 0.2 -W 5 fd88::2 || { echo "ESP ping over IPv6 failed"; return 1; }
+	# the packets went through the states: Y's inbound SAs counted 3 packets each
+	local n4 n6
+	n4=$(ip -n "$Y" -s xfrm state get src 10.88.0.1 dst 10.88.0.2 proto esp spi 0x101 |
+		awk '/lifetime current:/ { getline; split($2, a, "("); print a[1] }')
+	n6=$(ip -n "$Y" -s xfrm state get src fd88::1 dst fd88::2 proto esp spi 0x601 |
+		awk '/lifetime current:/ { getline; split($2, a, "("); print a[1] }')
+	echo "inbound ESP state use in $Y: IPv4 $n4 packets, IPv6 $n6 packets" | tee "$TMP/esp"
+	[ "${n4:-0}" -ge 3 ] 2>/dev/null && [ "${n6:-0}" -ge 3 ] 2>/dev/null ||
+		{ echo "ESP states did not count the pings (IPv4 '$n4', IPv6 '$n6')"; ip -n "$Y" -s xfrm state; return 1; }
+}
+check "ESP: esp4/esp6 load, ip xfrm state add proto esp in a netns, ESP pings (IPv4, IPv6) pass through the states" esp
+[ -s "$TMP/esp" ] && cat "$TMP/esp"
+
+wireguard() {
+	modprobe wireguard || { echo "this kernel lacks the wireguard module"; return 1; }
+	ip -n "$X" link add wg0 type wireguard || { echo "ip link add type wireguard failed"; return 1; }
+	ip -n "$X" -d link show wg0 | grep -q wireguard
+}
+ip netns add "$X" 2>/dev/null
+check "kernel WireGuard: modprobe wireguard, ip link add wg0 type wireguard (in a netns)" wireguard
+
+check_summary
