@@ -15,6 +15,8 @@ pkgs=(
 	# tests: reference crypto, fuzzing runtime, netns tooling
 	libssl-dev libclang-rt-19-dev iproute2 ethtool tcpdump iperf3 socat
 	coreutils procps kmod iputils-ping util-linux python3 openssl man-db groff-base
+	# CI: the format check (scripts/check-format.sh), git ls-files for it
+	clang-format-19 git
 )
 
 # shellcheck source=lib/apt.sh
