@@ -51,7 +51,10 @@ tcp_copy() {
 # capture must hold our UDP packets and never the marker.
 no_marker() {
 	local marker="BPFTUN-PLAINTEXT-MARKER-$$"
-	inB timeout 60 tcpdump -i vb -U -w "$TMP/cap.pcap" udp port $PORT 2>"$TMP/cap.err" &
+	# ip netns exec execs timeout, so $! is timeout, which passes the SIGINT
+	# below on to tcpdump (through the inB function, it never reached it and
+	# every capture ran to its timeout).
+	ip netns exec "$TOPO_B" timeout 30 tcpdump -i vb -U -w "$TMP/cap.pcap" udp port $PORT 2>"$TMP/cap.err" &
 	local cap=$!
 	wait_until 10 grep -q 'listening on' "$TMP/cap.err"
 	for i in $(seq 1 200); do printf '%s %s\n' "$marker" "$i"; done >"$TMP/in"
