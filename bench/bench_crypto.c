@@ -316,6 +316,10 @@ static int run1(int fd, const void *in, size_t len, void *out, size_t out_cap, u
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (uint32_t)len,
 		    .data_out = out, .data_size_out = (uint32_t)out_cap, .repeat = 1);
 
+	/* Defined on every path: callers report them when the run fails. */
+	*ret = 0;
+	*out_len = 0;
+	*ns = 0;
 	if (bpf_prog_test_run_opts(fd, &o))
 		return -errno;
 	*ret = o.retval;

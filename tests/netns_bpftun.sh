@@ -31,7 +31,16 @@ cleanup() {
 	rm -rf "$TMP"
 	return 0
 }
-trap cleanup EXIT INT TERM
+trap 'kill "$WATCHDOG" 2>/dev/null; cleanup' EXIT
+trap 'exit 143' INT TERM # then the EXIT trap cleans up
+# A deadline of its own, below ctest's TIMEOUT (tests/CMakeLists.txt sets
+# both): ctest kills a test that runs over with SIGKILL, which leaves the
+# namespaces and key managers behind; this stops it with SIGTERM instead, so
+# it cleans up and the log says which step it had reached.
+( trap 'kill $s 2>/dev/null; exit 0' TERM
+  sleep "${BT_DEADLINE:-1440}" & s=$!
+  wait $s && echo "FAIL: deadline of ${BT_DEADLINE:-1440} s reached" && kill -TERM $$ ) &
+WATCHDOG=$!
 
 # shellcheck source=lib/check.sh
 . "$(dirname "$0")/lib/check.sh"
@@ -125,7 +134,7 @@ tcp_copy() { # SRC_NS DST_NS ADDR BYTES
 	rm -f "$TMP/out"
 	ip netns exec "$2" timeout 60 socat -u TCP6-LISTEN:$port,reuseaddr,ipv6only=0 "OPEN:$TMP/out,creat,trunc" &
 	local srv=$!
-	sleep 0.3
+	wait_until 10 listening "$2" t $port || { kill $srv; return 1; }
 	ip netns exec "$1" timeout 60 socat -u "OPEN:$TMP/in" "TCP:$3:$port" || { kill $srv; return 1; }
 	wait $srv && cmp -s "$TMP/in" "$TMP/out"
 }
@@ -134,7 +143,7 @@ tcp_copy() { # SRC_NS DST_NS ADDR BYTES
 udp_start() {
 	local port=$((5201 + RANDOM % 500))
 	inB timeout 60 iperf3 -s -1 -B 10.9.0.2 -p $port >"$TMP/iperf-s.log" 2>&1 &
-	sleep 0.5
+	wait_until 10 listening "$B" t $port
 	inA timeout 60 iperf3 -c 10.9.0.2 -B 10.9.0.1 -p $port -u -b "$2" -l 1200 -t "$1" -w 1M --json \
 		>"$TMP/iperf.json" 2>"$TMP/iperf.err" &
 	IPERF=$!
@@ -154,6 +163,16 @@ udp_lost() { # after `wait $IPERF` in this shell (a $(...) subshell cannot wait)
 	json "$TMP/iperf.json" "j['end']['sum']['lost_packets'] if j['end']['sum']['packets'] > 1000 else 'too few packets'" 2>/dev/null ||
 		{ echo "iperf3 failed: $(cat "$TMP/iperf.err" "$TMP/iperf-s.log" | head -5)"; }
 }
+
+# km_ready NS OLD_PID: bt0's key manager in NS is registered (its pid in the
+# iface map, written after it bound the port), running, and not OLD_PID.
+km_ready() {
+	local p
+	p=$(ip netns exec "$1" "$BT" show bt0 --json 2>/dev/null |
+		python3 -c "import json,sys; print(json.load(sys.stdin)['interfaces'][0]['keymgmt_pid'])" 2>/dev/null) &&
+		[ -n "$p" ] && [ "$p" != 0 ] && [ "$p" != "$2" ] && kill -0 "$p" 2>/dev/null
+}
+port_free() { ! listening "$1" u "$2"; } # NS PORT: no UDP socket bound to PORT in NS
 
 no_leftovers() { # NS: nothing of bt0 left in the namespace or on the host
 	local ns=$1 ino
@@ -226,12 +245,12 @@ check "peer restart: B goes down and up again, a new handshake replaces the sess
 
 echo "== the wire"
 check "no plaintext marker in a capture on the router" bash -c "
-	ip netns exec $R timeout 8 tcpdump -ni rb -U -w $TMP/cap.pcap udp port $PORT 2>/dev/null & cap=\$!
-	sleep 1
+	ip netns exec $R timeout 30 tcpdump -ni rb -U -w $TMP/cap.pcap udp port $PORT 2>$TMP/cap.err & cap=\$!
+	wait_until 10 grep -q 'listening on' $TMP/cap.err
 	for i in \$(seq 200); do echo PLAINTEXT-MARKER-\$i; done > $TMP/m
 	port=\$((6000 + RANDOM % 1000))
 	ip netns exec $B timeout 10 socat -u TCP-LISTEN:\$port,reuseaddr OPEN:$TMP/mo,creat,trunc & srv=\$!
-	sleep 0.3; ip netns exec $A timeout 10 socat -u OPEN:$TMP/m TCP:10.9.0.2:\$port; wait \$srv
+	wait_until 10 listening $B t \$port; ip netns exec $A timeout 10 socat -u OPEN:$TMP/m TCP:10.9.0.2:\$port; wait \$srv
 	sleep 1; kill -INT \$cap; wait \$cap
 	grep -q PLAINTEXT-MARKER $TMP/mo && [ \$(tcpdump -r $TMP/cap.pcap 2>/dev/null | wc -l) -gt 5 ] &&
 	! grep -aq PLAINTEXT-MARKER $TMP/cap.pcap"
@@ -248,8 +267,8 @@ check "after the tampering stops, pings go through again" inA ping -c 2 -i 0.2 -
 rp0=$(counter "$B" replay)
 rx0=$(counter "$B" rx_packets)
 check "capture 5 sealed pings on the router" bash -c "
-	ip netns exec $R timeout 6 tcpdump -ni rb -Q out -U -c 5 -w $TMP/rep.pcap 'udp dst port $PORT' 2>/dev/null & cap=\$!
-	sleep 0.5; ip netns exec $A ping -c 5 -i 0.2 -W 1 10.9.0.2 >/dev/null; wait \$cap"
+	ip netns exec $R timeout 20 tcpdump -ni rb -Q out -U -c 5 -w $TMP/rep.pcap 'udp dst port $PORT' 2>$TMP/rep.err & cap=\$!
+	wait_until 10 grep -q 'listening on' $TMP/rep.err; ip netns exec $A ping -c 5 -i 0.2 -W 1 10.9.0.2 >/dev/null; wait \$cap"
 rx1=$(counter "$B" rx_packets)
 check "re-injecting them on the router: sent 5" bash -c "[ \"\$(ip netns exec $R '$TOOL' replay $TMP/rep.pcap rb)\" = 5 ]"
 sleep 0.5
@@ -299,7 +318,7 @@ sleep 2
 kill -9 "$pid"
 sleep 2
 inA setsid "$KM" --ifname bt0 --config "$TMP/a/bt0.conf" >>"$TMP/km.log" 2>&1 < /dev/null &
-sleep 1
+wait_until 10 km_ready "$A" "$pid"
 wait "$IPERF"
 lost=$(udp_lost)
 check "key manager killed mid-transfer and restarted: $lost datagrams lost" bash -c "[ '$lost' = 0 ] || { echo '$(loss_places)'; false; }"
@@ -310,40 +329,40 @@ check "... and traffic still flows after that rekey" inA ping -c 2 -i 0.2 -W 2 1
 # delivering once they expire, and never send plaintext.
 pid=$(inA "$BT" show bt0 --json | python3 -c "import json,sys; print(json.load(sys.stdin)['interfaces'][0]['keymgmt_pid'])")
 kill "$pid"
-sleep 0.5
+wait_until 10 port_free "$A" $PORT
 inA setsid "$KM" --ifname bt0 --config "$TMP/a/bt0.conf" --rekey-after 600 --reject-after 6 >>"$TMP/km.log" 2>&1 < /dev/null &
-sleep 0.5
+wait_until 10 km_ready "$A" "$pid"
 check "short-lived keys installed (rekey by the 6 s key manager)" inA "$BT" rekey bt0
 pid=$(inA "$BT" show bt0 --json | python3 -c "import json,sys; print(json.load(sys.stdin)['interfaces'][0]['keymgmt_pid'])")
 kill -9 "$pid"
 sleep 7
 ke0=$(counter "$A" key_expired)
 check "key manager dead past the keys' lifetime: traffic stops (fail closed)" bash -c "
-	ip netns exec $R timeout 5 tcpdump -ni rb -U -w $TMP/fc.pcap 2>/dev/null & cap=\$!
-	sleep 0.5
+	ip netns exec $R timeout 30 tcpdump -ni rb -U -w $TMP/fc.pcap 2>$TMP/fc.err & cap=\$!
+	wait_until 10 grep -q 'listening on' $TMP/fc.err
 	! ip netns exec $A ping -c 3 -i 0.2 -W 1 -p 53454352455453 10.9.0.2
 	ok=\$?; sleep 0.5; kill -INT \$cap; wait \$cap
 	[ \$ok = 0 ] && ! grep -aq SECRETS $TMP/fc.pcap"
 ke1=$(counter "$A" key_expired)
 check "... counted as key_expired on A ($ke0 -> $ke1)" [ "$ke1" -gt "$ke0" ]
 inA setsid "$KM" --ifname bt0 --config "$TMP/a/bt0.conf" >>"$TMP/km.log" 2>&1 < /dev/null &
-sleep 0.5
+wait_until 10 km_ready "$A" "$pid"
 check "a key manager started again restores the tunnel" bash -c "
 	ip netns exec $A '$BT' rekey bt0 && ip netns exec $A ping -c 2 -i 0.2 -W 2 10.9.0.2"
 
 # Replay protection of handshakes survives a key manager restart: the
 # greatest accepted timestamp is kept in the peers map.
 check "capture one of A's handshake initiations on the router" bash -c "
-	ip netns exec $R timeout 8 tcpdump -ni rb -Q out -U -c 1 -w $TMP/init.pcap 'udp dst port $PORT and ((ip and udp[8] = 1) or (ip6 and ip6[48] = 1))' 2>/dev/null & cap=\$!
-	sleep 0.5; ip netns exec $A '$BT' rekey bt0; wait \$cap"
+	ip netns exec $R timeout 20 tcpdump -ni rb -Q out -U -c 1 -w $TMP/init.pcap 'udp dst port $PORT and ((ip and udp[8] = 1) or (ip6 and ip6[48] = 1))' 2>$TMP/init.err & cap=\$!
+	wait_until 10 grep -q 'listening on' $TMP/init.err; ip netns exec $A '$BT' rekey bt0; wait \$cap"
 pidB=$(inB "$BT" show bt0 --json | python3 -c "import json,sys; print(json.load(sys.stdin)['interfaces'][0]['keymgmt_pid'])")
 kill "$pidB"
-sleep 0.5
+wait_until 10 port_free "$B" $PORT
 inB setsid "$KM" --ifname bt0 --config "$TMP/b/bt0.conf" >"$TMP/kmB.log" 2>&1 </dev/null &
-sleep 0.5
+wait_until 10 km_ready "$B" "$pidB"
 check "after B's key manager restarted, the replayed initiation is refused as a replay" bash -c "
-	ip netns exec $R '$TOOL' replay $TMP/init.pcap rb >/dev/null && sleep 0.5 &&
-	grep -q 'replayed timestamp' $TMP/kmB.log"
+	ip netns exec $R '$TOOL' replay $TMP/init.pcap rb >/dev/null &&
+	wait_until 10 grep -q 'replayed timestamp' $TMP/kmB.log"
 check "... and the tunnel still works" inA ping -c 2 -i 0.2 -W 2 10.9.0.2
 
 echo "== roaming"
@@ -418,8 +437,8 @@ check "bpftun down bt1 on both" bash -c "ip netns exec $A '$BT' down bt1 && ip n
 check "... nothing left on A: links, qdiscs, processes, run files" no_leftovers "$A"
 check "... nothing left on B" no_leftovers "$B"
 check "ip link del instead of down: the key manager detaches from the underlay and exits" bash -c "
-	ip netns exec $A '$BT' up $TMP/a/bt0.conf && ip -n $A link del bt0 && sleep 1.5 &&
-	[ -z \"\$(ip netns pids $A)\" ] && ! ip -n $A -j qdisc show | grep -q clsact"
+	ip netns exec $A '$BT' up $TMP/a/bt0.conf && ip -n $A link del bt0 &&
+	wait_until 10 sh -c '[ -z \"\$(ip netns pids $A)\" ] && ! ip -n $A -j qdisc show | grep -q clsact'"
 check "... down bt0 then removes what is left (its key manager's log)" bash -c "
 	ip netns exec $A '$BT' down bt0 2>$TMP/e && grep -q 'was gone; removed what it left' $TMP/e &&
 	! ls /run/bpftun/\$(ip netns exec $A stat -Lc %i /proc/self/ns/net)-bt0.log 2>/dev/null"
@@ -476,7 +495,7 @@ printf '%b' "$good" | sed 's/Endpoint = .*//' >"$TMP/bad/bt7.conf"
 check "bad config refused: interface exists" run_bad exists "$TMP/bad/bt7.conf" "'bt7' already exists"
 ip netns exec "$C" socat -u UDP6-RECV:51999 /dev/null &
 sock=$!
-sleep 0.3
+wait_until 10 listening "$C" u 51999
 printf '%b' "$good" | sed 's/Endpoint = .*//' >"$TMP/bad/bt1.conf"
 check "bad config refused: port in use" run_bad port "$TMP/bad/bt1.conf" "ListenPort: 51999"
 kill $sock 2>/dev/null

@@ -41,7 +41,7 @@ tcp_copy() {
 	ip netns exec "$dst_ns" timeout 60 socat -u TCP6-LISTEN:$port,reuseaddr,ipv6only=0 \
 		"OPEN:$TMP/out,creat,trunc" &
 	local srv=$!
-	sleep 0.3
+	wait_until 10 listening "$dst_ns" t $port || { kill $srv 2>/dev/null; return 1; }
 	ip netns exec "$1" timeout 60 socat -u "OPEN:$TMP/in" "TCP:$addr:$port" || { kill $srv 2>/dev/null; return 1; }
 	wait $srv || return 1
 	[ "$(sha256sum <"$TMP/in" | cut -d' ' -f1)" = "$(sha256sum <"$TMP/out" | cut -d' ' -f1)" ]
@@ -51,14 +51,17 @@ tcp_copy() {
 # capture must hold our UDP packets and never the marker.
 no_marker() {
 	local marker="BPFTUN-PLAINTEXT-MARKER-$$"
-	inB timeout 20 tcpdump -i vb -U -w "$TMP/cap.pcap" udp port $PORT 2>/dev/null &
+	# ip netns exec execs timeout, so $! is timeout, which passes the SIGINT
+	# below on to tcpdump (through the inB function, it never reached it and
+	# every capture ran to its timeout).
+	ip netns exec "$TOPO_B" timeout 30 tcpdump -i vb -U -w "$TMP/cap.pcap" udp port $PORT 2>"$TMP/cap.err" &
 	local cap=$!
-	sleep 1
+	wait_until 10 grep -q 'listening on' "$TMP/cap.err"
 	for i in $(seq 1 200); do printf '%s %s\n' "$marker" "$i"; done >"$TMP/in"
 	local port=$((6000 + RANDOM % 1000))
 	inB timeout 20 socat -u TCP-LISTEN:$port,reuseaddr "OPEN:$TMP/out,creat,trunc" &
 	local srv=$!
-	sleep 0.3
+	wait_until 10 listening "$TOPO_B" t $port
 	inA timeout 20 socat -u "OPEN:$TMP/in" TCP:10.9.0.2:$port
 	wait $srv
 	inA ping -c 2 -W 1 -p "$(printf '%s' BPFTUNMARK | od -An -tx1 | tr -d ' \n' | head -c 32)" 10.9.0.2 >/dev/null

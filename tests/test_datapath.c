@@ -283,7 +283,6 @@ static void test_round_trips(int outer6)
 	struct pair p;
 	uint8_t frame[FRAME_MAX];
 	int mismatch = 0, bad_open = 0, n = 0;
-	uint64_t seal_ns = 0, open_ns = 0;
 
 	if (pair_setup(&p, outer6, 0))
 		return;
@@ -305,7 +304,6 @@ static void test_round_trips(int outer6)
 				mismatch++;
 				continue;
 			}
-			seal_ns += s.ns;
 			if (run(dp_open_fd(p.b), s.out, s.out_len, &o) || o.ret != TC_ACT_REDIRECT ||
 			    o.out_len != flen || memcmp(o.out + 14, frame + 14, len) ||
 			    memcmp(o.out, TUN_MAC, 6) ||
@@ -324,7 +322,6 @@ static void test_round_trips(int outer6)
 				}
 				continue;
 			}
-			open_ns += o.ns;
 		}
 	}
 	check(mismatch == 0, "outer v%d: %d sealed frames (inner v4+v6, 20..1500 B) match the "

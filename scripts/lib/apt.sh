@@ -9,8 +9,11 @@ apt_ensure() {
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
 			missing+=("$p")
 	done
+	# A fresh machine may still be running apt at boot (unattended-upgrades),
+	# and another install may hold the lock: wait for it (up to 10 min)
+	# rather than fail.
 	if [ "${#missing[@]}" -gt 0 ]; then
-		apt-get update -qq
-		apt-get install -y -qq --no-install-recommends "${missing[@]}"
+		apt-get -o DPkg::Lock::Timeout=600 update -qq
+		apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}"
 	fi
 }
