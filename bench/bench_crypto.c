@@ -49,7 +49,7 @@
 #include <sodium.h>
 
 #include "frames.h"
-#include "dp.h"
+#include "datapath.h"
 #include "testprogs.skel.h"
 
 #define PORT 51820

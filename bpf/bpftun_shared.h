@@ -193,7 +193,7 @@ struct bpftun_rx_sa_view {
 #define BPFTUN_TC_PRIO 1
 
 /* Value of the one-entry `iface` map: what the tunnel is, for any process
- * that finds the datapath from the tunnel device (see tunnel/dp.c dp_find). */
+ * that finds the datapath from the tunnel device (see bpf/datapath.c dp_find). */
 #define BPFTUN_MAX_MAPS 16
 #define BPFTUN_MAX_UNDERLAYS 8
 struct bpftun_iface {

@@ -48,7 +48,7 @@
 #include <sodium.h>
 
 #include "config.h"
-#include "dp.h"
+#include "datapath.h"
 #include "handshake.h"
 #include "netlink.h"
 
@@ -236,7 +236,7 @@ static void attach_underlay(struct km *km, int oif)
 
 	if (dp_get_iface(km->dp, &ifc))
 		return;
-	/* the slot of a device that is gone is reused (dp.h) */
+	/* the slot of a device that is gone is reused (bpf/datapath.h) */
 	slot = dp_underlay_slot(&ifc, (uint32_t)oif, &added);
 	if (slot >= 0 && added) {
 		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = oif, .attach_point = BPF_TC_INGRESS);

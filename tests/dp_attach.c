@@ -25,7 +25,7 @@
 #include <sodium.h>
 
 #include "check.h"
-#include "dp.h"
+#include "datapath.h"
 
 static void usage(void)
 {

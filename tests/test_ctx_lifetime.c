@@ -17,7 +17,7 @@
 #include <sodium.h>
 
 #include "check.h"
-#include "dp.h"
+#include "datapath.h"
 
 #define ALGO "ecb(aes)"
 

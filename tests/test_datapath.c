@@ -27,7 +27,7 @@
 
 #include "check.h"
 #include "frames.h"
-#include "dp.h"
+#include "datapath.h"
 #include "ref_aead.h"
 #include "vectors_kat.h"
 #include "testprogs.skel.h"

@@ -372,7 +372,7 @@ static void test_addrs_routes(const struct nl_tunnel *t)
 	pton(AF_INET6, "fd09::1", a6);
 	err = nl_addr_add(t->ifindex, AF_INET, a4, 24);
 	check(err == 0, "nl_addr_add 10.9.0.1/24 = %d", err);
-	err = nl_addr_add(t->ifindex, 6, a6, 64);	/* 6: the dp.h alias */
+	err = nl_addr_add(t->ifindex, 6, a6, 64);	/* 6: the bpf/datapath.h alias */
 	check(err == 0, "nl_addr_add fd09::1/64 = %d", err);
 	cap_begin();
 	err = nl_addr_add(t->ifindex, AF_INET, a4, 24);

@@ -25,7 +25,7 @@
 
 #include "bpftun.h"
 #include "config.h"
-#include "dp.h"
+#include "datapath.h"
 #include "netlink.h"
 
 int bt_verbose;

@@ -24,7 +24,7 @@
  *     (nl_link_index, nl_neigh_lookup, ... returning -ENODEV/-ENOENT) are
  *     silent: the caller decides whether that is an error.
  *   - family is AF_INET or AF_INET6; 4 and 6 are accepted as aliases (the
- *     convention of dp.h). Addresses are in network byte order, 4 or 16 bytes.
+ *     convention of bpf/datapath.h). Addresses are in network byte order, 4 or 16 bytes.
  */
 #ifndef BPFTUN_NETLINK_H
 #define BPFTUN_NETLINK_H

@@ -19,7 +19,7 @@
 
 #include "bpftun.h"
 #include "config.h"
-#include "dp.h"
+#include "datapath.h"
 
 /* The emitter: JSON, or wg-style indented text, from the same calls. */
 struct out {

@@ -35,7 +35,7 @@
 
 #include "bpftun.h"
 #include "config.h"
-#include "dp.h"
+#include "datapath.h"
 #include "netlink.h"
 
 #define BPF_FS_MAGIC_ 0xcafe4a11

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * dp.c - load and drive the BPF datapath (see dp.h).
+ * datapath.c - load and drive the BPF datapath (see datapath.h).
  */
 #include <errno.h>
 #include <net/if.h>
@@ -11,7 +11,7 @@
 #include <bpf/libbpf.h>
 #include <sodium.h>
 
-#include "dp.h"
+#include "datapath.h"
 #include "datapath.skel.h"
 
 struct datapath {

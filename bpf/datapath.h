@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * dp.h - userspace side of the datapath: load the BPF object, configure
+ * datapath.h - userspace side of the datapath: load the BPF object, configure
  * peers and allowed IPs, install SAs through the sa_ctl syscall program,
  * read counters. Used by the bpftun command, keymgmt, tests and bench.
  */
