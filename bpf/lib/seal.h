@@ -73,12 +73,12 @@ struct seal_out {
 	__u32 neigh; /* route and resolve in the kernel (bpf_redirect_neigh) */
 };
 
-/* Step 1: what must not be sealed, and a tunnel going down. */
-static __always_inline int seal_admit(struct __sk_buff *skb)
+/* Step 1: what must not be sealed, and a tunnel going down. *zero is 0 (the
+ * key of iface). */
+static __always_inline int seal_admit(struct __sk_buff *skb, __u32 *zero)
 {
 	struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
 	struct bpftun_iface *ifc;
-	__u32 zero = 0;
 
 	/* Never seal a GSO super-packet or one whose checksum is still to be
 	 * written: the kernel would later write into ciphertext. */
@@ -87,7 +87,7 @@ static __always_inline int seal_admit(struct __sk_buff *skb)
 	if (BPF_CORE_READ_BITFIELD(kskb, ip_summed) == 3 /* CHECKSUM_PARTIAL */)
 		return BPFTUN_DROP_CSUM_PARTIAL;
 
-	ifc = bpf_map_lookup_elem(&iface, &zero);
+	ifc = bpf_map_lookup_elem(&iface, zero);
 	if (!ifc || ifc->disabled)
 		return BPFTUN_DROP_NO_SA;
 	return 0;
@@ -216,7 +216,7 @@ static __always_inline int seal(struct __sk_buff *skb, struct seal_out *out)
 	__u64 counter;
 	int err, v6;
 
-	err = seal_admit(skb); /* 1 */
+	err = seal_admit(skb, &zero); /* 1 */
 	if (err)
 		return err;
 	err = seal_parse(skb, &in); /* 2 */
