@@ -145,7 +145,8 @@ int sa_ctl(void *ctx)
 	}
 #pragma unroll
 	for (int i = 0; i < BPFTUN_KEY_LEN / 8; i++)
-		*(volatile __u64 *)(params->key + i * 8) = *(volatile __u64 *)(ctx + KEY_OFF + i * 8);
+		*(volatile __u64 *)(params->key + i * 8) =
+		    *(volatile __u64 *)(ctx + KEY_OFF + i * 8);
 wipe_ctx:
 #pragma unroll
 	for (int i = 0; i < BPFTUN_KEY_LEN / 8; i++)

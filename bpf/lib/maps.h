@@ -36,10 +36,10 @@ struct tx_sa {
 };
 _Static_assert(sizeof(struct tx_sa) == sizeof(struct bpftun_tx_sa_view), "tx_sa view");
 _Static_assert(__builtin_offsetof(struct tx_sa, present) ==
-		       __builtin_offsetof(struct bpftun_tx_sa_view, present),
+		   __builtin_offsetof(struct bpftun_tx_sa_view, present),
 	       "tx_sa view");
 _Static_assert(__builtin_offsetof(struct tx_sa, counter_start) ==
-		       __builtin_offsetof(struct bpftun_tx_sa_view, counter_start),
+		   __builtin_offsetof(struct bpftun_tx_sa_view, counter_start),
 	       "tx_sa view");
 
 /* The peer's own reference to an rx context; the hot path finds the same
@@ -52,8 +52,8 @@ struct rx_ref {
 
 /* Slots live in their own arrays, indexed peer_id * BPFTUN_SLOTS + slot: a
  * kptr field may not be reached through a variable offset into a value. */
-#define peer bpftun_peer
-
+#define peer		    bpftun_peer
+#define BPFTUN_SLOT_ENTRIES (BPFTUN_MAX_PEERS * BPFTUN_SLOTS)
 
 struct rx_sa {
 	struct bpf_spin_lock lock; /* guards replay */
@@ -66,10 +66,10 @@ struct rx_sa {
 };
 
 _Static_assert(__builtin_offsetof(struct rx_sa, replay) ==
-		       __builtin_offsetof(struct bpftun_rx_sa_view, replay_next),
+		   __builtin_offsetof(struct bpftun_rx_sa_view, replay_next),
 	       "rx_sa view");
 _Static_assert(__builtin_offsetof(struct rx_sa, expire_ns) ==
-		       __builtin_offsetof(struct bpftun_rx_sa_view, expire_ns),
+		   __builtin_offsetof(struct bpftun_rx_sa_view, expire_ns),
 	       "rx_sa view");
 
 struct {
@@ -81,14 +81,14 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, BPFTUN_MAX_PEERS * BPFTUN_SLOTS);
+	__uint(max_entries, BPFTUN_SLOT_ENTRIES);
 	__type(key, __u32);
 	__type(value, struct tx_sa);
 } tx_sas SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, BPFTUN_MAX_PEERS * BPFTUN_SLOTS);
+	__uint(max_entries, BPFTUN_SLOT_ENTRIES);
 	__type(key, __u32);
 	__type(value, struct rx_ref);
 } rx_refs SEC(".maps");
@@ -166,7 +166,8 @@ static __always_inline struct bpftun_peer_stats *peer_stats(__u32 peer_id)
 
 static __always_inline int drop(__u32 peer_id, int reason)
 {
-	struct bpftun_peer_stats *st = peer_stats(peer_id < BPFTUN_MAX_PEERS ? peer_id : NO_PEER_ID);
+	struct bpftun_peer_stats *st =
+	    peer_stats(peer_id < BPFTUN_MAX_PEERS ? peer_id : NO_PEER_ID);
 
 	if (st && reason > 0 && reason < BPFTUN_DROP_MAX)
 		st->drops[reason]++;

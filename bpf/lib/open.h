@@ -111,8 +111,8 @@ static __always_inline int open_outer(struct __sk_buff *skb, struct ethhdr *eth,
 }
 
 /* Step 1b: a data message to our port, on this device (not a VLAN's). */
-static __always_inline int open_udp(struct __sk_buff *skb, __u32 l4off, __u16 *sport,
-				    __u16 *dport, __u32 *ulen)
+static __always_inline int open_udp(struct __sk_buff *skb, __u32 l4off, __u16 *sport, __u16 *dport,
+				    __u32 *ulen)
 {
 	__u8 type;
 
@@ -191,8 +191,7 @@ static __always_inline int open_load(struct __sk_buff *skb, struct bpftun_scratc
 
 	barrier_var(*lenp);
 	len = *lenp;
-	if (bpf_skb_load_bytes(skb, l4off + BPFTUN_UDP_LEN, s->buf,
-			       BPFTUN_HDR_LEN + (len & 0x7ff)))
+	if (bpf_skb_load_bytes(skb, l4off + BPFTUN_UDP_LEN, s->buf, BPFTUN_HDR_LEN + (len & 0x7ff)))
 		return BPFTUN_DROP_MALFORMED;
 	if (bpf_skb_load_bytes(skb, l4off + BPFTUN_UDP_LEN + BPFTUN_HDR_LEN + len, r0, 8) ||
 	    bpf_skb_load_bytes(skb, l4off + BPFTUN_UDP_LEN + BPFTUN_HDR_LEN + len + 8, r1, 8))
@@ -206,8 +205,7 @@ static __always_inline int open_load(struct __sk_buff *skb, struct bpftun_scratc
  * The packet is attributed to, and its inner source checked against, the
  * peer read here (*sa_peer, also *peer_id from here on). */
 static __always_inline int open_find_sa(struct bpftun_scratch *s, struct rx_sa **sap,
-					__u64 *counter, __u32 *sa_peer, __u32 *salt,
-					__u32 *peer_id)
+					__u64 *counter, __u32 *sa_peer, __u32 *salt, __u32 *peer_id)
 {
 	struct bpftun_hdr *h = (struct bpftun_hdr *)s->buf;
 	struct rx_sa *sa;
@@ -293,8 +291,8 @@ static __always_inline void open_roam(__u32 sa_peer, __u64 *src, __u16 sport, __
  * plaintext after the MAC header. As in seal, a change of family goes
  * through bpf_skb_change_proto so the size checks use the right family. The
  * barrier is left on *lenp, for the steps after this one. */
-static __always_inline int open_decap(struct __sk_buff *skb, struct bpftun_scratch *s,
-				      __u32 l4off, __u16 oproto, __u32 *lenp)
+static __always_inline int open_decap(struct __sk_buff *skb, struct bpftun_scratch *s, __u32 l4off,
+				      __u16 oproto, __u32 *lenp)
 {
 	__u32 len = *lenp;
 
@@ -406,8 +404,9 @@ static __always_inline int open(struct __sk_buff *skb, __u32 *peer_id, __u32 *in
 		return rc;
 	open_roam(sa_peer, src, sport, v6); /* 7 */
 
+	/* 8: a keepalive: authentic, consumed */
 	if (len == 0)
-		return 0; /* 8: keepalive: authentic, consumed */
+		return 0;
 	rc = open_decap(skb, s, l4off, eth.h_proto, &len); /* 9 */
 	if (rc)
 		return rc;

@@ -162,7 +162,7 @@ static __always_inline int outer4_write(struct __sk_buff *skb, struct bpftun_end
 	__builtin_memcpy(&o.ip.saddr, ep->saddr, 4);
 	__builtin_memcpy(&o.ip.daddr, ep->daddr, 4);
 	o.ip.check =
-		csum_fold32(bpf_csum_diff(NULL, 0, (__be32 *)((char *)&o + BPFTUN_ETH_LEN), 20, 0));
+	    csum_fold32(bpf_csum_diff(NULL, 0, (__be32 *)((char *)&o + BPFTUN_ETH_LEN), 20, 0));
 	o.udp.source = ep->sport;
 	o.udp.dest = ep->dport;
 	o.udp.len = bpf_htons(ulen);

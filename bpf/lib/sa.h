@@ -14,7 +14,6 @@
 
 #include "maps.h"
 
-
 /* params->key holds the request's key already (sa_ctl put it there straight
  * from the syscall ctx); everything else in params is set here. */
 static __always_inline struct bpf_crypto_ctx *sa_create(struct bpftun_sa_req *req,
@@ -112,8 +111,8 @@ static __always_inline int install_tx(struct bpftun_sa_req *req, struct bpf_cryp
 
 		tx->counter_start = start;
 		tx->counter_limit = room < BPFTUN_REJECT_AFTER_MESSAGES - start
-					    ? start + room
-					    : BPFTUN_REJECT_AFTER_MESSAGES;
+					? start + room
+					: BPFTUN_REJECT_AFTER_MESSAGES;
 	}
 	tx->expire_ns = req->expire_ns;
 	tx->remote_index = req->index;
@@ -123,8 +122,7 @@ static __always_inline int install_tx(struct bpftun_sa_req *req, struct bpf_cryp
 	return 0;
 }
 
-static __always_inline int install_rx(struct bpftun_sa_req *req,
-				      struct bpf_crypto_params *params)
+static __always_inline int install_rx(struct bpftun_sa_req *req, struct bpf_crypto_params *params)
 {
 	__u32 idx = req->index, zero = 0, key = slot_key(req->peer_id, req->slot);
 	struct bpf_crypto_ctx *ctx, *second;

@@ -126,8 +126,8 @@ static __always_inline int seal_find_peer(struct inner *in, struct seal_out *out
  * tail, Poly1305, the tag right after the ciphertext and zeros after it. The
  * bounds check on *lenp is left on *lenp, for the steps after this one. */
 static __always_inline int seal_encrypt(struct __sk_buff *skb, struct bpftun_scratch *s,
-					struct tx_sa *tx, struct bpf_crypto_ctx *ctx,
-					__u64 counter, __u32 *lenp)
+					struct tx_sa *tx, struct bpf_crypto_ctx *ctx, __u64 counter,
+					__u32 *lenp)
 {
 	__u64 t0, t1;
 	__u32 len;
@@ -166,8 +166,8 @@ static __always_inline int seal_encrypt(struct __sk_buff *skb, struct bpftun_scr
  * matches the outer header. No ENCAP flags: they set skb->encapsulation,
  * which the stack would carry and which makes bpf_skb_change_tail refuse the
  * skb. */
-static __always_inline int seal_make_room(struct __sk_buff *skb, int v6, __u32 olen,
-					  __u16 iproto, __u32 len)
+static __always_inline int seal_make_room(struct __sk_buff *skb, int v6, __u32 olen, __u16 iproto,
+					  __u32 len)
 {
 	__s32 room = olen + BPFTUN_HDR_LEN;
 	__u16 oproto = bpf_htons(v6 ? ETH_P_IPV6 : ETH_P_IP);
