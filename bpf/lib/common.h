@@ -2,7 +2,7 @@
 /*
  * common.h - includes, kfunc declarations and small macros shared by every BPF
  * object of bpftun. libbpf 1.1 has no kfunc prototypes and an outdated
- * __kptr_ref, so both are declared here (see KERNEL-NOTES).
+ * __kptr_ref, so both are declared here (see docs/kernel.md).
  */
 #ifndef BPFTUN_COMMON_H
 #define BPFTUN_COMMON_H
