@@ -16,6 +16,7 @@
 #include "lib/common.h"
 #include "lib/aead.h"
 #include "lib/replay.h"
+#include "lib/flow_mark.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -405,6 +406,7 @@ static __always_inline int seal(struct __sk_buff *skb, struct seal_out *out)
 		return BPFTUN_DROP_MALFORMED;
 	if (bpf_skb_load_bytes(skb, BPFTUN_ETH_LEN, s->buf + BPFTUN_HDR_LEN, len))
 		return BPFTUN_DROP_MALFORMED;
+	flow_mark_set(s->buf, len); /* steering hint, before the tag covers it */
 
 	if (aead_keystream(ctx, s, tx->salt, counter, BPFTUN_POLYKEY_BLOCKS + round16(len) / 16))
 		return BPFTUN_DROP_CRYPTO_ERROR;
