@@ -38,3 +38,21 @@ int flow_mark_test(struct __sk_buff *skb)
 		return -1;
 	return flow_mark_of(c, m->b, len);
 }
+
+/* Negative test for the verifier: looks an xfrm state up and returns without
+ * releasing it. It must never load ("Unreleased reference"). */
+extern struct xfrm_state *bpf_xdp_get_xfrm_state(struct xdp_md *ctx,
+						 struct bpf_xfrm_state_opts *opts,
+						 __u32 opts__sz) __ksym;
+extern void bpf_xdp_xfrm_state_release(struct xfrm_state *x) __ksym;
+
+SEC("xdp")
+int xdp_leak_probe(struct xdp_md *ctx)
+{
+	struct bpf_xfrm_state_opts o = {.netns_id = -1, .proto = 50, .family = 2};
+	struct xfrm_state *x = bpf_xdp_get_xfrm_state(ctx, &o, sizeof(o));
+
+	if (x && x->id.spi == 1)
+		bpf_xdp_xfrm_state_release(x); /* released on one path only */
+	return XDP_PASS;
+}
