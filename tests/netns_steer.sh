@@ -4,6 +4,8 @@
 # {0,1}) moves data messages to the CPU of their mark, tc_open runs there.
 # Over outer IPv4 and outer IPv6:
 #   - GRO forwarding on the underlay: attach refuses (naming it) or turns it off;
+#   - the mark on the wire (tcpdump on A's underlay) is the predicted one for every
+#     data message of a flow;
 #   - one TCP flow (source port chosen so that its mark, predicted with
 #     libsodium's SipHash from the key in the pinned map, lands on CPU 0):
 #     every packet B opens is opened on CPU 0, none on CPU 1; the same for a
@@ -60,6 +62,17 @@ copy() {
 	[ "$(sha256sum <"$TMP/$name.in" | cut -d' ' -f1)" = "$(sha256sum <"$TMP/$name.out" | cut -d' ' -f1)" ]
 }
 
+# wire_marks PCAP OUTER: reserved[0] (2 hex digits) of every data message (type 4) in the capture
+wire_marks() {
+	local off=$((${2} == 6 ? 48 : 28))
+	tcpdump -r "$1" -nn -x 2>/dev/null | awk -v off="$off" '
+		function flush() { if (hex != "" && substr(hex, 2 * off + 1, 2) == "04")
+					print substr(hex, 2 * off + 3, 2); hex = "" }
+		/^[^ \t]/ { flush(); next }
+		{ for (i = 2; i <= NF; i++) hex = hex $i }
+		END { flush() }'
+}
+
 # per-CPU opens on B: "N0 N1"
 opens() { toolB cpus "$PIN/b" | awk '$1 == "cpu0" {a = $2} $1 == "cpu1" {b = $2} END {print a + 0, b + 0}'; }
 
@@ -111,8 +124,18 @@ for outer in 4 6; do
 	[ -n "$sp0" ] && [ -n "$sp1" ] || continue
 
 	s0=$(opens)
+	inA timeout 30 tcpdump -i va -nn -U -w "$TMP/f1.pcap" "udp dst port $PORT and src host $([ "$outer" = 6 ] && echo fd77::1 || echo 10.77.0.1)" 2>/dev/null &
+	cap=$!
+	sleep 1
 	check "outer v$outer: flow 1 (port $sp0 -> 7001): 8 MB TCP, sha256 matches" copy f1 "$sp0" 7001 8000000
 	s1=$(opens)
+	sleep 0.5
+	kill -INT $cap 2>/dev/null
+	wait $cap 2>/dev/null
+	m0=$(toolA expect "$PIN/a" 10.9.0.1 10.9.0.2 6 "$sp0" 7001)
+	marks=$(wire_marks "$TMP/f1.pcap" "$outer")
+	check "outer v$outer: on the wire, flow 1's data messages all carry mark $m0 (hex; seen: $(echo "$marks" | sort | uniq -c | tr -s ' \n' ' '))" \
+		eval '[ "$(echo "$marks" | wc -l)" -gt 1000 ] && [ "$(echo "$marks" | sort -u)" = "$(printf %02x "$m0")" ]'
 	check "outer v$outer: flow 1 opened on CPU 0 only" one_cpu 0 "$s0" "$s1"
 	check "outer v$outer: flow 2 (port $sp1 -> 7002): 8 MB TCP, sha256 matches" copy f2 "$sp1" 7002 8000000
 	s2=$(opens)
