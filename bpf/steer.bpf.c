@@ -25,16 +25,15 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-#define ETH_P_8021Q 0x8100
+#define ETH_P_8021Q  0x8100
 #define ETH_P_8021AD 0x88A8
-#define IPPROTO_ESP 50
-#define AF_INET 2
-#define AF_INET6 10
-#define NO_PCPU 0xffffffffU
+#define IPPROTO_ESP  50
+#define AF_INET	     2
+#define AF_INET6     10
+#define NO_PCPU	     0xffffffffU
 
-extern struct xfrm_state *bpf_xdp_get_xfrm_state(struct xdp_md *ctx,
-						 struct bpf_xfrm_state_opts *opts,
-						 __u32 opts__sz) __ksym;
+extern struct xfrm_state *
+bpf_xdp_get_xfrm_state(struct xdp_md *ctx, struct bpf_xfrm_state_opts *opts, __u32 opts__sz) __ksym;
 extern void bpf_xdp_xfrm_state_release(struct xfrm_state *x) __ksym;
 
 struct {

@@ -21,7 +21,7 @@
  *   0           no mark (an older or non-marking sender);
  *   1 .. 2^bits SipHash-2-4(key, inner flow tuple) mod 2^bits, plus one.
  * bits is 1..BPFTUN_MARK_BITS_MAX; 0 turns marking off. */
-#define BPFTUN_MARK_BITS_MAX 7
+#define BPFTUN_MARK_BITS_MAX	 7
 #define BPFTUN_MARK_BITS_DEFAULT 4
 
 /* Value of the one-entry `flow_mark_cfg` map in the datapath (sender side). */

@@ -84,10 +84,9 @@ static int cmd_cpus(const char *dir)
 
 static int cmd_stats(const char *dir)
 {
-	static const char *const names[] = {"data_marked", "data_unmarked", "steered",
-					    "no_cpu",	   "transit",	    "esp_found",
-					    "esp_not_found", "esp_error",   "esp_steered",
-					    "esp_pcpu"};
+	static const char *const names[] = {
+	    "data_marked", "data_unmarked", "steered",	 "no_cpu",	"transit",
+	    "esp_found",   "esp_not_found", "esp_error", "esp_steered", "esp_pcpu"};
 	struct bpftun_steer_stats s;
 	int fd = pinned(dir, "steer_stats"), err;
 
@@ -112,10 +111,14 @@ int main(int argc, char **argv)
 		uint32_t cpus[BPFTUN_STEER_MAX_CPUS];
 		unsigned int n = 0;
 		char err[256], *s = argv[4], *tok;
-		struct steer_opts o = {.ifname = argv[2], .listen_port = (uint16_t)atoi(argv[3]),
-				       .cpus = cpus, .pin_dir = argv[5], .fix_gro = 1};
+		struct steer_opts o = {.ifname = argv[2],
+				       .listen_port = (uint16_t)atoi(argv[3]),
+				       .cpus = cpus,
+				       .pin_dir = argv[5],
+				       .fix_gro = 1};
 
-		for (tok = strtok(s, ","); tok && n < BPFTUN_STEER_MAX_CPUS; tok = strtok(NULL, ","))
+		for (tok = strtok(s, ","); tok && n < BPFTUN_STEER_MAX_CPUS;
+		     tok = strtok(NULL, ","))
 			cpus[n++] = (uint32_t)atoi(tok);
 		o.ncpus = n;
 		for (int i = 6; i < argc; i++) {

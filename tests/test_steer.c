@@ -34,8 +34,8 @@
 #include "steer.skel.h"
 #include "steer_test.skel.h"
 
-#define PORT 51820
-#define XDP_PASS_RC 2
+#define PORT		51820
+#define XDP_PASS_RC	2
 #define XDP_REDIRECT_RC 4
 
 static char log_buf[1 << 20];
@@ -178,12 +178,15 @@ static void test_marks(void)
 		uint8_t proto;
 		int frag, opts;
 	} pk[] = {
-		{"IPv4 TCP", 0, 6, 0, 0},	 {"IPv4 UDP", 0, 17, 0, 0},
-		{"IPv4 TCP, 8 B of IP options", 0, 6, 0, 8},
-		{"IPv4 TCP first fragment (no ports)", 0, 6, 1, 0},
-		{"IPv4 ICMP", 0, 1, 0, 0},	 {"IPv6 TCP", 1, 6, 0, 0},
-		{"IPv6 UDP", 1, 17, 0, 0},	 {"IPv6 SCTP", 1, 132, 0, 0},
-		{"IPv6 hop-by-hop first (no ports)", 1, 0, 0, 0},
+	    {"IPv4 TCP", 0, 6, 0, 0},
+	    {"IPv4 UDP", 0, 17, 0, 0},
+	    {"IPv4 TCP, 8 B of IP options", 0, 6, 0, 8},
+	    {"IPv4 TCP first fragment (no ports)", 0, 6, 1, 0},
+	    {"IPv4 ICMP", 0, 1, 0, 0},
+	    {"IPv6 TCP", 1, 6, 0, 0},
+	    {"IPv6 UDP", 1, 17, 0, 0},
+	    {"IPv6 SCTP", 1, 132, 0, 0},
+	    {"IPv6 hop-by-hop first (no ports)", 1, 0, 0, 0},
 	};
 	unsigned int bits_list[] = {1, 4, 7};
 
@@ -231,10 +234,12 @@ static void test_marks(void)
 					distinct++;
 			}
 			check(agree && nonzero,
-			      "mark, %u bits, %s: BPF = 1 + libsodium SipHash-2-4 mod 2^%u for 32 random flows",
+			      "mark, %u bits, %s: BPF = 1 + libsodium SipHash-2-4 mod 2^%u for 32 "
+			      "random flows",
 			      bits, pk[i].what, bits);
 			if (bits == 7)
-				check(distinct > 8, "mark, 7 bits, %s: %d distinct marks over 32 flows",
+				check(distinct > 8,
+				      "mark, 7 bits, %s: %d distinct marks over 32 flows",
 				      pk[i].what, distinct);
 		}
 	}
@@ -280,7 +285,7 @@ static void test_leak_refused(void)
 	if (!check(sk != NULL, "steer_test.bpf.o opens (leak probe)"))
 		return;
 	bpf_object__for_each_program(p, sk->obj)
-		bpf_program__set_autoload(p, p == sk->progs.xdp_leak_probe);
+	    bpf_program__set_autoload(p, p == sk->progs.xdp_leak_probe);
 	bpf_program__set_log_buf(sk->progs.xdp_leak_probe, log_buf, sizeof(log_buf));
 	bpf_program__set_log_level(sk->progs.xdp_leak_probe, 1);
 	libbpf_set_print(NULL);
@@ -343,8 +348,8 @@ static void expect(struct rig *r, const char *what, const struct frame *f, int w
 	if (want_rc == XDP_REDIRECT_RC) {
 		cpu_ok = DELTA(a, b, steered) == 1 && DELTA(a, b, to_cpu[want_cpu]) == 1;
 		check(rc == want_rc && cpu_ok && !changed,
-		      "%s: XDP_REDIRECT (rc %d) to CPU %d (counted %llu), frame unchanged", what, rc,
-		      want_cpu, (unsigned long long)DELTA(a, b, to_cpu[want_cpu]));
+		      "%s: XDP_REDIRECT (rc %d) to CPU %d (counted %llu), frame unchanged", what,
+		      rc, want_cpu, (unsigned long long)DELTA(a, b, to_cpu[want_cpu]));
 	} else {
 		check(rc == want_rc && DELTA(a, b, steered) == 0 && !changed,
 		      "%s: XDP_PASS (rc %d), nothing steered, frame unchanged", what, rc);
@@ -436,16 +441,19 @@ static void test_xdp(void)
 			char what[96];
 			int cpu;
 
-			build(&f, i & 1, i & 1 ? "fd77::2" : "10.77.0.2", i & 1 ? "fd88::1" : "10.88.0.1",
-			      17, (uint16_t)(40000 + i), PORT, msg, sizeof(msg));
+			build(&f, i & 1, i & 1 ? "fd77::2" : "10.77.0.2",
+			      i & 1 ? "fd88::1" : "10.88.0.1", 17, (uint16_t)(40000 + i), PORT, msg,
+			      sizeof(msg));
 			cpu = outer_cpu(&r, i & 1, &f);
 			used[cpu]++;
-			snprintf(what, sizeof(what),
-				 "unmarked IPv%d data, source port %d: CPU of the outer-tuple SipHash",
-				 i & 1 ? 6 : 4, 40000 + i);
+			snprintf(
+			    what, sizeof(what),
+			    "unmarked IPv%d data, source port %d: CPU of the outer-tuple SipHash",
+			    i & 1 ? 6 : 4, 40000 + i);
 			expect(&r, what, &f, XDP_REDIRECT_RC, cpu);
 		}
-		check(used[0] && used[1], "16 unmarked peers use both CPUs (%d/%d)", used[0], used[1]);
+		check(used[0] && used[1], "16 unmarked peers use both CPUs (%d/%d)", used[0],
+		      used[1]);
 	}
 	/* passed untouched */
 	msg[1] = 3;
@@ -486,9 +494,11 @@ static void test_xdp(void)
 
 		stats_sum(&r, &a);
 		build(&f, 0, "10.77.0.2", "10.88.0.77", 17, PORT, PORT, msg, sizeof(msg));
-		expect(&r, "IPv4 data to another host (transit, forwarding on)", &f, XDP_PASS_RC, 0);
+		expect(&r, "IPv4 data to another host (transit, forwarding on)", &f, XDP_PASS_RC,
+		       0);
 		build(&f, 1, "fd77::2", "fd88::77", 17, PORT, PORT, msg, sizeof(msg));
-		expect(&r, "IPv6 data to another host (transit, forwarding on)", &f, XDP_PASS_RC, 0);
+		expect(&r, "IPv6 data to another host (transit, forwarding on)", &f, XDP_PASS_RC,
+		       0);
 		stats_sum(&r, &b);
 		check(DELTA(a, b, transit) == 2, "transit counted (%llu)",
 		      (unsigned long long)DELTA(a, b, transit));
@@ -513,7 +523,7 @@ static void test_xdp(void)
 		}
 		stats_sum(&r, &b);
 		check(DELTA(a, b, esp_not_found) == 1002 && DELTA(a, b, esp_found) == 0 &&
-			      DELTA(a, b, esp_error) == 0 && DELTA(a, b, esp_steered) == 0,
+			  DELTA(a, b, esp_error) == 0 && DELTA(a, b, esp_steered) == 0,
 		      "ESP: 1002 lookups, all counted not found (%llu), none found/error/steered",
 		      (unsigned long long)DELTA(a, b, esp_not_found));
 		/* ESP steering off: not even looked up */

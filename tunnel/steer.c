@@ -31,8 +31,8 @@ static int ethtool_ioctl(int fd, const char *ifname, void *data)
 }
 
 /* Index of each wanted feature name in the device's feature strings (-1 if absent). */
-static int feature_indices(int fd, const char *ifname, const char *const *names, int n,
-			   int *idx, uint32_t *count)
+static int feature_indices(int fd, const char *ifname, const char *const *names, int n, int *idx,
+			   uint32_t *count)
 {
 	struct {
 		struct ethtool_sset_info hdr;
@@ -56,7 +56,8 @@ static int feature_indices(int fd, const char *ifname, const char *const *names,
 	for (int k = 0; k < n; k++) {
 		idx[k] = -1;
 		for (uint32_t i = 0; !err && i < gs->len; i++)
-			if (!strncmp((char *)gs->data + i * ETH_GSTRING_LEN, names[k], ETH_GSTRING_LEN))
+			if (!strncmp((char *)gs->data + i * ETH_GSTRING_LEN, names[k],
+				     ETH_GSTRING_LEN))
 				idx[k] = (int)i;
 	}
 	*count = info.len;
@@ -120,7 +121,8 @@ int steer_gro_check(const char *ifname, int fix, char *why, size_t whylen)
 		/* ETHTOOL_SFEATURES may return flags (> 0); read back what is active */
 		err = ethtool_ioctl(fd, ifname, gf);
 		for (int k = 0; !err && k < N; k++)
-			if (idx[k] >= 0 && (gf->features[idx[k] / 32].active & (1U << (idx[k] % 32)))) {
+			if (idx[k] >= 0 &&
+			    (gf->features[idx[k] / 32].active & (1U << (idx[k] % 32)))) {
 				if (why && whylen)
 					snprintf(why, whylen, "%s stays on", names[k]);
 				err = -EBUSY;
@@ -136,7 +138,7 @@ out:
 #define FAIL(step)                                                                                 \
 	do {                                                                                       \
 		if (errbuf && errlen)                                                              \
-			snprintf(errbuf, errlen, "%s: %s", step, strerror(err < 0 ? -err : err)); \
+			snprintf(errbuf, errlen, "%s: %s", step, strerror(err < 0 ? -err : err));  \
 		goto out;                                                                          \
 	} while (0)
 
@@ -156,7 +158,8 @@ int steer_attach(const struct steer_opts *o, char *errbuf, size_t errlen)
 	err = steer_gro_check(o->ifname, o->fix_gro, why, sizeof(why));
 	if (err == -EBUSY) {
 		if (errbuf && errlen)
-			snprintf(errbuf, errlen, "%s: %s (GRO merges data messages in the cpumap; turn it off)",
+			snprintf(errbuf, errlen,
+				 "%s: %s (GRO merges data messages in the cpumap; turn it off)",
 				 o->ifname, why);
 		goto out;
 	}

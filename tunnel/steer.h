@@ -12,14 +12,14 @@
 #include "steer_shared.h"
 
 struct steer_opts {
-	const char *ifname;	 /* underlay device (current network namespace) */
-	uint16_t listen_port;	 /* host order; 0 = ESP only */
-	const uint32_t *cpus;	 /* allowed CPUs; NULL = every online CPU */
+	const char *ifname;   /* underlay device (current network namespace) */
+	uint16_t listen_port; /* host order; 0 = ESP only */
+	const uint32_t *cpus; /* allowed CPUs; NULL = every online CPU */
 	unsigned int ncpus;
-	uint32_t qsize;		 /* cpumap queue per CPU; 0 = BPFTUN_STEER_QSIZE */
-	int esp;		 /* steer ESP (kernel IPsec SAs) too */
-	int fix_gro;		 /* turn GRO list / UDP GRO forwarding off instead of refusing */
-	const char *pin_dir;	 /* pin steer_cfg, steer_stats, cpu_map here; NULL = no pins */
+	uint32_t qsize;	     /* cpumap queue per CPU; 0 = BPFTUN_STEER_QSIZE */
+	int esp;	     /* steer ESP (kernel IPsec SAs) too */
+	int fix_gro;	     /* turn GRO list / UDP GRO forwarding off instead of refusing */
+	const char *pin_dir; /* pin steer_cfg, steer_stats, cpu_map here; NULL = no pins */
 };
 
 /* GRO features that let the cpumap merge data messages into one skb, which

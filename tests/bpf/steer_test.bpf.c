@@ -41,9 +41,8 @@ int flow_mark_test(struct __sk_buff *skb)
 
 /* Negative test for the verifier: looks an xfrm state up and returns without
  * releasing it. It must never load ("Unreleased reference"). */
-extern struct xfrm_state *bpf_xdp_get_xfrm_state(struct xdp_md *ctx,
-						 struct bpf_xfrm_state_opts *opts,
-						 __u32 opts__sz) __ksym;
+extern struct xfrm_state *
+bpf_xdp_get_xfrm_state(struct xdp_md *ctx, struct bpf_xfrm_state_opts *opts, __u32 opts__sz) __ksym;
 extern void bpf_xdp_xfrm_state_release(struct xfrm_state *x) __ksym;
 
 SEC("xdp")
