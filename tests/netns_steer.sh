@@ -112,6 +112,8 @@ for outer in 4 6; do
 	check "outer v$outer: steering attached on vb (turns GRO forwarding off)" \
 		toolB attach vb $PORT 0,1 "$PIN/sb"
 	check "outer v$outer: steering attached on va" toolA attach va $PORT 0,1 "$PIN/sa"
+	check "outer v$outer: a second attach on vb is refused (an XDP program is there)" \
+		eval '! toolB attach vb $PORT 0 "$PIN/sb2" 2>/dev/null'
 	check "outer v$outer: vb runs XDP in native mode" eval 'inB ip link show vb | grep -q "xdp "'
 	check "outer v$outer: rx-udp-gro-forwarding is off on vb" \
 		eval 'inB ethtool -k vb | grep -q "rx-udp-gro-forwarding: off"'
@@ -174,6 +176,7 @@ for outer in 4 6; do
 	# off again: today's path
 	check "outer v$outer: detach steering on vb and va" eval 'toolB detach vb && toolA detach va'
 	check "outer v$outer: no XDP program left on vb" eval '! inB ip link show vb | grep -q xdp'
+	check "outer v$outer: detach with nothing attached is a no-op" toolB detach vb
 	check "outer v$outer: without steering, 4 MB TCP still matches" copy f6 "$sp0" 7004 4000000
 done
 

@@ -209,8 +209,9 @@ int steer_attach(const struct steer_opts *o, char *errbuf, size_t errlen)
 		if (err)
 			FAIL("pinning maps");
 	}
-	err = bpf_xdp_attach(ifindex, bpf_program__fd(skel->progs.xdp_steer), XDP_FLAGS_DRV_MODE,
-			     NULL);
+	/* never replace another XDP program (another tunnel's, or the user's) */
+	err = bpf_xdp_attach(ifindex, bpf_program__fd(skel->progs.xdp_steer),
+			     XDP_FLAGS_DRV_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL);
 	if (err) {
 		if (o->pin_dir)
 			bpf_object__unpin_maps(skel->obj, o->pin_dir);
@@ -224,11 +225,32 @@ out:
 
 int steer_detach(const char *ifname)
 {
-	int ifindex = (int)if_nametoindex(ifname);
+	struct bpf_prog_info info = {0};
+	uint32_t id = 0, len = sizeof(info);
+	int ifindex = (int)if_nametoindex(ifname), fd, err;
 
 	if (!ifindex)
 		return -ENODEV;
-	return bpf_xdp_detach(ifindex, XDP_FLAGS_DRV_MODE, NULL);
+	err = bpf_xdp_query_id(ifindex, XDP_FLAGS_DRV_MODE, &id);
+	if (err)
+		return err;
+	if (!id)
+		return 0; /* nothing attached */
+	fd = bpf_prog_get_fd_by_id(id);
+	if (fd < 0)
+		return -errno;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) || strcmp(info.name, "xdp_steer")) {
+		close(fd);
+		return -EBUSY; /* not ours: leave it */
+	}
+	{
+		LIBBPF_OPTS(bpf_xdp_attach_opts, o, .old_prog_fd = fd);
+
+		/* only if it is still this program (XDP_FLAGS_REPLACE) */
+		err = bpf_xdp_detach(ifindex, XDP_FLAGS_DRV_MODE | XDP_FLAGS_REPLACE, &o);
+	}
+	close(fd);
+	return err;
 }
 
 int steer_set_mark(int fd, unsigned int bits)

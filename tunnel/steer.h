@@ -32,10 +32,12 @@ int steer_gro_check(const char *ifname, int fix, char *why, size_t whylen);
 /* Check GRO (steer_gro_check with o->fix_gro), load xdp_steer, create one
  * cpumap entry per allowed CPU (o->qsize), write the CPU set and a random
  * fallback-hash key, and attach it in native (driver) mode. Nothing is
- * attached when any step fails. 0 or -errno; err names the step. */
+ * attached when any step fails, and an XDP program already on the device is
+ * never replaced (-EBUSY). 0 or -errno; err names the step. */
 int steer_attach(const struct steer_opts *o, char *err, size_t errlen);
 
-/* Detach whatever XDP program is attached to ifname in native mode. */
+/* Detach xdp_steer from ifname (native mode). 0 when nothing is attached;
+ * -EBUSY, and nothing changes, when the attached program is not xdp_steer. */
 int steer_detach(const char *ifname);
 
 /* Sender side: a fresh random key and bits (0 = marking off, else
