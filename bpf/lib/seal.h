@@ -13,6 +13,7 @@
 
 #include "maps.h"
 #include "packet.h"
+#include "flow_mark.h"
 
 static __always_inline int tx_counter_ok(struct tx_sa *tx, __u64 counter)
 {
@@ -142,6 +143,7 @@ static __always_inline int seal_encrypt(struct __sk_buff *skb, struct bpftun_scr
 		return BPFTUN_DROP_MALFORMED;
 	if (bpf_skb_load_bytes(skb, BPFTUN_ETH_LEN, s->buf + BPFTUN_HDR_LEN, len))
 		return BPFTUN_DROP_MALFORMED;
+	flow_mark_set(s->buf, len); /* steering hint, before the tag covers it */
 
 	if (aead_keystream(ctx, s, tx->salt, counter, BPFTUN_POLYKEY_BLOCKS + round16(len) / 16))
 		return BPFTUN_DROP_CRYPTO_ERROR;
