@@ -35,7 +35,6 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +49,7 @@
 #include "config.h"
 #include "datapath.h"
 #include "handshake.h"
+#include "log.h"
 #include "netlink.h"
 
 /* WireGuard's schedule; --rekey-after/--reject-after shorten it for tests. */
@@ -95,10 +95,7 @@ struct km {
 	int sock;	/* handshakes with peers, keepalives */
 	int sock_cookie; /* same port: cookie replies to unproven sources only */
 	int sigfd;
-	/* per-packet log lines: this window's start, lines written, counts */
-	uint64_t ev_start_ns;
-	unsigned int ev_verbatim;
-	uint64_t ev_count[EV_N];
+	struct log_limit evlog; /* per-packet log lines (log.h) */
 	uint64_t send_dropped; /* replies dropped because a send would block */
 	struct km_peer peers[BT_MAX_PEERS];
 	uint64_t last_dev_check_ns;
@@ -107,79 +104,21 @@ struct km {
 
 static int foreground;
 
-__attribute__((format(printf, 1, 2))) static void logf_(const char *fmt, ...)
-{
-	struct timespec ts;
-	struct tm tm;
-	char when[32];
-	va_list ap;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	localtime_r(&ts.tv_sec, &tm);
-	strftime(when, sizeof(when), "%F %T", &tm);
-	fprintf(stderr, "%s bpftun-keymgmt: ", when);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
 static uint64_t mono_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	return log_mono_ns();
 }
 
-static const char *ev_name(int ev)
+/* What a summary line counts (log_limit_flush): "N <this> in the last 10 s". */
+static void ev_what(int ev, char *buf, size_t len)
 {
 	if (ev == EV_SEND_FULL)
-		return "send buffer full";
-	if (ev == EV_SEND_ERR)
-		return "send failed";
-	return handshake_strerror(-(HS_REASON_BASE + ev));
-}
-
-/* Close the window if it is over: one summary line per kind counted. */
-static void ev_flush(struct km *km, uint64_t now)
-{
-	if (now - km->ev_start_ns < LOG_WINDOW_NS)
-		return;
-	for (int ev = 0; ev < EV_N; ev++) {
-		if (!km->ev_count[ev])
-			continue;
-		if (ev < HS_R_COUNT)
-			logf_("%llu handshake messages rejected (%s) in the last 10 s, not logged "
-			      "one by one",
-			      (unsigned long long)km->ev_count[ev], ev_name(ev));
-		else
-			logf_("%llu replies not sent (%s) in the last 10 s, not logged one by one",
-			      (unsigned long long)km->ev_count[ev], ev_name(ev));
-		km->ev_count[ev] = 0;
-	}
-	km->ev_start_ns = now;
-	km->ev_verbatim = 0;
-}
-
-/* A line caused by one received packet: written while the window has room,
- * otherwise counted for ev_flush. */
-__attribute__((format(printf, 3, 4))) static void ev_log(struct km *km, int ev,
-							  const char *fmt, ...)
-{
-	char line[256];
-	va_list ap;
-
-	ev_flush(km, mono_ns());
-	if (km->ev_verbatim >= LOG_VERBATIM) {
-		km->ev_count[ev]++;
-		return;
-	}
-	km->ev_verbatim++;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	logf_("%s", line);
+		snprintf(buf, len, "replies not sent (send buffer full)");
+	else if (ev == EV_SEND_ERR)
+		snprintf(buf, len, "replies not sent (send failed)");
+	else
+		snprintf(buf, len, "handshake messages rejected (%s)",
+			 handshake_strerror(-(HS_REASON_BASE + ev)));
 }
 
 /* Never block the loop: a datagram that does not fit the send buffer now
@@ -367,7 +306,7 @@ static int install(struct km *km, const struct hs_keys *k)
 	err = err ?: sa(km, BPFTUN_OP_INSTALL_TX, k->peer_id, slot, k->remote_index, &k->tx,
 			expire);
 	if (err) {
-		logf_("peer %u: installing keys in slot %u: %s", k->peer_id, slot, strerror(-err));
+		pr_err("peer %u: installing keys in slot %u: %s", k->peer_id, slot, strerror(-err));
 		return err;
 	}
 	kp->initiator = k->initiator;
@@ -391,7 +330,7 @@ static int install(struct km *km, const struct hs_keys *k)
 	if (!k->initiator)
 		hs_peer_get_timestamp(km->hs, k->peer_id, p.handshake_ts);
 	err = err ?: dp_set_peer(km->dp, k->peer_id, &p);
-	logf_("peer %u: new session in slot %u (%s), local index %08x", k->peer_id, slot,
+	pr_info("peer %u: new session in slot %u (%s), local index %08x", k->peer_id, slot,
 	      k->initiator ? "initiator, sending on it"
 			   : "responder, switching when the peer sends under it",
 	      k->local_index);
@@ -412,7 +351,7 @@ static void send_initiation(struct km *km, uint32_t id)
 	if (!err)
 		err = km_send(km, km->sock, msg, sizeof(msg), &sa);
 	if (err)
-		logf_("peer %u: sending initiation: %s", id, strerror(-err));
+		pr_err("peer %u: sending initiation: %s", id, strerror(-err));
 	kp->awaiting = 1;
 	kp->retry_ns = kp->retry_ns ? kp->retry_ns * 2 : REKEY_TIMEOUT_NS;
 	if (kp->retry_ns > BACKOFF_MAX_NS)
@@ -430,7 +369,7 @@ static void device_gone(struct km *km)
 {
 	struct bpftun_iface ifc;
 
-	logf_("interface '%s' is gone; detaching from the underlays and exiting", km->ifname);
+	pr_info("interface '%s' is gone; detaching from the underlays and exiting", km->ifname);
 	if (!dp_get_iface(km->dp, &ifc)) {
 		for (uint32_t i = 0; i < ifc.nunderlays && i < BPFTUN_MAX_UNDERLAYS; i++) {
 			LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)ifc.underlays[i],
@@ -452,7 +391,7 @@ static void tick(struct km *km)
 {
 	uint64_t now = mono_ns();
 
-	ev_flush(km, now);
+	log_limit_flush(&km->evlog);
 
 	/* once a second is soon enough, and a netlink round trip each tick is
 	 * what made the idle key manager show up in CPU accounting */
@@ -476,7 +415,7 @@ static void tick(struct km *km)
 			if (used == 1) {
 				sa(km, BPFTUN_OP_ACTIVATE_TX, (uint32_t)i, (uint32_t)kp->pending_slot,
 				   0, NULL, 0);
-				logf_("peer %u: sending on slot %d (peer confirmed)", i,
+				pr_info("peer %u: sending on slot %d (peer confirmed)", i,
 				      kp->pending_slot);
 				kp->pending_slot = -1;
 				if (dp_get_peer(km->dp, (uint32_t)i, &p))
@@ -487,7 +426,7 @@ static void tick(struct km *km)
 				 * our own, whose response confirms its keys. */
 				kp->pending_since = now;
 				if (p.ep.dport && !kp->awaiting) {
-					logf_("peer %u: slot %d not confirmed in 10 s; keeping the old "
+					pr_info("peer %u: slot %d not confirmed in 10 s; keeping the old "
 					      "keys and initiating",
 					      i, kp->pending_slot);
 					kp->force = 1;
@@ -507,7 +446,7 @@ static void tick(struct km *km)
 				hs_addr_v4(&a, p.seen_addr, ntohs(p.seen_port));
 			fmt_hs_addr(&a, who, sizeof(who));
 			if (!set_endpoint(km, (uint32_t)i, &a))
-				logf_("peer %d: roamed to %s (authentic data from there)", i, who);
+				pr_info("peer %d: roamed to %s (authentic data from there)", i, who);
 			kp->last_route_ns = now;
 			continue;
 		}
@@ -587,12 +526,12 @@ static void receive(struct km *km, int fd)
 				&from);
 
 		if (e)
-			ev_log(km, e == -EAGAIN ? EV_SEND_FULL : EV_SEND_ERR,
+			log_limited(&km->evlog, e == -EAGAIN ? EV_SEND_FULL : EV_SEND_ERR, BT_LOG_WARN,
 			       "%s: sending reply: %s", who, strerror(-e));
 	}
 	if (rc < 0) {
 		if (hs_is_rejection(rc))
-			ev_log(km, -rc - HS_REASON_BASE, "%s: handshake message rejected: %s", who,
+			log_limited(&km->evlog, -rc - HS_REASON_BASE, BT_LOG_INFO, "%s: handshake message rejected: %s", who,
 			       handshake_strerror(rc));
 		hs_result_wipe(&res);
 		return;
@@ -609,7 +548,7 @@ static void receive(struct km *km, int fd)
 		/* A response answers our own fresh ephemeral: it cannot be a
 		 * replay, so the peer is there now. */
 		if (set_endpoint(km, res.keys.peer_id, &src))
-			logf_("peer %u: no route back to %s", res.keys.peer_id, who);
+			pr_err("peer %u: no route back to %s", res.keys.peer_id, who);
 		if (!install(km, &res.keys)) {
 			uint8_t ka[BPFTUN_HDR_LEN + BPFTUN_TAG_LEN];
 
@@ -695,7 +634,7 @@ static int resume(struct km *km)
 				hs_peer_set_timestamp(km->hs, (uint32_t)i, p.handshake_ts);
 		}
 		if (p.session_start_ns)
-			logf_("peer %d: resuming session from %llus ago", i,
+			pr_info("peer %d: resuming session from %llus ago", i,
 			      (unsigned long long)((mono_ns() - p.session_start_ns) / 1000000000ULL));
 	}
 	return 0;
@@ -716,6 +655,8 @@ int main(int argc, char **argv)
 	sigset_t mask;
 	int c, err, hidden;
 
+	log_init("bpftun-keymgmt", BT_LOG_TIME);
+	log_libbpf_hook();
 	km = calloc(1, sizeof(*km));
 	if (!km || sodium_init() < 0)
 		return 1;
@@ -768,18 +709,18 @@ int main(int argc, char **argv)
 	hidden = hidden > 0 ? nl_veth_peer_ifindex(hidden) : hidden;
 	err = hidden > 0 ? dp_find(&km->dp, hidden) : -ENODEV;
 	if (err) {
-		logf_("interface '%s': no bpftun datapath found: %s", km->ifname, strerror(-err));
+		pr_err("interface '%s': no bpftun datapath found: %s", km->ifname, strerror(-err));
 		goto out;
 	}
 	err = hs_device_new(&km->hs, km->cfg.private_key);
 	sodium_memzero(km->cfg.private_key, sizeof(km->cfg.private_key));
 	if (err) {
-		logf_("handshake state: %s", strerror(-err));
+		pr_err("handshake state: %s", strerror(-err));
 		goto out;
 	}
 	err = resume(km);
 	if (err) {
-		logf_("interface '%s': peers do not match the running tunnel (%s)", km->ifname,
+		pr_err("interface '%s': peers do not match the running tunnel (%s)", km->ifname,
 		      strerror(-err));
 		goto out;
 	}
@@ -795,7 +736,7 @@ int main(int argc, char **argv)
 	}
 	if (km->sock < 0 || km->sock_cookie < 0) {
 		err = km->sock < 0 ? km->sock : km->sock_cookie;
-		logf_("port %u: %s", km->cfg.listen_port, strerror(-err));
+		pr_err("port %u: %s", km->cfg.listen_port, strerror(-err));
 		goto out;
 	}
 	sigemptyset(&mask);
@@ -811,10 +752,10 @@ int main(int argc, char **argv)
 		ifc.keymgmt_pid = (uint32_t)getpid();
 		dp_set_iface(km->dp, &ifc);
 	}
-	logf_("interface '%s': listening on port %u, %d peer%s", km->ifname, km->cfg.listen_port,
+	pr_info("interface '%s': listening on port %u, %d peer%s", km->ifname, km->cfg.listen_port,
 	      km->cfg.npeers, km->cfg.npeers == 1 ? "" : "s");
 
-	km->ev_start_ns = mono_ns();
+	log_limit_init(&km->evlog, LOG_WINDOW_NS, LOG_VERBATIM, EV_N, ev_what);
 	while (!km->stop) {
 		struct pollfd pfd[3] = {
 		    {km->sock, POLLIN, 0}, {km->sock_cookie, POLLIN, 0}, {km->sigfd, POLLIN, 0}};
@@ -826,7 +767,7 @@ int main(int argc, char **argv)
 
 			if (read(km->sigfd, &si, sizeof(si)) == sizeof(si)) {
 				if (si.ssi_signo == SIGUSR1) {
-					logf_("rekey requested");
+					pr_info("rekey requested");
 					for (int i = 0; i < km->cfg.npeers; i++) {
 						km->peers[i].force = 1;
 						km->peers[i].awaiting = 0;
@@ -857,7 +798,7 @@ int main(int argc, char **argv)
 		}
 		tick(km);
 	}
-	logf_("exiting; keys stay installed until they expire");
+	pr_info("exiting; keys stay installed until they expire");
 	if (!dp_get_iface(km->dp, &ifc) && ifc.keymgmt_pid == (uint32_t)getpid()) {
 		ifc.keymgmt_pid = 0;
 		dp_set_iface(km->dp, &ifc);

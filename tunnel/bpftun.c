@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * bpftun.c - the `bpftun` command: subcommand table, logging, keys, rekey.
+ * bpftun.c - the `bpftun` command: subcommand table, keys, rekey (logging
+ * is log.c).
  * `up`/`down` live in up.c, `show` in show.c.
  *
  * Exit status: 0 ok, 1 failure, 2 usage.
@@ -12,7 +13,6 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,44 +27,6 @@
 #include "config.h"
 #include "datapath.h"
 #include "netlink.h"
-
-int bt_verbose;
-
-static void vlog(const char *prefix, const char *fmt, va_list ap)
-{
-	fputs(prefix, stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-}
-
-void pr_err(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vlog("bpftun: ", fmt, ap);
-	va_end(ap);
-}
-
-void pr_info(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vlog("bpftun: ", fmt, ap);
-	va_end(ap);
-}
-
-void pr_debug(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!bt_verbose)
-		return;
-	va_start(ap, fmt);
-	vlog("bpftun: debug: ", fmt, ap);
-	va_end(ap);
-}
 
 /* The driver name of a device (ETHTOOL_GDRVINFO): a silent "is it veth?". */
 static int is_veth(const char *name)
@@ -341,24 +303,16 @@ static void usage(FILE *f)
 		   "Keys come from files or stdin, never from the command line.\n");
 }
 
-/* libbpf's messages only with -v: probing devices that have no clsact is
- * normal for `show`, and its kernel error lines would look like failures. */
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	if (!bt_verbose || (level == LIBBPF_DEBUG && bt_verbose < 2))
-		return 0;
-	return vfprintf(stderr, fmt, ap);
-}
-
 int main(int argc, char **argv)
 {
-	libbpf_set_print(libbpf_print);
+	log_init("bpftun", BT_LOG_LIBBPF_QUIET);
+	log_libbpf_hook();
 	if (sodium_init() < 0) {
 		pr_err("libsodium failed to initialise");
 		return 1;
 	}
 	while (argc > 1 && !strcmp(argv[1], "-v")) {
-		bt_verbose++;
+		log_verbose++;
 		argv++;
 		argc--;
 	}

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * bpftun.h - what the `bpftun` command's files share: logging, usage texts,
+ * bpftun.h - what the `bpftun` command's files share: logging (log.h), usage texts,
  * subcommand entry points, and finding tunnels from their device name.
  */
 #ifndef BPFTUN_H
@@ -9,11 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-extern int bt_verbose;
-
-__attribute__((format(printf, 1, 2))) void pr_err(const char *fmt, ...);
-__attribute__((format(printf, 1, 2))) void pr_info(const char *fmt, ...);
-__attribute__((format(printf, 1, 2))) void pr_debug(const char *fmt, ...);
+#include "log.h" /* pr_err, pr_info, pr_debug, log_verbose */
 
 /* The hidden (sealing) end of tunnel device `name`, if it is a bpftun
  * tunnel: -ENODEV if there is no such device, -ENOENT if it is not ours. */

@@ -355,7 +355,7 @@ static int sweep_orphans(int dry)
 			if (hidden > 0 && filter_peers_id(hidden, BPFTUN_TC_HANDLE, NULL) == peers)
 				continue; /* its tunnel is alive */
 			found++;
-			if (dry || bt_verbose)
+			if (dry || log_verbose)
 				pr_info("%s '%s': tc_open of a tunnel that is gone (device index %u)",
 					dry ? "underlay" : "removing from", i->if_name, handles[k]);
 			if (dry)
