@@ -51,6 +51,7 @@
 #include "handshake.h"
 #include "log.h"
 #include "netlink.h"
+#include "underlay.h"
 
 /* WireGuard's schedule; --rekey-after/--reject-after shorten it for tests. */
 static uint64_t REKEY_AFTER_NS = BPFTUN_REKEY_AFTER_TIME_S * 1000000000ULL;
@@ -167,63 +168,28 @@ static int peer_sockaddr(struct km *km, uint32_t id, struct sockaddr_in6 *sa)
 	return 0;
 }
 
-/* A device the tunnel did not listen on yet: attach tc_open there too. */
-static void attach_underlay(struct km *km, int oif)
-{
-	struct bpftun_iface ifc;
-	int slot, added = 0;
-
-	if (dp_get_iface(km->dp, &ifc))
-		return;
-	/* the slot of a device that is gone is reused (bpf/datapath.h) */
-	slot = dp_underlay_slot(&ifc, (uint32_t)oif, &added);
-	if (slot >= 0 && added) {
-		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = oif, .attach_point = BPF_TC_INGRESS);
-		LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = dp_open_fd(km->dp),
-			    .handle = ifc.tun_ifindex, .priority = BPFTUN_TC_PRIO);
-		int created = 0;
-
-		if (!nl_clsact_ensure(oif, &created) && !bpf_tc_attach(&hook, &opts)) {
-			if (created)
-				ifc.clsact_created |= 1U << slot;
-			dp_set_iface(km->dp, &ifc);
-		}
-	}
-}
-
-/* Point peer id at a (new) endpoint: route lookup for device and source,
- * and tc_open on that device if it is new to this tunnel. */
+/* Point peer id at a (new) endpoint: route lookup for device and source
+ * (underlay.c), and tc_open on that device if it is new to this tunnel. */
 static int set_endpoint(struct km *km, uint32_t id, const struct hs_addr *a)
 {
 	struct bpftun_peer p;
-	struct nl_route_info r;
-	int fam = a->family == 6 ? AF_INET6 : AF_INET, err;
+	int fam = a->family == 6 ? AF_INET6 : AF_INET, oif, err;
 
 	if (dp_get_peer(km->dp, id, &p))
 		return -ENOENT;
 	/* Looked up on every handshake, not only when the peer moved: our own
 	 * address or route may have changed too (the source we seal with). */
-	err = nl_route_get(fam, a->addr, &r);
+	err = underlay_resolve(fam, a->addr, a->port, &p.ep, &oif);
 	if (err)
 		return err;
-	p.ep.flags = BPFTUN_EP_FIB | (fam == AF_INET6 ? BPFTUN_EP_V6 : 0);
-	p.ep.ifindex = (uint32_t)r.oif;
-	memset(p.ep.saddr, 0, 16);
-	memcpy(p.ep.saddr, r.prefsrc, fam == AF_INET ? 4 : 16);
-	memset(p.ep.daddr, 0, 16);
-	memcpy(p.ep.daddr, a->addr, fam == AF_INET ? 4 : 16);
-	p.ep.dport = htons(a->port);
 	/* what tc_open compares the next packets with: the endpoint itself */
 	memcpy(p.seen_addr, p.ep.daddr, 16);
 	p.seen_port = p.ep.dport;
 	p.seen_v6 = fam == AF_INET6;
-	nl_link_mac(r.oif, p.ep.smac);
-	memset(p.ep.dmac, 0, 6);
-	nl_neigh_lookup(r.oif, fam, r.has_gateway ? r.gateway : a->addr, p.ep.dmac);
 	err = dp_set_peer(km->dp, id, &p);
 	if (err)
 		return err;
-	attach_underlay(km, r.oif);
+	underlay_listen(km->dp, oif);
 	return 0;
 }
 
@@ -234,7 +200,7 @@ static void listen_towards(struct km *km, const struct hs_addr *a)
 	struct nl_route_info r;
 
 	if (!nl_route_get(a->family == 6 ? AF_INET6 : AF_INET, a->addr, &r))
-		attach_underlay(km, r.oif);
+		underlay_listen(km->dp, r.oif);
 }
 
 /* ------------------------------------------------------------- sessions */
@@ -364,25 +330,14 @@ static void send_initiation(struct km *km, uint32_t id)
 
 /* The tunnel device was deleted behind bpftun's back (ip link del): take
  * tc_open off the underlays, and the clsact qdiscs bpftun added if nothing
- * else uses them, then stop. `bpftun down` is the way; this limits the mess. */
+ * else uses them (else their record goes to another tunnel there), then stop. `bpftun down` is the way; this limits the mess. */
 static void device_gone(struct km *km)
 {
 	struct bpftun_iface ifc;
 
 	pr_info("interface '%s' is gone; detaching from the underlays and exiting", km->ifname);
-	if (!dp_get_iface(km->dp, &ifc)) {
-		for (uint32_t i = 0; i < ifc.nunderlays && i < BPFTUN_MAX_UNDERLAYS; i++) {
-			LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)ifc.underlays[i],
-				    .attach_point = BPF_TC_INGRESS);
-			LIBBPF_OPTS(bpf_tc_opts, opts, .handle = ifc.tun_ifindex,
-				    .priority = BPFTUN_TC_PRIO);
-
-			bpf_tc_detach(&hook, &opts);
-			if ((ifc.clsact_created & (1U << i)) &&
-			    nl_clsact_filters((int)ifc.underlays[i], NULL, 0) == 0)
-				nl_clsact_del((int)ifc.underlays[i]);
-		}
-	}
+	if (!dp_get_iface(km->dp, &ifc))
+		underlay_detach_all(&ifc); /* hands a shared clsact on, as `down` does */
 	km->stop = 1;
 }
 

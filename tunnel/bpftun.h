@@ -11,9 +11,7 @@
 
 #include "log.h" /* pr_err, pr_info, pr_debug, log_verbose */
 
-/* The hidden (sealing) end of tunnel device `name`, if it is a bpftun
- * tunnel: -ENODEV if there is no such device, -ENOENT if it is not ours. */
-int tunnel_hidden_ifindex(const char *name);
+#include "underlay.h" /* tunnel_hidden_ifindex */
 
 /* 1 if pid is a running bpftun-keymgmt (a recorded pid may be stale). */
 int keymgmt_running(uint32_t pid);
