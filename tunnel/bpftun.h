@@ -13,7 +13,7 @@
 
 #include "underlay.h" /* tunnel_hidden_ifindex */
 
-/* 1 if pid is a running bpftun-keymgmt (a recorded pid may be stale). */
+/* 1 if pid is a running bpftun-keymgmt (a recorded pid may be stale); up.c. */
 int keymgmt_running(uint32_t pid);
 
 /* /run/bpftun: the directory every namespace shares; file names carry the
@@ -21,14 +21,16 @@ int keymgmt_running(uint32_t pid);
 #define BT_RUN_DIR "/run/bpftun"
 int bt_run_path(char *buf, size_t len, const char *ifname, const char *suffix);
 
+/* subcommands: keys.c */
 int genkey_main(int argc, char **argv);
 int pubkey_main(int argc, char **argv);
+int rekey_main(int argc, char **argv);
+/* up.c */
 int up_main(int argc, char **argv);
 int down_main(int argc, char **argv);
-int show_main(int argc, char **argv);
-int rekey_main(int argc, char **argv);
 int cleanup_main(int argc, char **argv);
-
+/* show.c */
+int show_main(int argc, char **argv);
 void usage_show(FILE *f);
 
 #endif

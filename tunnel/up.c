@@ -121,6 +121,38 @@ static void remove_pins(const char *ifname)
 	rmdir(PIN_ROOT); /* fails while other tunnels have pins: fine */
 }
 
+/* ------------------------------------------- the key manager's process */
+
+int keymgmt_running(uint32_t pid)
+{
+	char path[64], comm[32] = "";
+	FILE *f;
+	int ok;
+
+	if (!pid)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%u/comm", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	ok = fgets(comm, sizeof(comm), f) && !strncmp(comm, "bpftun-keymgmt", 14);
+	fclose(f);
+	return ok;
+}
+
+/* /run/bpftun/INODE-IFNAME.SUFFIX of this namespace (bpftun.h). */
+int bt_run_path(char *buf, size_t len, const char *ifname, const char *suffix)
+{
+	struct stat st;
+
+	if (stat("/proc/self/ns/net", &st))
+		return -errno;
+	if (mkdir(BT_RUN_DIR, 0700) && errno != EEXIST)
+		return -errno;
+	snprintf(buf, len, "%s/%lu-%s.%s", BT_RUN_DIR, (unsigned long)st.st_ino, ifname, suffix);
+	return 0;
+}
+
 /* 1 once pid is gone or a zombie (a killed `up`'s key manager is not our
  * child, so waitpid cannot tell). */
 static int pid_gone(pid_t pid)
