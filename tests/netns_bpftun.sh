@@ -6,7 +6,7 @@
 #   A: va 10.77.1.1 fd77:1::1 --- ra | R | rb --- vb 10.77.2.2 fd77:2::2 :B
 #      bt0 10.9.0.1 fd09::1                           bt0 10.9.0.2 fd09::2
 #
-# Underlay tx checksum offload is off everywhere (KERNEL-NOTES). Every step is
+# Underlay tx checksum offload is off everywhere (docs/kernel.md). Every step is
 # done the way a user would: `ip netns exec NS bpftun ...`, each in its own
 # invocation, so state must be found from the device, not from this shell.
 #

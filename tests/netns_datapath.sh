@@ -3,7 +3,7 @@
 # namespaces, over an outer IPv4 and then an outer IPv6 underlay.
 #
 # Topology: scripts/lib/topo.sh. Underlay tx checksum offload is off on
-# purpose: KERNEL-NOTES shows that sealing before checksums are complete only
+# purpose: docs/kernel.md shows that sealing before checksums are complete only
 # breaks TCP once checksums fall back to software.
 #
 # usage: netns_datapath.sh PATH/TO/dp_attach
