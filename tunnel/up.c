@@ -495,11 +495,88 @@ static void usage_up(FILE *f)
 }
 
 
+/* Step 2: the datapath loaded and configured in this process's maps
+ * (nothing attached yet, so no host change). */
+static int load_datapath(struct up_state *s)
+{
+	struct bpftun_config dcfg = {0};
+	int err;
+
+	dcfg.tun_ifindex = (uint32_t)s->tun.ifindex;
+	dcfg.listen_port = htons(s->cfg.listen_port);
+	memcpy(dcfg.tun_mac, s->tun.mac, 6);
+	err = dp_load(&s->dp, &dcfg);
+	if (err) {
+		pr_err("loading the datapath (verifier, run with -v for libbpf's log): %s",
+		       strerror(-err));
+		return err;
+	}
+	{
+		struct bpftun_iface plan = s->ifc; /* the underlays preflight chose */
+
+		err = dp_get_iface(s->dp, &s->ifc); /* the map IDs dp_load recorded */
+		if (err)
+			return err;
+		s->ifc.nunderlays = plan.nunderlays;
+		memcpy(s->ifc.underlays, plan.underlays, sizeof(plan.underlays));
+		s->ifc.clsact_created = 0;
+	}
+	s->ifc.tun_ifindex = (uint32_t)s->tun.ifindex;
+	s->ifc.hidden_ifindex = (uint32_t)s->tun.peer_ifindex;
+	s->ifc.mtu = s->cfg.mtu;
+	s->ifc.listen_port = s->cfg.listen_port;
+	memcpy(s->ifc.public_key, s->public_key, 32);
+	snprintf(s->ifc.cipher, sizeof(s->ifc.cipher), "%s", s->cfg.cipher);
+	snprintf(s->ifc.algo, sizeof(s->ifc.algo), "%s", s->cfg.kernel_algo);
+	err = configure_peers(s);
+	err = err ?: dp_set_iface(s->dp, &s->ifc);
+	return err;
+}
+
+/* Step 4: the addresses and the AllowedIPs routes (they go with the device). */
+static int add_addresses_routes(struct up_state *s)
+{
+	struct config_error e;
+	int err = 0;
+
+	for (int i = 0; i < s->cfg.naddrs && !err; i++) {
+		err = nl_addr_add(s->tun.ifindex, s->cfg.addrs[i].family, s->cfg.addrs[i].addr,
+				  s->cfg.addrs[i].prefix);
+		if (!err)
+			up_step("address added");
+	}
+	if (err) {
+		pr_err("interface '%s': adding addresses: %s", s->cfg.ifname, strerror(-err));
+		return err;
+	}
+	for (int i = 0; i < s->cfg.npeers && !err; i++) {
+		for (int a = 0; a < s->cfg.peers[i].nallowed && !err; a++) {
+			struct bt_prefix *pf = &s->cfg.peers[i].allowed[a];
+			char ip[INET6_ADDRSTRLEN];
+
+			err = nl_route_add(s->tun.ifindex, pf->family, pf->addr, pf->prefix);
+			if (!err) {
+				up_step("route added");
+				continue;
+			}
+			inet_ntop(pf->family, pf->addr, ip, sizeof(ip));
+			config_error_set(&e, s->conf_path, pf->line, "AllowedIPs",
+					 "%s/%u: adding its route: %s%s", ip, pf->prefix,
+					 strerror(-err),
+					 err == -EEXIST ? " (another route for this prefix exists; "
+							  "bpftun does not do wg-quick's policy "
+							  "routing for default routes)"
+							: "");
+			fprintf(stderr, "%s\n", e.msg);
+		}
+	}
+	return err;
+}
+
 int up_main(int argc, char **argv)
 {
 	struct up_state *s;
 	struct config_error e;
-	struct bpftun_config dcfg = {0};
 	int err;
 
 	if (argc != 2 || argv[1][0] == '-') {
@@ -544,34 +621,7 @@ int up_main(int argc, char **argv)
 	s->tun_created = 1;
 	up_step("device configured");
 
-	dcfg.tun_ifindex = (uint32_t)s->tun.ifindex;
-	dcfg.listen_port = htons(s->cfg.listen_port);
-	memcpy(dcfg.tun_mac, s->tun.mac, 6);
-	err = dp_load(&s->dp, &dcfg);
-	if (err) {
-		pr_err("loading the datapath (verifier, run with -v for libbpf's log): %s",
-		       strerror(-err));
-		goto fail;
-	}
-	{
-		struct bpftun_iface plan = s->ifc; /* the underlays preflight chose */
-
-		err = dp_get_iface(s->dp, &s->ifc); /* the map IDs dp_load recorded */
-		if (err)
-			goto fail;
-		s->ifc.nunderlays = plan.nunderlays;
-		memcpy(s->ifc.underlays, plan.underlays, sizeof(plan.underlays));
-		s->ifc.clsact_created = 0;
-	}
-	s->ifc.tun_ifindex = (uint32_t)s->tun.ifindex;
-	s->ifc.hidden_ifindex = (uint32_t)s->tun.peer_ifindex;
-	s->ifc.mtu = s->cfg.mtu;
-	s->ifc.listen_port = s->cfg.listen_port;
-	memcpy(s->ifc.public_key, s->public_key, 32);
-	snprintf(s->ifc.cipher, sizeof(s->ifc.cipher), "%s", s->cfg.cipher);
-	snprintf(s->ifc.algo, sizeof(s->ifc.algo), "%s", s->cfg.kernel_algo);
-	err = configure_peers(s);
-	err = err ?: dp_set_iface(s->dp, &s->ifc);
+	err = load_datapath(s);
 	if (err)
 		goto fail;
 
@@ -587,37 +637,7 @@ int up_main(int argc, char **argv)
 	}
 	up_step("hidden end: tc_seal attached");
 
-	for (int i = 0; i < s->cfg.naddrs && !err; i++) {
-		err = nl_addr_add(s->tun.ifindex, s->cfg.addrs[i].family, s->cfg.addrs[i].addr,
-				  s->cfg.addrs[i].prefix);
-		if (!err)
-			up_step("address added");
-	}
-	if (err) {
-		pr_err("interface '%s': adding addresses: %s", s->cfg.ifname, strerror(-err));
-		goto fail;
-	}
-	for (int i = 0; i < s->cfg.npeers && !err; i++) {
-		for (int a = 0; a < s->cfg.peers[i].nallowed && !err; a++) {
-			struct bt_prefix *pf = &s->cfg.peers[i].allowed[a];
-			char ip[INET6_ADDRSTRLEN];
-
-			err = nl_route_add(s->tun.ifindex, pf->family, pf->addr, pf->prefix);
-			if (!err) {
-				up_step("route added");
-				continue;
-			}
-			inet_ntop(pf->family, pf->addr, ip, sizeof(ip));
-			config_error_set(&e, s->conf_path, pf->line, "AllowedIPs",
-					 "%s/%u: adding its route: %s%s", ip, pf->prefix,
-					 strerror(-err),
-					 err == -EEXIST ? " (another route for this prefix exists; "
-							  "bpftun does not do wg-quick's policy "
-							  "routing for default routes)"
-							: "");
-			fprintf(stderr, "%s\n", e.msg);
-		}
-	}
+	err = add_addresses_routes(s);
 	if (err)
 		goto fail;
 
