@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * keymgmt.c - bpftun-keymgmt, the key-management process of one tunnel.
+ * keymgmt.c - bpftun-keymgmt, the key-management process of one tunnel:
+ * its event loop, main, sockets and peer endpoints. Sessions (handshake ->
+ * SA slots, resume) are session.c, the tick (rekey, retry, confirmation,
+ * keepalive, routes) timers.c, the state they share km.h; the underlays
+ * (tc_open, clsact, route -> endpoint) are tunnel/underlay.c.
  *
  * It owns the tunnel's UDP port: tc_open hands it every packet that is not
  * data. It runs the Noise IK handshake (handshake.c) with each peer, derives
@@ -35,7 +39,6 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,142 +53,40 @@
 #include "config.h"
 #include "datapath.h"
 #include "handshake.h"
+#include "km.h"
+#include "log.h"
 #include "netlink.h"
+#include "underlay.h"
 
 /* WireGuard's schedule; --rekey-after/--reject-after shorten it for tests. */
-static uint64_t REKEY_AFTER_NS = BPFTUN_REKEY_AFTER_TIME_S * 1000000000ULL;
-static uint64_t REJECT_AFTER_NS = BPFTUN_REJECT_AFTER_TIME_S * 1000000000ULL;
-#define REKEY_TIMEOUT_NS (5 * 1000000000ULL)	 /* no answer: try again */
-#define BACKOFF_MAX_NS (30 * 1000000000ULL)	 /* retry interval cap */
-#define CONFIRM_TIMEOUT_NS (10 * 1000000000ULL) /* responder: no confirmation, initiate */
+uint64_t REKEY_AFTER_NS = BPFTUN_REKEY_AFTER_TIME_S * 1000000000ULL;
+uint64_t REJECT_AFTER_NS = BPFTUN_REJECT_AFTER_TIME_S * 1000000000ULL;
 #define TICK_MS 100
 #define RX_BATCH 64 /* messages per poll; a full batch with more queued is load */
 /* Lines a received packet can cause (rejections, failed sends) are logged one
- * by one up to LOG_VERBATIM per LOG_WINDOW_NS, then counted and summarised:
- * "N handshake messages rejected (reason) in the last 10 s". */
+ * by one up to LOG_VERBATIM per LOG_WINDOW_NS, then counted and summarised
+ * (log.h): "N handshake messages rejected (reason) in the last 10 s". */
 #define LOG_WINDOW_NS (10 * 1000000000ULL)
 #define LOG_VERBATIM 5
-enum {
-	EV_SEND_FULL = HS_R_COUNT, /* a reply not sent: send buffer full */
-	EV_SEND_ERR,		   /* a reply not sent: another error */
-	EV_N
-};
-
-struct km_peer {
-	uint32_t id;
-	uint64_t next_init_ns; /* when to send the next initiation (0: not due) */
-	uint64_t retry_ns;     /* current retry interval (backoff) */
-	int awaiting;	       /* an initiation is out */
-	int force;	       /* rekey requested (SIGUSR1) */
-	int initiator;	       /* we initiated the current session */
-	int pending_slot;      /* responder: installed, not yet sending; -1 none */
-	uint32_t pending_index;
-	uint64_t pending_since;
-	int cookie_retried;    /* a cookie reply already made us resend at once */
-	uint64_t last_keepalive_ns;
-	uint64_t last_route_ns; /* when our route to the peer was last re-resolved */
-};
-
-struct km {
-	const char *ifname;
-	const char *conf_path;
-	struct bt_config cfg;
-	struct datapath *dp;
-	struct hs_device *hs;
-	int sock;	/* handshakes with peers, keepalives */
-	int sock_cookie; /* same port: cookie replies to unproven sources only */
-	int sigfd;
-	/* per-packet log lines: this window's start, lines written, counts */
-	uint64_t ev_start_ns;
-	unsigned int ev_verbatim;
-	uint64_t ev_count[EV_N];
-	uint64_t send_dropped; /* replies dropped because a send would block */
-	struct km_peer peers[BT_MAX_PEERS];
-	uint64_t last_dev_check_ns;
-	int stop;
-};
 
 static int foreground;
 
-__attribute__((format(printf, 1, 2))) static void logf_(const char *fmt, ...)
-{
-	struct timespec ts;
-	struct tm tm;
-	char when[32];
-	va_list ap;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	localtime_r(&ts.tv_sec, &tm);
-	strftime(when, sizeof(when), "%F %T", &tm);
-	fprintf(stderr, "%s bpftun-keymgmt: ", when);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-static const char *ev_name(int ev)
+/* What a summary line counts (log_limit_flush): "N <this> in the last 10 s". */
+static void ev_what(int ev, char *buf, size_t len)
 {
 	if (ev == EV_SEND_FULL)
-		return "send buffer full";
-	if (ev == EV_SEND_ERR)
-		return "send failed";
-	return handshake_strerror(-(HS_REASON_BASE + ev));
-}
-
-/* Close the window if it is over: one summary line per kind counted. */
-static void ev_flush(struct km *km, uint64_t now)
-{
-	if (now - km->ev_start_ns < LOG_WINDOW_NS)
-		return;
-	for (int ev = 0; ev < EV_N; ev++) {
-		if (!km->ev_count[ev])
-			continue;
-		if (ev < HS_R_COUNT)
-			logf_("%llu handshake messages rejected (%s) in the last 10 s, not logged "
-			      "one by one",
-			      (unsigned long long)km->ev_count[ev], ev_name(ev));
-		else
-			logf_("%llu replies not sent (%s) in the last 10 s, not logged one by one",
-			      (unsigned long long)km->ev_count[ev], ev_name(ev));
-		km->ev_count[ev] = 0;
-	}
-	km->ev_start_ns = now;
-	km->ev_verbatim = 0;
-}
-
-/* A line caused by one received packet: written while the window has room,
- * otherwise counted for ev_flush. */
-__attribute__((format(printf, 3, 4))) static void ev_log(struct km *km, int ev,
-							  const char *fmt, ...)
-{
-	char line[256];
-	va_list ap;
-
-	ev_flush(km, mono_ns());
-	if (km->ev_verbatim >= LOG_VERBATIM) {
-		km->ev_count[ev]++;
-		return;
-	}
-	km->ev_verbatim++;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	logf_("%s", line);
+		snprintf(buf, len, "replies not sent (send buffer full)");
+	else if (ev == EV_SEND_ERR)
+		snprintf(buf, len, "replies not sent (send failed)");
+	else
+		snprintf(buf, len, "handshake messages rejected (%s)",
+			 handshake_strerror(-(HS_REASON_BASE + ev)));
 }
 
 /* Never block the loop: a datagram that does not fit the send buffer now
  * (replies to unresolved neighbours fill it while ARP/ND waits) is dropped
  * and counted. 0 or -errno. */
-static int km_send(struct km *km, int fd, const void *buf, size_t len,
+int km_send(struct km *km, int fd, const void *buf, size_t len,
 		   const struct sockaddr_in6 *to)
 {
 	if (sendto(fd, buf, len, MSG_DONTWAIT, (const struct sockaddr *)to, sizeof(*to)) >= 0)
@@ -197,7 +98,7 @@ static int km_send(struct km *km, int fd, const void *buf, size_t len,
 	return -errno;
 }
 
-static void fmt_hs_addr(const struct hs_addr *a, char *buf, size_t len)
+void fmt_hs_addr(const struct hs_addr *a, char *buf, size_t len)
 {
 	char ip[INET6_ADDRSTRLEN];
 
@@ -208,7 +109,7 @@ static void fmt_hs_addr(const struct hs_addr *a, char *buf, size_t len)
 /* ------------------------------------------------------------ endpoints */
 
 /* Peer id's endpoint from the peers map, as a socket address. */
-static int peer_sockaddr(struct km *km, uint32_t id, struct sockaddr_in6 *sa)
+int peer_sockaddr(struct km *km, uint32_t id, struct sockaddr_in6 *sa)
 {
 	struct bpftun_peer p;
 
@@ -228,63 +129,28 @@ static int peer_sockaddr(struct km *km, uint32_t id, struct sockaddr_in6 *sa)
 	return 0;
 }
 
-/* A device the tunnel did not listen on yet: attach tc_open there too. */
-static void attach_underlay(struct km *km, int oif)
-{
-	struct bpftun_iface ifc;
-	int slot, added = 0;
-
-	if (dp_get_iface(km->dp, &ifc))
-		return;
-	/* the slot of a device that is gone is reused (bpf/datapath.h) */
-	slot = dp_underlay_slot(&ifc, (uint32_t)oif, &added);
-	if (slot >= 0 && added) {
-		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = oif, .attach_point = BPF_TC_INGRESS);
-		LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = dp_open_fd(km->dp),
-			    .handle = ifc.tun_ifindex, .priority = BPFTUN_TC_PRIO);
-		int created = 0;
-
-		if (!nl_clsact_ensure(oif, &created) && !bpf_tc_attach(&hook, &opts)) {
-			if (created)
-				ifc.clsact_created |= 1U << slot;
-			dp_set_iface(km->dp, &ifc);
-		}
-	}
-}
-
-/* Point peer id at a (new) endpoint: route lookup for device and source,
- * and tc_open on that device if it is new to this tunnel. */
-static int set_endpoint(struct km *km, uint32_t id, const struct hs_addr *a)
+/* Point peer id at a (new) endpoint: route lookup for device and source
+ * (underlay.c), and tc_open on that device if it is new to this tunnel. */
+int set_endpoint(struct km *km, uint32_t id, const struct hs_addr *a)
 {
 	struct bpftun_peer p;
-	struct nl_route_info r;
-	int fam = a->family == 6 ? AF_INET6 : AF_INET, err;
+	int fam = a->family == 6 ? AF_INET6 : AF_INET, oif, err;
 
 	if (dp_get_peer(km->dp, id, &p))
 		return -ENOENT;
 	/* Looked up on every handshake, not only when the peer moved: our own
 	 * address or route may have changed too (the source we seal with). */
-	err = nl_route_get(fam, a->addr, &r);
+	err = underlay_resolve(fam, a->addr, a->port, &p.ep, &oif);
 	if (err)
 		return err;
-	p.ep.flags = BPFTUN_EP_FIB | (fam == AF_INET6 ? BPFTUN_EP_V6 : 0);
-	p.ep.ifindex = (uint32_t)r.oif;
-	memset(p.ep.saddr, 0, 16);
-	memcpy(p.ep.saddr, r.prefsrc, fam == AF_INET ? 4 : 16);
-	memset(p.ep.daddr, 0, 16);
-	memcpy(p.ep.daddr, a->addr, fam == AF_INET ? 4 : 16);
-	p.ep.dport = htons(a->port);
 	/* what tc_open compares the next packets with: the endpoint itself */
 	memcpy(p.seen_addr, p.ep.daddr, 16);
 	p.seen_port = p.ep.dport;
 	p.seen_v6 = fam == AF_INET6;
-	nl_link_mac(r.oif, p.ep.smac);
-	memset(p.ep.dmac, 0, 6);
-	nl_neigh_lookup(r.oif, fam, r.has_gateway ? r.gateway : a->addr, p.ep.dmac);
 	err = dp_set_peer(km->dp, id, &p);
 	if (err)
 		return err;
-	attach_underlay(km, r.oif);
+	underlay_listen(km->dp, oif);
 	return 0;
 }
 
@@ -295,263 +161,20 @@ static void listen_towards(struct km *km, const struct hs_addr *a)
 	struct nl_route_info r;
 
 	if (!nl_route_get(a->family == 6 ? AF_INET6 : AF_INET, a->addr, &r))
-		attach_underlay(km, r.oif);
-}
-
-/* ------------------------------------------------------------- sessions */
-
-static int sa(struct km *km, uint32_t op, uint32_t id, uint32_t slot, uint32_t index,
-	      const struct noise_direction *d, uint64_t expire)
-{
-	struct bpftun_sa_req req = {.op = op, .peer_id = id, .slot = slot, .index = index};
-
-	snprintf(req.algo, sizeof(req.algo), "%s", km->cfg.kernel_algo);
-	req.expire_ns = expire;
-	if (d) {
-		memcpy(req.key, d->key, sizeof(req.key));
-		memcpy(req.salt, d->salt, sizeof(req.salt));
-	}
-	return dp_sa_ctl(km->dp, &req); /* zeroes req.key */
-}
-
-/*
- * The slot a new session goes into. Never the active one (we send on it).
- * Of the other two, the one installed first (the earlier expiry; an empty
- * one before either): the newer one may hold a session the peer is sending
- * on now. That is a pending one we have not switched to yet, or one we
- * forgot as pending when a handshake of our own completed first, while the
- * peer, its initiator, had switched to it at once. "The slot after the
- * active one" (the old rule) picked exactly that one when the slots had
- * been filled out of turn, and dropped the peer's packets as no_sa until
- * it switched (docs/keymgmt.md, "The no_sa window of a rekey").
- */
-static uint32_t spare_slot(struct km *km, uint32_t id, uint32_t active)
-{
-	uint32_t best = (active + 1) % BPFTUN_SLOTS;
-	uint64_t best_exp = UINT64_MAX;
-
-	for (uint32_t i = 1; i < BPFTUN_SLOTS; i++) {
-		uint32_t s = (active + i) % BPFTUN_SLOTS;
-		struct bpftun_tx_sa_info tx;
-
-		if (dp_tx_sa(km->dp, id, s, &tx) || !tx.present)
-			return s;
-		if (tx.expire_ns < best_exp) {
-			best = s;
-			best_exp = tx.expire_ns;
-		}
-	}
-	return best;
-}
-
-/* A handshake completed: install both directions in a spare slot. */
-static int install(struct km *km, const struct hs_keys *k)
-{
-	struct km_peer *kp = &km->peers[k->peer_id];
-	struct bpftun_peer p;
-	uint64_t now = mono_ns(), expire = now + REJECT_AFTER_NS;
-	uint32_t slot;
-	int err;
-
-	err = dp_get_peer(km->dp, k->peer_id, &p);
-	if (err)
-		return err;
-	slot = spare_slot(km, k->peer_id, p.tx_active);
-	err = sa(km, BPFTUN_OP_INSTALL_RX, k->peer_id, slot, k->local_index, &k->rx, expire);
-	if (err == -EEXIST) {
-		/* our own index from an earlier session in the same slot: clear it */
-		sa(km, BPFTUN_OP_CLEAR_SLOT, k->peer_id, slot, 0, NULL, 0);
-		err = sa(km, BPFTUN_OP_INSTALL_RX, k->peer_id, slot, k->local_index, &k->rx,
-			 expire);
-	}
-	err = err ?: sa(km, BPFTUN_OP_INSTALL_TX, k->peer_id, slot, k->remote_index, &k->tx,
-			expire);
-	if (err) {
-		logf_("peer %u: installing keys in slot %u: %s", k->peer_id, slot, strerror(-err));
-		return err;
-	}
-	kp->initiator = k->initiator;
-	if (k->initiator) {
-		err = sa(km, BPFTUN_OP_ACTIVATE_TX, k->peer_id, slot, 0, NULL, 0);
-		kp->pending_slot = -1;
-	} else {
-		/* Wait for the initiator's first packet under the new keys, also
-		 * for the first session: an initiation can be a replay (after a
-		 * restart the responder has no timestamp to refuse it by), and
-		 * nobody else holds its keys. The initiator sends a keepalive at
-		 * once, so this is one round trip. */
-		kp->pending_slot = (int)slot;
-		kp->pending_index = k->local_index;
-		kp->pending_since = now;
-	}
-	if (dp_get_peer(km->dp, k->peer_id, &p))
-		return -EIO;
-	p.session_start_ns = now;
-	p.last_handshake = (uint64_t)time(NULL);
-	if (!k->initiator)
-		hs_peer_get_timestamp(km->hs, k->peer_id, p.handshake_ts);
-	err = err ?: dp_set_peer(km->dp, k->peer_id, &p);
-	logf_("peer %u: new session in slot %u (%s), local index %08x", k->peer_id, slot,
-	      k->initiator ? "initiator, sending on it"
-			   : "responder, switching when the peer sends under it",
-	      k->local_index);
-	return err;
-}
-
-static void send_initiation(struct km *km, uint32_t id)
-{
-	struct km_peer *kp = &km->peers[id];
-	uint8_t msg[HS_INITIATION_LEN];
-	struct sockaddr_in6 sa;
-	uint64_t now = mono_ns();
-	int err;
-
-	if (peer_sockaddr(km, id, &sa))
-		return;
-	err = hs_create_initiation(km->hs, id, msg, sizeof(msg));
-	if (!err)
-		err = km_send(km, km->sock, msg, sizeof(msg), &sa);
-	if (err)
-		logf_("peer %u: sending initiation: %s", id, strerror(-err));
-	kp->awaiting = 1;
-	kp->retry_ns = kp->retry_ns ? kp->retry_ns * 2 : REKEY_TIMEOUT_NS;
-	if (kp->retry_ns > BACKOFF_MAX_NS)
-		kp->retry_ns = BACKOFF_MAX_NS;
-	/* jitter so that two ends do not keep colliding */
-	kp->next_init_ns = now + kp->retry_ns + randombytes_uniform(333) * 1000000ULL;
-	kp->force = 0;
-	kp->cookie_retried = 0;
+		underlay_listen(km->dp, r.oif);
 }
 
 /* The tunnel device was deleted behind bpftun's back (ip link del): take
  * tc_open off the underlays, and the clsact qdiscs bpftun added if nothing
- * else uses them, then stop. `bpftun down` is the way; this limits the mess. */
-static void device_gone(struct km *km)
+ * else uses them (else their record goes to another tunnel there), then stop. `bpftun down` is the way; this limits the mess. */
+void device_gone(struct km *km)
 {
 	struct bpftun_iface ifc;
 
-	logf_("interface '%s' is gone; detaching from the underlays and exiting", km->ifname);
-	if (!dp_get_iface(km->dp, &ifc)) {
-		for (uint32_t i = 0; i < ifc.nunderlays && i < BPFTUN_MAX_UNDERLAYS; i++) {
-			LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = (int)ifc.underlays[i],
-				    .attach_point = BPF_TC_INGRESS);
-			LIBBPF_OPTS(bpf_tc_opts, opts, .handle = ifc.tun_ifindex,
-				    .priority = BPFTUN_TC_PRIO);
-
-			bpf_tc_detach(&hook, &opts);
-			if ((ifc.clsact_created & (1U << i)) &&
-			    nl_clsact_filters((int)ifc.underlays[i], NULL, 0) == 0)
-				nl_clsact_del((int)ifc.underlays[i]);
-		}
-	}
+	pr_info("interface '%s' is gone; detaching from the underlays and exiting", km->ifname);
+	if (!dp_get_iface(km->dp, &ifc))
+		underlay_detach_all(&ifc); /* hands a shared clsact on, as `down` does */
 	km->stop = 1;
-}
-
-/* Every tick: due handshakes, responder switch-overs. */
-static void tick(struct km *km)
-{
-	uint64_t now = mono_ns();
-
-	ev_flush(km, now);
-
-	/* once a second is soon enough, and a netlink round trip each tick is
-	 * what made the idle key manager show up in CPU accounting */
-	if (now - km->last_dev_check_ns >= 1000000000ULL) {
-		km->last_dev_check_ns = now;
-		if (nl_link_index(km->ifname) <= 0) {
-			device_gone(km);
-			return;
-		}
-	}
-
-	for (int i = 0; i < km->cfg.npeers; i++) {
-		struct km_peer *kp = &km->peers[i];
-		struct bpftun_peer p;
-
-		if (dp_get_peer(km->dp, (uint32_t)i, &p))
-			continue;
-		if (kp->pending_slot >= 0) {
-			int used = dp_rx_sa_used(km->dp, kp->pending_index);
-
-			if (used == 1) {
-				sa(km, BPFTUN_OP_ACTIVATE_TX, (uint32_t)i, (uint32_t)kp->pending_slot,
-				   0, NULL, 0);
-				logf_("peer %u: sending on slot %d (peer confirmed)", i,
-				      kp->pending_slot);
-				kp->pending_slot = -1;
-				if (dp_get_peer(km->dp, (uint32_t)i, &p))
-					continue;
-			} else if (now - kp->pending_since > CONFIRM_TIMEOUT_NS) {
-				/* Never send under keys the peer has not shown it
-				 * holds: keep the old ones and start a handshake of
-				 * our own, whose response confirms its keys. */
-				kp->pending_since = now;
-				if (p.ep.dport && !kp->awaiting) {
-					logf_("peer %u: slot %d not confirmed in 10 s; keeping the old "
-					      "keys and initiating",
-					      i, kp->pending_slot);
-					kp->force = 1;
-				}
-			}
-		}
-		/* Roaming on data: tc_open saw authentic packets from elsewhere. */
-		if (p.seen_port &&
-		    (p.seen_port != p.ep.dport || p.seen_v6 != !!(p.ep.flags & BPFTUN_EP_V6) ||
-		     memcmp(p.seen_addr, p.ep.daddr, 16))) {
-			struct hs_addr a;
-			char who[64];
-
-			if (p.seen_v6)
-				hs_addr_v6(&a, p.seen_addr, ntohs(p.seen_port));
-			else
-				hs_addr_v4(&a, p.seen_addr, ntohs(p.seen_port));
-			fmt_hs_addr(&a, who, sizeof(who));
-			if (!set_endpoint(km, (uint32_t)i, &a))
-				logf_("peer %d: roamed to %s (authentic data from there)", i, who);
-			kp->last_route_ns = now;
-			continue;
-		}
-		if (!p.ep.dport)
-			continue; /* no endpoint: wait for the peer */
-		/* Our side may move too (address, route): re-resolve every 5 s. */
-		if (now - kp->last_route_ns > 5000000000ULL) {
-			struct hs_addr a;
-
-			kp->last_route_ns = now;
-			if (p.ep.flags & BPFTUN_EP_V6)
-				hs_addr_v6(&a, p.ep.daddr, ntohs(p.ep.dport));
-			else
-				hs_addr_v4(&a, p.ep.daddr, ntohs(p.ep.dport));
-			set_endpoint(km, (uint32_t)i, &a);
-			if (dp_get_peer(km->dp, (uint32_t)i, &p))
-				continue;
-		}
-		if (p.keepalive && now - kp->last_keepalive_ns >= p.keepalive * 1000000000ULL) {
-			uint8_t ka[BPFTUN_HDR_LEN + BPFTUN_TAG_LEN];
-			struct sockaddr_in6 to;
-
-			kp->last_keepalive_ns = now;
-			if (!dp_keepalive(km->dp, (uint32_t)i, ka) && !peer_sockaddr(km, (uint32_t)i, &to))
-				km_send(km, km->sock, ka, sizeof(ka), &to);
-		}
-		if (!kp->awaiting) {
-			/* renew a session that reached REKEY_AFTER_TIME; the
-			 * responder waits 10 s longer so both ends rarely race */
-			uint64_t due = p.session_start_ns + REKEY_AFTER_NS +
-				       (kp->initiator ? 0 : 10000000000ULL);
-
-			struct bpftun_tx_sa_info tx;
-
-			/* or once the active SA has sent REKEY_AFTER_MESSAGES */
-			if (!dp_tx_sa(km->dp, (uint32_t)i, p.tx_active, &tx) && tx.present &&
-			    tx.counter >= BPFTUN_REKEY_AFTER_MESSAGES)
-				kp->force = 1;
-			if (kp->force || !p.session_start_ns || now >= due)
-				send_initiation(km, (uint32_t)i);
-		} else if (now >= kp->next_init_ns) {
-			send_initiation(km, (uint32_t)i); /* retry with backoff */
-		}
-	}
 }
 
 static void receive(struct km *km, int fd)
@@ -587,12 +210,12 @@ static void receive(struct km *km, int fd)
 				&from);
 
 		if (e)
-			ev_log(km, e == -EAGAIN ? EV_SEND_FULL : EV_SEND_ERR,
+			log_limited(&km->evlog, e == -EAGAIN ? EV_SEND_FULL : EV_SEND_ERR, BT_LOG_WARN,
 			       "%s: sending reply: %s", who, strerror(-e));
 	}
 	if (rc < 0) {
 		if (hs_is_rejection(rc))
-			ev_log(km, -rc - HS_REASON_BASE, "%s: handshake message rejected: %s", who,
+			log_limited(&km->evlog, -rc - HS_REASON_BASE, BT_LOG_INFO, "%s: handshake message rejected: %s", who,
 			       handshake_strerror(rc));
 		hs_result_wipe(&res);
 		return;
@@ -609,7 +232,7 @@ static void receive(struct km *km, int fd)
 		/* A response answers our own fresh ephemeral: it cannot be a
 		 * replay, so the peer is there now. */
 		if (set_endpoint(km, res.keys.peer_id, &src))
-			logf_("peer %u: no route back to %s", res.keys.peer_id, who);
+			pr_err("peer %u: no route back to %s", res.keys.peer_id, who);
 		if (!install(km, &res.keys)) {
 			uint8_t ka[BPFTUN_HDR_LEN + BPFTUN_TAG_LEN];
 
@@ -659,49 +282,8 @@ static int open_socket(uint16_t port)
 	return fd;
 }
 
-/* Match configured peers to datapath slots (index = config order, as `up`
- * wrote them) and resume their schedule from the maps. */
-static int resume(struct km *km)
-{
-	for (int i = 0; i < km->cfg.npeers; i++) {
-		struct km_peer *kp = &km->peers[i];
-		struct bpftun_tx_sa_info cur, next;
-		struct bpftun_peer p;
-		uint32_t id;
-		int err;
-
-		kp->id = (uint32_t)i;
-		kp->pending_slot = -1;
-		err = hs_peer_add(km->hs, km->cfg.peers[i].public_key, &id);
-		if (err || id != (uint32_t)i)
-			return err ?: -EINVAL;
-		if (dp_get_peer(km->dp, (uint32_t)i, &p) ||
-		    sodium_memcmp(p.public_key, km->cfg.peers[i].public_key, 32))
-			return -ESTALE; /* the tunnel was set up from another config */
-		/* a newer SA installed but not yet sending: a responder that was
-		 * waiting for confirmation when the last process stopped */
-		if (!dp_tx_sa(km->dp, (uint32_t)i, p.tx_active, &cur) &&
-		    !dp_tx_sa(km->dp, (uint32_t)i, (p.tx_active + 1) % BPFTUN_SLOTS, &next) &&
-		    next.present && (!cur.present || next.expire_ns > cur.expire_ns) &&
-		    !dp_rx_index(km->dp, (uint32_t)i, (p.tx_active + 1) % BPFTUN_SLOTS,
-				 &kp->pending_index)) {
-			kp->pending_slot = (int)((p.tx_active + 1) % BPFTUN_SLOTS);
-			kp->pending_since = mono_ns();
-		}
-		{
-			static const uint8_t none[12];
-
-			if (memcmp(p.handshake_ts, none, sizeof(none)))
-				hs_peer_set_timestamp(km->hs, (uint32_t)i, p.handshake_ts);
-		}
-		if (p.session_start_ns)
-			logf_("peer %d: resuming session from %llus ago", i,
-			      (unsigned long long)((mono_ns() - p.session_start_ns) / 1000000000ULL));
-	}
-	return 0;
-}
-
-int main(int argc, char **argv)
+/* Options into km (and the schedule). -1 to go on, else the exit status. */
+static int parse_args(struct km *km, int argc, char **argv)
 {
 	static const struct option opts[] = {{"ifname", 1, 0, 'i'},
 					     {"config", 1, 0, 'c'},
@@ -710,16 +292,8 @@ int main(int argc, char **argv)
 					     {"rekey-after", 1, 0, 'r'},
 					     {"reject-after", 1, 0, 'R'},
 					     {0, 0, 0, 0}};
-	struct km *km;
-	struct config_error e;
-	struct bpftun_iface ifc;
-	sigset_t mask;
-	int c, err, hidden;
+	int c;
 
-	km = calloc(1, sizeof(*km));
-	if (!km || sodium_init() < 0)
-		return 1;
-	km->sock = km->sock_cookie = -1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'i': km->ifname = optarg; break;
@@ -756,33 +330,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: bpftun-keymgmt --ifname IFNAME --config FILE [--foreground]\n");
 		return 2;
 	}
-	err = bt_config_parse_file(km->conf_path, &km->cfg, &e);
-	if (err) {
-		fprintf(stderr, "%s\n", e.msg);
-		return 1;
-	}
-	/* The handshake device keeps its own (mlocked) copy of the private key;
-	 * this one is only needed to create it. */
+	return -1;
+}
 
-	hidden = nl_link_index(km->ifname);
-	hidden = hidden > 0 ? nl_veth_peer_ifindex(hidden) : hidden;
-	err = hidden > 0 ? dp_find(&km->dp, hidden) : -ENODEV;
-	if (err) {
-		logf_("interface '%s': no bpftun datapath found: %s", km->ifname, strerror(-err));
-		goto out;
-	}
-	err = hs_device_new(&km->hs, km->cfg.private_key);
-	sodium_memzero(km->cfg.private_key, sizeof(km->cfg.private_key));
-	if (err) {
-		logf_("handshake state: %s", strerror(-err));
-		goto out;
-	}
-	err = resume(km);
-	if (err) {
-		logf_("interface '%s': peers do not match the running tunnel (%s)", km->ifname,
-		      strerror(-err));
-		goto out;
-	}
+/* The two sockets on the tunnel's port. 0 or -errno (logged). */
+static int open_sockets(struct km *km)
+{
+	int err;
+
 	km->sock = open_socket(km->cfg.listen_port);
 	km->sock_cookie = km->sock < 0 ? -1 : open_socket(km->cfg.listen_port);
 	if (km->sock_cookie >= 0) {
@@ -795,9 +350,43 @@ int main(int argc, char **argv)
 	}
 	if (km->sock < 0 || km->sock_cookie < 0) {
 		err = km->sock < 0 ? km->sock : km->sock_cookie;
-		logf_("port %u: %s", km->cfg.listen_port, strerror(-err));
-		goto out;
+		pr_err("port %u: %s", km->cfg.listen_port, strerror(-err));
+		return err;
 	}
+	return 0;
+}
+
+/* The running tunnel's datapath, the handshake state, the peers resumed
+ * from the maps, the sockets and the signals. 0 or -errno (logged). */
+static int setup(struct km *km)
+{
+	sigset_t mask;
+	int hidden, err;
+
+	/* The handshake device keeps its own (mlocked) copy of the private key;
+	 * this one is only needed to create it. */
+	hidden = nl_link_index(km->ifname);
+	hidden = hidden > 0 ? nl_veth_peer_ifindex(hidden) : hidden;
+	err = hidden > 0 ? dp_find(&km->dp, hidden) : -ENODEV;
+	if (err) {
+		pr_err("interface '%s': no bpftun datapath found: %s", km->ifname, strerror(-err));
+		return err;
+	}
+	err = hs_device_new(&km->hs, km->cfg.private_key);
+	sodium_memzero(km->cfg.private_key, sizeof(km->cfg.private_key));
+	if (err) {
+		pr_err("handshake state: %s", strerror(-err));
+		return err;
+	}
+	err = resume(km);
+	if (err) {
+		pr_err("interface '%s': peers do not match the running tunnel (%s)", km->ifname,
+		       strerror(-err));
+		return err;
+	}
+	err = open_sockets(km);
+	if (err)
+		return err;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGUSR1);
 	sigaddset(&mask, SIGTERM);
@@ -805,40 +394,42 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	km->sigfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	return 0;
+}
 
-	/* ready: `up` waits for this pid to appear */
-	if (!dp_get_iface(km->dp, &ifc)) {
-		ifc.keymgmt_pid = (uint32_t)getpid();
-		dp_set_iface(km->dp, &ifc);
+/* SIGUSR1: rekey every peer now; SIGHUP: ignored; others: stop. */
+static void on_signal(struct km *km)
+{
+	struct signalfd_siginfo si;
+
+	if (read(km->sigfd, &si, sizeof(si)) != sizeof(si))
+		return;
+	if (si.ssi_signo == SIGUSR1) {
+		pr_info("rekey requested");
+		for (int i = 0; i < km->cfg.npeers; i++) {
+			km->peers[i].force = 1;
+			km->peers[i].awaiting = 0;
+			km->peers[i].retry_ns = 0;
+		}
+	} else if (si.ssi_signo != SIGHUP) {
+		km->stop = 1;
 	}
-	logf_("interface '%s': listening on port %u, %d peer%s", km->ifname, km->cfg.listen_port,
-	      km->cfg.npeers, km->cfg.npeers == 1 ? "" : "s");
+}
 
-	km->ev_start_ns = mono_ns();
+/* The event loop: signals, then up to RX_BATCH messages from each socket,
+ * then the tick (timers.c), until stopped. */
+static void run(struct km *km)
+{
+	log_limit_init(&km->evlog, LOG_WINDOW_NS, LOG_VERBATIM, EV_N, ev_what);
 	while (!km->stop) {
 		struct pollfd pfd[3] = {
 		    {km->sock, POLLIN, 0}, {km->sock_cookie, POLLIN, 0}, {km->sigfd, POLLIN, 0}};
 
 		if (poll(pfd, 3, TICK_MS) < 0 && errno != EINTR)
 			break;
-		if (pfd[2].revents & POLLIN) {
-			struct signalfd_siginfo si;
-
-			if (read(km->sigfd, &si, sizeof(si)) == sizeof(si)) {
-				if (si.ssi_signo == SIGUSR1) {
-					logf_("rekey requested");
-					for (int i = 0; i < km->cfg.npeers; i++) {
-						km->peers[i].force = 1;
-						km->peers[i].awaiting = 0;
-						km->peers[i].retry_ns = 0;
-					}
-				} else if (si.ssi_signo != SIGHUP) {
-					km->stop = 1;
-				}
-			}
-		}
-		/* Up to RX_BATCH messages from each socket, then the tick. A full
-		 * batch with more still queued is a deep queue: load, as
+		if (pfd[2].revents & POLLIN)
+			on_signal(km);
+		/* A full batch with more still queued is a deep queue: load, as
 		 * WireGuard measures it, whatever the sources. */
 		for (int k = 0; k < 2; k++) {
 			int i;
@@ -857,7 +448,44 @@ int main(int argc, char **argv)
 		}
 		tick(km);
 	}
-	logf_("exiting; keys stay installed until they expire");
+}
+
+int main(int argc, char **argv)
+{
+	struct km *km;
+	struct config_error e;
+	struct bpftun_iface ifc;
+	int err;
+
+	log_init("bpftun-keymgmt", BT_LOG_TIME);
+	log_libbpf_hook();
+	km = calloc(1, sizeof(*km));
+	if (!km || sodium_init() < 0)
+		return 1;
+	km->sock = km->sock_cookie = -1;
+	err = parse_args(km, argc, argv);
+	if (err >= 0) {
+		free(km);
+		return err;
+	}
+	err = bt_config_parse_file(km->conf_path, &km->cfg, &e);
+	if (err) {
+		fprintf(stderr, "%s\n", e.msg);
+		free(km);
+		return 1;
+	}
+	err = setup(km);
+	if (err)
+		goto out;
+	/* ready: `up` waits for this pid to appear */
+	if (!dp_get_iface(km->dp, &ifc)) {
+		ifc.keymgmt_pid = (uint32_t)getpid();
+		dp_set_iface(km->dp, &ifc);
+	}
+	pr_info("interface '%s': listening on port %u, %d peer%s", km->ifname, km->cfg.listen_port,
+		km->cfg.npeers, km->cfg.npeers == 1 ? "" : "s");
+	run(km);
+	pr_info("exiting; keys stay installed until they expire");
 	if (!dp_get_iface(km->dp, &ifc) && ifc.keymgmt_pid == (uint32_t)getpid()) {
 		ifc.keymgmt_pid = 0;
 		dp_set_iface(km->dp, &ifc);

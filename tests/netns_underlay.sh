@@ -11,6 +11,9 @@
 #    flows again within 15 s.
 # 2. Endpoints reached over 9 different devices are refused before anything
 #    changes, naming file:line: Endpoint and the limit of 8; 8 are accepted.
+# 3. Two tunnels share an underlay's clsact, added by the first: the first's
+#    device is deleted (ip link del) and its key manager detaches and exits,
+#    handing the clsact on to the second, whose `down` then removes it.
 #
 # usage: netns_underlay.sh BUILD_DIR
 set -u
@@ -132,6 +135,35 @@ check "9 peers over 9 devices: refused with bt1.conf:$line: Endpoint and the lim
 check "... and nothing changed" unchanged
 (umask 077; many 8 >"$TMP/bt1.conf")
 check "8 peers over 8 devices: up works, tc_open on all 8, down" up8
+check "... and nothing is left" unchanged
+
+
+echo "== a shared clsact is handed on when a tunnel's device is deleted"
+one() { # one PORT: a config with one peer over u0
+	printf '[Interface]\nPrivateKey = %s\nListenPort = %s\n\n[Peer]\nPublicKey = %s\nEndpoint = 10.68.0.2:%s\nAllowedIPs = 10.11.%d.0/24\n' \
+		"$("$BT" genkey)" "$1" "$("$BT" genkey | "$BT" pubkey)" "$1" "$(($1 - 51900))"
+}
+(umask 077; one 51910 >"$TMP/bt2.conf"; one 51911 >"$TMP/bt3.conf")
+tc_opens() { tc -n "$C" filter show dev u0 ingress | grep -c tc_open; }
+two_up() { # bt2 adds the clsact on u0, bt3 shares it
+	ip netns exec "$C" "$BT" up "$TMP/bt2.conf" && ip netns exec "$C" "$BT" up "$TMP/bt3.conf" &&
+		[ "$(tc_opens)" = 2 ] || { echo "$(tc_opens) tc_open filters on u0"; return 1; }
+}
+bt2_gone() { # ip link del bt2: its key manager detaches within 10 s and exits
+	ip -n "$C" link del bt2 || return 1
+	for _ in $(seq 1 50); do # only bt3's key manager left in C
+		[ "$(tc_opens)" = 1 ] && [ "$(ip netns pids "$C" | wc -l)" = 1 ] && return 0
+		sleep 0.2
+	done
+	echo "$(tc_opens) tc_open filters on u0; processes in $C: $(ip netns pids "$C" | tr '\n' ' ')"
+	return 1
+}
+no_clsact() { ! tc -n "$C" qdisc show dev u0 | grep -q clsact || { tc -n "$C" qdisc show dev u0; return 1; }; }
+check "two tunnels on u0, the first added its clsact" two_up
+check "... ip link del of the first: its key manager detaches and exits" bt2_gone
+check "... down of the second (then of what the first left: pins, log)" bash -c "
+	ip netns exec $C '$BT' down bt3 || exit 1; ip netns exec $C '$BT' down bt2 >/dev/null 2>&1; exit 0"
+check "... removes the clsact it was handed" no_clsact
 check "... and nothing is left" unchanged
 
 check_summary

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * bpftun.h - what the `bpftun` command's files share: logging, usage texts,
+ * bpftun.h - what the `bpftun` command's files share: logging (log.h), usage texts,
  * subcommand entry points, and finding tunnels from their device name.
  */
 #ifndef BPFTUN_H
@@ -9,17 +9,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
-extern int bt_verbose;
+#include "log.h" /* pr_err, pr_info, pr_debug, log_verbose */
 
-__attribute__((format(printf, 1, 2))) void pr_err(const char *fmt, ...);
-__attribute__((format(printf, 1, 2))) void pr_info(const char *fmt, ...);
-__attribute__((format(printf, 1, 2))) void pr_debug(const char *fmt, ...);
+#include "underlay.h" /* tunnel_hidden_ifindex */
 
-/* The hidden (sealing) end of tunnel device `name`, if it is a bpftun
- * tunnel: -ENODEV if there is no such device, -ENOENT if it is not ours. */
-int tunnel_hidden_ifindex(const char *name);
-
-/* 1 if pid is a running bpftun-keymgmt (a recorded pid may be stale). */
+/* 1 if pid is a running bpftun-keymgmt (a recorded pid may be stale); up.c. */
 int keymgmt_running(uint32_t pid);
 
 /* /run/bpftun: the directory every namespace shares; file names carry the
@@ -27,14 +21,16 @@ int keymgmt_running(uint32_t pid);
 #define BT_RUN_DIR "/run/bpftun"
 int bt_run_path(char *buf, size_t len, const char *ifname, const char *suffix);
 
+/* subcommands: keys.c */
 int genkey_main(int argc, char **argv);
 int pubkey_main(int argc, char **argv);
+int rekey_main(int argc, char **argv);
+/* up.c */
 int up_main(int argc, char **argv);
 int down_main(int argc, char **argv);
-int show_main(int argc, char **argv);
-int rekey_main(int argc, char **argv);
 int cleanup_main(int argc, char **argv);
-
+/* show.c */
+int show_main(int argc, char **argv);
 void usage_show(FILE *f);
 
 #endif

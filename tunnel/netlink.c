@@ -42,6 +42,7 @@
 #include <netlink/route/tc.h>
 #include <bpf/libbpf.h>
 
+#include "log.h"
 #include "netlink.h"
 
 _Static_assert(NL_RTPROT == RTPROT_STATIC, "NL_RTPROT must be RTPROT_STATIC");
@@ -58,6 +59,7 @@ struct nlctx {
 
 /* ---- errors ---------------------------------------------------------- */
 
+/* The failure, named, into the log (log.c); returns err. */
 __attribute__((format(printf, 3, 4)))
 static int fail(const struct nlctx *c, int err, const char *fmt, ...)
 {
@@ -68,9 +70,9 @@ static int fail(const struct nlctx *c, int err, const char *fmt, ...)
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
 	if (c && c->ext[0])
-		fprintf(stderr, "bpftun: %s: %s (kernel: %s)\n", what, strerror(-err), c->ext);
+		pr_err("%s: %s (kernel: %s)", what, strerror(-err), c->ext);
 	else
-		fprintf(stderr, "bpftun: %s: %s\n", what, strerror(-err));
+		pr_err("%s: %s", what, strerror(-err));
 	return err;
 }
 

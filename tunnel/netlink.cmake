@@ -5,4 +5,4 @@
 # Its test `netlink` is declared in tests/CMakeLists.txt.
 add_library(bpftun_netlink STATIC ${CMAKE_CURRENT_LIST_DIR}/netlink.c)
 target_include_directories(bpftun_netlink PUBLIC ${CMAKE_CURRENT_LIST_DIR} ${CMAKE_SOURCE_DIR}/bpf)
-target_link_libraries(bpftun_netlink PUBLIC PkgConfig::NLROUTE PkgConfig::LIBBPF)
+target_link_libraries(bpftun_netlink PUBLIC PkgConfig::NLROUTE PkgConfig::LIBBPF bpftun_log)

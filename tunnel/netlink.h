@@ -4,7 +4,7 @@
  * command needs, over rtnetlink (libnl-route-3), SIOCETHTOOL and libbpf's
  * clsact helpers. It replaces the ip/ethtool/tc calls of scripts/lib/topo.sh.
  *
- * The tunnel device is a veth pair (see ../shared/KERNEL-NOTES.md, "The
+ * The tunnel device is a veth pair (see docs/kernel.md, "The
  * tunnel device: GSO and partial checksums"):
  *   - the user-facing end (e.g. "bt0") has IFF_NOARP, the tunnel MTU and
  *     tx-checksumming, tso and gso off, so the kernel segments packets and

@@ -269,6 +269,14 @@ out:
 	return err;
 }
 
+void usage_show(FILE *f)
+{
+	fprintf(f, "usage: bpftun show [IFNAME] [--json]\n"
+		   "Shows each bpftun interface (or IFNAME): public key, port, MTU, cipher, and per\n"
+		   "peer: endpoint, allowed IPs, latest handshake, traffic, drops by reason.\n"
+		   "Private keys are never shown. --json prints the same as one JSON object.\n");
+}
+
 int show_main(int argc, char **argv)
 {
 	struct out o = {.first = 1};

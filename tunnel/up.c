@@ -9,7 +9,8 @@
  * down: the same steps backwards, for a tunnel found from its device alone,
  * so it works from any process in the namespace, after a failed up and
  * after an up killed at any step.
- * cleanup: tc_open filters whose tunnel is gone (sweep_orphans).
+ * cleanup: tc_open filters whose tunnel is gone (underlay_sweep_orphans) and
+ * the logs of such tunnels. tc_open and clsact on the underlays: underlay.c.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -37,6 +38,7 @@
 #include "config.h"
 #include "datapath.h"
 #include "netlink.h"
+#include "underlay.h"
 
 #define BPF_FS_MAGIC_ 0xcafe4a11
 #define PIN_ROOT "/sys/fs/bpf/bpftun"
@@ -119,21 +121,36 @@ static void remove_pins(const char *ifname)
 	rmdir(PIN_ROOT); /* fails while other tunnels have pins: fine */
 }
 
-static int tc_attach(int ifindex, int prog_fd, uint32_t handle)
-{
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = prog_fd, .handle = handle,
-		    .priority = BPFTUN_TC_PRIO);
+/* ------------------------------------------- the key manager's process */
 
-	return bpf_tc_attach(&hook, &opts);
+int keymgmt_running(uint32_t pid)
+{
+	char path[64], comm[32] = "";
+	FILE *f;
+	int ok;
+
+	if (!pid)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%u/comm", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	ok = fgets(comm, sizeof(comm), f) && !strncmp(comm, "bpftun-keymgmt", 14);
+	fclose(f);
+	return ok;
 }
 
-static int tc_detach(int ifindex, uint32_t handle)
+/* /run/bpftun/INODE-IFNAME.SUFFIX of this namespace (bpftun.h). */
+int bt_run_path(char *buf, size_t len, const char *ifname, const char *suffix)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = handle, .priority = BPFTUN_TC_PRIO);
+	struct stat st;
 
-	return bpf_tc_detach(&hook, &opts);
+	if (stat("/proc/self/ns/net", &st))
+		return -errno;
+	if (mkdir(BT_RUN_DIR, 0700) && errno != EEXIST)
+		return -errno;
+	snprintf(buf, len, "%s/%lu-%s.%s", BT_RUN_DIR, (unsigned long)st.st_ino, ifname, suffix);
+	return 0;
 }
 
 /* 1 once pid is gone or a zombie (a killed `up`'s key manager is not our
@@ -223,152 +240,8 @@ static int stop_keymgmt_of(const char *name)
 	return n;
 }
 
-/* Our tc_open is gone from dev. Remove the clsact qdisc bpftun added there
- * unless other filters still use it; then pass the "bpftun added it" mark to
- * another bpftun tunnel listening on dev, which removes it when it goes. */
-static void release_clsact(int dev)
-{
-	uint32_t handles[32];
-	char devname[IF_NAMESIZE];
-	int n;
-
-	if (!if_indextoname((unsigned int)dev, devname))
-		return; /* the underlay is gone, and its qdisc with it */
-	if (nl_clsact_exists(dev) != 1)
-		return; /* recorded as ours, but `up` was stopped before adding it */
-	n = nl_clsact_filters(dev, handles, 32);
-	if (n == 0) {
-		nl_clsact_del(dev);
-		return;
-	}
-	for (int i = 0; i < n && i < 32; i++) {
-		char name[IF_NAMESIZE];
-		struct datapath *dp = NULL;
-		struct bpftun_iface ifc;
-		int hidden;
-
-		if (!if_indextoname(handles[i], name))
-			continue; /* a tc_open filter's handle is its tunnel's ifindex */
-		hidden = tunnel_hidden_ifindex(name);
-		if (hidden < 0 || dp_find(&dp, hidden))
-			continue;
-		if (!dp_get_iface(dp, &ifc)) {
-			for (uint32_t j = 0; j < ifc.nunderlays && j < BPFTUN_MAX_UNDERLAYS; j++) {
-				if (ifc.underlays[j] != (uint32_t)dev)
-					continue;
-				ifc.clsact_created |= 1U << j;
-				dp_set_iface(dp, &ifc);
-				pr_debug("clsact on ifindex %d now belongs to '%s'", dev, name);
-				break;
-			}
-		}
-		dp_destroy(dp);
-		return;
-	}
-}
-
 
 static int teardown(const char *name);
-
-/* ------------------------------------------------- orphaned tc_open filters */
-
-/* The id of the map called `map` among a program's maps, 0 if none; the
- * program's name into name (16 bytes) if name is not NULL. */
-static uint32_t prog_map_id(int prog_fd, const char *map, char *name)
-{
-	struct bpf_prog_info info = {0};
-	uint32_t ids[BPFTUN_MAX_MAPS], len = sizeof(info), id = 0;
-
-	info.nr_map_ids = BPFTUN_MAX_MAPS;
-	info.map_ids = (uint64_t)(unsigned long)ids;
-	if (bpf_obj_get_info_by_fd(prog_fd, &info, &len))
-		return 0;
-	if (name)
-		snprintf(name, 16, "%s", info.name);
-	for (uint32_t i = 0; i < info.nr_map_ids && i < BPFTUN_MAX_MAPS && !id; i++) {
-		struct bpf_map_info mi = {0};
-		uint32_t ml = sizeof(mi);
-		int fd = bpf_map_get_fd_by_id(ids[i]);
-
-		if (fd < 0)
-			continue;
-		if (!bpf_obj_get_info_by_fd(fd, &mi, &ml) && !strcmp(mi.name, map))
-			id = mi.id;
-		close(fd);
-	}
-	return id;
-}
-
-/* The id of the `peers` map of the bpftun program attached with handle on
- * dev's TC ingress, 0 if none; its name into name (16 bytes). */
-static uint32_t filter_peers_id(int dev, uint32_t handle, char *name)
-{
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = dev, .attach_point = BPF_TC_INGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = handle, .priority = BPFTUN_TC_PRIO);
-	uint32_t id;
-	int pfd;
-
-	if (dev <= 0 || bpf_tc_query(&hook, &opts))
-		return 0;
-	pfd = bpf_prog_get_fd_by_id(opts.prog_id);
-	if (pfd < 0)
-		return 0;
-	id = prog_map_id(pfd, "peers", name);
-	close(pfd);
-	return id;
-}
-
-/*
- * A tc_open of bpftun on some device of this namespace whose tunnel is gone:
- * its program is called tc_open, its filter handle is its tunnel device's
- * ifindex, and that device is gone, or is no longer a tunnel whose tc_seal
- * (on the hidden end) shares the tc_open's `peers` map (deleted, or another
- * device under the same index). Such a filter keeps the dead tunnel's maps
- * and cipher contexts alive and takes the tunnel port's packets. Each one is
- * detached unless dry, and the clsact qdisc it leaves without any filter is
- * removed: the record of who added it (the iface map) went with the
- * tunnel's tc_seal. Returns how many were found; names them with -v or when
- * dry.
- */
-static int sweep_orphans(int dry)
-{
-	struct if_nameindex *ifs = if_nameindex(), *i;
-	int found = 0;
-
-	if (!ifs)
-		return 0;
-	for (i = ifs; i->if_index; i++) {
-		int dev = (int)i->if_index, n, removed = 0;
-		uint32_t handles[64];
-
-		n = nl_clsact_filters(dev, handles, 64);
-		for (int k = 0; k < n && k < 64; k++) {
-			char pname[16] = "", tname[IF_NAMESIZE];
-			uint32_t peers = filter_peers_id(dev, handles[k], pname);
-			int hidden;
-
-			if (!peers || strcmp(pname, "tc_open"))
-				continue;
-			hidden = if_indextoname(handles[k], tname)
-					 ? nl_veth_peer_ifindex((int)handles[k])
-					 : -ENODEV;
-			if (hidden > 0 && filter_peers_id(hidden, BPFTUN_TC_HANDLE, NULL) == peers)
-				continue; /* its tunnel is alive */
-			found++;
-			if (dry || bt_verbose)
-				pr_info("%s '%s': tc_open of a tunnel that is gone (device index %u)",
-					dry ? "underlay" : "removing from", i->if_name, handles[k]);
-			if (dry)
-				continue;
-			tc_detach(dev, handles[k]);
-			removed = 1;
-		}
-		if (removed && nl_clsact_filters(dev, NULL, 0) == 0)
-			nl_clsact_del(dev);
-	}
-	if_freenameindex(ifs);
-	return found;
-}
 
 /* ------------------------------------------------------------------- up */
 
@@ -497,7 +370,7 @@ static int preflight(struct up_state *s)
 	}
 	/* A tc_open left on an underlay by a tunnel that is gone would take
 	 * this tunnel's packets first. */
-	if (sweep_orphans(1)) {
+	if (underlay_sweep_orphans(1)) {
 		pr_err("remove what tunnels that are gone left behind first: bpftun cleanup");
 		return -EBUSY;
 	}
@@ -534,21 +407,8 @@ static int configure_peers(struct up_state *s)
 		memcpy(v.public_key, p->public_key, 32);
 		v.keepalive = p->keepalive;
 		v.ep.sport = htons(c->listen_port);
-		if (p->have_endpoint) {
-			struct nl_route_info *r = &s->route[i];
-			const void *hop = r->has_gateway ? r->gateway : p->endpoint;
-
-			v.ep.flags = BPFTUN_EP_FIB | (p->family == AF_INET6 ? BPFTUN_EP_V6 : 0);
-			v.ep.ifindex = (uint32_t)r->oif;
-			memcpy(v.ep.saddr, r->prefsrc, 16);
-			memcpy(v.ep.daddr, p->endpoint, 16);
-			v.ep.dport = htons(p->port);
-			/* With BPFTUN_EP_FIB the kernel resolves the next hop
-			 * (bpf_redirect_neigh); the MACs are recorded for show
-			 * and for a static-MAC endpoint, not used on this path. */
-			nl_link_mac(r->oif, v.ep.smac);
-			nl_neigh_lookup(r->oif, p->family, hop, v.ep.dmac);
-		}
+		if (p->have_endpoint) /* over the route preflight looked up */
+			underlay_endpoint(&s->route[i], p->family, p->endpoint, p->port, &v.ep);
 		err = dp_set_peer(s->dp, (uint32_t)i, &v);
 		for (int a = 0; !err && a < p->nallowed; a++)
 			err = dp_allow(s->dp, p->allowed[a].family == AF_INET6 ? 6 : 4,
@@ -635,45 +495,88 @@ static void usage_up(FILE *f)
 }
 
 
-/* Mark "bpftun added the clsact of underlays[i]" before adding it, so that
- * no kill between adding and recording leaves it behind; then attach. */
-static int attach_open(struct up_state *s, uint32_t i)
+/* Step 2: the datapath loaded and configured in this process's maps
+ * (nothing attached yet, so no host change). */
+static int load_datapath(struct up_state *s)
 {
-	int created = 0, dev = (int)s->ifc.underlays[i], had, err;
-	char name[IF_NAMESIZE] = "?";
+	struct bpftun_config dcfg = {0};
+	int err;
 
-	if_indextoname((unsigned int)dev, name);
-	had = nl_clsact_exists(dev);
-	if (had < 0)
-		return had;
-	if (!had) {
-		s->ifc.clsact_created |= 1U << i;
-		err = dp_set_iface(s->dp, &s->ifc);
-		if (err)
-			return err;
-		up_step("underlay: clsact recorded as ours");
-	}
-	err = nl_clsact_ensure(dev, &created);
-	if (!err && !created && !had) {
-		s->ifc.clsact_created &= ~(1U << i); /* someone else was quicker */
-		err = dp_set_iface(s->dp, &s->ifc);
-	}
-	if (!err && created)
-		up_step("underlay: clsact added");
-	err = err ?: tc_attach(dev, dp_open_fd(s->dp), s->ifc.tun_ifindex);
+	dcfg.tun_ifindex = (uint32_t)s->tun.ifindex;
+	dcfg.listen_port = htons(s->cfg.listen_port);
+	memcpy(dcfg.tun_mac, s->tun.mac, 6);
+	err = dp_load(&s->dp, &dcfg);
 	if (err) {
-		pr_err("underlay '%s': attaching tc_open: %s", name, strerror(-err));
+		pr_err("loading the datapath (verifier, run with -v for libbpf's log): %s",
+		       strerror(-err));
 		return err;
 	}
-	up_step("underlay: tc_open attached");
-	return 0;
+	{
+		struct bpftun_iface plan = s->ifc; /* the underlays preflight chose */
+
+		err = dp_get_iface(s->dp, &s->ifc); /* the map IDs dp_load recorded */
+		if (err)
+			return err;
+		s->ifc.nunderlays = plan.nunderlays;
+		memcpy(s->ifc.underlays, plan.underlays, sizeof(plan.underlays));
+		s->ifc.clsact_created = 0;
+	}
+	s->ifc.tun_ifindex = (uint32_t)s->tun.ifindex;
+	s->ifc.hidden_ifindex = (uint32_t)s->tun.peer_ifindex;
+	s->ifc.mtu = s->cfg.mtu;
+	s->ifc.listen_port = s->cfg.listen_port;
+	memcpy(s->ifc.public_key, s->public_key, 32);
+	snprintf(s->ifc.cipher, sizeof(s->ifc.cipher), "%s", s->cfg.cipher);
+	snprintf(s->ifc.algo, sizeof(s->ifc.algo), "%s", s->cfg.kernel_algo);
+	err = configure_peers(s);
+	err = err ?: dp_set_iface(s->dp, &s->ifc);
+	return err;
+}
+
+/* Step 4: the addresses and the AllowedIPs routes (they go with the device). */
+static int add_addresses_routes(struct up_state *s)
+{
+	struct config_error e;
+	int err = 0;
+
+	for (int i = 0; i < s->cfg.naddrs && !err; i++) {
+		err = nl_addr_add(s->tun.ifindex, s->cfg.addrs[i].family, s->cfg.addrs[i].addr,
+				  s->cfg.addrs[i].prefix);
+		if (!err)
+			up_step("address added");
+	}
+	if (err) {
+		pr_err("interface '%s': adding addresses: %s", s->cfg.ifname, strerror(-err));
+		return err;
+	}
+	for (int i = 0; i < s->cfg.npeers && !err; i++) {
+		for (int a = 0; a < s->cfg.peers[i].nallowed && !err; a++) {
+			struct bt_prefix *pf = &s->cfg.peers[i].allowed[a];
+			char ip[INET6_ADDRSTRLEN];
+
+			err = nl_route_add(s->tun.ifindex, pf->family, pf->addr, pf->prefix);
+			if (!err) {
+				up_step("route added");
+				continue;
+			}
+			inet_ntop(pf->family, pf->addr, ip, sizeof(ip));
+			config_error_set(&e, s->conf_path, pf->line, "AllowedIPs",
+					 "%s/%u: adding its route: %s%s", ip, pf->prefix,
+					 strerror(-err),
+					 err == -EEXIST ? " (another route for this prefix exists; "
+							  "bpftun does not do wg-quick's policy "
+							  "routing for default routes)"
+							: "");
+			fprintf(stderr, "%s\n", e.msg);
+		}
+	}
+	return err;
 }
 
 int up_main(int argc, char **argv)
 {
 	struct up_state *s;
 	struct config_error e;
-	struct bpftun_config dcfg = {0};
 	int err;
 
 	if (argc != 2 || argv[1][0] == '-') {
@@ -718,34 +621,7 @@ int up_main(int argc, char **argv)
 	s->tun_created = 1;
 	up_step("device configured");
 
-	dcfg.tun_ifindex = (uint32_t)s->tun.ifindex;
-	dcfg.listen_port = htons(s->cfg.listen_port);
-	memcpy(dcfg.tun_mac, s->tun.mac, 6);
-	err = dp_load(&s->dp, &dcfg);
-	if (err) {
-		pr_err("loading the datapath (verifier, run with -v for libbpf's log): %s",
-		       strerror(-err));
-		goto fail;
-	}
-	{
-		struct bpftun_iface plan = s->ifc; /* the underlays preflight chose */
-
-		err = dp_get_iface(s->dp, &s->ifc); /* the map IDs dp_load recorded */
-		if (err)
-			goto fail;
-		s->ifc.nunderlays = plan.nunderlays;
-		memcpy(s->ifc.underlays, plan.underlays, sizeof(plan.underlays));
-		s->ifc.clsact_created = 0;
-	}
-	s->ifc.tun_ifindex = (uint32_t)s->tun.ifindex;
-	s->ifc.hidden_ifindex = (uint32_t)s->tun.peer_ifindex;
-	s->ifc.mtu = s->cfg.mtu;
-	s->ifc.listen_port = s->cfg.listen_port;
-	memcpy(s->ifc.public_key, s->public_key, 32);
-	snprintf(s->ifc.cipher, sizeof(s->ifc.cipher), "%s", s->cfg.cipher);
-	snprintf(s->ifc.algo, sizeof(s->ifc.algo), "%s", s->cfg.kernel_algo);
-	err = configure_peers(s);
-	err = err ?: dp_set_iface(s->dp, &s->ifc);
+	err = load_datapath(s);
 	if (err)
 		goto fail;
 
@@ -754,49 +630,19 @@ int up_main(int argc, char **argv)
 	err = nl_clsact_ensure(s->tun.peer_ifindex, &(int){0});
 	if (!err)
 		up_step("hidden end: clsact added");
-	err = err ?: tc_attach(s->tun.peer_ifindex, dp_seal_fd(s->dp), BPFTUN_TC_HANDLE);
+	err = err ?: tc_ingress_attach(s->tun.peer_ifindex, dp_seal_fd(s->dp), BPFTUN_TC_HANDLE);
 	if (err) {
 		pr_err("interface '%s': attaching tc_seal: %s", s->cfg.ifname, strerror(-err));
 		goto fail;
 	}
 	up_step("hidden end: tc_seal attached");
 
-	for (int i = 0; i < s->cfg.naddrs && !err; i++) {
-		err = nl_addr_add(s->tun.ifindex, s->cfg.addrs[i].family, s->cfg.addrs[i].addr,
-				  s->cfg.addrs[i].prefix);
-		if (!err)
-			up_step("address added");
-	}
-	if (err) {
-		pr_err("interface '%s': adding addresses: %s", s->cfg.ifname, strerror(-err));
-		goto fail;
-	}
-	for (int i = 0; i < s->cfg.npeers && !err; i++) {
-		for (int a = 0; a < s->cfg.peers[i].nallowed && !err; a++) {
-			struct bt_prefix *pf = &s->cfg.peers[i].allowed[a];
-			char ip[INET6_ADDRSTRLEN];
-
-			err = nl_route_add(s->tun.ifindex, pf->family, pf->addr, pf->prefix);
-			if (!err) {
-				up_step("route added");
-				continue;
-			}
-			inet_ntop(pf->family, pf->addr, ip, sizeof(ip));
-			config_error_set(&e, s->conf_path, pf->line, "AllowedIPs",
-					 "%s/%u: adding its route: %s%s", ip, pf->prefix,
-					 strerror(-err),
-					 err == -EEXIST ? " (another route for this prefix exists; "
-							  "bpftun does not do wg-quick's policy "
-							  "routing for default routes)"
-							: "");
-			fprintf(stderr, "%s\n", e.msg);
-		}
-	}
+	err = add_addresses_routes(s);
 	if (err)
 		goto fail;
 
 	for (uint32_t i = 0; i < s->ifc.nunderlays && !err; i++)
-		err = attach_open(s, i);
+		err = underlay_attach(s->dp, &s->ifc, i, up_step);
 	if (err)
 		goto fail;
 
@@ -878,11 +724,7 @@ static int teardown(const char *name)
 					dp_sa_ctl(dp, &req);
 			}
 			/* 4. detach from underlays, remove the clsact qdiscs bpftun added */
-			for (uint32_t i = 0; i < ifc.nunderlays && i < BPFTUN_MAX_UNDERLAYS; i++) {
-				tc_detach((int)ifc.underlays[i], ifc.tun_ifindex);
-				if (ifc.clsact_created & (1U << i))
-					release_clsact((int)ifc.underlays[i]);
-			}
+			underlay_detach_all(&ifc);
 		}
 		dp_destroy(dp);
 	}
@@ -906,7 +748,7 @@ static int teardown(const char *name)
 	}
 	if (!bt_run_path(p, sizeof(p), name, "log") && !unlink(p))
 		something = 1;
-	something |= sweep_orphans(0) > 0;
+	something |= underlay_sweep_orphans(0) > 0;
 	return something;
 }
 
@@ -997,7 +839,7 @@ int cleanup_main(int argc, char **argv)
 			"not touched.\n");
 		return help ? 0 : 2;
 	}
-	n = sweep_orphans(0);
+	n = underlay_sweep_orphans(0);
 	pr_info("removed %d tc_open filter%s of tunnels that are gone", n, n == 1 ? "" : "s");
 	n = remove_stale_run_files();
 	if (n)

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * km.h - what the files of bpftun-keymgmt share: the state of the process
+ * (struct km) and of each peer (struct km_peer), the schedule, and who
+ * does what:
+ *   keymgmt.c  event loop, main, sockets, endpoints (set_endpoint)
+ *   session.c  a completed handshake -> SA slots (install, spare slot),
+ *              resuming from the maps after a restart
+ *   timers.c   the tick: rekey, retry with backoff, the responder's
+ *              confirmation timeout, keepalives, route re-resolution
+ * Everything that outlives the process is in the datapath's maps.
+ */
+#ifndef BPFTUN_KM_H
+#define BPFTUN_KM_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "datapath.h"
+#include "handshake.h"
+#include "log.h"
+
+/* WireGuard's schedule (keymgmt.c; --rekey-after/--reject-after). */
+extern uint64_t REKEY_AFTER_NS;
+extern uint64_t REJECT_AFTER_NS;
+#define REKEY_TIMEOUT_NS   (5 * 1000000000ULL)	/* no answer: try again */
+#define BACKOFF_MAX_NS	   (30 * 1000000000ULL) /* retry interval cap */
+#define CONFIRM_TIMEOUT_NS (10 * 1000000000ULL) /* responder: no confirmation, initiate */
+enum {
+	EV_SEND_FULL = HS_R_COUNT, /* a reply not sent: send buffer full */
+	EV_SEND_ERR,		   /* a reply not sent: another error */
+	EV_N
+};
+
+struct km_peer {
+	uint32_t id;
+	uint64_t next_init_ns; /* when to send the next initiation (0: not due) */
+	uint64_t retry_ns;     /* current retry interval (backoff) */
+	int awaiting;	       /* an initiation is out */
+	int force;	       /* rekey requested (SIGUSR1) */
+	int initiator;	       /* we initiated the current session */
+	int pending_slot;      /* responder: installed, not yet sending; -1 none */
+	uint32_t pending_index;
+	uint64_t pending_since;
+	int cookie_retried; /* a cookie reply already made us resend at once */
+	uint64_t last_keepalive_ns;
+	uint64_t last_route_ns; /* when our route to the peer was last re-resolved */
+};
+
+struct km {
+	const char *ifname;
+	const char *conf_path;
+	struct bt_config cfg;
+	struct datapath *dp;
+	struct hs_device *hs;
+	int sock;	 /* handshakes with peers, keepalives */
+	int sock_cookie; /* same port: cookie replies to unproven sources only */
+	int sigfd;
+	struct log_limit evlog; /* per-packet log lines (log.h) */
+	uint64_t send_dropped;	/* replies dropped because a send would block */
+	struct km_peer peers[BT_MAX_PEERS];
+	uint64_t last_dev_check_ns;
+	int stop;
+};
+
+static inline uint64_t mono_ns(void)
+{
+	return log_mono_ns();
+}
+
+/* keymgmt.c */
+/* Never blocks: 0, -EAGAIN (send buffer full, counted) or -errno. */
+int km_send(struct km *km, int fd, const void *buf, size_t len, const struct sockaddr_in6 *to);
+void fmt_hs_addr(const struct hs_addr *a, char *buf, size_t len);
+/* Peer id's endpoint from the peers map, as a socket address. */
+int peer_sockaddr(struct km *km, uint32_t id, struct sockaddr_in6 *sa);
+/* Point peer id at endpoint a (route, source, device: underlay.c). */
+int set_endpoint(struct km *km, uint32_t id, const struct hs_addr *a);
+/* The tunnel device is gone: off the underlays, and stop. */
+void device_gone(struct km *km);
+
+/* session.c */
+/* One sa_ctl request (bpftun_shared.h); d may be NULL (no key). */
+int sa_op(struct km *km, uint32_t op, uint32_t id, uint32_t slot, uint32_t index,
+	  const struct noise_direction *d, uint64_t expire);
+/* A handshake completed: both directions into a spare slot. */
+int install(struct km *km, const struct hs_keys *k);
+/* Configured peers matched to the datapath's, schedule resumed from the maps. */
+int resume(struct km *km);
+
+/* timers.c */
+void send_initiation(struct km *km, uint32_t id);
+/* Every TICK_MS: due handshakes, switch-overs, keepalives, routes. */
+void tick(struct km *km);
+
+#endif

@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * session.c - bpftun-keymgmt: a completed handshake becomes a session in the
+ * datapath's SA slots (three per peer and direction, docs/datapath.md):
+ * which slot (spare_slot), installing both directions and when to send on
+ * them (install), and picking up a running tunnel's sessions after a
+ * restart (resume). The datapath is driven through sa_ctl (bpf/datapath.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <sodium.h>
+
+#include "km.h"
+
+int sa_op(struct km *km, uint32_t op, uint32_t id, uint32_t slot, uint32_t index,
+	  const struct noise_direction *d, uint64_t expire)
+{
+	struct bpftun_sa_req req = {.op = op, .peer_id = id, .slot = slot, .index = index};
+
+	snprintf(req.algo, sizeof(req.algo), "%s", km->cfg.kernel_algo);
+	req.expire_ns = expire;
+	if (d) {
+		memcpy(req.key, d->key, sizeof(req.key));
+		memcpy(req.salt, d->salt, sizeof(req.salt));
+	}
+	return dp_sa_ctl(km->dp, &req); /* zeroes req.key */
+}
+
+/*
+ * The slot a new session goes into. Never the active one (we send on it).
+ * Of the other two, the one installed first (the earlier expiry; an empty
+ * one before either): the newer one may hold a session the peer is sending
+ * on now. That is a pending one we have not switched to yet, or one we
+ * forgot as pending when a handshake of our own completed first, while the
+ * peer, its initiator, had switched to it at once. "The slot after the
+ * active one" (the old rule) picked exactly that one when the slots had
+ * been filled out of turn, and dropped the peer's packets as no_sa until
+ * it switched (docs/keymgmt.md, "The no_sa window of a rekey").
+ */
+static uint32_t spare_slot(struct km *km, uint32_t id, uint32_t active)
+{
+	uint32_t best = (active + 1) % BPFTUN_SLOTS;
+	uint64_t best_exp = UINT64_MAX;
+
+	for (uint32_t i = 1; i < BPFTUN_SLOTS; i++) {
+		uint32_t s = (active + i) % BPFTUN_SLOTS;
+		struct bpftun_tx_sa_info tx;
+
+		if (dp_tx_sa(km->dp, id, s, &tx) || !tx.present)
+			return s;
+		if (tx.expire_ns < best_exp) {
+			best = s;
+			best_exp = tx.expire_ns;
+		}
+	}
+	return best;
+}
+
+/* A handshake completed: install both directions in a spare slot. */
+int install(struct km *km, const struct hs_keys *k)
+{
+	struct km_peer *kp = &km->peers[k->peer_id];
+	struct bpftun_peer p;
+	uint64_t now = mono_ns(), expire = now + REJECT_AFTER_NS;
+	uint32_t slot;
+	int err;
+
+	err = dp_get_peer(km->dp, k->peer_id, &p);
+	if (err)
+		return err;
+	slot = spare_slot(km, k->peer_id, p.tx_active);
+	err = sa_op(km, BPFTUN_OP_INSTALL_RX, k->peer_id, slot, k->local_index, &k->rx, expire);
+	if (err == -EEXIST) {
+		/* our own index from an earlier session in the same slot: clear it */
+		sa_op(km, BPFTUN_OP_CLEAR_SLOT, k->peer_id, slot, 0, NULL, 0);
+		err = sa_op(km, BPFTUN_OP_INSTALL_RX, k->peer_id, slot, k->local_index, &k->rx,
+			    expire);
+	}
+	err = err
+		  ?: sa_op(km, BPFTUN_OP_INSTALL_TX, k->peer_id, slot, k->remote_index, &k->tx,
+			   expire);
+	if (err) {
+		pr_err("peer %u: installing keys in slot %u: %s", k->peer_id, slot, strerror(-err));
+		return err;
+	}
+	kp->initiator = k->initiator;
+	if (k->initiator) {
+		err = sa_op(km, BPFTUN_OP_ACTIVATE_TX, k->peer_id, slot, 0, NULL, 0);
+		kp->pending_slot = -1;
+	} else {
+		/* Wait for the initiator's first packet under the new keys, also
+		 * for the first session: an initiation can be a replay (after a
+		 * restart the responder has no timestamp to refuse it by), and
+		 * nobody else holds its keys. The initiator sends a keepalive at
+		 * once, so this is one round trip. */
+		kp->pending_slot = (int)slot;
+		kp->pending_index = k->local_index;
+		kp->pending_since = now;
+	}
+	if (dp_get_peer(km->dp, k->peer_id, &p))
+		return -EIO;
+	p.session_start_ns = now;
+	p.last_handshake = (uint64_t)time(NULL);
+	if (!k->initiator)
+		hs_peer_get_timestamp(km->hs, k->peer_id, p.handshake_ts);
+	err = err ?: dp_set_peer(km->dp, k->peer_id, &p);
+	pr_info("peer %u: new session in slot %u (%s), local index %08x", k->peer_id, slot,
+		k->initiator ? "initiator, sending on it"
+			     : "responder, switching when the peer sends under it",
+		k->local_index);
+	return err;
+}
+
+/* Match configured peers to datapath slots (index = config order, as `up`
+ * wrote them) and resume their schedule from the maps. */
+int resume(struct km *km)
+{
+	for (int i = 0; i < km->cfg.npeers; i++) {
+		struct km_peer *kp = &km->peers[i];
+		struct bpftun_tx_sa_info cur, next;
+		struct bpftun_peer p;
+		uint32_t id;
+		int err;
+
+		kp->id = (uint32_t)i;
+		kp->pending_slot = -1;
+		err = hs_peer_add(km->hs, km->cfg.peers[i].public_key, &id);
+		if (err || id != (uint32_t)i)
+			return err ?: -EINVAL;
+		if (dp_get_peer(km->dp, (uint32_t)i, &p) ||
+		    sodium_memcmp(p.public_key, km->cfg.peers[i].public_key, 32))
+			return -ESTALE; /* the tunnel was set up from another config */
+		/* a newer SA installed but not yet sending: a responder that was
+		 * waiting for confirmation when the last process stopped */
+		if (!dp_tx_sa(km->dp, (uint32_t)i, p.tx_active, &cur) &&
+		    !dp_tx_sa(km->dp, (uint32_t)i, (p.tx_active + 1) % BPFTUN_SLOTS, &next) &&
+		    next.present && (!cur.present || next.expire_ns > cur.expire_ns) &&
+		    !dp_rx_index(km->dp, (uint32_t)i, (p.tx_active + 1) % BPFTUN_SLOTS,
+				 &kp->pending_index)) {
+			kp->pending_slot = (int)((p.tx_active + 1) % BPFTUN_SLOTS);
+			kp->pending_since = mono_ns();
+		}
+		{
+			static const uint8_t none[12];
+
+			if (memcmp(p.handshake_ts, none, sizeof(none)))
+				hs_peer_set_timestamp(km->hs, (uint32_t)i, p.handshake_ts);
+		}
+		if (p.session_start_ns)
+			pr_info(
+			    "peer %d: resuming session from %llus ago", i,
+			    (unsigned long long)((mono_ns() - p.session_start_ns) / 1000000000ULL));
+	}
+	return 0;
+}

@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * timers.c - bpftun-keymgmt's tick (every TICK_MS, from the event loop in
+ * keymgmt.c), as WireGuard keeps its timers apart: the check that the
+ * tunnel device still exists, and per peer the responder's switch-over or
+ * confirmation timeout, roaming on data, route re-resolution, keepalives,
+ * rekey after time or messages, and initiation retries with backoff
+ * (send_initiation).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <sodium.h>
+
+#include "km.h"
+#include "netlink.h"
+
+void send_initiation(struct km *km, uint32_t id)
+{
+	struct km_peer *kp = &km->peers[id];
+	uint8_t msg[HS_INITIATION_LEN];
+	struct sockaddr_in6 sa;
+	uint64_t now = mono_ns();
+	int err;
+
+	if (peer_sockaddr(km, id, &sa))
+		return;
+	err = hs_create_initiation(km->hs, id, msg, sizeof(msg));
+	if (!err)
+		err = km_send(km, km->sock, msg, sizeof(msg), &sa);
+	if (err)
+		pr_err("peer %u: sending initiation: %s", id, strerror(-err));
+	kp->awaiting = 1;
+	kp->retry_ns = kp->retry_ns ? kp->retry_ns * 2 : REKEY_TIMEOUT_NS;
+	if (kp->retry_ns > BACKOFF_MAX_NS)
+		kp->retry_ns = BACKOFF_MAX_NS;
+	/* jitter so that two ends do not keep colliding */
+	kp->next_init_ns = now + kp->retry_ns + randombytes_uniform(333) * 1000000ULL;
+	kp->force = 0;
+	kp->cookie_retried = 0;
+}
+
+/* A responder's pending slot: switch to it once the peer sent under it;
+ * after CONFIRM_TIMEOUT_NS, initiate instead. -1 if p could not be read
+ * back after the switch. */
+static int check_pending(struct km *km, int i, struct bpftun_peer *p, uint64_t now)
+{
+	struct km_peer *kp = &km->peers[i];
+	int used = dp_rx_sa_used(km->dp, kp->pending_index);
+
+	if (used == 1) {
+		sa_op(km, BPFTUN_OP_ACTIVATE_TX, (uint32_t)i, (uint32_t)kp->pending_slot, 0, NULL,
+		      0);
+		pr_info("peer %u: sending on slot %d (peer confirmed)", i, kp->pending_slot);
+		kp->pending_slot = -1;
+		return dp_get_peer(km->dp, (uint32_t)i, p) ? -1 : 0;
+	}
+	if (now - kp->pending_since > CONFIRM_TIMEOUT_NS) {
+		/* Never send under keys the peer has not shown it holds: keep
+		 * the old ones and start a handshake of our own, whose response
+		 * confirms its keys. */
+		kp->pending_since = now;
+		if (p->ep.dport && !kp->awaiting) {
+			pr_info("peer %u: slot %d not confirmed in 10 s; keeping the old keys and "
+				"initiating",
+				i, kp->pending_slot);
+			kp->force = 1;
+		}
+	}
+	return 0;
+}
+
+/* Roaming on data: tc_open saw authentic packets from elsewhere. 1 if the
+ * endpoint was moved (or tried to). */
+static int check_roamed(struct km *km, int i, const struct bpftun_peer *p, uint64_t now)
+{
+	struct hs_addr a;
+	char who[64];
+
+	if (!p->seen_port ||
+	    (p->seen_port == p->ep.dport && p->seen_v6 == !!(p->ep.flags & BPFTUN_EP_V6) &&
+	     !memcmp(p->seen_addr, p->ep.daddr, 16)))
+		return 0;
+	if (p->seen_v6)
+		hs_addr_v6(&a, p->seen_addr, ntohs(p->seen_port));
+	else
+		hs_addr_v4(&a, p->seen_addr, ntohs(p->seen_port));
+	fmt_hs_addr(&a, who, sizeof(who));
+	if (!set_endpoint(km, (uint32_t)i, &a))
+		pr_info("peer %d: roamed to %s (authentic data from there)", i, who);
+	km->peers[i].last_route_ns = now;
+	return 1;
+}
+
+/* Our side may move too (address, route): re-resolve every 5 s. -1 if p
+ * could not be read back. */
+static int reresolve(struct km *km, int i, struct bpftun_peer *p, uint64_t now)
+{
+	struct km_peer *kp = &km->peers[i];
+	struct hs_addr a;
+
+	if (now - kp->last_route_ns <= 5000000000ULL)
+		return 0;
+	kp->last_route_ns = now;
+	if (p->ep.flags & BPFTUN_EP_V6)
+		hs_addr_v6(&a, p->ep.daddr, ntohs(p->ep.dport));
+	else
+		hs_addr_v4(&a, p->ep.daddr, ntohs(p->ep.dport));
+	set_endpoint(km, (uint32_t)i, &a);
+	return dp_get_peer(km->dp, (uint32_t)i, p) ? -1 : 0;
+}
+
+static void keepalive(struct km *km, int i, const struct bpftun_peer *p, uint64_t now)
+{
+	struct km_peer *kp = &km->peers[i];
+	uint8_t ka[BPFTUN_HDR_LEN + BPFTUN_TAG_LEN];
+	struct sockaddr_in6 to;
+
+	if (!p->keepalive || now - kp->last_keepalive_ns < p->keepalive * 1000000000ULL)
+		return;
+	kp->last_keepalive_ns = now;
+	if (!dp_keepalive(km->dp, (uint32_t)i, ka) && !peer_sockaddr(km, (uint32_t)i, &to))
+		km_send(km, km->sock, ka, sizeof(ka), &to);
+}
+
+/* A new handshake when the session is due, or a retry with backoff. */
+static void rekey_or_retry(struct km *km, int i, const struct bpftun_peer *p, uint64_t now)
+{
+	struct km_peer *kp = &km->peers[i];
+
+	if (!kp->awaiting) {
+		/* renew a session that reached REKEY_AFTER_TIME; the responder
+		 * waits 10 s longer so both ends rarely race */
+		uint64_t due =
+		    p->session_start_ns + REKEY_AFTER_NS + (kp->initiator ? 0 : 10000000000ULL);
+		struct bpftun_tx_sa_info tx;
+
+		/* or once the active SA has sent REKEY_AFTER_MESSAGES */
+		if (!dp_tx_sa(km->dp, (uint32_t)i, p->tx_active, &tx) && tx.present &&
+		    tx.counter >= BPFTUN_REKEY_AFTER_MESSAGES)
+			kp->force = 1;
+		if (kp->force || !p->session_start_ns || now >= due)
+			send_initiation(km, (uint32_t)i);
+	} else if (now >= kp->next_init_ns) {
+		send_initiation(km, (uint32_t)i); /* retry with backoff */
+	}
+}
+
+static void tick_peer(struct km *km, int i, uint64_t now)
+{
+	struct bpftun_peer p;
+
+	if (dp_get_peer(km->dp, (uint32_t)i, &p))
+		return;
+	if (km->peers[i].pending_slot >= 0 && check_pending(km, i, &p, now))
+		return;
+	if (check_roamed(km, i, &p, now))
+		return;
+	if (!p.ep.dport)
+		return; /* no endpoint: wait for the peer */
+	if (reresolve(km, i, &p, now))
+		return;
+	keepalive(km, i, &p, now);
+	rekey_or_retry(km, i, &p, now);
+}
+
+void tick(struct km *km)
+{
+	uint64_t now = mono_ns();
+
+	log_limit_flush(&km->evlog);
+
+	/* once a second is soon enough, and a netlink round trip each tick is
+	 * what made the idle key manager show up in CPU accounting */
+	if (now - km->last_dev_check_ns >= 1000000000ULL) {
+		km->last_dev_check_ns = now;
+		if (nl_link_index(km->ifname) <= 0) {
+			device_gone(km);
+			return;
+		}
+	}
+	for (int i = 0; i < km->cfg.npeers; i++)
+		tick_peer(km, i, now);
+}

@@ -1,0 +1,361 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * underlay.c - the devices a tunnel's outer packets use (underlay.h): tc_open
+ * and the clsact qdisc on them (attach, detach, hand-over, the sweep of
+ * filters whose tunnel is gone), finding a tunnel from its device, and the
+ * route -> endpoint resolution. Called by `bpftun` (up.c) and by
+ * bpftun-keymgmt (keymgmt.c, timers.c).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "log.h"
+#include "underlay.h"
+
+/* ------------------------------------------------------------ tc filters */
+
+int tc_ingress_attach(int ifindex, int prog_fd, uint32_t handle)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = prog_fd, .handle = handle,
+		    .priority = BPFTUN_TC_PRIO);
+
+	return bpf_tc_attach(&hook, &opts);
+}
+
+int tc_ingress_detach(int ifindex, uint32_t handle)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = handle, .priority = BPFTUN_TC_PRIO);
+
+	return bpf_tc_detach(&hook, &opts);
+}
+
+/* ------------------------------------------------------- finding tunnels */
+
+/* The driver name of a device (ETHTOOL_GDRVINFO): a silent "is it veth?". */
+static int is_veth(const char *name)
+{
+	struct ethtool_drvinfo info = {.cmd = ETHTOOL_GDRVINFO};
+	struct ifreq ifr = {0};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), ok;
+
+	if (fd < 0)
+		return 0;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	ifr.ifr_data = (void *)&info;
+	ok = !ioctl(fd, SIOCETHTOOL, &ifr) && !strcmp(info.driver, "veth");
+	close(fd);
+	return ok;
+}
+
+/* 1 if hidden runs bpftun's tc_seal: the filter bpftun attaches there, its
+ * program called tc_seal, with a one-entry map called iface of our layout. */
+static int seal_has_iface(int hidden)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = hidden, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = BPFTUN_TC_HANDLE, .priority = BPFTUN_TC_PRIO);
+	struct bpf_prog_info info = {0};
+	uint32_t ids[BPFTUN_MAX_MAPS], len = sizeof(info);
+	int pfd, ok = 0;
+
+	if (bpf_tc_query(&hook, &opts))
+		return 0;
+	pfd = bpf_prog_get_fd_by_id(opts.prog_id);
+	if (pfd < 0)
+		return 0;
+	info.nr_map_ids = BPFTUN_MAX_MAPS;
+	info.map_ids = (uint64_t)(unsigned long)ids;
+	if (!bpf_obj_get_info_by_fd(pfd, &info, &len) && !strcmp(info.name, "tc_seal")) {
+		for (uint32_t i = 0; i < info.nr_map_ids && i < BPFTUN_MAX_MAPS && !ok; i++) {
+			struct bpf_map_info mi = {0};
+			uint32_t ml = sizeof(mi);
+			int fd = bpf_map_get_fd_by_id(ids[i]);
+
+			if (fd < 0)
+				continue;
+			ok = !bpf_obj_get_info_by_fd(fd, &mi, &ml) && !strcmp(mi.name, "iface") &&
+			     mi.value_size == sizeof(struct bpftun_iface) && mi.max_entries == 1;
+			close(fd);
+		}
+	}
+	close(pfd);
+	return ok;
+}
+
+int tunnel_hidden_ifindex(const char *name)
+{
+	int ifindex = nl_link_index(name), hidden;
+
+	if (ifindex <= 0)
+		return -ENODEV;
+	if (!is_veth(name))
+		return -ENOENT;
+	hidden = nl_veth_peer_ifindex(ifindex);
+	if (hidden <= 0)
+		return -ENOENT;
+	/* ours only if the hidden end runs our tc_seal with its iface map (a
+	 * query, not dp_find: loading programs to answer costs ~0.3 s) */
+	if (!seal_has_iface(hidden))
+		return -ENOENT;
+	return hidden;
+}
+
+/* Our tc_open is gone from dev. Remove the clsact qdisc bpftun added there
+ * unless other filters still use it; then pass the "bpftun added it" mark to
+ * another bpftun tunnel listening on dev, which removes it when it goes. */
+static void release_clsact(int dev)
+{
+	uint32_t handles[32];
+	char devname[IF_NAMESIZE];
+	int n;
+
+	if (!if_indextoname((unsigned int)dev, devname))
+		return; /* the underlay is gone, and its qdisc with it */
+	if (nl_clsact_exists(dev) != 1)
+		return; /* recorded as ours, but `up` was stopped before adding it */
+	n = nl_clsact_filters(dev, handles, 32);
+	if (n == 0) {
+		nl_clsact_del(dev);
+		return;
+	}
+	for (int i = 0; i < n && i < 32; i++) {
+		char name[IF_NAMESIZE];
+		struct datapath *dp = NULL;
+		struct bpftun_iface ifc;
+		int hidden;
+
+		if (!if_indextoname(handles[i], name))
+			continue; /* a tc_open filter's handle is its tunnel's ifindex */
+		hidden = tunnel_hidden_ifindex(name);
+		if (hidden < 0 || dp_find(&dp, hidden))
+			continue;
+		if (!dp_get_iface(dp, &ifc)) {
+			for (uint32_t j = 0; j < ifc.nunderlays && j < BPFTUN_MAX_UNDERLAYS; j++) {
+				if (ifc.underlays[j] != (uint32_t)dev)
+					continue;
+				ifc.clsact_created |= 1U << j;
+				dp_set_iface(dp, &ifc);
+				pr_debug("clsact on ifindex %d now belongs to '%s'", dev, name);
+				break;
+			}
+		}
+		dp_destroy(dp);
+		return;
+	}
+}
+
+/* ----------------------------------------------------- attach and detach */
+
+int underlay_attach(struct datapath *dp, struct bpftun_iface *ifc, uint32_t i,
+		    void (*step)(const char *what))
+{
+	int created = 0, dev = (int)ifc->underlays[i], had, err;
+	char name[IF_NAMESIZE] = "?";
+
+	if_indextoname((unsigned int)dev, name);
+	had = nl_clsact_exists(dev);
+	if (had < 0)
+		return had;
+	if (!had) {
+		ifc->clsact_created |= 1U << i;
+		err = dp_set_iface(dp, ifc);
+		if (err)
+			return err;
+		if (step)
+			step("underlay: clsact recorded as ours");
+	}
+	err = nl_clsact_ensure(dev, &created);
+	if (!err && !created && !had) {
+		ifc->clsact_created &= ~(1U << i); /* someone else was quicker */
+		err = dp_set_iface(dp, ifc);
+	}
+	if (!err && created && step)
+		step("underlay: clsact added");
+	err = err ?: tc_ingress_attach(dev, dp_open_fd(dp), ifc->tun_ifindex);
+	if (err) {
+		pr_err("underlay '%s': attaching tc_open: %s", name, strerror(-err));
+		return err;
+	}
+	if (step)
+		step("underlay: tc_open attached");
+	return 0;
+}
+
+int underlay_listen(struct datapath *dp, int ifindex)
+{
+	struct bpftun_iface ifc, before;
+	int slot, added = 0, err;
+
+	err = dp_get_iface(dp, &ifc);
+	if (err)
+		return err;
+	before = ifc;
+	/* the slot of a device that is gone is reused (bpf/datapath.h) */
+	slot = dp_underlay_slot(&ifc, (uint32_t)ifindex, &added);
+	if (slot < 0 || !added)
+		return slot < 0 ? slot : 0;
+	err = underlay_attach(dp, &ifc, (uint32_t)slot, NULL);
+	if (err) {
+		if (ifc.clsact_created & (1U << slot))
+			release_clsact(ifindex);
+		dp_set_iface(dp, &before);
+	}
+	return err;
+}
+
+void underlay_detach_all(const struct bpftun_iface *ifc)
+{
+	for (uint32_t i = 0; i < ifc->nunderlays && i < BPFTUN_MAX_UNDERLAYS; i++) {
+		tc_ingress_detach((int)ifc->underlays[i], ifc->tun_ifindex);
+		if (ifc->clsact_created & (1U << i))
+			release_clsact((int)ifc->underlays[i]);
+	}
+}
+
+/* --------------------------------------------- orphaned tc_open filters */
+
+/* The id of the map called `map` among a program's maps, 0 if none; the
+ * program's name into name (16 bytes) if name is not NULL. */
+static uint32_t prog_map_id(int prog_fd, const char *map, char *name)
+{
+	struct bpf_prog_info info = {0};
+	uint32_t ids[BPFTUN_MAX_MAPS], len = sizeof(info), id = 0;
+
+	info.nr_map_ids = BPFTUN_MAX_MAPS;
+	info.map_ids = (uint64_t)(unsigned long)ids;
+	if (bpf_obj_get_info_by_fd(prog_fd, &info, &len))
+		return 0;
+	if (name)
+		snprintf(name, 16, "%s", info.name);
+	for (uint32_t i = 0; i < info.nr_map_ids && i < BPFTUN_MAX_MAPS && !id; i++) {
+		struct bpf_map_info mi = {0};
+		uint32_t ml = sizeof(mi);
+		int fd = bpf_map_get_fd_by_id(ids[i]);
+
+		if (fd < 0)
+			continue;
+		if (!bpf_obj_get_info_by_fd(fd, &mi, &ml) && !strcmp(mi.name, map))
+			id = mi.id;
+		close(fd);
+	}
+	return id;
+}
+
+/* The id of the `peers` map of the bpftun program attached with handle on
+ * dev's TC ingress, 0 if none; its name into name (16 bytes). */
+static uint32_t filter_peers_id(int dev, uint32_t handle, char *name)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = dev, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = handle, .priority = BPFTUN_TC_PRIO);
+	uint32_t id;
+	int pfd;
+
+	if (dev <= 0 || bpf_tc_query(&hook, &opts))
+		return 0;
+	pfd = bpf_prog_get_fd_by_id(opts.prog_id);
+	if (pfd < 0)
+		return 0;
+	id = prog_map_id(pfd, "peers", name);
+	close(pfd);
+	return id;
+}
+
+/*
+ * A tc_open of bpftun on some device of this namespace whose tunnel is gone:
+ * its program is called tc_open, its filter handle is its tunnel device's
+ * ifindex, and that device is gone, or is no longer a tunnel whose tc_seal
+ * (on the hidden end) shares the tc_open's `peers` map (deleted, or another
+ * device under the same index). Such a filter keeps the dead tunnel's maps
+ * and cipher contexts alive and takes the tunnel port's packets. Each one is
+ * detached unless dry, and the clsact qdisc it leaves without any filter is
+ * removed: the record of who added it (the iface map) went with the
+ * tunnel's tc_seal. Returns how many were found; names them with -v or when
+ * dry.
+ */
+int underlay_sweep_orphans(int dry)
+{
+	struct if_nameindex *ifs = if_nameindex(), *i;
+	int found = 0;
+
+	if (!ifs)
+		return 0;
+	for (i = ifs; i->if_index; i++) {
+		int dev = (int)i->if_index, n, removed = 0;
+		uint32_t handles[64];
+
+		n = nl_clsact_filters(dev, handles, 64);
+		for (int k = 0; k < n && k < 64; k++) {
+			char pname[16] = "", tname[IF_NAMESIZE];
+			uint32_t peers = filter_peers_id(dev, handles[k], pname);
+			int hidden;
+
+			if (!peers || strcmp(pname, "tc_open"))
+				continue;
+			hidden = if_indextoname(handles[k], tname)
+				     ? nl_veth_peer_ifindex((int)handles[k])
+				     : -ENODEV;
+			if (hidden > 0 && filter_peers_id(hidden, BPFTUN_TC_HANDLE, NULL) == peers)
+				continue; /* its tunnel is alive */
+			found++;
+			if (dry || log_verbose)
+				pr_info(
+				    "%s '%s': tc_open of a tunnel that is gone (device index %u)",
+				    dry ? "underlay" : "removing from", i->if_name, handles[k]);
+			if (dry)
+				continue;
+			tc_ingress_detach(dev, handles[k]);
+			removed = 1;
+		}
+		if (removed && nl_clsact_filters(dev, NULL, 0) == 0)
+			nl_clsact_del(dev);
+	}
+	if_freenameindex(ifs);
+	return found;
+}
+
+/* ------------------------------------------------------------- endpoints */
+
+void underlay_endpoint(const struct nl_route_info *r, int family, const void *addr, uint16_t port,
+		       struct bpftun_endpoint *ep)
+{
+	size_t alen = family == AF_INET6 ? 16 : 4;
+
+	ep->flags = BPFTUN_EP_FIB | (family == AF_INET6 ? BPFTUN_EP_V6 : 0);
+	ep->ifindex = (uint32_t)r->oif;
+	memset(ep->saddr, 0, sizeof(ep->saddr));
+	memcpy(ep->saddr, r->prefsrc, alen);
+	memset(ep->daddr, 0, sizeof(ep->daddr));
+	memcpy(ep->daddr, addr, alen);
+	ep->dport = htons(port);
+	/* With BPFTUN_EP_FIB the kernel resolves the next hop
+	 * (bpf_redirect_neigh); the MACs are recorded for show and for a
+	 * static-MAC endpoint, not used on this path. */
+	nl_link_mac(r->oif, ep->smac);
+	memset(ep->dmac, 0, sizeof(ep->dmac));
+	nl_neigh_lookup(r->oif, family, r->has_gateway ? r->gateway : addr, ep->dmac);
+}
+
+int underlay_resolve(int family, const void *addr, uint16_t port, struct bpftun_endpoint *ep,
+		     int *oif)
+{
+	struct nl_route_info r;
+	int err = nl_route_get(family, addr, &r);
+
+	if (err)
+		return err;
+	underlay_endpoint(&r, family, addr, port, ep);
+	if (oif)
+		*oif = r.oif;
+	return 0;
+}
