@@ -21,6 +21,7 @@
  */
 #include "lib/common.h"
 #include "lib/siphash.h"
+#include "lib/local.h"
 #include "steer_shared.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -91,30 +92,6 @@ static __always_inline int to_slot(struct bpftun_steer_cfg *c, struct bpftun_ste
 	i = h % n;
 	barrier_var(i);
 	return to_cpu(st, c->cpus[i & (BPFTUN_STEER_MAX_CPUS - 1)]);
-}
-
-/* tc_open's rule: is the outer destination this host? (bpf_fib_lookup with
- * the ingress device as iif; NOT_FWDED = local, broadcast or multicast;
- * FWD_DISABLED = a device that does not forward only delivers locally;
- * a unicast route or a discard route = transit; an error = cannot tell). */
-static __always_inline int for_us(struct xdp_md *ctx, struct bpf_fib_lookup *f)
-{
-	long rc;
-
-	f->ifindex = ctx->ingress_ifindex;
-	rc = bpf_fib_lookup(ctx, f, sizeof(*f), BPF_FIB_LOOKUP_SKIP_NEIGH);
-	switch (rc) {
-	case BPF_FIB_LKUP_RET_SUCCESS:
-	case BPF_FIB_LKUP_RET_NO_NEIGH:
-	case BPF_FIB_LKUP_RET_FRAG_NEEDED:
-	case BPF_FIB_LKUP_RET_BLACKHOLE:
-	case BPF_FIB_LKUP_RET_UNREACHABLE:
-	case BPF_FIB_LKUP_RET_PROHIBIT:
-	case BPF_FIB_LKUP_RET_UNSUPP_LWT:
-		return 0;
-	default:
-		return 1;
-	}
 }
 
 /* ESP: find the SA the kernel will use; every found state is released
@@ -264,7 +241,7 @@ int xdp_steer(struct xdp_md *ctx)
 	t.dport = udp->dest;
 	t.proto = IPPROTO_UDP;
 	(void)v6;
-	if (!for_us(ctx, &fib)) {
+	if (!addressed_to_us(ctx, &fib, ctx->ingress_ifindex)) {
 		st->transit++;
 		return XDP_PASS;
 	}

@@ -6,7 +6,7 @@
  * open_udp and open_for_us for step 1, open_check_len, open_load,
  * open_find_sa, open_verify, open_replay, open_roam, open_decap,
  * open_check_inner, open_eth); tc_open (datapath.bpf.c) counts the result and
- * redirects. for_us() is the routing question of "Only what is addressed to
+ * redirects. addressed_to_us() (lib/local.h) is the routing question of "Only what is addressed to
  * this host".
  */
 #ifndef BPFTUN_OPEN_H
@@ -14,48 +14,9 @@
 
 #include "maps.h"
 #include "packet.h"
+#include "local.h"
 
 enum { OPEN_PASS = -1 };
-
-/* Is this packet addressed to this host? Asked only of data messages to our
- * port, before anything is counted. The kernel's own routing decides, with
- * the input lookup the stack will make (bpf_fib_lookup, ingress device as
- * iif, the packet's addresses, ports and TOS):
- *   - a unicast route (SUCCESS, NO_NEIGH, FRAG_NEEDED): the stack would
- *     forward it, it is transit: not ours;
- *   - BLACKHOLE, UNREACHABLE, PROHIBIT, UNSUPP_LWT: the stack discards or
- *     tunnels it elsewhere: not ours;
- *   - NOT_FWDED: a local (or broadcast, multicast, unroutable) destination:
- *     ours;
- *   - FWD_DISABLED: the kernel checks forwarding on the device before it
- *     looks at the destination, so this says nothing about it; but a device
- *     that does not forward only delivers locally or drops, so a packet there
- *     is never transit: ours. This is the common case of a host (not a
- *     router), and costs no route lookup at all;
- *   - an error (< 0): cannot tell: ours, as before the check existed.
- * SKIP_NEIGH: the neighbour is irrelevant to the answer. */
-static __always_inline int for_us(struct __sk_buff *skb, struct bpf_fib_lookup *f)
-{
-	long rc;
-
-	f->ifindex = skb->ifindex;
-	rc = bpf_fib_lookup(skb, f, sizeof(*f), BPF_FIB_LOOKUP_SKIP_NEIGH);
-	switch (rc) {
-	case BPF_FIB_LKUP_RET_NOT_FWDED:
-	case BPF_FIB_LKUP_RET_FWD_DISABLED:
-		return 1;
-	case BPF_FIB_LKUP_RET_SUCCESS:
-	case BPF_FIB_LKUP_RET_NO_NEIGH:
-	case BPF_FIB_LKUP_RET_FRAG_NEEDED:
-	case BPF_FIB_LKUP_RET_BLACKHOLE:
-	case BPF_FIB_LKUP_RET_UNREACHABLE:
-	case BPF_FIB_LKUP_RET_PROHIBIT:
-	case BPF_FIB_LKUP_RET_UNSUPP_LWT:
-		return 0;
-	default:
-		return 1;
-	}
-}
 
 #define VLAN_VID_MASK 0x0fff
 
@@ -164,7 +125,7 @@ static __always_inline int open_for_us(struct __sk_buff *skb, struct bpftun_scra
 		fib->ipv4_src = (__u32)src[0];
 		fib->ipv4_dst = (__u32)dst[0];
 	}
-	return for_us(skb, fib);
+	return addressed_to_us(skb, fib, skb->ifindex);
 }
 
 /* Step 2: from here the packet claims to be ours: anything wrong is a drop.
@@ -365,7 +326,7 @@ static __always_inline int open(struct __sk_buff *skb, __u32 *peer_id, __u32 *in
 	struct rx_sa *sa;
 	struct inner in = {};
 	struct ethhdr eth;
-	__u64 dst[2] = {}; /* outer destination address, for for_us() */
+	__u64 dst[2] = {}; /* outer destination address, for addressed_to_us() */
 	__u32 tos = 0;	   /* IPv4 TOS, or IPv6 traffic class and flow label */
 	__u32 one = 1, l4off, ulen, len, sa_peer, salt, nblk;
 	__u64 counter, r0, r1;
