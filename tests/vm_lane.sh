@@ -7,6 +7,8 @@
 #     has AES-NI: then datapath's byte-for-byte reference check ran on it);
 #   - ESP: esp4/esp6 load, `ip xfrm state add ... proto esp` works in a netns,
 #     and ESP-protected pings pass between two namespaces;
+#   - ESP software RSS: xdp_steer's found path (tests/vm_esp_steer.sh: found,
+#     steered to the expected CPU, released; unknown SPIs pass untouched);
 #   - kernel WireGuard: the module loads and a wireguard link can be created.
 # Each result is a PASS or FAIL line naming what was checked; something the
 # kernel lacks is a FAIL that names it, never a skip.
@@ -16,7 +18,7 @@ set -u
 BUILD=$(cd "${1:?usage: vm_lane.sh BUILD_DIR [TEST...]}" && pwd)
 shift
 HERE=$(cd "$(dirname "$0")" && pwd)
-TESTS=(datapath poly1305_bpf ctx_lifetime netns_datapath netns_bpftun)
+TESTS=(datapath poly1305_bpf ctx_lifetime steer netns_datapath netns_bpftun)
 [ $# -gt 0 ] && TESTS=("$@")
 X="bt-vx-$$"
 Y="bt-vy-$$"
@@ -126,6 +128,16 @@ esp() {
 }
 check "ESP: esp4/esp6 load, ip xfrm state add proto esp in a netns, ESP pings (IPv4, IPv6) pass through the states" esp
 [ -s "$TMP/esp" ] && cat "$TMP/esp"
+
+# xdp_steer's ESP found path (its own namespaces, PASS/FAIL lines of its own)
+echo "--- ESP software RSS (tests/vm_esp_steer.sh)"
+if bash "$HERE/vm_esp_steer.sh" "$BUILD" 2>&1 | sed 's/^/    /'; [ "${PIPESTATUS[0]}" -eq 0 ]; then
+	echo "PASS: ESP software RSS: found, steered to the expected CPU, released; unknown SPIs pass untouched"
+	pass=$((pass + 1))
+else
+	echo "FAIL: ESP software RSS (tests/vm_esp_steer.sh, lines above)"
+	fail=$((fail + 1))
+fi
 
 wireguard() {
 	modprobe wireguard || { echo "this kernel lacks the wireguard module"; return 1; }
