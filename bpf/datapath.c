@@ -121,20 +121,41 @@ static int crypto_registered(const char *name)
 	return found;
 }
 
-/* modprobe -q crypto-NAME (what the kernel's request_module would ask for);
- * its result does not matter: /proc/crypto is read again after it. */
-static void crypto_modprobe(const char *name)
+/* Modules of cipher drivers that declare no crypto- alias (Debian 13's
+ * aes_ti has none, so `modprobe crypto-aes-fixed-time` finds nothing). */
+static const struct {
+	const char *driver, *module;
+} cipher_modules[] = {
+    {"aes-fixed-time", "aes_ti"},
+    {"aes-aesni", "aesni_intel"},
+    {"aes-generic", "aes_generic"},
+};
+
+static void modprobe(const char *name)
 {
-	char alias[160];
-	char *argv[] = {"modprobe", "-q", alias, NULL};
+	char *argv[] = {"modprobe", "-q", (char *)name, NULL};
 	extern char **environ;
 	pid_t pid;
 	int st;
 
+	if (!posix_spawnp(&pid, "modprobe", NULL, NULL, argv, environ))
+		waitpid(pid, &st, 0);
+}
+
+/* Load what provides cipher `name`: its crypto- alias (what the kernel's own
+ * request_module asks for), else its module if it is a driver listed above.
+ * The result does not matter: /proc/crypto is read again after it. */
+static void crypto_modprobe(const char *name)
+{
+	char alias[160];
+
 	snprintf(alias, sizeof(alias), "crypto-%s", name);
-	if (posix_spawnp(&pid, "modprobe", NULL, NULL, argv, environ))
+	modprobe(alias);
+	if (crypto_registered(name) == 1)
 		return;
-	waitpid(pid, &st, 0);
+	for (size_t i = 0; i < sizeof(cipher_modules) / sizeof(cipher_modules[0]); i++)
+		if (!strcmp(name, cipher_modules[i].driver))
+			modprobe(cipher_modules[i].module);
 }
 
 int dp_kernel_check_kfuncs(const char *const *names, size_t n, char *why, size_t len)
@@ -193,7 +214,7 @@ int dp_kernel_check(const char *algo, char *why, size_t len)
 		return 0;
 	/* The cipher: "T(X)" needs the block cipher X ("aes" or a driver such as
 	 * "aes-generic"). bpf_crypto_ctx_create does not load X's module on
-	 * 6.12 (-EOPNOTSUPP until it is loaded): load it by its alias here. */
+	 * 6.12 (-EOPNOTSUPP until it is loaded): load it here. */
 	open = strchr(algo, '(');
 	close = strrchr(algo, ')');
 	if (open && close > open + 1 && (size_t)(close - open - 1) < sizeof(inner)) {
@@ -212,7 +233,7 @@ int dp_kernel_check(const char *algo, char *why, size_t len)
 	if (!err) {
 		snprintf(why, len,
 			 "bpftun: this kernel lacks the cipher %s for %s (not in /proc/crypto, and "
-			 "no module crypto-%s to load); see docs/kernel.md",
+			 "modprobe found no module for crypto-%s); see docs/kernel.md",
 			 inner, algo, inner);
 		return -ENOENT;
 	}
