@@ -134,7 +134,23 @@ r4a=$(refcnt 10.88.0.2 $S4)
 r6a=$(refcnt fd88::2 $S6)
 check "reference counts readable before traffic (IPv4 '$r4a', IPv6 '$r6a')" test -n "$r4a" -a -n "$r6a"
 
+# expect_cpus C4 C6: "exp0 exp1", the to_cpu counts C4 packets of the IPv4
+# SA and C6 of the IPv6 SA must give
+expect_cpus() {
+	local x0=0 x1=0
+	case $e4 in 0) x0=$((x0 + $1)) ;; 1) x1=$((x1 + $1)) ;; *) x0=-1 ;; esac
+	case $e6 in 0) x0=$((x0 + $2)) ;; 1) x1=$((x1 + $2)) ;; *) x0=-1 ;; esac
+	echo "$x0 $x1"
+}
 check "$N ESP pings over IPv4 (SPI $S4 into Y)" ip netns exec "$X" ping -c $N -i 0.2 -W 5 10.88.0.2
+# after the IPv4 pings alone: each CPU's count by itself (the totals below
+# could not tell two swapped CPUs apart when both SAs carried as many packets)
+sleep 0.5
+p4=$(use 10.88.0.1 10.88.0.2 $S4)
+p6=$(use fd88::1 fd88::2 $S6)
+set -- $(expect_cpus "$p4" "$p6")
+check "IPv4 pings alone steered to SPI $S4's CPU $e4: to_cpu0 $(sget to_cpu0) == $1, to_cpu1 $(sget to_cpu1) == $2" \
+	test "$(sget to_cpu0)" -eq "$1" -a "$(sget to_cpu1)" -eq "$2" -a "$p4" -ge $N
 check "$N ESP pings over IPv6 (SPI $S6 into Y)" ip netns exec "$X" ping -6 -c $N -i 0.2 -W 5 fd88::2
 sleep 0.5
 c4=$(use 10.88.0.1 10.88.0.2 $S4)
@@ -149,11 +165,7 @@ check "every found packet was steered: esp_steered $steered == esp_found $found"
 check "none steered by a per-CPU SA CPU (esp_pcpu 0)" test "$(sget esp_pcpu)" -eq 0
 check "no lookup errors, nothing passed for lack of a CPU (esp_error 0, no_cpu 0)" \
 	test "$(sget esp_error)" -eq 0 -a "$(sget no_cpu)" -eq 0
-exp0=0 exp1=0
-for p in "$e4 $c4" "$e6 $c6"; do
-	set -- $p
-	case $1 in 0) exp0=$((exp0 + $2)) ;; 1) exp1=$((exp1 + $2)) ;; *) exp0=-1 ;; esac
-done
+read -r exp0 exp1 <<<"$(expect_cpus "$c4" "$c6")"
 got0=$(sget to_cpu0)
 got1=$(sget to_cpu1)
 check "steered to the expected CPUs: to_cpu0 $got0 == $exp0, to_cpu1 $got1 == $exp1" \
