@@ -4,10 +4,15 @@
  */
 #include <errno.h>
 #include <net/if.h>
+#include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <sodium.h>
 
@@ -42,6 +47,196 @@ static int record_maps(struct datapath *dp)
 	}
 	if (bpf_map_update_elem(fd, &zero, &ifc, BPF_ANY))
 		return -errno;
+	return 0;
+}
+
+/* ------------------------------------------------------ kernel check */
+
+/* Every kfunc the datapath's programs call: the __ksym declarations of
+ * bpf/lib/common.h (bpf_dynptr_from_mem, bpf_skb_pull_data... are helpers,
+ * checked by the verifier with a clear message of its own). */
+const char *const dp_kernel_kfuncs[] = {
+    "bpf_crypto_ctx_create", "bpf_crypto_ctx_acquire", "bpf_crypto_ctx_release",
+    "bpf_crypto_encrypt",    "bpf_crypto_decrypt",     "bpf_iter_num_new",
+    "bpf_iter_num_next",     "bpf_iter_num_destroy",   "bpf_dynptr_adjust",
+    "bpf_cast_to_kern_ctx",
+};
+const size_t dp_kernel_nkfuncs = sizeof(dp_kernel_kfuncs) / sizeof(dp_kernel_kfuncs[0]);
+
+#define KERNEL_NEEDS                                                                               \
+	"needs Linux 6.10+ with CONFIG_BPF_SYSCALL, CONFIG_DEBUG_INFO_BTF, "                       \
+	"CONFIG_CRYPTO_ECB and an AES cipher; see docs/kernel.md"
+
+/* Does vmlinux, a loaded module's BTF, or the module tree provide `mod`
+ * (a struct `type` defined in it)? */
+static int have_feature(const struct btf *vmlinux, const char *type, const char *mod)
+{
+	char p[320], line[512];
+	struct utsname u;
+	size_t n = strlen(mod);
+	FILE *f;
+	int found = 0;
+
+	if (btf__find_by_name_kind(vmlinux, type, BTF_KIND_STRUCT) >= 0)
+		return 1; /* built in */
+	snprintf(p, sizeof(p), "/sys/kernel/btf/%s", mod);
+	if (!access(p, F_OK))
+		return 1; /* loaded */
+	if (uname(&u))
+		return 0;
+	snprintf(p, sizeof(p), "/lib/modules/%s/modules.dep", u.release);
+	f = fopen(p, "re");
+	if (!f)
+		return 0;
+	/* "kernel/net/sched/cls_bpf.ko[.xz|.zst]: ..." : the kernel loads it on use */
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *c = strchr(line, ':'), *b;
+
+		if (!c)
+			continue;
+		*c = 0;
+		b = strrchr(line, '/');
+		b = b ? b + 1 : line;
+		found = !strncmp(b, mod, n) && !strncmp(b + n, ".ko", 3);
+	}
+	fclose(f);
+	return found;
+}
+
+/* Is a crypto algorithm called `name` (name or driver) registered? */
+static int crypto_registered(const char *name)
+{
+	char line[256], want[128];
+	FILE *f = fopen("/proc/crypto", "re");
+	int found = 0;
+
+	if (!f)
+		return -errno;
+	while (!found && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "name : %127s", want) == 1 ||
+		    sscanf(line, "driver : %127s", want) == 1)
+			found = !strcmp(want, name);
+	}
+	fclose(f);
+	return found;
+}
+
+/* Modules of cipher drivers that declare no crypto- alias (Debian 13's
+ * aes_ti has none, so `modprobe crypto-aes-fixed-time` finds nothing). */
+static const struct {
+	const char *driver, *module;
+} cipher_modules[] = {
+    {"aes-fixed-time", "aes_ti"},
+    {"aes-aesni", "aesni_intel"},
+    {"aes-generic", "aes_generic"},
+};
+
+static void modprobe(const char *name)
+{
+	char *argv[] = {"modprobe", "-q", (char *)name, NULL};
+	extern char **environ;
+	pid_t pid;
+	int st;
+
+	if (!posix_spawnp(&pid, "modprobe", NULL, NULL, argv, environ))
+		waitpid(pid, &st, 0);
+}
+
+/* Load what provides cipher `name`: its crypto- alias (what the kernel's own
+ * request_module asks for), else its module if it is a driver listed above.
+ * The result does not matter: /proc/crypto is read again after it. */
+static void crypto_modprobe(const char *name)
+{
+	char alias[160];
+
+	snprintf(alias, sizeof(alias), "crypto-%s", name);
+	modprobe(alias);
+	if (crypto_registered(name) == 1)
+		return;
+	for (size_t i = 0; i < sizeof(cipher_modules) / sizeof(cipher_modules[0]); i++)
+		if (!strcmp(name, cipher_modules[i].driver))
+			modprobe(cipher_modules[i].module);
+}
+
+int dp_kernel_check_kfuncs(const char *const *names, size_t n, char *why, size_t len)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	int err = 0;
+
+	why[0] = 0;
+	if (!btf) {
+		err = -errno;
+		snprintf(
+		    why, len,
+		    "bpftun: this kernel has no BTF (/sys/kernel/btf/vmlinux: %s; " KERNEL_NEEDS
+		    ")",
+		    strerror(-err));
+		return err;
+	}
+	for (size_t i = 0; i < n && !err; i++)
+		if (btf__find_by_name_kind(btf, names[i], BTF_KIND_FUNC) < 0) {
+			snprintf(why, len,
+				 "bpftun: this kernel lacks the kfunc %s (" KERNEL_NEEDS ")",
+				 names[i]);
+			err = -EOPNOTSUPP;
+		}
+	btf__free(btf);
+	return err;
+}
+
+int dp_kernel_check(const char *algo, char *why, size_t len)
+{
+	struct btf *btf;
+	char inner[96];
+	const char *open, *close;
+	int err;
+
+	why[0] = 0;
+	err = dp_kernel_check_kfuncs(dp_kernel_kfuncs, dp_kernel_nkfuncs, why, len);
+	if (err)
+		return err;
+	btf = btf__load_vmlinux_btf();
+	if (!btf)
+		return -errno; /* read a moment ago */
+	if (!have_feature(btf, "clsact_sched_data", "sch_ingress"))
+		snprintf(
+		    why, len,
+		    "bpftun: this kernel lacks the clsact qdisc (CONFIG_NET_SCH_INGRESS, module "
+		    "sch_ingress); see docs/kernel.md");
+	else if (!have_feature(btf, "cls_bpf_prog", "cls_bpf"))
+		snprintf(why, len,
+			 "bpftun: this kernel lacks the cls_bpf classifier (CONFIG_NET_CLS_BPF, "
+			 "module cls_bpf); see docs/kernel.md");
+	btf__free(btf);
+	if (why[0])
+		return -EOPNOTSUPP;
+	if (!algo || !algo[0])
+		return 0;
+	/* The cipher: "T(X)" needs the block cipher X ("aes" or a driver such as
+	 * "aes-generic"). bpf_crypto_ctx_create does not load X's module on
+	 * 6.12 (-EOPNOTSUPP until it is loaded): load it here. */
+	open = strchr(algo, '(');
+	close = strrchr(algo, ')');
+	if (open && close > open + 1 && (size_t)(close - open - 1) < sizeof(inner)) {
+		memcpy(inner, open + 1, (size_t)(close - open - 1));
+		inner[close - open - 1] = 0;
+	} else {
+		snprintf(inner, sizeof(inner), "%s", algo);
+	}
+	err = crypto_registered(inner);
+	if (err == 0) {
+		crypto_modprobe(inner);
+		err = crypto_registered(inner);
+	}
+	if (err < 0)
+		return 0; /* no /proc/crypto: cannot tell; the SA install will say */
+	if (!err) {
+		snprintf(why, len,
+			 "bpftun: this kernel lacks the cipher %s for %s (not in /proc/crypto, and "
+			 "modprobe found no module for crypto-%s); see docs/kernel.md",
+			 inner, algo, inner);
+		return -ENOENT;
+	}
 	return 0;
 }
 

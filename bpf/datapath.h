@@ -7,10 +7,26 @@
 #ifndef BPFTUN_DP_H
 #define BPFTUN_DP_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include "bpftun_shared.h"
 
 struct datapath;
+
+/*
+ * What the datapath needs from the running kernel, checked before loading
+ * it, so that a missing feature is named instead of shown as a verifier log:
+ * every kfunc its programs call (in vmlinux BTF), the clsact qdisc and
+ * cls_bpf (built in, loaded, or a module the kernel can load), and, when
+ * algo is given ("ecb(aes)"), its block cipher (in /proc/crypto, else loaded
+ * with `modprobe crypto-NAME`). 0, or -errno with one line in why:
+ * "bpftun: this kernel lacks X (...)".
+ */
+int dp_kernel_check(const char *algo, char *why, size_t len);
+/* The kfunc part for a given list of names (tests), and the datapath's list. */
+int dp_kernel_check_kfuncs(const char *const *names, size_t n, char *why, size_t len);
+extern const char *const dp_kernel_kfuncs[];
+extern const size_t dp_kernel_nkfuncs;
 
 /* Open and load the datapath with cfg baked into .rodata. 0 or -errno. */
 int dp_load(struct datapath **out, const struct bpftun_config *cfg);

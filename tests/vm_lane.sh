@@ -7,7 +7,10 @@
 #     has AES-NI: then datapath's byte-for-byte reference check ran on it);
 #   - ESP: esp4/esp6 load, `ip xfrm state add ... proto esp` works in a netns,
 #     and ESP-protected pings pass between two namespaces;
-#   - kernel WireGuard: the module loads and a wireguard link can be created.
+#   - ESP software RSS: xdp_steer's found path (tests/vm_esp_steer.sh: found,
+#     steered to the expected CPU, released; unknown SPIs pass untouched);
+#   - kernel WireGuard: the module loads and a wireguard link can be created;
+#   - `bpftun up`'s kernel check loads a named cipher's module (aes_ti).
 # Each result is a PASS or FAIL line naming what was checked; something the
 # kernel lacks is a FAIL that names it, never a skip.
 #
@@ -16,7 +19,7 @@ set -u
 BUILD=$(cd "${1:?usage: vm_lane.sh BUILD_DIR [TEST...]}" && pwd)
 shift
 HERE=$(cd "$(dirname "$0")" && pwd)
-TESTS=(datapath poly1305_bpf ctx_lifetime netns_datapath netns_bpftun)
+TESTS=(datapath poly1305_bpf ctx_lifetime steer kernel_check netns_datapath netns_bpftun)
 [ $# -gt 0 ] && TESTS=("$@")
 X="bt-vx-$$"
 Y="bt-vy-$$"
@@ -81,6 +84,19 @@ for t in "${TESTS[@]}"; do
 done
 [ -s "$TMP/driver" ] || check "ecb(aes) is the AES-NI driver" aes_ni_driver
 
+# `bpftun up`'s kernel check (dp_kernel_check) on a cipher whose module is
+# not loaded: bpf_crypto_ctx_create does not load it on 6.12 (-EOPNOTSUPP),
+# the check must (modprobe crypto-NAME) or name it.
+cipher_module() {
+	rmmod aes_ti 2>/dev/null
+	if grep -qE '^driver *: aes-fixed-time$' /proc/crypto; then
+		echo "aes_ti cannot be unloaded (in use): the module load cannot be tested"
+		return 1
+	fi
+	"$BUILD/tests/test_kernel_check" "$HERE/.." "ecb(aes-fixed-time)"
+}
+check "kernel check loads a cipher's module: after rmmod aes_ti, dp_kernel_check(ecb(aes-fixed-time)) passes and aes-fixed-time is registered" cipher_module
+
 # ESP between two namespaces: states in both directions, policies, ping.
 esp() {
 	local k1=0x1111111111111111111111111111111111111111111111111111111111111111deadbeef
@@ -126,6 +142,16 @@ esp() {
 }
 check "ESP: esp4/esp6 load, ip xfrm state add proto esp in a netns, ESP pings (IPv4, IPv6) pass through the states" esp
 [ -s "$TMP/esp" ] && cat "$TMP/esp"
+
+# xdp_steer's ESP found path (its own namespaces, PASS/FAIL lines of its own)
+echo "--- ESP software RSS (tests/vm_esp_steer.sh)"
+if bash "$HERE/vm_esp_steer.sh" "$BUILD" 2>&1 | sed 's/^/    /'; [ "${PIPESTATUS[0]}" -eq 0 ]; then
+	echo "PASS: ESP software RSS: found, steered to the expected CPU, released; unknown SPIs pass untouched"
+	pass=$((pass + 1))
+else
+	echo "FAIL: ESP software RSS (tests/vm_esp_steer.sh, lines above)"
+	fail=$((fail + 1))
+fi
 
 wireguard() {
 	modprobe wireguard || { echo "this kernel lacks the wireguard module"; return 1; }

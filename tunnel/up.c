@@ -306,7 +306,10 @@ static int preflight(struct up_state *s)
 	unsigned int mtu = 0;
 	int fd, one = 1, err;
 	struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_port = htons(c->listen_port)};
+	char why[320];
 
+	if ((err = dp_kernel_check(c->kernel_algo, why, sizeof(why))))
+		return fprintf(stderr, "%s\n", why), err;
 	if (crypto_scalarmult_base(s->public_key, c->private_key)) {
 		pr_err("%s: PrivateKey: not a usable X25519 key", s->conf_path);
 		return -EINVAL;
