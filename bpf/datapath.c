@@ -158,6 +158,32 @@ static void crypto_modprobe(const char *name)
 			modprobe(cipher_modules[i].module);
 }
 
+/* The driver the kernel picks for the single-block cipher "aes": the one of
+ * highest priority in /proc/crypto. 0 and `out` set, or -errno. */
+static int aes_driver(char *out, size_t len)
+{
+	char line[256], name[128] = "", driver[128] = "", type[64];
+	FILE *f = fopen("/proc/crypto", "re");
+	int prio = -1, best = -1;
+
+	if (!f)
+		return -errno;
+	out[0] = 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "name : %127s", name) == 1 ||
+		    sscanf(line, "driver : %127s", driver) == 1 ||
+		    sscanf(line, "priority : %d", &prio) == 1)
+			continue;
+		if (sscanf(line, "type : %63s", type) == 1 && !strcmp(name, "aes") &&
+		    !strcmp(type, "cipher") && prio > best) {
+			best = prio;
+			snprintf(out, len, "%s", driver);
+		}
+	}
+	fclose(f);
+	return out[0] ? 0 : -ENOENT;
+}
+
 int dp_kernel_check_kfuncs(const char *const *names, size_t n, char *why, size_t len)
 {
 	struct btf *btf = btf__load_vmlinux_btf();
@@ -222,6 +248,26 @@ int dp_kernel_check(const char *algo, char *why, size_t len)
 		inner[close - open - 1] = 0;
 	} else {
 		snprintf(inner, sizeof(inner), "%s", algo);
+	}
+	if (!strcmp(inner, "aes")) {
+		/* The constant-time default (Cipher = aes-fixed-time) names no
+		 * driver: the kernel takes the "aes" of highest priority. Without
+		 * udev (or before it ran) that can be the table-based aes-generic,
+		 * as on Debian 13's 6.12 until aesni_intel or aes_ti is loaded:
+		 * load both (each is constant time), then make sure. */
+		char drv[128];
+
+		modprobe("aesni_intel");
+		modprobe("aes_ti");
+		if (!aes_driver(drv, sizeof(drv)) && !strcmp(drv, "aes-generic")) {
+			snprintf(why, len,
+				 "bpftun: %s would run on the table-based aes-generic here (neither "
+				 "aesni_intel nor aes_ti could be loaded), which is not constant "
+				 "time; load one of them, or set Cipher = aes-generic to accept "
+				 "that; see docs/crypto.md",
+				 algo);
+			return -EOPNOTSUPP;
+		}
 	}
 	err = crypto_registered(inner);
 	if (err == 0) {
