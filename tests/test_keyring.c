@@ -31,12 +31,12 @@
 #include "datapath.h"
 
 #define KEYCTL_JOIN_SESSION_KEYRING 1
-#define KEYCTL_REVOKE 3
-#define KEYCTL_DESCRIBE 6
-#define KEYCTL_SET_TIMEOUT 15
-#define KEYCTL_INVALIDATE 21
-#define KEY_SPEC_SESSION_KEYRING (-3)
-#define KEY_SPEC_USER_KEYRING (-4)
+#define KEYCTL_REVOKE		    3
+#define KEYCTL_DESCRIBE		    6
+#define KEYCTL_SET_TIMEOUT	    15
+#define KEYCTL_INVALIDATE	    21
+#define KEY_SPEC_SESSION_KEYRING    (-3)
+#define KEY_SPEC_USER_KEYRING	    (-4)
 
 static long keyctl(int op, unsigned long a, unsigned long b, unsigned long c, unsigned long d)
 {
@@ -56,9 +56,10 @@ static int describe(int32_t serial)
 {
 	char buf[256];
 
-	return keyctl(KEYCTL_DESCRIBE, (unsigned long)serial, (unsigned long)buf, sizeof(buf), 0) < 0
-		       ? -errno
-		       : 0;
+	return keyctl(KEYCTL_DESCRIBE, (unsigned long)serial, (unsigned long)buf, sizeof(buf), 0) <
+		       0
+		   ? -errno
+		   : 0;
 }
 
 /* The usage count and flags columns of the key's line in /proc/keys. */
@@ -80,13 +81,13 @@ static int proc_keys(int32_t serial, int *usage, char flags[8])
 	return found ? 0 : -ENOENT;
 }
 
-static const uint8_t KEY[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11,
-				12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22,
-				23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
+static const uint8_t KEY[32] = {1,  2,	3,  4,	5,  6,	7,  8,	9,  10, 11, 12, 13, 14, 15, 16,
+				17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
 
 static int install(struct datapath *dp, int32_t serial, uint32_t slot, int *key_wiped)
 {
-	struct bpftun_sa_req r = {.op = BPFTUN_OP_INSTALL_TX, .peer_id = 0, .slot = slot, .index = 7};
+	struct bpftun_sa_req r = {
+	    .op = BPFTUN_OP_INSTALL_TX, .peer_id = 0, .slot = slot, .index = 7};
 	static const uint8_t zero[32];
 	int err;
 
@@ -115,13 +116,20 @@ static int clear_slot(struct datapath *dp, uint32_t slot)
 static const char *ename(int err)
 {
 	switch (-err) {
-	case 0: return "0";
-	case ENOKEY: return "ENOKEY";
-	case EKEYREJECTED: return "EKEYREJECTED";
-	case EKEYREVOKED: return "EKEYREVOKED";
-	case EKEYEXPIRED: return "EKEYEXPIRED";
-	case EOPNOTSUPP: return "EOPNOTSUPP";
-	default: return strerror(-err);
+	case 0:
+		return "0";
+	case ENOKEY:
+		return "ENOKEY";
+	case EKEYREJECTED:
+		return "EKEYREJECTED";
+	case EKEYREVOKED:
+		return "EKEYREVOKED";
+	case EKEYEXPIRED:
+		return "EKEYEXPIRED";
+	case EOPNOTSUPP:
+		return "EOPNOTSUPP";
+	default:
+		return strerror(-err);
 	}
 }
 
@@ -186,8 +194,8 @@ int main(void)
 		install(dp, other, 2, NULL);
 	proc_keys(other, &after, flags);
 	check(before > 0 && before == after,
-	      "usage count of key %08x before and after 1000 refused installs: %d, %d", other, before,
-	      after);
+	      "usage count of key %08x before and after 1000 refused installs: %d, %d", other,
+	      before, after);
 
 	/* wrong description, wrong type, a special serial (@u: a keyring) */
 	err = install(dp, other, 2, NULL);
@@ -219,7 +227,7 @@ int main(void)
 
 	/* expired: a timeout of 1 s; installs before, refused after */
 	expiring = good;
-	{	/* the expiry is whole seconds: start in the first half of one (<= 1 s) */
+	{ /* the expiry is whole seconds: start in the first half of one (<= 1 s) */
 		struct timespec now, ms10 = {0, 10 * 1000 * 1000};
 
 		for (int i = 0; i < 100; i++) {

@@ -23,15 +23,15 @@
 
 #include "common.h"
 
-#define ENOKEY 126
-#define EKEYEXPIRED 127
-#define EKEYREVOKED 128
+#define ENOKEY	     126
+#define EKEYEXPIRED  127
+#define EKEYREVOKED  128
 #define EKEYREJECTED 129
 
 /* include/linux/key.h: #defines, not in BTF. */
-#define BPFTUN_KEY_FLAG_REVOKED (1UL << 1)
+#define BPFTUN_KEY_FLAG_REVOKED	    (1UL << 1)
 #define BPFTUN_KEY_FLAG_INVALIDATED (1UL << 5)
-#define BPFTUN_KEY_IS_POSITIVE 1
+#define BPFTUN_KEY_IS_POSITIVE	    1
 
 extern struct bpf_key *bpf_lookup_user_key(__s32 serial, __u64 flags) __ksym;
 extern void bpf_key_put(struct bpf_key *bkey) __ksym;
@@ -77,9 +77,10 @@ static __always_inline int keyring_check(struct bpf_key *bkey, __u64 now)
 /* ctx is a struct bpftun_sa_keyring_req; read at constant offsets only. */
 static __always_inline int keyring_gate(void *ctx)
 {
-	__s32 serial = *(volatile __s32 *)(ctx + __builtin_offsetof(struct bpftun_sa_keyring_req,
-								     serial));
-	__u64 now = *(volatile __u64 *)(ctx + __builtin_offsetof(struct bpftun_sa_keyring_req, now));
+	__s32 serial =
+	    *(volatile __s32 *)(ctx + __builtin_offsetof(struct bpftun_sa_keyring_req, serial));
+	__u64 now =
+	    *(volatile __u64 *)(ctx + __builtin_offsetof(struct bpftun_sa_keyring_req, now));
 	struct bpf_key *bkey;
 	int err;
 
