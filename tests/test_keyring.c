@@ -26,12 +26,16 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/syscall.h>
+#include <sodium.h>
 
 #include "check.h"
 #include "datapath.h"
+#include "keyring.h" /* tunnel/keyring.h */
 
 #define KEYCTL_JOIN_SESSION_KEYRING 1
 #define KEYCTL_REVOKE		    3
+#define KEYCTL_LINK		    8
+#define KEYCTL_UNLINK		    9
 #define KEYCTL_DESCRIBE		    6
 #define KEYCTL_SET_TIMEOUT	    15
 #define KEYCTL_INVALIDATE	    21
@@ -131,6 +135,88 @@ static const char *ename(int err)
 	default:
 		return strerror(-err);
 	}
+}
+
+/* tunnel/keyring.c: the identity key in @u (the user keyring, shared with
+ * the rest of the host: the key gets a pid-unique description, a 60 s
+ * timeout as a safety net, and is invalidated at the end). */
+static void test_library(struct datapath *dp)
+{
+	uint8_t key[32], back[32];
+	char desc[BT_KR_DESC_LEN], ifname[16], info[256], want[128];
+	const char *why;
+	int32_t serial;
+	int err;
+
+	snprintf(ifname, sizeof(ifname), "kt%d", (int)getpid());
+	check(bt_kr_parse("user:bpftun:bt0", "bt0", desc, &why) == 0 && !strcmp(desc, "bpftun:bt0"),
+	      "parse user:bpftun:bt0 for bt0 -> bpftun:bt0");
+	err = bt_kr_parse("logon:bpftun:bt0", "bt0", desc, &why);
+	check(err == -EINVAL && why, "parse logon:bpftun:bt0: refused (%s)", why ? why : "");
+	err = bt_kr_parse("user:bpftun:bt1", "bt0", desc, &why);
+	check(err == -EINVAL && why, "parse user:bpftun:bt1 for bt0: refused (%s)", why ? why : "");
+	check(bt_kr_parse("user:bt0", "bt0", desc, &why) == -EINVAL, "parse user:bt0: refused");
+	check(bt_kr_parse("user:bpftun:bt0 ", "bt0", desc, &why) == -EINVAL,
+	      "parse with a trailing space: refused");
+	check(bt_kr_parse("user:bpftun:", ifname, desc, &why) == -EINVAL,
+	      "parse user:bpftun: (no interface): refused");
+	snprintf(want, sizeof(want), "user:bpftun:%s", ifname);
+	if (!check(bt_kr_parse(want, ifname, desc, &why) == 0, "parse %s", want))
+		return;
+
+	randombytes_buf(key, sizeof(key));
+	serial = bt_kr_add(desc, key);
+	if (!check(serial > 0, "bt_kr_add %s: %d", desc, serial))
+		return;
+	keyctl(KEYCTL_SET_TIMEOUT, (unsigned long)serial, 60, 0, 0);
+	check(bt_kr_find(desc) == serial, "bt_kr_find finds serial %d in @u", serial);
+	err = bt_kr_read(serial, back);
+	check(err == 0 && !memcmp(key, back, 32), "bt_kr_read gives the key back: %d", err);
+	snprintf(want, sizeof(want), "user;0;0;%08x;%s", BT_KR_PERM, desc);
+	check(keyctl(KEYCTL_DESCRIBE, (unsigned long)serial, (unsigned long)info, sizeof(info), 0) >
+		      0 &&
+		  !strcmp(info, want),
+	      "describe: %s (want %s)", info, want);
+	check(bt_kr_state(serial) == 0 && !strcmp(bt_kr_state_name(0), "ok"), "state ok");
+	/* the gate, with a datapath that expects this description */
+	{
+		struct bpftun_config cfg = {.tun_ifindex = 1, .listen_port = htons(51820)};
+		struct bpftun_peer peer = {0};
+		struct datapath *d2 = NULL;
+
+		(void)dp;
+		if (check(dp_load_keyring(&d2, &cfg, desc) == 0, "load a datapath for %s", desc)) {
+			dp_set_peer(d2, 0, &peer);
+			err = install(d2, serial, 1, NULL);
+			check(err == 0, "the @u key installs: %s", ename(err));
+			/* perm 0x3f030000 lets a non-possessor only view and read:
+			 * revoking needs possession, as in a login shell, whose
+			 * session keyring links @u */
+			check(keyctl(KEYCTL_REVOKE, (unsigned long)serial, 0, 0, 0) < 0 &&
+				  errno == EACCES,
+			      "revoke without possessing @u: EACCES");
+			check(keyctl(KEYCTL_LINK, (unsigned long)KEY_SPEC_USER_KEYRING,
+				     (unsigned long)KEY_SPEC_SESSION_KEYRING, 0, 0) == 0,
+			      "link @u into the session keyring");
+			check(keyctl(KEYCTL_REVOKE, (unsigned long)serial, 0, 0, 0) == 0,
+			      "revoke while possessing @u");
+			err = install(d2, serial, 2, NULL);
+			check(err == -EKEYREVOKED, "revoked: %s", ename(err));
+			check(!strcmp(bt_kr_state_name(bt_kr_state(serial)), "revoked"),
+			      "bt_kr_state: revoked");
+			check(bt_kr_read(serial, back) == -EKEYREVOKED,
+			      "bt_kr_read of it: -EKEYREVOKED");
+			dp_destroy(d2);
+		}
+	}
+	/* a revoked key cannot be invalidated (EKEYREVOKED), but unlinked */
+	keyctl(KEYCTL_INVALIDATE, (unsigned long)serial, 0, 0, 0);
+	keyctl(KEYCTL_UNLINK, (unsigned long)serial, (unsigned long)KEY_SPEC_USER_KEYRING, 0, 0);
+	check(bt_kr_find(desc) < 0, "gone from @u after unlink");
+	check(!strcmp(bt_kr_state_name(-ENOKEY), "missing") &&
+		  !strcmp(bt_kr_state_name(-EKEYEXPIRED), "expired"),
+	      "state names");
+	sodium_memzero(key, sizeof(key));
 }
 
 int main(void)
@@ -280,6 +366,7 @@ int main(void)
 	      ename(err), flags2);
 	check(before == after, "usage count of the revoked key across a refused install: %d, %d",
 	      before, after);
+	test_library(dp);
 out:
 	dp_destroy(dp);
 	return check_summary();
