@@ -118,6 +118,19 @@ struct bpftun_sa_req {
 	__u32 pad;
 };
 
+/* Passed as ctx_in to sa_ctl_keyring: the same request, plus the serial of
+ * the identity key in the kernel keyring and the time now (CLOCK_REALTIME
+ * seconds: the keyring's expiry clock, which BPF cannot read). The program
+ * installs only while that key is a positive "user" key described as the
+ * loader's keyring_desc, not revoked and not expired (docs/keymgmt.md). */
+#define BPFTUN_KEYDESC_LEN 32
+struct bpftun_sa_keyring_req {
+	struct bpftun_sa_req req; /* first: the key sits at the same ctx offset */
+	__s32 serial;
+	__u32 pad;
+	__u64 now; /* real time, seconds */
+};
+
 /* ------------------------------------------------------ peers and endpoints */
 
 #define BPFTUN_EP_V6 (1U << 0)	/* outer IPv6 */

@@ -22,6 +22,8 @@
  *   sa_ctl        SEC("syscall"): create, install, activate and delete SAs
  *                 (cipher contexts stored as kptrs), driven through
  *                 BPF_PROG_TEST_RUN.
+ *   sa_ctl_keyring SEC("syscall"): sa_ctl, but only while the identity key
+ *                 in the kernel keyring is usable (lib/keyring.h).
  */
 #include "lib/common.h"
 #include "lib/aead.h"
@@ -31,6 +33,7 @@
 #include "lib/seal.h"
 #include "lib/open.h"
 #include "lib/sa.h"
+#include "lib/keyring.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -129,8 +132,7 @@ int tc_keepalive(struct __sk_buff *skb)
  * the rest of the request is copied onto the stack. No copy of the key is
  * ever on the BPF stack (which is the kernel stack, and is not cleared when
  * the program returns): tests/check_sa_ctl_stack.sh checks the object code. */
-SEC("syscall")
-int sa_ctl(void *ctx)
+static __always_inline int sa_ctl_do(void *ctx, int keyring)
 {
 	struct bpftun_sa_req r;
 	struct bpftun_sa_req *req = &r;
@@ -160,6 +162,11 @@ wipe_ctx:
 	}
 	if (err)
 		goto out;
+	if (keyring) {
+		err = keyring_gate(ctx);
+		if (err)
+			goto out;
+	}
 
 	err = sa_run(req, params);
 out:
@@ -170,4 +177,21 @@ out:
 	}
 	*(volatile __s32 *)(ctx + __builtin_offsetof(struct bpftun_sa_req, err)) = err;
 	return 0;
+}
+
+SEC("syscall")
+int sa_ctl(void *ctx)
+{
+	return sa_ctl_do(ctx, 0);
+}
+
+/* sa_ctl behind the keyring gate (lib/keyring.h): ctx is a struct
+ * bpftun_sa_keyring_req. Loaded only for a tunnel whose identity key is in
+ * the kernel keyring (dp_load_keyring): Linux 6.12 refuses
+ * bpf_lookup_user_key in syscall programs, and the rest of the datapath must
+ * still load there. */
+SEC("syscall")
+int sa_ctl_keyring(void *ctx)
+{
+	return sa_ctl_do(ctx, 1);
 }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -288,9 +289,32 @@ int dp_kernel_check(const char *algo, char *why, size_t len)
 
 int dp_load(struct datapath **out, const struct bpftun_config *cfg)
 {
+	return dp_load_keyring(out, cfg, NULL);
+}
+
+/* Would the datapath load without sa_ctl_keyring? Then the kernel refused
+ * only bpf_lookup_user_key (Linux 6.12 does in syscall programs). */
+static int keyring_refused(const struct bpftun_config *cfg)
+{
+	struct datapath_bpf *skel = datapath_bpf__open();
+	int ok;
+
+	if (!skel)
+		return 0;
+	skel->rodata->cfg = *cfg;
+	bpf_program__set_autoload(skel->progs.sa_ctl_keyring, false);
+	ok = datapath_bpf__load(skel) == 0;
+	datapath_bpf__destroy(skel);
+	return ok;
+}
+
+int dp_load_keyring(struct datapath **out, const struct bpftun_config *cfg, const char *desc)
+{
 	struct datapath *dp;
 	int err;
 
+	if (desc && (!desc[0] || strlen(desc) >= BPFTUN_KEYDESC_LEN))
+		return -EINVAL;
 	dp = calloc(1, sizeof(*dp));
 	if (!dp)
 		return -ENOMEM;
@@ -300,7 +324,13 @@ int dp_load(struct datapath **out, const struct bpftun_config *cfg)
 		goto fail;
 	}
 	dp->skel->rodata->cfg = *cfg;
+	if (desc)
+		memcpy((char *)dp->skel->rodata->keyring_desc, desc, strlen(desc) + 1);
+	else
+		bpf_program__set_autoload(dp->skel->progs.sa_ctl_keyring, false);
 	err = datapath_bpf__load(dp->skel);
+	if (err && desc && keyring_refused(cfg))
+		err = -EOPNOTSUPP;
 	if (err)
 		goto fail;
 	err = record_maps(dp);
@@ -333,6 +363,24 @@ int dp_sa_ctl(struct datapath *dp, struct bpftun_sa_req *req)
 	if (err)
 		return -errno;
 	return req->err;
+}
+
+int dp_sa_ctl_keyring(struct datapath *dp, struct bpftun_sa_req *req, int32_t serial)
+{
+	struct bpftun_sa_keyring_req kr = {.serial = serial, .now = (uint64_t)time(NULL)};
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .ctx_in = &kr, .ctx_size_in = sizeof(kr));
+	int fd = bpf_program__fd(dp->skel->progs.sa_ctl_keyring), err;
+
+	if (fd < 0) {
+		sodium_memzero(req->key, sizeof(req->key));
+		return -EOPNOTSUPP; /* loaded without a keyring description */
+	}
+	kr.req = *req;
+	sodium_memzero(req->key, sizeof(req->key));
+	err = bpf_prog_test_run_opts(fd, &opts) ? -errno : 0;
+	req->err = *(volatile int32_t *)&kr.req.err; /* the kernel wrote it back into kr */
+	sodium_memzero(&kr, sizeof(kr));
+	return err ?: req->err;
 }
 
 int dp_set_peer(struct datapath *dp, uint32_t peer_id, const struct bpftun_peer *peer)
@@ -518,6 +566,9 @@ int dp_find(struct datapath **out, int hidden_ifindex)
 		close(ro);
 		memcpy(dp->skel->rodata, buf, sz); /* the skeleton's mmap, before load */
 	}
+	/* The live tunnel's keyring description decides sa_ctl_keyring. */
+	if (!dp->skel->rodata->keyring_desc[0])
+		bpf_program__set_autoload(dp->skel->progs.sa_ctl_keyring, false);
 	/* Share every map but the program's own .rodata/.bss: fresh programs
 	 * (sa_ctl above all) run against the live tunnel's state. */
 	bpf_object__for_each_map(map, dp->skel->obj)

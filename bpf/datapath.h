@@ -30,10 +30,18 @@ extern const size_t dp_kernel_nkfuncs;
 
 /* Open and load the datapath with cfg baked into .rodata. 0 or -errno. */
 int dp_load(struct datapath **out, const struct bpftun_config *cfg);
+/* dp_load, plus sa_ctl_keyring, whose gate accepts only the "user" key
+ * described as desc ("bpftun:<ifname>", < BPFTUN_KEYDESC_LEN). -EOPNOTSUPP
+ * if the kernel refuses bpf_lookup_user_key in syscall programs (6.12). */
+int dp_load_keyring(struct datapath **out, const struct bpftun_config *cfg, const char *desc);
 void dp_destroy(struct datapath *dp);
 
 /* Run sa_ctl with req; returns req->err (0 or -errno). Zeroes req->key. */
 int dp_sa_ctl(struct datapath *dp, struct bpftun_sa_req *req);
+/* Run sa_ctl_keyring with req and the identity key's serial (now = time(NULL));
+ * returns req->err: 0, -ENOKEY, -EKEYREJECTED, -EKEYREVOKED, -EKEYEXPIRED or
+ * sa_ctl's errors. Zeroes req->key. */
+int dp_sa_ctl_keyring(struct datapath *dp, struct bpftun_sa_req *req, int32_t serial);
 
 int dp_set_peer(struct datapath *dp, uint32_t peer_id, const struct bpftun_peer *peer);
 int dp_get_peer(struct datapath *dp, uint32_t peer_id, struct bpftun_peer *peer);

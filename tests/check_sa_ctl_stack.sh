@@ -19,16 +19,23 @@
 #     four key words are loaded and each reaches a store to non-stack memory
 #     (the params_scratch map value that bpf_crypto_ctx_create reads).
 #
-# usage: check_sa_ctl_stack.sh DATAPATH_BPF_O
+# The section holds two programs, sa_ctl and sa_ctl_keyring (the same code
+# behind the keyring gate; its ctx starts with the same request, so the key
+# is at the same offset): PROG names the one checked (default sa_ctl).
+#
+# usage: check_sa_ctl_stack.sh DATAPATH_BPF_O [PROG]
 set -u
-OBJ=${1:?usage: check_sa_ctl_stack.sh datapath.bpf.o}
+OBJ=${1:?usage: check_sa_ctl_stack.sh datapath.bpf.o [prog]}
+PROG=${2:-sa_ctl}
 OBJDUMP=${OBJDUMP:-llvm-objdump-19}
 command -v "$OBJDUMP" >/dev/null || { echo "FAIL: $OBJDUMP missing (apt install llvm-19)"; exit 1; }
 command -v python3 >/dev/null || { echo "FAIL: python3 missing"; exit 1; }
 [ -r "$OBJ" ] || { echo "FAIL: cannot read $OBJ"; exit 1; }
 
-"$OBJDUMP" -d --no-show-raw-insn --section=syscall "$OBJ" | python3 -c '
-import re, sys
+"$OBJDUMP" -d --no-show-raw-insn --section=syscall --disassemble-symbols="$PROG" "$OBJ" |
+	PROG="$PROG" python3 -c '
+import os, re, sys
+PROG = os.environ["PROG"]
 
 KEY_OFF, KEY_LEN = 16, 32
 insns = {}      # slot -> text
@@ -38,7 +45,8 @@ for line in sys.stdin:
     if m and "<" not in line.split(":")[0]:
         slot = int(m.group(1)); insns[slot] = m.group(2); order.append(slot)
 if not order:
-    print("FAIL: no sa_ctl code in the syscall section"); sys.exit(1)
+    print("FAIL: no %s code in the syscall section" % PROG); sys.exit(1)
+BASE = order[0]   # jump targets are relative to the program symbol
 
 REG = r"[rw](\d+)"
 def succ(i, k):
@@ -48,7 +56,7 @@ def succ(i, k):
     if t.startswith("exit"):
         return []
     if m:
-        tgt = int(m.group(1), 16) // 8
+        tgt = BASE + int(m.group(1), 16) // 8
         return [tgt] if t.startswith("goto") else [tgt] + nxt
     return nxt
 
@@ -150,6 +158,6 @@ if loaded != {0, 1, 2, 3}:
 if stored != {0, 1, 2, 3}:
     print("FAIL: key words stored to map memory: %s, not all four" % sorted(stored)); ok = False
 if ok:
-    print("PASS: sa_ctl (%d instructions): the four key words go from the ctx to map memory only; no stack store, no callee-saved register across a call" % len(order))
+    print("PASS: %s (%d instructions): the four key words go from the ctx to map memory only; no stack store, no callee-saved register across a call" % (PROG, len(order)))
 sys.exit(0 if ok else 1)
 '

@@ -111,6 +111,39 @@ roundtrip() {
 	[ "$(printf '%s\n' "$priv" | "$BT" pubkey)" = "$pub" ]
 }
 check "bpftun genkey | bpftun pubkey gives a 44-character key" roundtrip
+# genkey --keyring: the private key goes into @u (keyctl read with python's
+# ctypes: keyutils is not a build dependency), only the public key is printed.
+keyctl_py() { # keyctl_py read|unlink SERIAL
+	python3 -c '
+import ctypes, os, platform, sys
+nr = {"x86_64": 250, "aarch64": 219}[platform.machine()]
+libc = ctypes.CDLL(None, use_errno=True)
+op, serial = sys.argv[1], int(sys.argv[2], 16)
+if op == "read":
+    buf = ctypes.create_string_buffer(128)
+    n = libc.syscall(nr, 11, serial, buf, 128, 0)
+    sys.exit(os.strerror(ctypes.get_errno())) if n < 0 else print(buf.raw[:n].decode())
+else:
+    sys.exit(libc.syscall(nr, 9, serial, ctypes.c_long(-4), 0, 0) != 0)' "$@"
+}
+genkey_keyring() {
+	local desc="bpftun:kc$$" pub line serial priv rc=1
+	pub=$("$BT" genkey --keyring "user:$desc" 2>/dev/null) || return 1
+	line=$(grep " user *$desc: 44\$" /proc/keys) || { echo "no user key $desc in /proc/keys"; return 1; }
+	serial=${line%% *}
+	if [[ $line == *" perm 3f030000 "* ]] && priv=$(keyctl_py read "$serial") &&
+		[ "$(printf '%s\n' "$priv" | "$BT" pubkey)" = "$pub" ]; then
+		rc=0
+	else
+		echo "key $serial: $line; public key does not match"
+	fi
+	priv=
+	keyctl_py unlink "$serial"
+	return $rc
+}
+check "genkey --keyring user:bpftun:NAME: the key in @u (perm 3f030000), its public key printed" genkey_keyring
+check "genkey --keyring with a logon key exits 2" status 2 "$BT" genkey --keyring logon:bpftun:bt0
+check "genkey --keyring without bpftun: exits 2" status 2 "$BT" genkey --keyring user:bt0
 check "two genkey calls differ" bash -c "[ \"\$('$BT' genkey)\" != \"\$('$BT' genkey)\" ]"
 check "pubkey of garbage exits 1" bash -c "echo 'not a key' | '$BT' pubkey >/dev/null 2>&1; [ \$? = 1 ]"
 check "pubkey of garbage names stdin" bash -c "echo 'not a key' | '$BT' pubkey 2>&1 >/dev/null | grep -q stdin"

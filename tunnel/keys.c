@@ -15,16 +15,56 @@
 #include "bpftun.h"
 #include "config.h"
 #include "datapath.h"
+#include "keyring.h"
+
+/* genkey --keyring user:bpftun:<ifname>: the key goes into the user keyring
+ * (tunnel/keyring.c), only the public key is printed. */
+static int genkey_keyring(const char *spec)
+{
+	const char *why = NULL, *ifname = strncmp(spec, "user:bpftun:", 12) ? "" : spec + 12;
+	char desc[BT_KR_DESC_LEN], b64[BT_KEY_B64_LEN + 1];
+	uint8_t k[32], pub[32];
+	int32_t serial;
+
+	if (bt_kr_parse(spec, ifname, desc, &why) || !ifname[0] ||
+	    strlen(ifname) >= BT_IFNAME_LEN) {
+		fprintf(stderr, "bpftun: genkey: --keyring %s: %s\n", spec,
+			why ? why
+			    : "want user:bpftun:<interface>, the interface name 1-15 characters");
+		return 2;
+	}
+	randombytes_buf(k, sizeof(k));
+	k[0] &= 248;
+	k[31] = (k[31] & 127) | 64;
+	crypto_scalarmult_base(pub, k);
+	serial = bt_kr_add(desc, k);
+	sodium_memzero(k, sizeof(k));
+	if (serial < 0) {
+		fprintf(stderr, "bpftun: genkey: add_key user %s to @u: %s\n", desc,
+			strerror(-serial));
+		return 1;
+	}
+	sodium_bin2base64(b64, sizeof(b64), pub, sizeof(pub), sodium_base64_VARIANT_ORIGINAL);
+	fprintf(stderr,
+		"bpftun: genkey: private key in user key %s (serial %d) in @u; public key:\n", desc,
+		serial);
+	puts(b64);
+	return 0;
+}
 
 int genkey_main(int argc, char **argv)
 {
 	uint8_t k[32];
 	char b64[BT_KEY_B64_LEN + 1];
 
+	if (argc == 3 && !strcmp(argv[1], "--keyring"))
+		return genkey_keyring(argv[2]);
 	if (argc > 1)
 		return fprintf(argc > 1 && !strcmp(argv[1], "--help") ? stdout : stderr,
 			       "usage: bpftun genkey > private.key\n"
-			       "Writes a new X25519 private key, base64, to stdout.\n"),
+			       "       bpftun genkey --keyring user:bpftun:IFNAME\n"
+			       "Writes a new X25519 private key, base64, to stdout, or puts it\n"
+			       "into the user keyring and writes its public key.\n"),
 		       strcmp(argv[1], "--help") ? 2 : 0;
 	umask(077);
 	randombytes_buf(k, sizeof(k));
