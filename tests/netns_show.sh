@@ -71,5 +71,26 @@ check "show all dump: interface name first, 5 and 9+ fields" bash -c "
 	ip netns exec $A '$BT' show all dump >$TMP/d3 &&
 	awk -F'\t' 'NR==1 && NF==5 && \$1==\"bt0\" && \$3==\"$PA\" {a=1} NR==2 && NF==9+$ndrops && \$1==\"bt0\" && \$2==\"$PB\" {b=1} END {exit !(a && b && NR==2)}' $TMP/d3"
 check "dump with --json is a usage error" bash -c "ip netns exec $A '$BT' show bt0 dump --json; [ \$? = 2 ]"
+
+# --- the service's split (bpftun@.service + bpftun-keymgmt@.service):
+# up --no-keymgmt, a key manager run by its supervisor, killed and restarted
+KM=$BUILD/tunnel/bpftun-keymgmt
+check "A down" inA "$BT" down bt0
+check "up --no-keymgmt: up, no key manager" bash -c "
+	ip netns exec $A '$BT' up --no-keymgmt $TMP/a/bt0.conf &&
+	ip netns exec $A '$BT' show bt0 | grep -q 'key manager: not running'"
+check "no traffic before the key manager runs" bash -c "! ip netns exec $A ping -c 1 -W 1 10.9.8.2"
+# (ip netns exec and setsid exec: $! is the key manager itself)
+km_start() { ip netns exec "$A" setsid "$KM" --ifname bt0 --config "$TMP/a/bt0.conf" --foreground >>"$TMP/km.log" 2>&1 </dev/null & KMPID=$!; }
+km_is() { inA "$BT" show bt0 | grep -q "key manager pid: $1\$"; }
+km_start
+check "the supervised key manager brings traffic" wait_until 10 inA ping -c 1 -W 1 10.9.8.2
+check "show names the supervised key manager" wait_until 10 km_is "$KMPID"
+kill -9 "$KMPID"; wait "$KMPID" 2>/dev/null
+check "show: key manager not running after kill -9" bash -c "ip netns exec $A '$BT' show bt0 | grep -q 'key manager: not running'"
+km_start # what Restart=on-failure does
+check "show names the restarted key manager" wait_until 10 km_is "$KMPID"
+check "a restarted key manager takes over: traffic" inA ping -c 2 -i 0.2 -W 2 10.9.8.2
+kill "$KMPID"; wait "$KMPID" 2>/dev/null
 inA "$BT" down bt0; inB "$BT" down bt0
 check_summary

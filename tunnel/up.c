@@ -486,12 +486,13 @@ static int start_keymgmt(struct up_state *s)
 
 static void usage_up(FILE *f)
 {
-	fprintf(f, "usage: bpftun up CONFIG\n"
+	fprintf(f, "usage: bpftun up [--no-keymgmt] CONFIG\n"
 		   "Creates the tunnel described by CONFIG (WireGuard INI format; bt0.conf makes\n"
 		   "interface bt0), loads and attaches the datapath, starts the key manager in\n"
 		   "the background and returns once the interface is up. A bad CONFIG is refused,\n"
 		   "naming file, line and field, before anything on the host changes. See\n"
-		   "bpftun.conf(5).\n");
+		   "bpftun.conf(5). --no-keymgmt: everything but the key manager, which the\n"
+		   "caller starts and supervises (bpftun@.service does; no traffic until it runs).\n");
 }
 
 
@@ -579,6 +580,12 @@ int up_main(int argc, char **argv)
 	struct config_error e;
 	int err;
 
+	int no_keymgmt = argc == 3 && !strcmp(argv[1], "--no-keymgmt");
+
+	if (no_keymgmt) {
+		argv++;
+		argc--;
+	}
 	if (argc != 2 || argv[1][0] == '-') {
 		int help = argc == 2 && !strcmp(argv[1], "--help");
 
@@ -657,6 +664,11 @@ int up_main(int argc, char **argv)
 			up_step("maps pinned");
 	}
 
+	if (no_keymgmt) { /* a supervisor (bpftun-keymgmt@.service) starts it */
+		pr_info("interface '%s' is up without its key manager: start bpftun-keymgmt "
+			"--ifname %s --config %s", s->cfg.ifname, s->cfg.ifname, s->conf_path);
+		goto out;
+	}
 	err = start_keymgmt(s);
 	if (err)
 		goto fail;
