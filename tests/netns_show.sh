@@ -15,7 +15,9 @@ chmod 755 "$TMP"
 PORT=51830
 # shellcheck source=../scripts/lib/netns.sh
 . "$(dirname "$0")/../scripts/lib/netns.sh"
-trap 'ns_remove "$A" "$B"; rm -rf "$TMP"' EXIT
+IA= IB= STAGE=
+# pins outlive namespaces: remove ours (only ours: NETNSINODE-bt0) on every exit
+trap 'ns_remove "$A" "$B"; rm -rf "$TMP" ${STAGE:+"$STAGE"} ${IA:+/sys/fs/bpf/bpftun/$IA-bt0} ${IB:+/sys/fs/bpf/bpftun/$IB-bt0}' EXIT
 trap 'exit 143' INT TERM
 # shellcheck source=lib/check.sh
 . "$(dirname "$0")/lib/check.sh"
@@ -93,4 +95,39 @@ check "show names the restarted key manager" wait_until 10 km_is "$KMPID"
 check "a restarted key manager takes over: traffic" inA ping -c 2 -i 0.2 -W 2 10.9.8.2
 kill "$KMPID"; wait "$KMPID" 2>/dev/null
 inA "$BT" down bt0; inB "$BT" down bt0
+
+# --- pins per network namespace: two tunnels named bt0, in A and in B, run
+# from this mount namespace (nsenter keeps it, so both see one bpffs)
+if [ "$(stat -fc %T /sys/fs/bpf 2>/dev/null)" != bpf_fs ]; then
+	mount -t bpf bpf /sys/fs/bpf || { echo "FAIL: cannot mount bpffs"; exit 1; }
+	BT_UMOUNT=1
+fi
+nsA() { nsenter --net=/run/netns/"$A" "$@"; }
+nsB() { nsenter --net=/run/netns/"$B" "$@"; }
+IA=$(stat -Lc %i /run/netns/"$A"); IB=$(stat -Lc %i /run/netns/"$B")
+check "bt0 up in A and in B (one bpffs)" bash -c "
+	nsenter --net=/run/netns/$A '$BT' up $TMP/a/bt0.conf && nsenter --net=/run/netns/$B '$BT' up $TMP/b/bt0.conf"
+check "each has its own pins: /sys/fs/bpf/bpftun/NETNSINODE-bt0" bash -c "
+	[ -e /sys/fs/bpf/bpftun/$IA-bt0/iface ] && [ -e /sys/fs/bpf/bpftun/$IB-bt0/iface ]"
+check "A's and B's pinned iface maps are two maps" bash -c "
+	a=\$(bpftool map show pinned /sys/fs/bpf/bpftun/$IA-bt0/iface -j | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"id\"])') &&
+	b=\$(bpftool map show pinned /sys/fs/bpf/bpftun/$IB-bt0/iface -j | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"id\"])') &&
+	[ -n \"\$a\" ] && [ \"\$a\" != \"\$b\" ]"
+check "down in B removes B's pins only" bash -c "
+	nsenter --net=/run/netns/$B '$BT' down bt0 && [ ! -e /sys/fs/bpf/bpftun/$IB-bt0 ] && [ -e /sys/fs/bpf/bpftun/$IA-bt0/iface ]"
+check "A still works after B's down" bash -c "nsenter --net=/run/netns/$A '$BT' show bt0 | grep -q 'key manager pid'"
+# a pin that fails is an error: a stale pin (as a crash would leave) of A's
+# own iface map in A's pin directory
+STAGE=/sys/fs/bpf/bt-show-$$
+mkdir "$STAGE" && bpftool map pin pinned /sys/fs/bpf/bpftun/"$IA"-bt0/iface "$STAGE"/iface
+nsA "$BT" down bt0
+mkdir -p /sys/fs/bpf/bpftun/"$IA"-bt0 && bpftool map pin pinned "$STAGE"/iface /sys/fs/bpf/bpftun/"$IA"-bt0/iface
+rm -rf "$STAGE"
+check "a failed pin fails up, naming the directory" bash -c "
+	! nsenter --net=/run/netns/$A '$BT' up $TMP/a/bt0.conf 2>$TMP/e && grep -q 'pinning its maps under /sys/fs/bpf/bpftun/$IA-bt0' $TMP/e &&
+	! nsenter --net=/run/netns/$A ip link show bt0 2>/dev/null"
+check "the failed up's rollback removed the stale pins" test ! -e /sys/fs/bpf/bpftun/"$IA"-bt0
+check "up works again" nsA "$BT" up "$TMP/a/bt0.conf"
+nsA "$BT" down bt0
+[ -n "${BT_UMOUNT:-}" ] && umount /sys/fs/bpf
 check_summary

@@ -95,6 +95,18 @@ static int bpffs_mounted(void)
 	return !statfs("/sys/fs/bpf", &st) && (unsigned long)st.f_type == BPF_FS_MAGIC_;
 }
 
+/* PIN_ROOT/NETNSINODE-IFNAME: this network namespace's pins of ifname (a
+ * same-named tunnel in another namespace has its own). 0 or -errno. */
+static int pin_dir(char *buf, size_t len, const char *ifname)
+{
+	struct stat st;
+
+	if (stat("/proc/self/ns/net", &st))
+		return -errno;
+	snprintf(buf, len, "%s/%lu-%s", PIN_ROOT, (unsigned long)st.st_ino, ifname);
+	return 0;
+}
+
 /* Pins are plain files in one directory (bpf_object__pin_maps). */
 static void remove_pins(const char *ifname)
 {
@@ -102,9 +114,8 @@ static void remove_pins(const char *ifname)
 	struct dirent *d;
 	DIR *dh;
 
-	if (!bpffs_mounted())
+	if (!bpffs_mounted() || pin_dir(dir, sizeof(dir), ifname))
 		return;
-	snprintf(dir, sizeof(dir), "%s/%s", PIN_ROOT, ifname);
 	dh = opendir(dir);
 	if (!dh)
 		return;
@@ -654,14 +665,19 @@ int up_main(int argc, char **argv)
 		goto fail;
 
 	if (bpffs_mounted()) {
-		char pin_dir[128];
+		char dir[128];
 
-		snprintf(pin_dir, sizeof(pin_dir), "%s/%s", PIN_ROOT, s->cfg.ifname);
-		mkdir(PIN_ROOT, 0700);
-		if (dp_pin_maps(s->dp, pin_dir))
-			pr_debug("pinning maps under %s failed; bpftool finds them by id", pin_dir);
-		else
-			up_step("maps pinned");
+		err = pin_dir(dir, sizeof(dir), s->cfg.ifname);
+		if (!err && mkdir(PIN_ROOT, 0700) && errno != EEXIST)
+			err = -errno;
+		err = err ?: dp_pin_maps(s->dp, dir);
+		if (err) {
+			pr_err("interface '%s': pinning its maps under %s: %s%s", s->cfg.ifname, dir,
+			       strerror(-err), err == -EEXIST ? " (left by an earlier tunnel of "
+			       "this name in this namespace: bpftun down removes them)" : "");
+			goto fail;
+		}
+		up_step("maps pinned");
 	}
 
 	if (no_keymgmt) { /* a supervisor (bpftun-keymgmt@.service) starts it */
@@ -753,8 +769,7 @@ static int teardown(const char *name)
 		char dir[160];
 		struct stat st;
 
-		snprintf(dir, sizeof(dir), "%s/%s", PIN_ROOT, name);
-		if (!stat(dir, &st))
+		if (!pin_dir(dir, sizeof(dir), name) && !stat(dir, &st))
 			something = 1;
 		remove_pins(name);
 	}
