@@ -15,7 +15,7 @@ chmod 755 "$TMP"
 PORT=51830
 # shellcheck source=../scripts/lib/netns.sh
 . "$(dirname "$0")/../scripts/lib/netns.sh"
-IA= IB= STAGE=
+IA='' IB='' STAGE=''
 # pins outlive namespaces: remove ours (only ours: NETNSINODE-bt0) on every exit
 trap 'ns_remove "$A" "$B"; rm -rf "$TMP" ${STAGE:+"$STAGE"} ${IA:+/sys/fs/bpf/bpftun/$IA-bt0} ${IB:+/sys/fs/bpf/bpftun/$IB-bt0}' EXIT
 trap 'exit 143' INT TERM
