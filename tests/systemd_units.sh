@@ -20,7 +20,9 @@ for u in bpftun@.service bpftun-keymgmt@.service; do
 done
 # the configured sbin directory, as the units name it
 SBIN=$(sed -n 's#^ExecStart=\(.*\)/bpftun up .*#\1#p' "$U/bpftun@.service")
-check "ExecStart= names the installed sbin directory ($SBIN)" bash -c "[ -n '$SBIN' ] && grep -q '^sbindir\\|sbin' <<<'$SBIN'"
+# what the build was configured with: CMAKE_INSTALL_PREFIX/CMAKE_INSTALL_SBINDIR
+WANT=$(sed -n 's/^CMAKE_INSTALL_PREFIX:PATH=//p' "$BUILD/CMakeCache.txt")/$(sed -n 's/^CMAKE_INSTALL_SBINDIR:PATH=//p' "$BUILD/CMakeCache.txt")
+check "ExecStart= names the configured sbin directory ($WANT)" test "$SBIN" = "$WANT"
 mkdir "$TMP/u"
 for u in bpftun@.service bpftun-keymgmt@.service; do
 	sed "s#$SBIN/#$TMP/p/sbin/#" "$U/$u" >"$TMP/u/$u"
