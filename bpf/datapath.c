@@ -506,7 +506,7 @@ static int map_fd_by_name_suffix(const uint32_t *ids, uint32_t n, const char *su
 	return -ENOENT;
 }
 
-int dp_find(struct datapath **out, int hidden_ifindex)
+static int find(struct datapath **out, int hidden_ifindex, int load)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = hidden_ifindex, .attach_point = BPF_TC_INGRESS);
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = BPFTUN_TC_HANDLE, .priority = BPFTUN_TC_PRIO);
@@ -522,7 +522,7 @@ int dp_find(struct datapath **out, int hidden_ifindex)
 		return err == -ENOENT ? -ENODEV : err;
 	prog_fd = bpf_prog_get_fd_by_id(opts.prog_id);
 	if (prog_fd < 0)
-		return -errno;
+		return -errno; /* -EPERM without CAP_SYS_ADMIN */
 	pinfo.nr_map_ids = BPFTUN_MAX_MAPS;
 	pinfo.map_ids = (uint64_t)(unsigned long)ids;
 	if (bpf_obj_get_info_by_fd(prog_fd, &pinfo, &len)) {
@@ -549,7 +549,7 @@ int dp_find(struct datapath **out, int hidden_ifindex)
 	/* The live programs' configuration (.rodata: cfg), so that a program
 	 * loaded here behaves exactly as the attached ones (the key manager
 	 * attaches its tc_open on a new underlay when a peer roams). */
-	{
+	if (load) {
 		int ro = map_fd_by_name_suffix(ids, pinfo.nr_map_ids < BPFTUN_MAX_MAPS
 							 ? pinfo.nr_map_ids
 							 : BPFTUN_MAX_MAPS,
@@ -588,7 +588,7 @@ int dp_find(struct datapath **out, int hidden_ifindex)
 		if (err)
 			goto out;
 	}
-	err = datapath_bpf__load(dp->skel);
+	err = load ? datapath_bpf__load(dp->skel) : 0;
 	if (err)
 		goto out;
 	*out = dp;
@@ -602,6 +602,16 @@ out:
 		close(ifc_fd);
 	close(prog_fd);
 	return err;
+}
+
+int dp_find(struct datapath **out, int hidden_ifindex)
+{
+	return find(out, hidden_ifindex, 1);
+}
+
+int dp_view(struct datapath **out, int hidden_ifindex)
+{
+	return find(out, hidden_ifindex, 0);
 }
 
 int dp_get_iface(struct datapath *dp, struct bpftun_iface *ifc)

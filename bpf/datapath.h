@@ -55,6 +55,10 @@ int dp_peer_stats(struct datapath *dp, uint32_t peer_id, struct bpftun_peer_stat
  * whose TC ingress runs tc_seal. Maps are shared with the live tunnel;
  * programs are loaded afresh (not attached) so sa_ctl can be run. */
 int dp_find(struct datapath **out, int hidden_ifindex);
+/* Like dp_find, but nothing is loaded or verified: the live maps only (from
+ * the IDs in tc_seal's program info), for reading and writing map entries.
+ * Program fds (dp_*_fd, dp_sa_ctl, dp_keepalive) are not usable. */
+int dp_view(struct datapath **out, int hidden_ifindex);
 
 int dp_get_iface(struct datapath *dp, struct bpftun_iface *ifc);
 /* Updates everything but the map IDs recorded at load. */

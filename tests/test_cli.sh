@@ -87,6 +87,11 @@ check "'bpftun up --bogus' exits 2" status 2 "$BT" up --bogus
 check "'bpftun down' with no IFNAME exits 2" status 2 "$BT" down
 check "'bpftun down a b' exits 2" status 2 "$BT" down a b
 check "'bpftun show a b' exits 2" status 2 "$BT" show a b
+check "'bpftun show bt0 dump x' exits 2" status 2 "$BT" show bt0 dump x
+check "'bpftun version x' exits 2" status 2 "$BT" version x
+# the version is project(VERSION) of the top CMakeLists.txt
+VER=$(sed -n 's/^project(bpftun VERSION \([0-9.]*\).*/\1/p' "$(dirname "$0")/../CMakeLists.txt")
+check "'bpftun --version' prints project()'s version ($VER)" bash -c "[ -n '$VER' ] && [ \"\$('$BT' --version)\" = 'bpftun $VER' ] && [ \"\$('$BT' version)\" = 'bpftun $VER' ]"
 check "'bpftun show --bogus' exits 2" status 2 "$BT" show --bogus
 check "'bpftun rekey' with no IFNAME exits 2" status 2 "$BT" rekey
 check "'bpftun cleanup extra' exits 2" status 2 "$BT" cleanup extra

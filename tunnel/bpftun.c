@@ -12,6 +12,17 @@
 
 #include "bpftun.h"
 
+static int version_main(int argc, char **argv)
+{
+	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "help")))
+		return printf("usage: bpftun version (or bpftun --version)\n"
+			      "Prints bpftun's version.\n"), 0;
+	if (argc > 1)
+		return pr_err("version: takes no arguments"), 2;
+	printf("bpftun %s\n", BPFTUN_VERSION);
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
@@ -25,6 +36,7 @@ static const struct {
 	 "cleanup: remove tc_open filters left by tunnels that are gone"},
 	{"genkey", genkey_main, "genkey: new private key to stdout"},
 	{"pubkey", pubkey_main, "pubkey: private key on stdin, public key to stdout"},
+	{"version", version_main, "version (or --version): print bpftun's version"},
 };
 
 static void usage(FILE *f)
@@ -55,6 +67,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (!strcmp(argv[1], "--version"))
+		return version_main(1, argv + 1);
 	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		usage(stdout);
 		return 0;

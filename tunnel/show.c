@@ -3,9 +3,10 @@
  * show.c - `bpftun show`: text and JSON from one code path.
  *
  * Everything shown is read from the datapath's maps, found from the tunnel
- * device (dp_find), so `show` works from any process in the namespace,
- * whatever mount namespace `ip netns exec` gave it. Private keys are never
- * read here: the maps do not hold them.
+ * device (dp_view: map IDs from the program info of the device's tc filter;
+ * nothing is loaded or verified), so `show` works from any process in the
+ * namespace, whatever mount namespace `ip netns exec` gave it. Private keys
+ * are never read here: the maps do not hold them.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -231,7 +232,7 @@ static int show_iface(struct out *o, const char *name, int hidden)
 	char b64[BT_KEY_B64_LEN + 1];
 	int err;
 
-	err = dp_find(&dp, hidden);
+	err = dp_view(&dp, hidden);
 	if (err)
 		return err;
 	err = dp_get_iface(dp, &ifc);
@@ -269,12 +270,107 @@ out:
 	return err;
 }
 
+/* ------------------------------------------------------------------ dump */
+
+/* Allowed IPs of peer_id as wg's dump prints them: "a/n,b/m" or "(none)". */
+static void dump_allowed(struct datapath *dp, uint32_t peer_id)
+{
+	struct bpftun_lpm_key key, next;
+	void *prev = NULL;
+	int fd = dp_map_fd(dp, "allowed_ips"), n = 0;
+
+	while (fd >= 0 && !bpf_map_get_next_key(fd, prev, &next)) {
+		uint32_t id;
+		char ip[INET6_ADDRSTRLEN];
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &id) || id != peer_id)
+			continue;
+		inet_ntop(key.family == 6 ? AF_INET6 : AF_INET, key.addr, ip, sizeof(ip));
+		printf("%s%s/%u", n++ ? "," : "", ip, key.prefixlen - BPFTUN_LPM_FAMILY_BITS);
+	}
+	if (!n)
+		fputs("(none)", stdout);
+}
+
+/*
+ * wg(8)'s `dump` format, tab-separated. Interface line: private-key
+ * public-key listen-port fwmark; one line per peer: public-key preshared-key
+ * endpoint allowed-ips latest-handshake transfer-rx transfer-tx
+ * persistent-keepalive, then bpftun's drop counters, one column per reason
+ * in bpftun_drop_name order. The private key is never printed: "(hidden)".
+ * prefix: "IFNAME\t" for `show all dump`, else "".
+ */
+static int dump_iface(const char *prefix, int hidden)
+{
+	struct datapath *dp = NULL;
+	struct bpftun_iface ifc;
+	char b64[BT_KEY_B64_LEN + 1], buf[128];
+	int err;
+
+	err = dp_view(&dp, hidden);
+	if (err)
+		return err;
+	err = dp_get_iface(dp, &ifc);
+	if (err)
+		goto out;
+	key_b64(ifc.public_key, b64);
+	printf("%s(hidden)\t%s\t%u\toff\n", prefix, b64, (unsigned int)ifc.listen_port);
+	for (uint32_t id = 0; id < BPFTUN_MAX_PEERS; id++) {
+		struct bpftun_peer p;
+		struct bpftun_peer_stats st = {0};
+		int have_ep = 0;
+
+		if (dp_get_peer(dp, id, &p) || !p.present)
+			continue;
+		dp_peer_stats(dp, id, &st);
+		for (int i = 0; i < 16; i++)
+			have_ep |= p.ep.daddr[i];
+		if (have_ep)
+			fmt_addr(p.ep.flags & BPFTUN_EP_V6, p.ep.daddr, p.ep.dport, buf,
+				 sizeof(buf));
+		else
+			snprintf(buf, sizeof(buf), "(none)");
+		key_b64(p.public_key, b64);
+		printf("%s%s\t(none)\t%s\t", prefix, b64, buf);
+		dump_allowed(dp, id);
+		printf("\t%llu\t%llu\t%llu\t", (unsigned long long)p.last_handshake,
+		       (unsigned long long)st.rx_bytes, (unsigned long long)st.tx_bytes);
+		if (p.keepalive)
+			printf("%u", (unsigned int)p.keepalive);
+		else
+			fputs("off", stdout);
+		for (unsigned int r = 1; r < BPFTUN_DROP_MAX; r++)
+			printf("\t%llu", (unsigned long long)st.drops[r]);
+		putchar('\n');
+	}
+out:
+	dp_destroy(dp);
+	return err;
+}
+
+static void show_find_err(const char *name, int err)
+{
+	if (err == -ENODEV)
+		pr_err("interface '%s': no such device", name);
+	else if (err == -EPERM || err == -EACCES)
+		pr_err("interface '%s': reading its tc filter's BPF program "
+		       "(bpf_prog_get_fd_by_id): %s (show needs root: CAP_SYS_ADMIN)",
+		       name, strerror(-err));
+	else
+		pr_err("interface '%s': not a bpftun tunnel", name);
+}
+
 void usage_show(FILE *f)
 {
 	fprintf(f, "usage: bpftun show [IFNAME] [--json]\n"
+		   "       bpftun show {IFNAME|all} dump\n"
 		   "Shows each bpftun interface (or IFNAME): public key, port, MTU, cipher, and per\n"
 		   "peer: endpoint, allowed IPs, latest handshake, traffic, drops by reason.\n"
-		   "Private keys are never shown. --json prints the same as one JSON object.\n");
+		   "Private keys are never shown. --json prints the same as one JSON object.\n"
+		   "dump: wg(8)'s tab-separated dump format (private key shown as (hidden)),\n"
+		   "then the drop counters by reason as extra columns on peer lines.\n");
 }
 
 int show_main(int argc, char **argv)
@@ -282,31 +378,65 @@ int show_main(int argc, char **argv)
 	struct out o = {.first = 1};
 	const char *only = NULL;
 	struct if_nameindex *ifs, *i;
-	int shown = 0, err = 0;
+	int shown = 0, err = 0, hidden, dump = 0, all = 0;
 
 	for (int a = 1; a < argc; a++) {
 		if (!strcmp(argv[a], "--json") || !strcmp(argv[a], "-j"))
 			o.json = 1;
 		else if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "help"))
 			return usage_show(stdout), 0;
+		else if (!strcmp(argv[a], "dump") && only && !dump)
+			dump = 1;
 		else if (argv[a][0] == '-' || only)
 			return pr_err("show: unexpected argument '%s'", argv[a]), usage_show(stderr), 2;
 		else
 			only = argv[a];
 	}
+	if (dump && o.json)
+		return pr_err("show: dump and --json exclude each other"), usage_show(stderr), 2;
+	if (only && !strcmp(only, "all"))
+		only = NULL, all = dump;
 	if (only) {
 		int hidden = tunnel_hidden_ifindex(only);
 
 		if (hidden < 0)
-			return pr_err("interface '%s': %s", only, hidden == -ENODEV ?
-				      "no such device" : "not a bpftun tunnel"), 1;
+			return show_find_err(only, hidden), 1;
+	}
+	/* find every tunnel before printing anything: an error (not root)
+	 * prints no partial output, above all no empty JSON list */
+	ifs = if_nameindex();
+	for (i = ifs; i && i->if_index; i++) {
+		if (only && strcmp(only, i->if_name))
+			continue;
+		hidden = tunnel_hidden_ifindex(i->if_name);
+		if (hidden == -EPERM || hidden == -EACCES) {
+			show_find_err(i->if_name, hidden);
+			if_freenameindex(ifs);
+			return 1;
+		}
+	}
+	if (dump) {
+		for (i = ifs; i && i->if_index && !err; i++) {
+			char prefix[IF_NAMESIZE + 2] = "";
+
+			if (only && strcmp(only, i->if_name))
+				continue;
+			hidden = tunnel_hidden_ifindex(i->if_name);
+			if (hidden < 0)
+				continue;
+			if (all)
+				snprintf(prefix, sizeof(prefix), "%s\t", i->if_name);
+			err = dump_iface(prefix, hidden);
+			if (err)
+				pr_err("interface '%s': reading the datapath's maps: %s",
+				       i->if_name, strerror(-err));
+		}
+		if_freenameindex(ifs);
+		return err ? 1 : 0;
 	}
 	out_open(&o, NULL, '{');
 	out_open(&o, "interfaces", '[');
-	ifs = if_nameindex();
 	for (i = ifs; i && i->if_index; i++) {
-		int hidden;
-
 		if (only && strcmp(only, i->if_name))
 			continue;
 		hidden = tunnel_hidden_ifindex(i->if_name);
@@ -316,7 +446,7 @@ int show_main(int argc, char **argv)
 			putchar('\n');
 		err = show_iface(&o, i->if_name, hidden);
 		if (err) {
-			pr_err("interface '%s': reading the datapath: %s", i->if_name,
+			pr_err("interface '%s': reading the datapath's maps: %s", i->if_name,
 			       strerror(-err));
 			break;
 		}

@@ -60,7 +60,8 @@ static int is_veth(const char *name)
 }
 
 /* 1 if hidden runs bpftun's tc_seal: the filter bpftun attaches there, its
- * program called tc_seal, with a one-entry map called iface of our layout. */
+ * program called tc_seal, with a one-entry map called iface of our layout.
+ * -EPERM/-EACCES if there is a filter but we may not read its program. */
 static int seal_has_iface(int hidden)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = hidden, .attach_point = BPF_TC_INGRESS);
@@ -73,7 +74,7 @@ static int seal_has_iface(int hidden)
 		return 0;
 	pfd = bpf_prog_get_fd_by_id(opts.prog_id);
 	if (pfd < 0)
-		return 0;
+		return errno == EPERM || errno == EACCES ? -errno : 0;
 	info.nr_map_ids = BPFTUN_MAX_MAPS;
 	info.map_ids = (uint64_t)(unsigned long)ids;
 	if (!bpf_obj_get_info_by_fd(pfd, &info, &len) && !strcmp(info.name, "tc_seal")) {
@@ -95,7 +96,7 @@ static int seal_has_iface(int hidden)
 
 int tunnel_hidden_ifindex(const char *name)
 {
-	int ifindex = nl_link_index(name), hidden;
+	int ifindex = nl_link_index(name), hidden, ours;
 
 	if (ifindex <= 0)
 		return -ENODEV;
@@ -106,8 +107,9 @@ int tunnel_hidden_ifindex(const char *name)
 		return -ENOENT;
 	/* ours only if the hidden end runs our tc_seal with its iface map (a
 	 * query, not dp_find: loading programs to answer costs ~0.3 s) */
-	if (!seal_has_iface(hidden))
-		return -ENOENT;
+	ours = seal_has_iface(hidden);
+	if (ours <= 0)
+		return ours < 0 ? ours : -ENOENT;
 	return hidden;
 }
 

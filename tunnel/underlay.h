@@ -25,7 +25,8 @@ int tc_ingress_attach(int ifindex, int prog_fd, uint32_t handle);
 int tc_ingress_detach(int ifindex, uint32_t handle);
 
 /* The hidden (sealing) end of tunnel device `name`, if it is a bpftun
- * tunnel: -ENODEV if there is no such device, -ENOENT if it is not ours. */
+ * tunnel: -ENODEV if there is no such device, -ENOENT if it is not ours,
+ * -EPERM/-EACCES if its tc filter's program may not be read (not root). */
 int tunnel_hidden_ifindex(const char *name);
 
 /*

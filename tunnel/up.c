@@ -95,6 +95,18 @@ static int bpffs_mounted(void)
 	return !statfs("/sys/fs/bpf", &st) && (unsigned long)st.f_type == BPF_FS_MAGIC_;
 }
 
+/* PIN_ROOT/NETNSINODE-IFNAME: this network namespace's pins of ifname (a
+ * same-named tunnel in another namespace has its own). 0 or -errno. */
+static int pin_dir(char *buf, size_t len, const char *ifname)
+{
+	struct stat st;
+
+	if (stat("/proc/self/ns/net", &st))
+		return -errno;
+	snprintf(buf, len, "%s/%lu-%s", PIN_ROOT, (unsigned long)st.st_ino, ifname);
+	return 0;
+}
+
 /* Pins are plain files in one directory (bpf_object__pin_maps). */
 static void remove_pins(const char *ifname)
 {
@@ -102,9 +114,8 @@ static void remove_pins(const char *ifname)
 	struct dirent *d;
 	DIR *dh;
 
-	if (!bpffs_mounted())
+	if (!bpffs_mounted() || pin_dir(dir, sizeof(dir), ifname))
 		return;
-	snprintf(dir, sizeof(dir), "%s/%s", PIN_ROOT, ifname);
 	dh = opendir(dir);
 	if (!dh)
 		return;
@@ -489,12 +500,13 @@ static int start_keymgmt(struct up_state *s)
 
 static void usage_up(FILE *f)
 {
-	fprintf(f, "usage: bpftun up CONFIG\n"
+	fprintf(f, "usage: bpftun up [--no-keymgmt] CONFIG\n"
 		   "Creates the tunnel described by CONFIG (WireGuard INI format; bt0.conf makes\n"
 		   "interface bt0), loads and attaches the datapath, starts the key manager in\n"
 		   "the background and returns once the interface is up. A bad CONFIG is refused,\n"
 		   "naming file, line and field, before anything on the host changes. See\n"
-		   "bpftun.conf(5).\n");
+		   "bpftun.conf(5). --no-keymgmt: everything but the key manager, which the\n"
+		   "caller starts and supervises (bpftun@.service does; no traffic until it runs).\n");
 }
 
 
@@ -582,6 +594,12 @@ int up_main(int argc, char **argv)
 	struct config_error e;
 	int err;
 
+	int no_keymgmt = argc == 3 && !strcmp(argv[1], "--no-keymgmt");
+
+	if (no_keymgmt) {
+		argv++;
+		argc--;
+	}
 	if (argc != 2 || argv[1][0] == '-') {
 		int help = argc == 2 && !strcmp(argv[1], "--help");
 
@@ -650,16 +668,26 @@ int up_main(int argc, char **argv)
 		goto fail;
 
 	if (bpffs_mounted()) {
-		char pin_dir[128];
+		char dir[128];
 
-		snprintf(pin_dir, sizeof(pin_dir), "%s/%s", PIN_ROOT, s->cfg.ifname);
-		mkdir(PIN_ROOT, 0700);
-		if (dp_pin_maps(s->dp, pin_dir))
-			pr_debug("pinning maps under %s failed; bpftool finds them by id", pin_dir);
-		else
-			up_step("maps pinned");
+		err = pin_dir(dir, sizeof(dir), s->cfg.ifname);
+		if (!err && mkdir(PIN_ROOT, 0700) && errno != EEXIST)
+			err = -errno;
+		err = err ?: dp_pin_maps(s->dp, dir);
+		if (err) {
+			pr_err("interface '%s': pinning its maps under %s: %s%s", s->cfg.ifname, dir,
+			       strerror(-err), err == -EEXIST ? " (left by an earlier tunnel of "
+			       "this name in this namespace: bpftun down removes them)" : "");
+			goto fail;
+		}
+		up_step("maps pinned");
 	}
 
+	if (no_keymgmt) { /* a supervisor (bpftun-keymgmt@.service) starts it */
+		pr_info("interface '%s' is up without its key manager: start bpftun-keymgmt "
+			"--ifname %s --config %s", s->cfg.ifname, s->cfg.ifname, s->conf_path);
+		goto out;
+	}
 	err = start_keymgmt(s);
 	if (err)
 		goto fail;
@@ -744,8 +772,7 @@ static int teardown(const char *name)
 		char dir[160];
 		struct stat st;
 
-		snprintf(dir, sizeof(dir), "%s/%s", PIN_ROOT, name);
-		if (!stat(dir, &st))
+		if (!pin_dir(dir, sizeof(dir), name) && !stat(dir, &st))
 			something = 1;
 		remove_pins(name);
 	}
