@@ -17,6 +17,8 @@ pkgs=(
 	coreutils procps kmod iputils-ping util-linux python3 openssl man-db groff-base
 	# tests: a real WireGuard peer for the handshake interop test (tests/wg_interop.sh)
 	wireguard-go wireguard-tools
+	# tests: systemd-analyze verify of the shipped units (tests/systemd_units.sh)
+	systemd
 
 	# CI: the format check (scripts/check-format.sh), git ls-files for it
 	clang-format-19 git
