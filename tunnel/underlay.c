@@ -216,7 +216,8 @@ int underlay_steer_find(int dev, uint16_t port, struct bpftun_steer_stats *stats
 
 		if (fd < 0)
 			continue;
-		if (!bpf_obj_get_info_by_fd(fd, &mi, &ml) && !strcmp(mi.name, "steer_cfg") && cfd < 0)
+		if (!bpf_obj_get_info_by_fd(fd, &mi, &ml) && !strcmp(mi.name, "steer_cfg") &&
+		    cfd < 0)
 			cfd = fd;
 		else if (!strcmp(mi.name, "steer_stats") && sfd < 0)
 			sfd = fd;

@@ -62,8 +62,8 @@ int underlay_steer_find(int dev, uint16_t port, struct bpftun_steer_stats *stats
  * iface map is left as it was, so the next call tries again. */
 int underlay_listen(struct datapath *dp, int ifindex);
 
-/* tc_open (and this tunnel's xdp_steer) off every underlay of ifc; each clsact bpftun added removed if
- * no filter is left on it, else handed on to another bpftun tunnel there. */
+/* tc_open (and this tunnel's xdp_steer) off every underlay of ifc; each clsact bpftun added removed
+ * if no filter is left on it, else handed on to another bpftun tunnel there. */
 void underlay_detach_all(const struct bpftun_iface *ifc);
 
 /*
