@@ -10,6 +10,8 @@
 #   veth            no tunnel: iperf3 straight over the underlay (the ceiling)
 #   bpftun-aft      bpftun, Cipher = aes-fixed-time (constant time, the default)
 #   bpftun-gen      bpftun, Cipher = aes-generic (table-based, faster)
+#   bpftun-aft-steer  bpftun-aft with Steering = on (xdp_steer on both underlays)
+#   bpftun-gen-steer  bpftun-gen with Steering = on
 #   wireguard-go    userspace WireGuard over TUN, configured with `wg set`
 #   openvpn         OpenVPN 2.6 p2p over UDP, TLS with run-time certificates,
 #                   --data-ciphers AES-256-GCM, no DCO
@@ -37,7 +39,7 @@ ROUNDS=
 ONLY=
 CRYPTO=1
 PLOT=1
-ALL_SCEN="veth bpftun-aft bpftun-gen wireguard-go openvpn"
+ALL_SCEN="veth bpftun-aft bpftun-gen bpftun-aft-steer bpftun-gen-steer wireguard-go openvpn"
 
 usage() {
 	sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'
@@ -206,18 +208,18 @@ underlay() {
 
 setup_veth() { SRV=10.77.0.2; }
 
-setup_bpftun() { # CIPHER
-	local cipher=$1 ka kb pa pb d=$SD j
+setup_bpftun() { # CIPHER [STEERING]
+	local cipher=$1 steer=${2:-off} ka kb pa pb d=$SD j
 	[ -x "$BT" ] || { ERR="$BT not built (cmake --build build)"; return 1; }
 	ka=$("$BT" genkey) && kb=$("$BT" genkey) || { ERR="bpftun genkey failed"; return 1; }
 	pa=$(printf '%s\n' "$ka" | "$BT" pubkey) && pb=$(printf '%s\n' "$kb" | "$BT" pubkey) || { ERR="bpftun pubkey failed"; return 1; }
 	mkdir -p "$d/a" "$d/b"
 	(
 		umask 077
-		printf '[Interface]\nPrivateKey = %s\nListenPort = 51820\nAddress = 10.9.0.1/24\nMTU = 1420\nCipher = %s\n\n[Peer]\nPublicKey = %s\nEndpoint = 10.77.0.2:51820\nAllowedIPs = 10.9.0.2/32\n' \
-			"$ka" "$cipher" "$pb" >"$d/a/bt0.conf"
-		printf '[Interface]\nPrivateKey = %s\nListenPort = 51820\nAddress = 10.9.0.2/24\nMTU = 1420\nCipher = %s\n\n[Peer]\nPublicKey = %s\nEndpoint = 10.77.0.1:51820\nAllowedIPs = 10.9.0.1/32\n' \
-			"$kb" "$cipher" "$pa" >"$d/b/bt0.conf"
+		printf '[Interface]\nPrivateKey = %s\nListenPort = 51820\nAddress = 10.9.0.1/24\nMTU = 1420\nCipher = %s\nSteering = %s\n\n[Peer]\nPublicKey = %s\nEndpoint = 10.77.0.2:51820\nAllowedIPs = 10.9.0.2/32\n' \
+			"$ka" "$cipher" "$steer" "$pb" >"$d/a/bt0.conf"
+		printf '[Interface]\nPrivateKey = %s\nListenPort = 51820\nAddress = 10.9.0.2/24\nMTU = 1420\nCipher = %s\nSteering = %s\n\n[Peer]\nPublicKey = %s\nEndpoint = 10.77.0.1:51820\nAllowedIPs = 10.9.0.1/32\n' \
+			"$kb" "$cipher" "$steer" "$pa" >"$d/b/bt0.conf"
 	)
 	timeout 20 ip netns exec "$NA" "$BT" up "$d/a/bt0.conf" >"$d/up-a.log" 2>&1 ||
 		{ ERR="bpftun up (A): $(tail -n 3 "$d/up-a.log" | tr '\n' ' ')"; return 1; }
@@ -225,11 +227,11 @@ setup_bpftun() { # CIPHER
 		{ ERR="bpftun up (B): $(tail -n 3 "$d/up-b.log" | tr '\n' ' ')"; return 1; }
 	for _ in $(seq 1 50); do
 		if timeout 5 ip netns exec "$NA" "$BT" show bt0 --json >"$d/show.json" 2>/dev/null &&
-			j=$(python3 -c "import json,sys; i=json.load(open(sys.argv[1]))['interfaces'][0]; print(i['peers'][0]['latest_handshake'], i.get('cipher'))" "$d/show.json" 2>/dev/null) &&
+			j=$(python3 -c "import json,sys; i=json.load(open(sys.argv[1]))['interfaces'][0]; print(i['peers'][0]['latest_handshake'], i.get('cipher'), i.get('steering', 'off'))" "$d/show.json" 2>/dev/null) &&
 			[ "${j%% *}" != 0 ]; then
-			[ "${j#* }" = "$cipher" ] || { ERR="show --json says cipher '${j#* }', want '$cipher'"; return 1; }
+			[ "$j" = "${j%% *} $cipher $steer" ] || { ERR="show --json says '${j#* }', want '$cipher $steer'"; return 1; }
 			SRV=10.9.0.2
-			INFO="cipher $cipher, MTU 1420"
+			INFO="cipher $cipher, MTU 1420, steering $steer"
 			return 0
 		fi
 		sleep 0.1
@@ -391,6 +393,8 @@ run_scenario() { # NAME
 		veth) setup_veth ;;
 		bpftun-aft) setup_bpftun aes-fixed-time ;;
 		bpftun-gen) setup_bpftun aes-generic ;;
+		bpftun-aft-steer) setup_bpftun aes-fixed-time on ;;
+		bpftun-gen-steer) setup_bpftun aes-generic on ;;
 		wireguard-go) setup_wireguard_go ;;
 		openvpn) setup_openvpn ;;
 		esac || ok=0
@@ -419,7 +423,7 @@ run_scenario() { # NAME
 	ping_test pingbusy "$PINGB_N" 0.0002
 	sockperf_test
 	DAEMONS=
-	if [ "$SC" = bpftun-aft ] || [ "$SC" = bpftun-gen ]; then
+	if [ "${SC#bpftun-}" != "$SC" ]; then
 		if teardown_bpftun; then event teardown ok "bpftun down on both ends"; else event teardown fail "$ERR"; fi
 	fi
 	ns_del "$NA"

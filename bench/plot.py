@@ -18,6 +18,7 @@ import sys
 import tempfile
 
 SHORT = {"veth": "plain veth", "bpftun-aft": "bpftun\\naes-fixed-time", "bpftun-gen": "bpftun\\naes-generic",
+         "bpftun-aft-steer": "bpftun aft\\nsteering", "bpftun-gen-steer": "bpftun gen\\nsteering",
          "wireguard-go": "wireguard-go", "openvpn": "OpenVPN\\nAES-256-GCM"}
 
 

@@ -5,6 +5,7 @@ envf, recf, cjf, outf, mdf = sys.argv[1:]
 doc = json.load(open(envf))
 recs = [json.loads(l) for l in open(recf) if l.strip()]
 LABEL = {"veth": "plain veth", "bpftun-aft": "bpftun aes-fixed-time", "bpftun-gen": "bpftun aes-generic",
+         "bpftun-aft-steer": "bpftun aes-fixed-time, steering on", "bpftun-gen-steer": "bpftun aes-generic, steering on",
          "wireguard-go": "wireguard-go", "openvpn": "OpenVPN AES-256-GCM"}
 
 def pct(xs, p):
@@ -78,6 +79,8 @@ def g(n, k):
 rat = {}
 for t in ("tcp1", "tcp2"):
     for b in ("bpftun-gen", "bpftun-aft"):
+        rat["%s_%s_steer_on_over_off" % (t, b.replace("-", "_"))] = ratio(g(b + "-steer", t + "_gbps"), g(b, t + "_gbps"))
+        rat["%s_%s_steer_over_wireguard_go" % (t, b.replace("-", "_"))] = ratio(g(b + "-steer", t + "_gbps"), g("wireguard-go", t + "_gbps"))
         rat["%s_%s_over_wireguard_go" % (t, b.replace("-", "_"))] = ratio(g(b, t + "_gbps"), g("wireguard-go", t + "_gbps"))
         rat["%s_%s_over_openvpn" % (t, b.replace("-", "_"))] = ratio(g(b, t + "_gbps"), g("openvpn", t + "_gbps"))
         rat["%s_%s_over_veth" % (t, b.replace("-", "_"))] = ratio(g(b, t + "_gbps"), g("veth", t + "_gbps"))
@@ -132,6 +135,11 @@ lines = ["", "Ratios (same run):"]
 lines.append("- TCP x1 goodput, bpftun / wireguard-go: aes-generic %s, aes-fixed-time %s (x2 streams: %s, %s)" % (
     pr(rat.get("tcp1_bpftun_gen_over_wireguard_go")), pr(rat.get("tcp1_bpftun_aft_over_wireguard_go")),
     pr(rat.get("tcp2_bpftun_gen_over_wireguard_go")), pr(rat.get("tcp2_bpftun_aft_over_wireguard_go"))))
+lines.append("- TCP goodput, bpftun steering on / off, same cipher: x1 aes-generic %s, aes-fixed-time %s; x2 %s, %s" % (
+    pr(rat.get("tcp1_bpftun_gen_steer_on_over_off")), pr(rat.get("tcp1_bpftun_aft_steer_on_over_off")),
+    pr(rat.get("tcp2_bpftun_gen_steer_on_over_off")), pr(rat.get("tcp2_bpftun_aft_steer_on_over_off"))))
+lines.append("- TCP x1 goodput, bpftun steering on / wireguard-go: aes-generic %s, aes-fixed-time %s" % (
+    pr(rat.get("tcp1_bpftun_gen_steer_over_wireguard_go")), pr(rat.get("tcp1_bpftun_aft_steer_over_wireguard_go"))))
 lines.append("- TCP x1 goodput, bpftun / OpenVPN: aes-generic %s, aes-fixed-time %s" % (
     pr(rat.get("tcp1_bpftun_gen_over_openvpn")), pr(rat.get("tcp1_bpftun_aft_over_openvpn"))))
 for k in sorted(rat):

@@ -215,7 +215,7 @@ struct bpftun_iface {
 	__u32 hidden_ifindex;
 	__u32 mtu;
 	__u16 listen_port; /* host order */
-	__u16 pad;
+	__u16 steering;	   /* Steering = on: xdp_steer beside tc_open on each underlay */
 	__u32 nmaps;
 	__u32 map_ids[BPFTUN_MAX_MAPS]; /* every map of this datapath instance */
 	__u8 public_key[32];
@@ -225,7 +225,7 @@ struct bpftun_iface {
 	__u32 nunderlays;
 	__u32 underlays[BPFTUN_MAX_UNDERLAYS]; /* devices whose ingress runs tc_open */
 	__u32 clsact_created;		      /* bit i: bpftun added underlays[i]'s clsact */
-	__u32 pad2;
+	__u32 steer_cpus; /* SteeringCPUs: bit c = CPU c; 0 = every online CPU */
 };
 
 /* ------------------------------------------------------------ allowed IPs */

@@ -288,10 +288,10 @@ int steer_read_stats(int fd, struct bpftun_steer_stats *sum)
 		return err;
 	}
 	for (int c = 0; c < ncpu; c++) {
-		const uint64_t *s = (const uint64_t *)&v[c];
-		uint64_t *d = (uint64_t *)sum;
+		const __u64 *s = (const __u64 *)&v[c]; /* the members' type: no aliasing */
+		__u64 *d = (__u64 *)sum;
 
-		for (size_t i = 0; i < sizeof(*sum) / 8; i++)
+		for (size_t i = 0; i < sizeof(*sum) / sizeof(__u64); i++)
 			d[i] += s[i];
 	}
 	free(v);

@@ -164,6 +164,19 @@ static const struct bad_case bad[] = {
 	 "bt0.conf:4: Cipher: 'aes-ni': unknown cipher; valid: aes-fixed-time"},
 	{"Cipher: kernel name instead of the word", NULL, 0, IFACE "Cipher = ecb(aes)\n" PEER1,
 	 "bt0.conf:4: Cipher: 'ecb(aes)': unknown cipher"},
+	/* Steering, SteeringCPUs */
+	{"Steering: yes", NULL, 0, IFACE "Steering = yes\n" PEER1,
+	 "bt0.conf:4: Steering: 'yes': valid: off (the default), on"},
+	{"Steering duplicate", NULL, 0, IFACE "Steering = on\nSteering = off\n" PEER1,
+	 "bt0.conf:5: Steering: duplicate key (first at line 4)"},
+	{"SteeringCPUs: reversed range", NULL, 0, IFACE "SteeringCPUs = 3-1\n" PEER1,
+	 "bt0.conf:4: SteeringCPUs: '3-1': CPUs are 0-31, ranges low-high"},
+	{"SteeringCPUs: CPU 32", NULL, 0, IFACE "SteeringCPUs = 0,32\n" PEER1,
+	 "bt0.conf:4: SteeringCPUs: '0,32': CPUs are 0-31, ranges low-high"},
+	{"SteeringCPUs: not a list", NULL, 0, IFACE "SteeringCPUs = all\n" PEER1,
+	 "bt0.conf:4: SteeringCPUs: 'all': not a CPU list (e.g. 0-1 or 0,2)"},
+	{"SteeringCPUs: empty entry", NULL, 0, IFACE "SteeringCPUs = 0,,1\n" PEER1,
+	 "bt0.conf:4: SteeringCPUs: '0,,1': not a CPU list (e.g. 0-1 or 0,2)"},
 	/* syntax, sections, keys */
 	{"unknown key in [Interface]", NULL, 0, IFACE "Foo = 1\n" PEER1,
 	 "bt0.conf:4: Foo: unknown key in [Interface]; valid keys: PrivateKey, PrivateKeyFile, "
@@ -495,6 +508,26 @@ static void check_defaults(void)
 	bt_config_free(&cfg);
 }
 
+static void check_steering(void)
+{
+	static const char on[] = IFACE "Steering = On\nSteeringCPUs = 0-1, 3\n" PEER1;
+	static const char dflt[] = IFACE PEER1;
+	struct bt_config cfg;
+	struct config_error err;
+	int r = bt_config_parse_buffer("bt0.conf", dflt, strlen(dflt), &cfg, &err);
+
+	check(r == 0 && cfg.steering == 0 && cfg.steer_cpus == 0,
+	      "Steering defaults to off, SteeringCPUs to every online CPU (%d: %s)", r, err.msg);
+	if (!r)
+		bt_config_free(&cfg);
+	r = bt_config_parse_buffer("bt0.conf", on, strlen(on), &cfg, &err);
+	check(r == 0 && cfg.steering == 1 && cfg.steer_cpus == 0xb,
+	      "Steering = On, SteeringCPUs = 0-1, 3 -> mask 0xb (%d: %s, 0x%x)", r, err.msg,
+	      r ? 0 : cfg.steer_cpus);
+	if (!r)
+		bt_config_free(&cfg);
+}
+
 static void check_mtu_v6_ok(void)
 {
 	static const char text[] = IFACE "Address = fd09::1/64\nMTU = 1280\n" PEER1;
@@ -757,7 +790,7 @@ static int write_seeds(const char *dir, const char *dict)
 	if (!f)
 		return perror(dict), 1;
 	fputs("\"[Interface]\"\n\"[Peer]\"\n\"PrivateKey\"\n\"PrivateKeyFile\"\n\"ListenPort\"\n"
-	      "\"Address\"\n\"MTU\"\n\"Cipher\"\n\"PublicKey\"\n\"Endpoint\"\n\"AllowedIPs\"\n"
+	      "\"Address\"\n\"MTU\"\n\"Cipher\"\n\"Steering\"\n\"SteeringCPUs\"\n\"PublicKey\"\n\"Endpoint\"\n\"AllowedIPs\"\n"
 	      "\"PersistentKeepalive\"\n\"aes-generic\"\n\"aes-fixed-time\"\n\"off\"\n"
 	      "\" = \"\n\"\\x0a\"\n\"#\"\n\",\"\n\"/\"\n\"::\"\n\"[::1]:\"\n\"/32\"\n\"/128\"\n"
 	      "\"" PUB1 "\"\n\"" PUB2 "\"\n\"" PRIV "\"\n",
@@ -780,6 +813,7 @@ int main(int argc, char **argv)
 	check_keys();
 	check_good();
 	check_defaults();
+	check_steering();
 	check_mtu_v6_ok();
 	check_crlf();
 	check_nul();

@@ -48,7 +48,7 @@ struct parser {
 	unsigned int mode; /* of the file, when check_mode */
 	enum section sec;
 	unsigned int sec_line;
-	unsigned int seen[8]; /* line of each single-valued key of the current section */
+	unsigned int seen[16]; /* line of each single-valued key of the current section */
 	unsigned int iface_line;
 	size_t peers_cap;
 };
@@ -513,7 +513,16 @@ static int for_each_entry(struct parser *p, unsigned int line, const char *field
 
 /* ------------------------------------------------------------ [Interface] */
 
-enum { IK_PRIVATE_KEY, IK_PRIVATE_KEY_FILE, IK_LISTEN_PORT, IK_ADDRESS, IK_MTU, IK_CIPHER };
+enum {
+	IK_PRIVATE_KEY,
+	IK_PRIVATE_KEY_FILE,
+	IK_LISTEN_PORT,
+	IK_ADDRESS,
+	IK_MTU,
+	IK_CIPHER,
+	IK_STEERING,
+	IK_STEERING_CPUS,
+};
 
 static int k_private_key(struct parser *p, unsigned int line, const char *field, char *val)
 {
@@ -632,6 +641,52 @@ static int k_cipher(struct parser *p, unsigned int line, const char *field, char
 		    shown(q, sizeof(q), val));
 }
 
+/* Steering = off | on: software RSS on the underlays (docs/bpftun.conf.5). */
+static int k_steering(struct parser *p, unsigned int line, const char *field, char *val)
+{
+	char q[VALUE_SHOWN_MAX + 8];
+
+	if (!strcasecmp(val, "off") || !strcasecmp(val, "on")) {
+		p->cfg->steering = !strcasecmp(val, "on");
+		return 0;
+	}
+	return fail(p, line, field, "'%s': valid: off (the default), on", shown(q, sizeof(q), val));
+}
+
+/* SteeringCPUs = 0-1,3: CPUs 0..BT_STEER_MAX_CPU-1, as a list of numbers and ranges. */
+static int k_steering_cpus(struct parser *p, unsigned int line, const char *field, char *val)
+{
+	char q[VALUE_SHOWN_MAX + 8], *s = val;
+	uint32_t mask = 0;
+
+	shown(q, sizeof(q), val);
+	for (;;) {
+		char *end, *dash;
+		uint32_t a, b;
+
+		end = strchr(s, ',');
+		if (end)
+			*end = 0;
+		s = trim(s);
+		dash = strchr(s, '-');
+		if (dash)
+			*dash = 0;
+		if (parse_u32(trim(s), UINT32_MAX, &a) ||
+		    (dash ? parse_u32(trim(dash + 1), UINT32_MAX, &b) : (b = a, 0)))
+			return fail(p, line, field, "'%s': not a CPU list (e.g. 0-1 or 0,2)", q);
+		if (a > b || b >= BT_STEER_MAX_CPU)
+			return fail(p, line, field, "'%s': CPUs are 0-%d, ranges low-high", q,
+				    BT_STEER_MAX_CPU - 1);
+		for (uint32_t c = a; c <= b; c++)
+			mask |= 1U << c;
+		if (!end)
+			break;
+		s = end + 1;
+	}
+	p->cfg->steer_cpus = mask;
+	return 0;
+}
+
 static const struct key_def iface_keys[] = {
 	[IK_PRIVATE_KEY] = {"PrivateKey", k_private_key, 0},
 	[IK_PRIVATE_KEY_FILE] = {"PrivateKeyFile", k_private_key_file, 0},
@@ -639,6 +694,8 @@ static const struct key_def iface_keys[] = {
 	[IK_ADDRESS] = {"Address", k_address, 1},
 	[IK_MTU] = {"MTU", k_mtu, 0},
 	[IK_CIPHER] = {"Cipher", k_cipher, 0},
+	[IK_STEERING] = {"Steering", k_steering, 0},
+	[IK_STEERING_CPUS] = {"SteeringCPUs", k_steering_cpus, 0},
 };
 
 /* ------------------------------------------------------------------ [Peer] */

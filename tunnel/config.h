@@ -33,6 +33,7 @@
 #define BT_MTU_MIN_V4	   576	/* RFC 791 */
 #define BT_MTU_MIN_V6	   1280 /* RFC 8200, needed once any Address is IPv6 */
 #define BT_MTU_MAX	   BPFTUN_MAX_INNER
+#define BT_STEER_MAX_CPU   32 /* SteeringCPUs: CPUs 0..31 (bpftun_iface.steer_cpus) */
 #define BT_CONFIG_MAX_SIZE (1 << 20) /* bytes of configuration file */
 
 /* An address with its prefix length. Address keeps host bits (10.9.0.1/24,
@@ -68,6 +69,8 @@ struct bt_config {
 	uint32_t mtu;			   /* 0 = default: the caller resolves it */
 	char cipher[24];		   /* "aes-fixed-time" (default) or "aes-generic" */
 	char kernel_algo[BPFTUN_ALGO_LEN]; /* "ecb(aes)" or "ecb(aes-generic)" */
+	int steering;			   /* Steering = on: xdp_steer on the underlays */
+	uint32_t steer_cpus;		   /* SteeringCPUs bit c = CPU c; 0 = every online CPU */
 	struct bt_peer *peers;		   /* malloc'd, 1..BT_MAX_PEERS of them */
 	int npeers;
 };

@@ -16,11 +16,13 @@
 #include <string.h>
 #include <time.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <sodium.h>
 
 #include "bpftun.h"
 #include "config.h"
 #include "datapath.h"
+#include "underlay.h"
 
 /* The emitter: JSON, or wg-style indented text, from the same calls. */
 struct out {
@@ -224,6 +226,63 @@ static void show_peer(struct out *o, struct datapath *dp, uint32_t id, const str
 	out_close(o, '}');
 }
 
+/* Steering: the setting, and the counters of this tunnel's xdp_steer summed
+ * over its underlays (steer_read_stats): redirects per target CPU, ESP. */
+static void show_steering(struct out *o, const struct bpftun_iface *ifc)
+{
+	struct bpftun_steer_stats sum = {0};
+	int ncpu = libbpf_num_possible_cpus(), found = 0;
+
+	out_str(o, "steering", "steering", ifc->steering ? "on" : "off");
+	if (!ifc->steering)
+		return;
+	if (ncpu <= 0 || ncpu > BPFTUN_STEER_MAX_CPUS)
+		ncpu = BPFTUN_STEER_MAX_CPUS;
+	for (uint32_t i = 0; i < ifc->nunderlays && i < BPFTUN_MAX_UNDERLAYS; i++) {
+		struct bpftun_steer_stats st;
+
+		if (underlay_steer_find((int)ifc->underlays[i], ifc->listen_port, &st))
+			continue;
+		found++;
+		/* every member is a __u64 (not uint64_t: that type would alias) */
+		for (size_t k = 0; k < sizeof(st) / sizeof(__u64); k++)
+			((__u64 *)&sum)[k] += ((const __u64 *)&st)[k];
+	}
+	out_open(o, "steer", '{');
+	out_u64(o, "underlays_steered", "steering underlays", (unsigned long long)found);
+	out_u64(o, "steered", "steered", sum.steered);
+	out_u64(o, "data_marked", NULL, sum.data_marked);
+	out_u64(o, "data_unmarked", NULL, sum.data_unmarked);
+	out_u64(o, "no_cpu", NULL, sum.no_cpu);
+	out_u64(o, "transit", NULL, sum.transit);
+	out_open(o, "to_cpu", '[');
+	if (!o->json)
+		printf("  steered per cpu:");
+	for (int c = 0; c < ncpu; c++) {
+		if (o->json) {
+			sep(o);
+			printf("%llu", (unsigned long long)sum.to_cpu[c]);
+		} else {
+			printf(" cpu%d %llu%s", c, (unsigned long long)sum.to_cpu[c],
+			       c + 1 < ncpu ? "," : "\n");
+		}
+	}
+	out_close(o, ']');
+	if (!o->json)
+		printf("  data: marked %llu, unmarked %llu, no cpu %llu, transit %llu\n",
+		       (unsigned long long)sum.data_marked, (unsigned long long)sum.data_unmarked,
+		       (unsigned long long)sum.no_cpu, (unsigned long long)sum.transit);
+	out_u64(o, "esp_found", NULL, sum.esp_found);
+	out_u64(o, "esp_not_found", NULL, sum.esp_not_found);
+	out_u64(o, "esp_error", NULL, sum.esp_error);
+	out_u64(o, "esp_steered", NULL, sum.esp_steered);
+	if (!o->json)
+		printf("  esp: found %llu, not found %llu, error %llu, steered %llu\n",
+		       (unsigned long long)sum.esp_found, (unsigned long long)sum.esp_not_found,
+		       (unsigned long long)sum.esp_error, (unsigned long long)sum.esp_steered);
+	out_close(o, '}');
+}
+
 static int show_iface(struct out *o, const char *name, int hidden)
 {
 	struct datapath *dp = NULL;
@@ -247,6 +306,7 @@ static int show_iface(struct out *o, const char *name, int hidden)
 	out_u64(o, "listen_port", "listening port", ifc.listen_port);
 	out_u64(o, "mtu", "mtu", ifc.mtu);
 	out_str(o, "cipher", "cipher", ifc.cipher[0] ? ifc.cipher : "aes-fixed-time");
+	show_steering(o, &ifc);
 	/* a pid recorded by a key manager that has since died is not shown */
 	if (keymgmt_running(ifc.keymgmt_pid))
 		out_u64(o, "keymgmt_pid", "key manager pid", ifc.keymgmt_pid);

@@ -18,6 +18,8 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/if_link.h>
+#include <sodium.h>
 
 #include "log.h"
 #include "underlay.h"
@@ -157,10 +159,118 @@ static void release_clsact(int dev)
 	}
 }
 
+/* ------------------------------------------------------- software RSS */
+
+int underlay_steer_check(int dev, char *why, size_t whylen)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	char name[IF_NAMESIZE] = "?", gro[64];
+	int err;
+
+	if (!if_indextoname((unsigned int)dev, name))
+		return -ENODEV;
+	err = bpf_xdp_query(dev, 0, &q);
+	if (err) {
+		snprintf(why, whylen, "'%s': reading its XDP program: %s", name, strerror(-err));
+		return err;
+	}
+	if (q.attach_mode != XDP_ATTACHED_NONE) {
+		snprintf(why, whylen,
+			 "'%s' already has an XDP program (id %u); Steering = on needs the "
+			 "device's XDP hook",
+			 name, q.prog_id ?: q.drv_prog_id ?: q.skb_prog_id);
+		return -EBUSY;
+	}
+	err = steer_gro_check(name, 0, gro, sizeof(gro));
+	if (err == -EBUSY) {
+		snprintf(why, whylen,
+			 "'%s': %s: the cpumap would merge data messages, which tc_open drops "
+			 "(turn it off with ethtool -K %s, or Steering = off)",
+			 name, gro, name);
+		return err;
+	}
+	if (err && err != -EOPNOTSUPP) {
+		snprintf(why, whylen, "'%s': reading GRO features: %s", name, strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+int underlay_steer_find(int dev, uint16_t port, struct bpftun_steer_stats *stats)
+{
+	struct bpf_prog_info info = {0};
+	uint32_t ids[8], len = sizeof(info), id = 0, zero = 0;
+	int pfd, cfd = -1, sfd = -1, err = -ENOENT;
+
+	if (bpf_xdp_query_id(dev, XDP_FLAGS_DRV_MODE, &id) || !id)
+		return -ENOENT;
+	pfd = bpf_prog_get_fd_by_id(id);
+	if (pfd < 0)
+		return -ENOENT;
+	info.nr_map_ids = 8;
+	info.map_ids = (uint64_t)(unsigned long)ids;
+	if (bpf_obj_get_info_by_fd(pfd, &info, &len) || strcmp(info.name, "xdp_steer"))
+		goto out;
+	for (uint32_t i = 0; i < info.nr_map_ids && i < 8; i++) {
+		struct bpf_map_info mi = {0};
+		uint32_t ml = sizeof(mi);
+		int fd = bpf_map_get_fd_by_id(ids[i]);
+
+		if (fd < 0)
+			continue;
+		if (!bpf_obj_get_info_by_fd(fd, &mi, &ml) && !strcmp(mi.name, "steer_cfg") &&
+		    cfd < 0)
+			cfd = fd;
+		else if (!strcmp(mi.name, "steer_stats") && sfd < 0)
+			sfd = fd;
+		else
+			close(fd);
+	}
+	if (cfd >= 0) {
+		struct bpftun_steer_cfg c;
+
+		if (!bpf_map_lookup_elem(cfd, &zero, &c) && c.listen_port == htons(port))
+			err = 0;
+		sodium_memzero(&c, sizeof(c)); /* its fallback-hash key */
+	}
+	if (!err && stats)
+		err = sfd >= 0 ? steer_read_stats(sfd, stats) : -ENOENT;
+out:
+	if (cfd >= 0)
+		close(cfd);
+	if (sfd >= 0)
+		close(sfd);
+	close(pfd);
+	return err;
+}
+
+/* xdp_steer on ifc->underlays[i] (ifc->steering). */
+static int steer_on(const struct bpftun_iface *ifc, uint32_t i)
+{
+	uint32_t cpus[BPFTUN_STEER_MAX_CPUS];
+	struct steer_opts o = {.listen_port = ifc->listen_port};
+	char name[IF_NAMESIZE] = "?", why[256];
+	int err, dev = (int)ifc->underlays[i];
+
+	if (!if_indextoname((unsigned int)dev, name))
+		return -ENODEV;
+	o.ifname = name;
+	for (uint32_t c = 0; c < 32; c++)
+		if (ifc->steer_cpus & (1U << c))
+			cpus[o.ncpus++] = c;
+	o.cpus = o.ncpus ? cpus : NULL;
+	err = underlay_steer_check(dev, why, sizeof(why));
+	if (!err)
+		err = steer_attach(&o, why, sizeof(why));
+	if (err)
+		pr_err("underlay '%s': Steering = on: %s", name, why);
+	return err;
+}
+
 /* ----------------------------------------------------- attach and detach */
 
 int underlay_attach(struct datapath *dp, struct bpftun_iface *ifc, uint32_t i,
-		    void (*step)(const char *what))
+		    void (*step)(const char *what), int strict)
 {
 	int created = 0, dev = (int)ifc->underlays[i], had, err;
 	char name[IF_NAMESIZE] = "?";
@@ -191,6 +301,13 @@ int underlay_attach(struct datapath *dp, struct bpftun_iface *ifc, uint32_t i,
 	}
 	if (step)
 		step("underlay: tc_open attached");
+	if (ifc->steering) {
+		err = steer_on(ifc, i);
+		if (err && strict)
+			return err;
+		if (!err && step)
+			step("underlay: xdp_steer attached");
+	}
 	return 0;
 }
 
@@ -207,7 +324,7 @@ int underlay_listen(struct datapath *dp, int ifindex)
 	slot = dp_underlay_slot(&ifc, (uint32_t)ifindex, &added);
 	if (slot < 0 || !added)
 		return slot < 0 ? slot : 0;
-	err = underlay_attach(dp, &ifc, (uint32_t)slot, NULL);
+	err = underlay_attach(dp, &ifc, (uint32_t)slot, NULL, 0);
 	if (err) {
 		if (ifc.clsact_created & (1U << slot))
 			release_clsact(ifindex);
@@ -219,6 +336,13 @@ int underlay_listen(struct datapath *dp, int ifindex)
 void underlay_detach_all(const struct bpftun_iface *ifc)
 {
 	for (uint32_t i = 0; i < ifc->nunderlays && i < BPFTUN_MAX_UNDERLAYS; i++) {
+		char name[IF_NAMESIZE];
+
+		/* only this tunnel's xdp_steer (its port), whatever the setting
+		 * says now: an `up` stopped half way may have attached it */
+		if (!underlay_steer_find((int)ifc->underlays[i], ifc->listen_port, NULL) &&
+		    if_indextoname(ifc->underlays[i], name))
+			steer_detach(name);
 		tc_ingress_detach((int)ifc->underlays[i], ifc->tun_ifindex);
 		if (ifc->clsact_created & (1U << i))
 			release_clsact((int)ifc->underlays[i]);

@@ -19,6 +19,9 @@
 #include "bpftun_shared.h"
 #include "datapath.h"
 #include "netlink.h"
+#include "steer.h"
+
+#include <stddef.h>
 
 /* A filter on ifindex's TC ingress at bpftun's priority, handle `handle`. */
 int tc_ingress_attach(int ifindex, int prog_fd, uint32_t handle);
@@ -33,18 +36,35 @@ int tunnel_hidden_ifindex(const char *name);
  * tc_open on ifc->underlays[i]: "bpftun added the clsact" recorded in the
  * iface map before it is added (and taken back if someone else was
  * quicker), then the filter. step (may be NULL) is called after each host
- * change (the crash-test hook of `up`). 0 or -errno, said in the log.
+ * change (the crash-test hook of `up`). With ifc->steering, xdp_steer
+ * too (steer_attach, after tc_open); fatal for `up` (strict), only logged
+ * for the key manager, whose tunnel keeps working unsteered there.
+ * 0 or -errno, said in the log.
  */
 int underlay_attach(struct datapath *dp, struct bpftun_iface *ifc, uint32_t i,
-		    void (*step)(const char *what));
+		    void (*step)(const char *what), int strict);
+
+/*
+ * Software RSS (Steering = on): before anything changes, whether xdp_steer
+ * can go on dev: no XDP program on it (any mode; another tunnel's xdp_steer
+ * counts), no GRO feature that merges data messages in the cpumap
+ * (steer_gro_check, which bpftun never turns off itself). 0, or -EBUSY /
+ * -errno with the reason in why.
+ */
+int underlay_steer_check(int dev, char *why, size_t whylen);
+
+/* This tunnel's xdp_steer on dev: the one whose steer_cfg listens on port
+ * (host order). Its program fd (caller closes) and, if stats is not NULL,
+ * its counters summed over CPUs. -ENOENT if dev has none of ours. */
+int underlay_steer_find(int dev, uint16_t port, struct bpftun_steer_stats *stats);
 
 /* The key manager: tc_open on ifindex too if this tunnel does not listen
  * there yet (the slot of a device that is gone is reused). On failure the
  * iface map is left as it was, so the next call tries again. */
 int underlay_listen(struct datapath *dp, int ifindex);
 
-/* tc_open off every underlay of ifc; each clsact bpftun added removed if
- * no filter is left on it, else handed on to another bpftun tunnel there. */
+/* tc_open (and this tunnel's xdp_steer) off every underlay of ifc; each clsact bpftun added removed
+ * if no filter is left on it, else handed on to another bpftun tunnel there. */
 void underlay_detach_all(const struct bpftun_iface *ifc);
 
 /*

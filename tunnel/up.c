@@ -308,6 +308,36 @@ static int name_taken(const char *name)
 	return -EEXIST;
 }
 
+/* Steering = on: every planned underlay can take xdp_steer, and the
+ * SteeringCPUs exist. Changes nothing. */
+static int steer_preflight(struct up_state *s)
+{
+	long online = sysconf(_SC_NPROCESSORS_ONLN);
+	char why[256];
+
+	if (!s->cfg.steering)
+		return 0;
+	for (uint32_t c = 0; c < BT_STEER_MAX_CPU; c++) {
+		if ((s->cfg.steer_cpus & (1U << c)) && (long)c >= online) {
+			struct config_error e;
+
+			config_error_set(&e, s->conf_path, 0, "SteeringCPUs",
+					 "CPU %u is not online (CPUs 0-%ld are)", c, online - 1);
+			fprintf(stderr, "%s\n", e.msg);
+			return -EINVAL;
+		}
+	}
+	for (uint32_t i = 0; i < s->ifc.nunderlays; i++) {
+		int err = underlay_steer_check((int)s->ifc.underlays[i], why, sizeof(why));
+
+		if (err) {
+			pr_err("%s: Steering = on: %s", s->conf_path, why);
+			return err;
+		}
+	}
+	return 0;
+}
+
 /* All checks that need the system but change nothing; also plans the
  * underlays (s->ifc.underlays), so that their limit is checked here. */
 static int preflight(struct up_state *s)
@@ -382,6 +412,9 @@ static int preflight(struct up_state *s)
 		}
 		add_underlay(s, dev);
 	}
+	err = steer_preflight(s);
+	if (err)
+		return err;
 	/* A tc_open left on an underlay by a tunnel that is gone would take
 	 * this tunnel's packets first. */
 	if (underlay_sweep_orphans(1)) {
@@ -543,7 +576,16 @@ static int load_datapath(struct up_state *s)
 	memcpy(s->ifc.public_key, s->public_key, 32);
 	snprintf(s->ifc.cipher, sizeof(s->ifc.cipher), "%s", s->cfg.cipher);
 	snprintf(s->ifc.algo, sizeof(s->ifc.algo), "%s", s->cfg.kernel_algo);
+	s->ifc.steering = (uint16_t)!!s->cfg.steering;
+	s->ifc.steer_cpus = s->cfg.steer_cpus;
 	err = configure_peers(s);
+	/* the sender's flow mark (random key per interface), so that the
+	 * peer's xdp_steer spreads our flows over its CPUs */
+	if (!err && s->cfg.steering) {
+		err = steer_set_mark(dp_map_fd(s->dp, "flow_mark_cfg"), BPFTUN_MARK_BITS_DEFAULT);
+		if (err)
+			pr_err("setting the flow-mark key: %s", strerror(-err));
+	}
 	err = err ?: dp_set_iface(s->dp, &s->ifc);
 	return err;
 }
@@ -663,7 +705,7 @@ int up_main(int argc, char **argv)
 		goto fail;
 
 	for (uint32_t i = 0; i < s->ifc.nunderlays && !err; i++)
-		err = underlay_attach(s->dp, &s->ifc, i, up_step);
+		err = underlay_attach(s->dp, &s->ifc, i, up_step, 1);
 	if (err)
 		goto fail;
 
