@@ -24,6 +24,8 @@ IB="sub$$"
 PORT=51830
 TMP=$(mktemp -d /tmp/bt-steerup-XXXXXX)
 PINROOT=/sys/fs/bpf/bpftun
+# up pins into PINROOT/NETNS-INODE-IFNAME (pins are per network namespace)
+pindir() { echo "$PINROOT/$(ip netns exec "$1" stat -Lc %i /proc/self/ns/net)-$2"; }
 OTHER=/sys/fs/bpf/bt-steerup-other-$$
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -93,7 +95,7 @@ nothing_left() {
 	no_xdp || { echo "XDP left"; return 1; }
 	! inA tc qdisc show dev va | grep -q clsact || { echo "clsact left on va"; return 1; }
 	! inB tc qdisc show dev vb | grep -q clsact || { echo "clsact left on vb"; return 1; }
-	[ ! -e "$PINROOT/$IA" ] && [ ! -e "$PINROOT/$IB" ] || { echo "pins left"; return 1; }
+	[ ! -e "$(pindir "$A" "$IA")" ] && [ ! -e "$(pindir "$B" "$IB")" ] || { echo "pins left"; return 1; }
 	! ip -n "$A" link show "$IA" >/dev/null 2>&1 || { echo "$IA left"; return 1; }
 }
 ping_ok() { inA ping -c 3 -i 0.2 -W 2 10.9.8.2 >/dev/null || inA ping -c 3 -i 0.2 -W 2 10.9.8.2; }
@@ -111,12 +113,12 @@ copy() {
 	wait $srv || return 1
 	[ "$(sha256sum <"$TMP/$1.in" | cut -d' ' -f1)" = "$(sha256sum <"$TMP/$1.out" | cut -d' ' -f1)" ]
 }
-opens() { nsenter --net="/run/netns/$B" "$TOOL" cpus "$PINROOT/$IB" |
+opens() { nsenter --net="/run/netns/$B" "$TOOL" cpus "$(pindir "$B" "$IB")" |
 	awk '$1 == "cpu0" {a = $2} $1 == "cpu1" {b = $2} END {print a + 0, b + 0}'; }
 pick_sport() { # DPORT CPU FIRST: a source port from FIRST whose mark (A's key) maps to CPU on B
 	local sp m
 	for sp in $(seq "$3" $(($3 + 100))); do
-		m=$(nsenter --net="/run/netns/$A" "$TOOL" expect "$PINROOT/$IA" 10.9.8.1 10.9.8.2 6 "$sp" "$1") || return 1
+		m=$(nsenter --net="/run/netns/$A" "$TOOL" expect "$(pindir "$A" "$IA")" 10.9.8.1 10.9.8.2 6 "$sp" "$1") || return 1
 		[ "$m" -gt 0 ] && [ $(((m - 1) % 2)) = "$2" ] && { echo "$sp"; return 0; }
 	done
 	return 1
