@@ -45,10 +45,43 @@ static int record_maps(struct datapath *dp)
 	return 0;
 }
 
+uint32_t dp_capacity(uint32_t n, uint32_t min, uint32_t max)
+{
+	uint64_t want = (uint64_t)n + n / 4, cap = min;
+
+	while (cap < want && cap < max)
+		cap *= 2;
+	return (uint32_t)(cap < max ? cap : max);
+}
+
+/* Every map that holds something per peer, and how many entries per peer. */
+static const struct {
+	const char *name;
+	uint32_t per_peer, extra;
+} per_peer_maps[] = {
+	{"peers", 1, 0},
+	{"tx_sas", BPFTUN_SLOTS, 0},
+	{"rx_refs", BPFTUN_SLOTS, 0},
+	{"rx_sas", BPFTUN_SLOTS, 0},
+	{"stats", 1, 1}, /* + the unattributed entry */
+};
+
 int dp_load(struct datapath **out, const struct bpftun_config *cfg)
 {
+	return dp_load_sized(out, cfg, 0, 0);
+}
+
+int dp_load_sized(struct datapath **out, const struct bpftun_config *cfg, uint32_t npeers,
+		  uint32_t nallowed)
+{
+	uint32_t max_peers, max_allowed;
 	struct datapath *dp;
 	int err;
+
+	if (npeers > BPFTUN_MAX_PEERS || nallowed > BPFTUN_MAX_ALLOWED_IPS)
+		return -E2BIG;
+	max_peers = dp_capacity(npeers, BPFTUN_MIN_PEERS, BPFTUN_MAX_PEERS);
+	max_allowed = dp_capacity(nallowed, BPFTUN_MIN_ALLOWED_IPS, BPFTUN_MAX_ALLOWED_IPS);
 
 	dp = calloc(1, sizeof(*dp));
 	if (!dp)
@@ -59,6 +92,21 @@ int dp_load(struct datapath **out, const struct bpftun_config *cfg)
 		goto fail;
 	}
 	dp->skel->rodata->cfg = *cfg;
+	dp->skel->rodata->cfg.max_peers = max_peers;
+	dp->skel->rodata->cfg.max_allowed_ips = max_allowed;
+	for (size_t i = 0; i < sizeof(per_peer_maps) / sizeof(per_peer_maps[0]); i++) {
+		struct bpf_map *m =
+		    bpf_object__find_map_by_name(dp->skel->obj, per_peer_maps[i].name);
+
+		err = m ? bpf_map__set_max_entries(m, max_peers * per_peer_maps[i].per_peer +
+							  per_peer_maps[i].extra)
+			: -ENOENT;
+		if (err)
+			goto fail;
+	}
+	err = bpf_map__set_max_entries(dp->skel->maps.allowed_ips, max_allowed);
+	if (err)
+		goto fail;
 	err = datapath_bpf__load(dp->skel);
 	if (err)
 		goto fail;
@@ -94,9 +142,14 @@ int dp_sa_ctl(struct datapath *dp, struct bpftun_sa_req *req)
 	return req->err;
 }
 
+uint32_t dp_max_peers(struct datapath *dp)
+{
+	return dp->skel->rodata->cfg.max_peers;
+}
+
 int dp_set_peer(struct datapath *dp, uint32_t peer_id, const struct bpftun_peer *peer)
 {
-	if (peer_id >= BPFTUN_MAX_PEERS)
+	if (peer_id >= dp_max_peers(dp))
 		return -ERANGE;
 	if (bpf_map_update_elem(bpf_map__fd(dp->skel->maps.peers), &peer_id, peer, BPF_ANY))
 		return -errno;
@@ -133,6 +186,10 @@ int dp_peer_stats(struct datapath *dp, uint32_t peer_id, struct bpftun_peer_stat
 
 	if (ncpu < 0)
 		return ncpu;
+	if (peer_id == BPFTUN_NO_PEER)
+		peer_id = dp_max_peers(dp); /* where the datapath counts them */
+	else if (peer_id >= dp_max_peers(dp))
+		return -ENOENT;
 	v = calloc(ncpu, sizeof(*v));
 	if (!v)
 		return -ENOMEM;

@@ -252,10 +252,10 @@ static int show_iface(struct out *o, const char *name, int hidden)
 	else
 		out_str(o, "keymgmt", "key manager", "not running");
 	/* drops no peer can be blamed for (unknown index, malformed...) */
-	dp_peer_stats(dp, BPFTUN_MAX_PEERS, &un);
+	dp_peer_stats(dp, BPFTUN_NO_PEER, &un);
 	show_drops(o, "drops (no peer)", &un);
 	out_open(o, "peers", '[');
-	for (uint32_t id = 0; id < BPFTUN_MAX_PEERS; id++) {
+	for (uint32_t id = 0; id < dp_max_peers(dp); id++) {
 		struct bpftun_peer p;
 
 		if (dp_get_peer(dp, id, &p) || !p.present)
