@@ -1313,10 +1313,10 @@ static void test_top_peer_id(void)
 	struct pair p;
 	int bad = 0, n = 0;
 
-	check(dp_capacity(0, 256, 16384) == 256 && dp_capacity(204, 256, 16384) == 256 &&
-		  dp_capacity(205, 256, 16384) == 512 && dp_capacity(10000, 256, 16384) == 16384 &&
-		  dp_capacity(16384, 256, 16384) == 16384 && dp_capacity(6553, 256, 16384) == 8192 &&
-		  dp_capacity(6554, 256, 16384) == 16384,
+	check(dp_capacity(0, 256, 16384) == 256 && dp_capacity(205, 256, 16384) == 256 &&
+		  dp_capacity(206, 256, 16384) == 512 && dp_capacity(10000, 256, 16384) == 16384 &&
+		  dp_capacity(16384, 256, 16384) == 16384 && dp_capacity(6554, 256, 16384) == 8192 &&
+		  dp_capacity(6555, 256, 16384) == 16384,
 	      "dp_capacity: power of two >= n + n/4, at least min, at most max");
 	PEER_ID = top;
 	LOAD_PEERS = BPFTUN_MAX_PEERS;
