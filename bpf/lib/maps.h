@@ -101,9 +101,14 @@ struct {
 	__type(value, struct rx_ref);
 } rx_refs SEC(".maps");
 
+/* Not preallocated: an rx_sa is 2 KiB (its replay window), and a hub sized
+ * for 16,384 peers would otherwise hold 49,152 of them (about 100 MiB)
+ * whether or not any SA is installed; elements are allocated when sa_ctl
+ * installs an SA. Lookups cost the same either way. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, BPFTUN_SLOT_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u32);
 	__type(value, struct rx_sa);
 } rx_sas SEC(".maps");
