@@ -476,18 +476,18 @@ for c in "${cases[@]}"; do
 	printf '%b' "$text" >"$TMP/bad/bt1.conf"
 	check "bad config refused: $what ($expect)" run_bad "$what" "$TMP/bad/bt1.conf" "$expect"
 done
-# 70 peers x 64 AllowedIPs: within 256 peers and 64 per peer, past the
-# 4096 of the datapath's table; refused while reading the file.
+# 2049 peers x 64 AllowedIPs: within 16384 peers and 64 per peer, past the
+# 131072 of the datapath's largest table; refused while reading the file.
 python3 - "$KA" >"$TMP/bad/bt1.conf" <<'EOF'
 import base64, sys
 print("[Interface]\nPrivateKey = %s\nListenPort = 51999" % sys.argv[1])
-for p in range(70):
-    print("[Peer]\nPublicKey = %s" % base64.b64encode(bytes([p + 1] * 32)).decode())
+for p in range(2049):
+    print("[Peer]\nPublicKey = %s" % base64.b64encode(bytes([1]) + p.to_bytes(2, "big") + bytes(29)).decode())
     for a in range(64):
-        print("AllowedIPs = 10.%d.%d.0/24" % (p, a))
+        print("AllowedIPs = 10.%d.%d.%d/32" % (p >> 8, p & 255, a))
 EOF
-check "bad config refused: 70 peers x 64 AllowedIPs, past the 4096 allowed IPs" \
-	run_bad capacity "$TMP/bad/bt1.conf" "bt1.conf:4230: AllowedIPs: '10.64.0.0/24': too many AllowedIPs in all peers together (max 4096"
+check "bad config refused: 2049 peers x 64 AllowedIPs, past the 131072 allowed IPs" \
+	run_bad capacity "$TMP/bad/bt1.conf" "bt1.conf:135174: AllowedIPs: '10.8.0.0/32': too many AllowedIPs in all peers together (max 131072"
 printf '%b' "$good" | sed 's/Endpoint = .*//' >"$TMP/bad/bt1.conf"
 check "bad config refused: private key in a world-readable file" \
 	run_bad mode "$TMP/bad/bt1.conf" "readable by group or others" 644
