@@ -448,7 +448,9 @@ check "down of a missing tunnel fails clearly" bash -c "
 echo "== bad configurations change nothing"
 ip netns add "$C"
 ip -n "$C" link set lo up
-snapshot() { ip netns exec "$C" sh -c 'ip -d -j link; ip -j addr; ip -j route; ip -j -6 route; tc -j qdisc'; ls /run/bpftun 2>/dev/null; }
+# /run/bpftun is shared by every namespace on the machine (other tests come
+# and go there): only C's own files count
+snapshot() { ip netns exec "$C" sh -c 'ip -d -j link; ip -j addr; ip -j route; ip -j -6 route; tc -j qdisc'; ls /run/bpftun 2>/dev/null | grep "^$(ip netns exec "$C" stat -Lc %i /proc/self/ns/net)-"; }
 ip netns exec "$C" ip link add bt7 type veth peer name bt7p # an existing name
 before=$(snapshot)
 run_bad() { # DESCRIPTION FILE EXPECT MODE
