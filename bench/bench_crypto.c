@@ -20,13 +20,23 @@
  * Samples are taken round-robin over all (L, cipher) pairs, rotating the
  * starting pair every round, so machine noise hits every variant alike.
  *
+ * --peers 1,10000 runs every cipher on datapaths populated with that many
+ * peers (a column each, interleaved in the same round-robin): each peer has
+ * an AllowedIPs /32 on both ends, a tx SA at A and an rx SA at B (its own
+ * receiver index), and the maps are sized for the count (dp_load_sized) as
+ * `bpftun up` sizes them. The peer under test is the last one (id N-1), so
+ * seal and open look it up among all the others in allowed_ips (LPM trie),
+ * peers, tx_sas, rx_sas (hash) and stats. "peers ratio" compares the
+ * medians of N peers with those of the first count.
+ *
  * Every verdict is checked: seal must redirect (7) with the exact sealed
  * length, open must redirect with the original inner packet byte for byte,
  * ecb must return TC_ACT_OK. A verifier rejection, a setup error or any wrong
  * verdict makes the exit status non-zero; nothing is skipped silently.
  *
  * Usage: bench_crypto [--sizes 64,512,1400] [--samples 2000] [--warmup 100]
- *                     [--algos "ecb(aes),ecb(aes-generic)"] [--cpu N] [--json FILE]
+ *                     [--algos "ecb(aes),ecb(aes-generic)"] [--peers 1,10000]
+ *                     [--cpu N] [--json FILE]
  * Needs root (BPF).
  */
 #include <arpa/inet.h>
@@ -59,6 +69,8 @@
 #define FRAME_MAX 2048
 #define MAX_SIZES 64
 #define MAX_ALGOS 4
+#define MAX_POPS 4 /* --peers counts */
+#define MAX_IMPLS (MAX_ALGOS * MAX_POPS)
 #define ERR_UNSET 0x5a5a5a5a
 
 static const uint8_t MAC_A[6] = {0x02, 0, 0, 0, 0, 0xa};
@@ -73,6 +85,9 @@ static const char *const OP_NAME[N_OPS] = {"seal", "open", "ecb"};
 /* One cipher implementation: a datapath pair and a testprogs instance. */
 struct impl {
 	const char *algo;
+	uint32_t npeers; /* peers configured on each end */
+	uint32_t pid;	 /* the peer under test: npeers - 1 */
+	double setup_s;	 /* populating the peers */
 	char driver[128]; /* the lskcipher driver the kernel instantiated */
 	char label[128];  /* short column label */
 	struct datapath *a, *b;
@@ -104,11 +119,13 @@ static struct {
 	int nsizes;
 	const char *algos[MAX_ALGOS];
 	int nalgos;
+	uint32_t pops[MAX_POPS];
+	int npops;
 	unsigned int samples, warmup;
 	int cpu;
 	const char *json;
 } opt = {.sizes = {64, 512, 1400}, .nsizes = 3, .algos = {"ecb(aes)", "ecb(aes-generic)"},
-	 .nalgos = 2, .samples = 2000, .warmup = 100, .cpu = -1};
+	 .nalgos = 2, .pops = {1}, .npops = 1, .samples = 2000, .warmup = 100, .cpu = -1};
 
 static unsigned int setup_failures;
 
@@ -139,10 +156,18 @@ static size_t inner_frame(uint8_t *f, size_t len)
 
 /* ------------------------------------------------------------------- setup */
 
-static int sa(struct datapath *dp, uint32_t op, const char *algo, const uint8_t *key,
-	      const uint8_t *salt)
+static double now_s(void)
 {
-	struct bpftun_sa_req r = {.op = op, .peer_id = 0, .slot = 1, .index = RIDX};
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int sa(struct datapath *dp, uint32_t op, uint32_t pid, uint32_t index, const char *algo,
+	      const uint8_t *key, const uint8_t *salt)
+{
+	struct bpftun_sa_req r = {.op = op, .peer_id = pid, .slot = 1, .index = index};
 
 	if (key)
 		memcpy(r.key, key, sizeof(r.key));
@@ -240,9 +265,9 @@ static int impl_setup(struct impl *im)
 	randombytes_buf(key, sizeof(key));
 	randombytes_buf(salt, sizeof(salt));
 	memcpy(cfg.tun_mac, TUN_MAC, 6);
-	err = dp_load(&im->a, &cfg);
+	err = dp_load_sized(&im->a, &cfg, im->npeers, im->npeers);
 	if (!err)
-		err = dp_load(&im->b, &cfg);
+		err = dp_load_sized(&im->b, &cfg, im->npeers, im->npeers);
 	if (err) {
 		fail("%s: load datapath (verifier rejection?): %s", im->algo, strerror(-err));
 		return err;
@@ -256,15 +281,33 @@ static int impl_setup(struct impl *im)
 	memcpy(peer.ep.dmac, MAC_B, 6);
 	addr4(IN4_A, a4);
 	addr4(IN4_B, b4);
-	err = dp_set_peer(im->a, 0, &peer) ?: dp_set_peer(im->b, 0, &peer);
-	err = err ?: dp_allow(im->a, 4, b4, 32, 0) ?: dp_allow(im->b, 4, a4, 32, 0);
+	im->pid = im->npeers - 1;
+	{
+		double t0 = now_s();
+
+		/* the others: 10.64.0.0/10 on both ends, SAs at both ends */
+		for (uint32_t i = 0; i < im->pid && !err; i++) {
+			uint8_t o4[4] = {10, (uint8_t)(64 + (i >> 16)), (uint8_t)(i >> 8), (uint8_t)i};
+
+			err = dp_set_peer(im->a, i, &peer) ?: dp_set_peer(im->b, i, &peer);
+			err = err ?: dp_allow(im->a, 4, o4, 32, i) ?: dp_allow(im->b, 4, o4, 32, i);
+			err = err ?: sa(im->a, BPFTUN_OP_INSTALL_TX, i, RIDX + 1 + i, im->algo, key,
+					salt);
+			err = err ?: sa(im->a, BPFTUN_OP_ACTIVATE_TX, i, 0, im->algo, NULL, NULL);
+			err = err ?: sa(im->b, BPFTUN_OP_INSTALL_RX, i, RIDX + 1 + i, im->algo, key,
+					salt);
+		}
+		im->setup_s = now_s() - t0;
+	}
+	err = err ?: dp_set_peer(im->a, im->pid, &peer) ?: dp_set_peer(im->b, im->pid, &peer);
+	err = err ?: dp_allow(im->a, 4, b4, 32, im->pid) ?: dp_allow(im->b, 4, a4, 32, im->pid);
 	if (err) {
-		fail("%s: configure peers: %s", im->algo, strerror(-err));
+		fail("%s: configure %u peers: %s", im->algo, im->npeers, strerror(-err));
 		return err;
 	}
-	err = sa(im->a, BPFTUN_OP_INSTALL_TX, im->algo, key, salt);
-	err = err ?: sa(im->a, BPFTUN_OP_ACTIVATE_TX, im->algo, NULL, NULL);
-	err = err ?: sa(im->b, BPFTUN_OP_INSTALL_RX, im->algo, key, salt);
+	err = sa(im->a, BPFTUN_OP_INSTALL_TX, im->pid, RIDX, im->algo, key, salt);
+	err = err ?: sa(im->a, BPFTUN_OP_ACTIVATE_TX, im->pid, 0, im->algo, NULL, NULL);
+	err = err ?: sa(im->b, BPFTUN_OP_INSTALL_RX, im->pid, RIDX, im->algo, key, salt);
 	if (err) {
 		fail("%s: install SAs: %s", im->algo, strerror(-err));
 		return err;
@@ -294,6 +337,11 @@ static int impl_setup(struct impl *im)
 	sodium_memzero(key, sizeof(key));
 	im->ecb_fd = bpf_program__fd(im->tp->progs.tc_ecb);
 	resolve_driver(im, before, nb);
+	if (opt.npops > 1) {
+		size_t l = strlen(im->label);
+
+		snprintf(im->label + l, sizeof(im->label) - l, " %up", im->npeers);
+	}
 	return 0;
 }
 
@@ -532,7 +580,7 @@ static void print_table(struct variant *vs, int nv, struct impl *im, int ni, con
 	printf("\n");
 	for (int s = 0; s < opt.nsizes; s++) {
 		for (int op = 0; op < N_OPS; op++) {
-			double med[MAX_ALGOS] = {0};
+			double med[MAX_IMPLS] = {0};
 
 			printf("%5u %5u %-4s", opt.sizes[s], vs[s * ni].ks, OP_NAME[op]);
 			for (int i = 0; i < ni; i++) {
@@ -577,6 +625,32 @@ static void print_table(struct variant *vs, int nv, struct impl *im, int ni, con
 		}
 		printf("\n");
 	}
+	if (opt.npops < 2)
+		return;
+	printf("\npeers ratio: median with N peers / median with %u (same run, interleaved)\n",
+	       opt.pops[0]);
+	for (int i = 0; i < ni; i++)
+		if (im[i].npeers != opt.pops[0])
+			printf("  %s: %u peers populated in %.2f s\n", im[i].label, im[i].npeers,
+			       im[i].setup_s);
+	printf("%5s %-32s %-4s %9s %9s %7s\n", "L", "cipher, N", "op", "median_1", "median_N",
+	       "N/1");
+	for (int s = 0; s < opt.nsizes; s++)
+		for (int i = 0; i < ni; i++) {
+			int base = i - i % opt.npops; /* same cipher, first count */
+
+			if (i == base)
+				continue;
+			for (int op = OP_SEAL; op <= OP_OPEN; op++) {
+				double m1 = stats_of(vs[s * ni + base].ns[op], vs[s * ni + base].n[op])
+						.median;
+				double mn = stats_of(vs[s * ni + i].ns[op], vs[s * ni + i].n[op])
+						.median;
+
+				printf("%5u %-32.32s %-4s %9.0f %9.0f %7.3f\n", opt.sizes[s],
+				       im[i].label, OP_NAME[op], m1, mn, ratio(mn, m1));
+			}
+		}
 }
 
 static void json_str(FILE *f, const char *s)
@@ -637,7 +711,7 @@ static int write_json(const char *path, struct variant *vs, int nv, struct impl 
 		json_str(f, im[i].algo);
 		fprintf(f, ", \"driver\": ");
 		json_str(f, im[i].driver);
-		fprintf(f, "}");
+		fprintf(f, ", \"peers\": %u, \"populate_s\": %.3f}", im[i].npeers, im[i].setup_s);
 	}
 	fprintf(f, "],\n    \"elapsed_s\": %.2f\n  },\n  \"results\": [\n", secs);
 	for (int k = 0; k < nv; k++) {
@@ -650,7 +724,8 @@ static int write_json(const char *path, struct variant *vs, int nv, struct impl 
 		json_str(f, v->im->algo);
 		fprintf(f, ", \"driver\": ");
 		json_str(f, v->im->driver);
-		fprintf(f, ", \"inner_len\": %u, \"keystream_bytes\": %u,\n", v->len, v->ks);
+		fprintf(f, ", \"peers\": %u, \"inner_len\": %u, \"keystream_bytes\": %u,\n",
+			v->im->npeers, v->len, v->ks);
 		fprintf(f, "      \"ops\": {\n");
 		for (int op = 0; op < N_OPS; op++)
 			json_stats(f, OP_NAME[op], &st[op], v->fail[op], v->len, v->ks,
@@ -772,23 +847,17 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: bench_crypto [--sizes 64,512,1400] [--samples 2000] [--warmup 100]\n"
-		"                    [--algos 'ecb(aes),ecb(aes-generic)'] [--cpu N] [--json FILE]\n"
+		"                    [--algos 'ecb(aes),ecb(aes-generic)'] [--peers 1,10000]\n"
+		"                    [--cpu N] [--json FILE]\n"
 		"  --sizes   inner IPv4 packet lengths L (20..%d); '64,128,...,1500' fills the step\n"
 		"  --samples samples per (L, cipher, op), default 2000\n"
 		"  --warmup  unrecorded rounds first, default 100\n"
 		"  --algos   cipher implementations (bpftun_sa_req.algo / ecb_algo)\n"
+		"  --peers   peer counts to populate both ends with, e.g. 1,10000 (default 1)\n"
 		"  --cpu     pin to this CPU (default: not pinned)\n"
 		"  --json    also write every figure and the environment to FILE\n"
 		"Needs root. Exit status 1 if any load, setup or verdict failed.\n",
 		BPFTUN_MAX_INNER);
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 int main(int argc, char **argv)
@@ -797,8 +866,9 @@ int main(int argc, char **argv)
 		{"sizes", required_argument, NULL, 's'}, {"samples", required_argument, NULL, 'n'},
 		{"warmup", required_argument, NULL, 'w'}, {"algos", required_argument, NULL, 'a'},
 		{"cpu", required_argument, NULL, 'c'},	  {"json", required_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},	  {0}};
-	struct impl im[MAX_ALGOS] = {0};
+		{"peers", required_argument, NULL, 'p'},  {"help", no_argument, NULL, 'h'},
+		{0}};
+	struct impl im[MAX_IMPLS] = {0};
 	struct variant *vs;
 	struct env env;
 	unsigned int failures = 0;
@@ -840,6 +910,29 @@ int main(int argc, char **argv)
 		case 'j':
 			opt.json = optarg;
 			break;
+		case 'p': {
+			char *tok, *save = NULL;
+
+			opt.npops = 0;
+			for (tok = strtok_r(optarg, ",", &save); tok;
+			     tok = strtok_r(NULL, ",", &save)) {
+				long v = strtol(tok, &end, 10);
+
+				if (*end || end == tok || v < 1 || v > BPFTUN_MAX_PEERS ||
+				    opt.npops >= MAX_POPS) {
+					fprintf(stderr,
+						"bench_crypto: bad --peers (1..%d counts of 1..%d)\n",
+						MAX_POPS, BPFTUN_MAX_PEERS);
+					return 2;
+				}
+				opt.pops[opt.npops++] = (uint32_t)v;
+			}
+			if (!opt.npops) {
+				fprintf(stderr, "bench_crypto: bad --peers\n");
+				return 2;
+			}
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -871,9 +964,11 @@ int main(int argc, char **argv)
 	}
 	env_get(&env);
 
-	ni = opt.nalgos;
+	/* im[algo * npops + pop]: the counts of one cipher side by side */
+	ni = opt.nalgos * opt.npops;
 	for (int i = 0; i < ni; i++) {
-		im[i].algo = opt.algos[i];
+		im[i].algo = opt.algos[i / opt.npops];
+		im[i].npeers = opt.pops[i % opt.npops];
 		if (impl_setup(&im[i]))
 			ok = 0;
 	}
@@ -927,8 +1022,8 @@ int main(int argc, char **argv)
 			seals += vs[k].seals;
 			opens += vs[k].opens_ok;
 		}
-		if (dp_peer_stats(im[i].a, 0, &sa_) || dp_peer_stats(im[i].b, 0, &sb) ||
-		    dp_peer_stats(im[i].b, BPFTUN_MAX_PEERS, &sn)) {
+		if (dp_peer_stats(im[i].a, im[i].pid, &sa_) || dp_peer_stats(im[i].b, im[i].pid, &sb) ||
+		    dp_peer_stats(im[i].b, BPFTUN_NO_PEER, &sn)) {
 			fail("%s: read counters", im[i].algo);
 			continue;
 		}

@@ -84,11 +84,21 @@ _Static_assert(BPFTUN_HDR_LEN + BPFTUN_MAX_INNER + 2 * BPFTUN_BLOCK <= BPFTUN_SC
 
 /* SA slots per peer and direction: a ring of three (previous, current, next). */
 #define BPFTUN_SLOTS 3
-#define BPFTUN_MAX_PEERS 256
+/* Peers per interface: the ceiling. The per-peer maps are sized at load
+ * (bpf/datapath.c, dp_capacity) from the configuration, between
+ * BPFTUN_MIN_PEERS and this; cfg.max_peers holds the size chosen. A peer id
+ * is below cfg.max_peers; in the stats map, index cfg.max_peers holds the
+ * drops no peer can be blamed for, which userspace names BPFTUN_NO_PEER. */
+#define BPFTUN_MAX_PEERS 16384
+#define BPFTUN_MIN_PEERS 256
+#define BPFTUN_NO_PEER BPFTUN_MAX_PEERS
 #define BPFTUN_MAX_RX_SAS (BPFTUN_MAX_PEERS * BPFTUN_SLOTS)
 /* Entries of the allowed_ips LPM trie: every peer's AllowedIPs together
- * (IPv4 and IPv6). The config parser refuses more (tunnel/config.h). */
-#define BPFTUN_MAX_ALLOWED_IPS 4096
+ * (IPv4 and IPv6). The config parser refuses more (tunnel/config.h). The
+ * trie is not preallocated; its max_entries is sized at load like the
+ * per-peer maps, between BPFTUN_MIN_ALLOWED_IPS and this. */
+#define BPFTUN_MAX_ALLOWED_IPS 131072
+#define BPFTUN_MIN_ALLOWED_IPS 4096
 #define BPFTUN_ALGO_LEN 32
 
 /* --------------------------------------------------------- SA control program */
@@ -278,6 +288,10 @@ struct bpftun_config {
 	__u32 tun_ifindex; /* user-facing tunnel device: decap target */
 	__u16 listen_port; /* network order */
 	__u8 tun_mac[6];   /* destination MAC for decapsulated packets */
+	/* Set by dp_load, not by callers: the peers the maps hold (peer ids
+	 * 0..max_peers-1; stats index max_peers = unattributed drops). */
+	__u32 max_peers;
+	__u32 max_allowed_ips;
 };
 
 #ifndef __VMLINUX_H__

@@ -287,9 +287,44 @@ int dp_kernel_check(const char *algo, char *why, size_t len)
 	return 0;
 }
 
+uint32_t dp_capacity(uint32_t n, uint32_t min, uint32_t max)
+{
+	uint64_t want = (uint64_t)n + n / 4, cap = min;
+
+	while (cap < want && cap < max)
+		cap *= 2;
+	return (uint32_t)(cap < max ? cap : max);
+}
+
+/* Every map that holds something per peer, and how many entries per peer. */
+static const struct {
+	const char *name;
+	uint32_t per_peer, extra;
+} per_peer_maps[] = {
+	{"peers", 1, 0},
+	{"tx_sas", BPFTUN_SLOTS, 0},
+	{"rx_refs", BPFTUN_SLOTS, 0},
+	{"rx_sas", BPFTUN_SLOTS, 0},
+	{"stats", 1, 1}, /* + the unattributed entry */
+};
+
+static int load(struct datapath **out, const struct bpftun_config *cfg, const char *desc,
+		uint32_t npeers, uint32_t nallowed);
+
 int dp_load(struct datapath **out, const struct bpftun_config *cfg)
 {
-	return dp_load_keyring(out, cfg, NULL);
+	return load(out, cfg, NULL, 0, 0);
+}
+
+int dp_load_sized(struct datapath **out, const struct bpftun_config *cfg, uint32_t npeers,
+		  uint32_t nallowed)
+{
+	return load(out, cfg, NULL, npeers, nallowed);
+}
+
+int dp_load_keyring(struct datapath **out, const struct bpftun_config *cfg, const char *desc)
+{
+	return load(out, cfg, desc, 0, 0);
 }
 
 /* Would the datapath load without sa_ctl_keyring? Then the kernel refused
@@ -308,13 +343,19 @@ static int keyring_refused(const struct bpftun_config *cfg)
 	return ok;
 }
 
-int dp_load_keyring(struct datapath **out, const struct bpftun_config *cfg, const char *desc)
+static int load(struct datapath **out, const struct bpftun_config *cfg, const char *desc,
+		uint32_t npeers, uint32_t nallowed)
 {
+	uint32_t max_peers, max_allowed;
 	struct datapath *dp;
 	int err;
 
 	if (desc && (!desc[0] || strlen(desc) >= BPFTUN_KEYDESC_LEN))
 		return -EINVAL;
+	if (npeers > BPFTUN_MAX_PEERS || nallowed > BPFTUN_MAX_ALLOWED_IPS)
+		return -E2BIG;
+	max_peers = dp_capacity(npeers, BPFTUN_MIN_PEERS, BPFTUN_MAX_PEERS);
+	max_allowed = dp_capacity(nallowed, BPFTUN_MIN_ALLOWED_IPS, BPFTUN_MAX_ALLOWED_IPS);
 	dp = calloc(1, sizeof(*dp));
 	if (!dp)
 		return -ENOMEM;
@@ -328,6 +369,21 @@ int dp_load_keyring(struct datapath **out, const struct bpftun_config *cfg, cons
 		memcpy((char *)dp->skel->rodata->keyring_desc, desc, strlen(desc) + 1);
 	else
 		bpf_program__set_autoload(dp->skel->progs.sa_ctl_keyring, false);
+	dp->skel->rodata->cfg.max_peers = max_peers;
+	dp->skel->rodata->cfg.max_allowed_ips = max_allowed;
+	for (size_t i = 0; i < sizeof(per_peer_maps) / sizeof(per_peer_maps[0]); i++) {
+		struct bpf_map *m =
+		    bpf_object__find_map_by_name(dp->skel->obj, per_peer_maps[i].name);
+
+		err = m ? bpf_map__set_max_entries(m, max_peers * per_peer_maps[i].per_peer +
+							  per_peer_maps[i].extra)
+			: -ENOENT;
+		if (err)
+			goto fail;
+	}
+	err = bpf_map__set_max_entries(dp->skel->maps.allowed_ips, max_allowed);
+	if (err)
+		goto fail;
 	err = datapath_bpf__load(dp->skel);
 	if (err && desc && keyring_refused(cfg))
 		err = -EOPNOTSUPP;
@@ -383,9 +439,14 @@ int dp_sa_ctl_keyring(struct datapath *dp, struct bpftun_sa_req *req, int32_t se
 	return err ?: req->err;
 }
 
+uint32_t dp_max_peers(struct datapath *dp)
+{
+	return dp->skel->rodata->cfg.max_peers;
+}
+
 int dp_set_peer(struct datapath *dp, uint32_t peer_id, const struct bpftun_peer *peer)
 {
-	if (peer_id >= BPFTUN_MAX_PEERS)
+	if (peer_id >= dp_max_peers(dp))
 		return -ERANGE;
 	if (bpf_map_update_elem(bpf_map__fd(dp->skel->maps.peers), &peer_id, peer, BPF_ANY))
 		return -errno;
@@ -422,6 +483,10 @@ int dp_peer_stats(struct datapath *dp, uint32_t peer_id, struct bpftun_peer_stat
 
 	if (ncpu < 0)
 		return ncpu;
+	if (peer_id == BPFTUN_NO_PEER)
+		peer_id = dp_max_peers(dp); /* where the datapath counts them */
+	else if (peer_id >= dp_max_peers(dp))
+		return -ENOENT;
 	v = calloc(ncpu, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
@@ -548,23 +613,26 @@ static int find(struct datapath **out, int hidden_ifindex, int load)
 	}
 	/* The live programs' configuration (.rodata: cfg), so that a program
 	 * loaded here behaves exactly as the attached ones (the key manager
-	 * attaches its tc_open on a new underlay when a peer roams). */
-	if (load) {
+	 * attaches its tc_open on a new underlay when a peer roams), and so that
+	 * a view knows the live sizes (cfg.max_peers). */
+	{
 		int ro = map_fd_by_name_suffix(ids, pinfo.nr_map_ids < BPFTUN_MAX_MAPS
 							 ? pinfo.nr_map_ids
 							 : BPFTUN_MAX_MAPS,
 					       ".rodata");
-		uint8_t buf[256];
 		size_t sz = bpf_map__value_size(dp->skel->maps.rodata);
+		void *buf = calloc(1, sz);
 
-		if (ro < 0 || sz > sizeof(buf) || bpf_map_lookup_elem(ro, &zero, buf)) {
-			err = ro < 0 ? ro : -EIO;
+		if (ro < 0 || !buf || bpf_map_lookup_elem(ro, &zero, buf)) {
+			err = ro < 0 ? ro : !buf ? -ENOMEM : -EIO;
 			if (ro >= 0)
 				close(ro);
+			free(buf);
 			goto out;
 		}
 		close(ro);
 		memcpy(dp->skel->rodata, buf, sz); /* the skeleton's mmap, before load */
+		free(buf);
 	}
 	/* The live tunnel's keyring description decides sa_ctl_keyring. */
 	if (!dp->skel->rodata->keyring_desc[0])

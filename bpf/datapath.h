@@ -28,8 +28,21 @@ int dp_kernel_check_kfuncs(const char *const *names, size_t n, char *why, size_t
 extern const char *const dp_kernel_kfuncs[];
 extern const size_t dp_kernel_nkfuncs;
 
-/* Open and load the datapath with cfg baked into .rodata. 0 or -errno. */
+/* Open and load the datapath with cfg baked into .rodata. 0 or -errno.
+ * dp_load_sized sizes the per-peer maps for npeers peers and the
+ * allowed_ips trie for nallowed entries, with headroom for peers added
+ * later: dp_capacity(n, min, max) entries. dp_load is dp_load_sized(0, 0),
+ * the smallest size (BPFTUN_MIN_PEERS, BPFTUN_MIN_ALLOWED_IPS). -E2BIG past
+ * BPFTUN_MAX_PEERS or BPFTUN_MAX_ALLOWED_IPS. cfg->max_peers and
+ * cfg->max_allowed_ips are ignored: dp_load_sized sets them. */
 int dp_load(struct datapath **out, const struct bpftun_config *cfg);
+int dp_load_sized(struct datapath **out, const struct bpftun_config *cfg, uint32_t npeers,
+		  uint32_t nallowed);
+/* The smallest power of two at least min and at least n + n/4 (a quarter of
+ * headroom for peers added at run time), capped at max. */
+uint32_t dp_capacity(uint32_t n, uint32_t min, uint32_t max);
+/* Peers this datapath holds: valid peer ids are 0..dp_max_peers()-1. */
+uint32_t dp_max_peers(struct datapath *dp);
 /* dp_load, plus sa_ctl_keyring, whose gate accepts only the "user" key
  * described as desc ("bpftun:<ifname>", < BPFTUN_KEYDESC_LEN). -EOPNOTSUPP
  * if the kernel refuses bpf_lookup_user_key in syscall programs (6.12). */
@@ -48,7 +61,8 @@ int dp_get_peer(struct datapath *dp, uint32_t peer_id, struct bpftun_peer *peer)
 /* family 4 or 6; addr in network order (4 or 16 bytes). */
 int dp_allow(struct datapath *dp, int family, const void *addr, unsigned int prefix,
 	     uint32_t peer_id);
-/* Per-peer counters summed over CPUs; peer_id BPFTUN_MAX_PEERS = unattributed. */
+/* Per-peer counters summed over CPUs; peer_id BPFTUN_NO_PEER = unattributed
+ * (the datapath keeps them at index dp_max_peers()). -ENOENT past the size. */
 int dp_peer_stats(struct datapath *dp, uint32_t peer_id, struct bpftun_peer_stats *out);
 
 /* Attach to the datapath serving a tunnel: hidden_ifindex is the veth end

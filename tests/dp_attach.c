@@ -67,7 +67,13 @@ static int show(const char *dir)
 		fprintf(stderr, "dp_attach: %s: %s\n", path, strerror(errno));
 		return 1;
 	}
-	for (uint32_t key = 0; key <= BPFTUN_MAX_PEERS; key += BPFTUN_MAX_PEERS) {
+	struct bpf_map_info info = {0};
+	uint32_t ilen = sizeof(info);
+
+	/* the unattributed bucket is the last entry (index = the peer count) */
+	if (bpf_obj_get_info_by_fd(fd, &info, &ilen) || info.max_entries < 2)
+		return 1;
+	for (uint32_t key = 0; key < info.max_entries; key += info.max_entries - 1) {
 		struct bpftun_peer_stats sum = {0};
 		const char *who = key ? "unattributed" : "peer0";
 

@@ -480,18 +480,18 @@ for c in "${cases[@]}"; do
 	printf '%b' "$text" >"$TMP/bad/bt1.conf"
 	check "bad config refused: $what ($expect)" run_bad "$what" "$TMP/bad/bt1.conf" "$expect"
 done
-# 70 peers x 64 AllowedIPs: within 256 peers and 64 per peer, past the
-# 4096 of the datapath's table; refused while reading the file.
+# 2049 peers x 64 AllowedIPs: within 16384 peers and 64 per peer, past the
+# 131072 of the datapath's largest table; refused while reading the file.
 python3 - "$KA" >"$TMP/bad/bt1.conf" <<'EOF'
 import base64, sys
 print("[Interface]\nPrivateKey = %s\nListenPort = 51999" % sys.argv[1])
-for p in range(70):
-    print("[Peer]\nPublicKey = %s" % base64.b64encode(bytes([p + 1] * 32)).decode())
+for p in range(2049):
+    print("[Peer]\nPublicKey = %s" % base64.b64encode(bytes([1]) + p.to_bytes(2, "big") + bytes(29)).decode())
     for a in range(64):
-        print("AllowedIPs = 10.%d.%d.0/24" % (p, a))
+        print("AllowedIPs = 10.%d.%d.%d/32" % (p >> 8, p & 255, a))
 EOF
-check "bad config refused: 70 peers x 64 AllowedIPs, past the 4096 allowed IPs" \
-	run_bad capacity "$TMP/bad/bt1.conf" "bt1.conf:4230: AllowedIPs: '10.64.0.0/24': too many AllowedIPs in all peers together (max 4096"
+check "bad config refused: 2049 peers x 64 AllowedIPs, past the 131072 allowed IPs" \
+	run_bad capacity "$TMP/bad/bt1.conf" "bt1.conf:135174: AllowedIPs: '10.8.0.0/32': too many AllowedIPs in all peers together (max 131072"
 printf '%b' "$good" | sed 's/Endpoint = .*//' >"$TMP/bad/bt1.conf"
 check "bad config refused: private key in a world-readable file" \
 	run_bad mode "$TMP/bad/bt1.conf" "readable by group or others" 644
@@ -508,7 +508,7 @@ unchanged() { [ "$before" = "$after" ] || { diff <(echo "$before") <(echo "$afte
 check "the refused configurations changed nothing (links, addresses, routes, qdiscs, /run)" \
 	unchanged
 
-# The limit itself fits: 64 peers x 64 AllowedIPs = 4096 prefixes all go into
+# A large table fits: 64 peers x 64 AllowedIPs = 4096 prefixes all go into
 # the datapath's table (so the parser's limit is the table's real size).
 python3 - "$KA" >"$TMP/bad/bt2.conf" <<'EOF'
 import base64, sys
@@ -523,7 +523,7 @@ ip -n "$C" link add c0 type veth peer name c0p
 ip -n "$C" addr add 10.200.0.1/24 dev c0
 ip -n "$C" link set c0 up && ip -n "$C" link set c0p up
 ip -n "$C" route add default via 10.200.0.2
-check "64 peers x 64 AllowedIPs (4096, the limit) come up: 4096 routes through bt2, then down" bash -c "
+check "64 peers x 64 AllowedIPs (4096 prefixes) come up: 4096 routes through bt2, then down" bash -c "
 	ip netns exec $C '$BT' up $TMP/bad/bt2.conf || exit 1
 	n=\$(ip -n $C route show dev bt2 | wc -l); echo \"\$n routes\"
 	ip netns exec $C '$BT' down bt2 && [ \$n = 4096 ]"

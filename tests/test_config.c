@@ -568,7 +568,7 @@ enum limit_kind { LIMIT_PEERS, LIMIT_ALLOWED, LIMIT_ADDRS, LIMIT_ALLOWED_TOTAL }
 
 static void check_limit(enum limit_kind kind, const char *what, int limit, const char *expect_fmt)
 {
-	size_t cap = 512 * 1024;
+	size_t cap = 8u << 20; /* 16,385 peers or 131,073 AllowedIPs fit */
 	char *text = malloc(cap), expect[200];
 	struct bt_config cfg;
 	struct config_error err;
@@ -585,7 +585,7 @@ static void check_limit(enum limit_kind kind, const char *what, int limit, const
 		if (kind == LIMIT_ALLOWED) /* lines 4-5, AllowedIPs from line 6 */
 			o += (size_t)snprintf(text + o, cap - o, "[Peer]\nPublicKey = %s\n", PUB1);
 		for (int i = 0; i < n; i++) {
-			uint8_t key[BT_KEY_LEN] = {1, (uint8_t)i, (uint8_t)(i >> 8)};
+			uint8_t key[BT_KEY_LEN] = {1, (uint8_t)i, (uint8_t)(i >> 8), (uint8_t)(i >> 16)};
 			char b64[BT_KEY_B64_LEN + 1];
 
 			switch (kind) {
@@ -611,8 +611,8 @@ static void check_limit(enum limit_kind kind, const char *what, int limit, const
 							      "[Peer]\nPublicKey = %s\n", b64);
 				}
 				o += (size_t)snprintf(text + o, cap - o,
-						      "AllowedIPs = 10.%d.%d.0/24\n",
-						      i / BT_MAX_ALLOWED, i % BT_MAX_ALLOWED);
+						      "AllowedIPs = 10.%d.%d.%d/32\n", i >> 16,
+						      (i >> 8) & 255, i & 255);
 				bad_line = 4 + (unsigned int)(i / BT_MAX_ALLOWED) *
 						   (2 + BT_MAX_ALLOWED) +
 					   2 + (unsigned int)(i % BT_MAX_ALLOWED);
@@ -626,6 +626,8 @@ static void check_limit(enum limit_kind kind, const char *what, int limit, const
 		}
 		if (kind == LIMIT_ADDRS)
 			o += (size_t)snprintf(text + o, cap - o, "%s", PEER2);
+		if (o >= cap)
+			die("check_limit: text buffer too small");
 		snprintf(expect, sizeof(expect), expect_fmt, bad_line);
 		memset(&err, 0, sizeof(err));
 		r = bt_config_parse_buffer("bt0.conf", text, o, &cfg, &err);
@@ -818,7 +820,7 @@ int main(int argc, char **argv)
 	check_crlf();
 	check_nul();
 	check_limit(LIMIT_PEERS, "peers", BT_MAX_PEERS,
-		    "bt0.conf:%u: [Peer]: too many peers (max 256)");
+		    "bt0.conf:%u: [Peer]: too many peers (max 16384)");
 	check_limit(LIMIT_ALLOWED, "AllowedIPs", BT_MAX_ALLOWED,
 		    "bt0.conf:%u: AllowedIPs: '10.8.64.0/24': too many AllowedIPs for one peer "
 		    "(max 64)");
@@ -827,8 +829,8 @@ int main(int argc, char **argv)
 	/* All peers' AllowedIPs together: the datapath's table (70 peers x 64
 	 * used to fail only while the host was being changed). */
 	check_limit(LIMIT_ALLOWED_TOTAL, "AllowedIPs in all peers", BT_MAX_ALLOWED_TOTAL,
-		    "bt0.conf:%u: AllowedIPs: '10.64.0.0/24': too many AllowedIPs in all peers "
-		    "together (max 4096, the size of the datapath's allowed_ips table)");
+		    "bt0.conf:%u: AllowedIPs: '10.2.0.0/32': too many AllowedIPs in all peers "
+		    "together (max 131072, the largest allowed_ips table of the datapath)");
 	check_files();
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		run_bad(&bad[i]);

@@ -56,6 +56,11 @@ struct pair {
 	int outer6;
 };
 
+/* The peer id pair_setup configures on both ends, and the number of peers
+ * the datapaths are sized for (0: dp_load's smallest size).
+ * test_top_peer_id changes them. */
+static uint32_t PEER_ID, LOAD_PEERS;
+
 static void addr(int fam, const char *s, void *out)
 {
 	frame_addr(fam == 6, s, out);
@@ -67,13 +72,13 @@ static int allow(struct datapath *dp, const char *s, unsigned int prefix)
 	int fam = strchr(s, ':') ? 6 : 4;
 
 	addr(fam, s, a);
-	return dp_allow(dp, fam, a, prefix, 0);
+	return dp_allow(dp, fam, a, prefix, PEER_ID);
 }
 
 static int sa(struct datapath *dp, uint32_t op, uint32_t slot, uint32_t index, uint64_t limit,
 	      uint64_t expire_ns)
 {
-	struct bpftun_sa_req r = {.op = op, .peer_id = 0, .slot = slot, .index = index};
+	struct bpftun_sa_req r = {.op = op, .peer_id = PEER_ID, .slot = slot, .index = index};
 
 	memcpy(r.key, KEY, 32);
 	memcpy(r.salt, SALT, 4);
@@ -99,9 +104,9 @@ static int pair_setup(struct pair *p, int outer6, uint64_t tx_limit)
 	memset(p, 0, sizeof(*p));
 	p->outer6 = outer6;
 	memcpy(cfg.tun_mac, TUN_MAC, 6);
-	err = dp_load(&p->a, &cfg);
+	err = dp_load_sized(&p->a, &cfg, LOAD_PEERS, 0);
 	if (!err)
-		err = dp_load(&p->b, &cfg);
+		err = dp_load_sized(&p->b, &cfg, LOAD_PEERS, 0);
 	if (err) {
 		check(0, "load datapath (verifier): %s", strerror(-err));
 		pair_destroy(p);
@@ -115,7 +120,7 @@ static int pair_setup(struct pair *p, int outer6, uint64_t tx_limit)
 	peer.ep.dport = htons(PORT);
 	memcpy(peer.ep.smac, MAC_A, 6);
 	memcpy(peer.ep.dmac, MAC_B, 6);
-	err = dp_set_peer(p->a, 0, &peer) ?: dp_set_peer(p->b, 0, &peer);
+	err = dp_set_peer(p->a, PEER_ID, &peer) ?: dp_set_peer(p->b, PEER_ID, &peer);
 	err = err ?: allow(p->a, IN4_B, 32) ?: allow(p->a, IN6_B, 128);
 	err = err ?: allow(p->a, IN4_X, 32) ?: allow(p->a, IN6_X, 128);
 	err = err ?: allow(p->b, IN4_A, 32) ?: allow(p->b, IN6_A, 128);
@@ -1285,6 +1290,120 @@ static void test_rekey_concurrent(void)
 	pair_destroy(&p);
 }
 
+/* The top of the peer range: datapaths sized for BPFTUN_MAX_PEERS peers
+ * hold peer id BPFTUN_MAX_PEERS - 1 (SAs, allowed IPs, seal checked against
+ * the reference, open, counters) and refuse the next one; the smallest
+ * size refuses BPFTUN_MIN_PEERS. */
+static uint32_t map_entries(struct datapath *dp, const char *name)
+{
+	struct bpf_map_info info = {0};
+	uint32_t len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(dp_map_fd(dp, name), &info, &len))
+		return 0;
+	return info.max_entries;
+}
+
+static void test_top_peer_id(void)
+{
+	const uint32_t top = BPFTUN_MAX_PEERS - 1;
+	uint8_t frame[FRAME_MAX];
+	struct bpftun_peer_stats sa_, sb;
+	struct bpftun_peer peer = {0};
+	struct pair p;
+	int bad = 0, n = 0;
+
+	check(dp_capacity(0, 256, 16384) == 256 && dp_capacity(205, 256, 16384) == 256 &&
+		  dp_capacity(206, 256, 16384) == 512 && dp_capacity(10000, 256, 16384) == 16384 &&
+		  dp_capacity(16384, 256, 16384) == 16384 && dp_capacity(6554, 256, 16384) == 8192 &&
+		  dp_capacity(6555, 256, 16384) == 16384,
+	      "dp_capacity: power of two >= n + n/4, at least min, at most max");
+	PEER_ID = top;
+	LOAD_PEERS = BPFTUN_MAX_PEERS;
+	if (pair_setup(&p, 0, 0))
+		goto out;
+	check(dp_max_peers(p.a) == BPFTUN_MAX_PEERS && map_entries(p.a, "peers") == BPFTUN_MAX_PEERS &&
+		  map_entries(p.a, "tx_sas") == BPFTUN_MAX_PEERS * BPFTUN_SLOTS &&
+		  map_entries(p.a, "rx_refs") == BPFTUN_MAX_PEERS * BPFTUN_SLOTS &&
+		  map_entries(p.a, "rx_sas") == BPFTUN_MAX_PEERS * BPFTUN_SLOTS &&
+		  map_entries(p.a, "stats") == BPFTUN_MAX_PEERS + 1,
+	      "sized for %d peers: peers %u, tx_sas %u, rx_refs %u, rx_sas %u, stats %u entries",
+	      BPFTUN_MAX_PEERS, map_entries(p.a, "peers"), map_entries(p.a, "tx_sas"),
+	      map_entries(p.a, "rx_refs"), map_entries(p.a, "rx_sas"), map_entries(p.a, "stats"));
+	for (int v6 = 0; v6 <= 1; v6++)
+		for (size_t len = v6 ? 40 : 20; len <= 1500; len += 97) {
+			struct run s, o;
+			size_t flen = inner_frame(frame, v6, v6 ? IN6_A : IN4_A,
+						  v6 ? IN6_B : IN4_B, len, (uint8_t)len);
+
+			n++;
+			if (run(dp_seal_fd(p.a), frame, flen, &s) ||
+			    !check_sealed(&p, frame + 14, len, &s, "peer 16383") ||
+			    run(dp_open_fd(p.b), s.out, s.out_len, &o) || o.ret != TC_ACT_REDIRECT ||
+			    o.out_len != flen || memcmp(o.out + 14, frame + 14, len))
+				bad++;
+		}
+	check(bad == 0, "peer id %u: %d packets sealed as the reference seals them and opened "
+			"back (%d failed)",
+	      top, n, bad);
+	memset(&sa_, 0xff, sizeof(sa_));
+	memset(&sb, 0xff, sizeof(sb));
+	bad = dp_peer_stats(p.a, top, &sa_) || dp_peer_stats(p.b, top, &sb);
+	check(!bad && sa_.tx_packets == (uint64_t)n && sb.rx_packets == (uint64_t)n,
+	      "peer id %u: tx_packets %llu, rx_packets %llu counted for it (want %d)", top,
+	      (unsigned long long)sa_.tx_packets, (unsigned long long)sb.rx_packets, n);
+	{
+		uint8_t inner[200];
+		size_t flen;
+
+		inner_frame(frame, 0, IN4_A, IN4_B, 100, 1);
+		memcpy(inner, frame + 14, 100);
+		flen = craft(frame, 0, BPFTUN_MSG_DATA, RIDX + 1, 1, inner, 100);
+		check(expect_drop(&p, frame, flen, BPFTUN_DROP_NO_SA, BPFTUN_NO_PEER),
+		      "unknown index at a %d-peer datapath: no_sa, counted unattributed "
+		      "(stats index %d)",
+		      BPFTUN_MAX_PEERS, BPFTUN_MAX_PEERS);
+	}
+	{
+		struct bpftun_sa_req r = {.op = BPFTUN_OP_INSTALL_RX, .peer_id = top + 1, .slot = 0,
+					  .index = 77};
+		uint8_t a4[4];
+		int e1 = dp_set_peer(p.b, top + 1, &peer), e2;
+
+		memcpy(r.key, KEY, 32);
+		e2 = dp_sa_ctl(p.b, &r);
+		check(e1 == -ERANGE && e2 == -ENOENT,
+		      "peer id %u refused: set_peer %d, sa_ctl %d", top + 1, e1, e2);
+		/* an allowed IP naming a peer id past the table seals nothing */
+		addr(4, IN4_X, a4);
+		dp_allow(p.a, 4, a4, 32, top + 1);
+		check(seal_drop(p.a, frame, inner_frame(frame, 0, IN4_A, IN4_X, 100, 2),
+				BPFTUN_DROP_NO_PEER, BPFTUN_NO_PEER),
+		      "allowed IP naming peer id %u (past the table): no_peer, unattributed",
+		      top + 1);
+	}
+	pair_destroy(&p);
+	/* the smallest size: peer BPFTUN_MIN_PEERS - 1 works, BPFTUN_MIN_PEERS does not */
+	LOAD_PEERS = 0;
+	PEER_ID = BPFTUN_MIN_PEERS - 1;
+	if (!pair_setup(&p, 0, 0)) {
+		struct run s;
+		size_t flen = inner_frame(frame, 0, IN4_A, IN4_B, 200, 3);
+		int e = dp_set_peer(p.a, BPFTUN_MIN_PEERS, &peer);
+
+		check(dp_max_peers(p.a) == BPFTUN_MIN_PEERS && map_entries(p.a, "rx_sas") ==
+								     BPFTUN_MIN_PEERS * BPFTUN_SLOTS &&
+			  e == -ERANGE && !run(dp_seal_fd(p.a), frame, flen, &s) &&
+			  check_sealed(&p, frame + 14, 200, &s, "peer 255"),
+		      "dp_load (smallest size): %u peers, peer %d seals, peer %d refused (%d)",
+		      dp_max_peers(p.a), BPFTUN_MIN_PEERS - 1, BPFTUN_MIN_PEERS, e);
+		pair_destroy(&p);
+	}
+out:
+	PEER_ID = 0;
+	LOAD_PEERS = 0;
+}
+
 int main(void)
 {
 	if (geteuid() != 0) {
@@ -1324,5 +1443,6 @@ int main(void)
 	test_scratch_after_forgery();
 	test_counter_never_reset();
 	test_rekey_concurrent();
+	test_top_peer_id();
 	return check_summary();
 }

@@ -51,6 +51,12 @@ struct parser {
 	unsigned int seen[16]; /* line of each single-valued key of the current section */
 	unsigned int iface_line;
 	size_t peers_cap;
+	int nallowed; /* AllowedIPs of all peers so far */
+	/* Peers by public key, so that a repeated key is found without
+	 * comparing every pair (BT_MAX_PEERS peers): open addressing, peer
+	 * index + 1 per slot (0 = free), keyset_cap a power of two. */
+	int *keyset;
+	size_t keyset_cap;
 };
 
 typedef int (*key_fn)(struct parser *p, unsigned int line, const char *field, char *val);
@@ -705,6 +711,51 @@ static struct bt_peer *cur_peer(struct parser *p)
 	return &p->cfg->peers[p->cfg->npeers - 1];
 }
 
+static size_t key_hash(const uint8_t key[BT_KEY_LEN], size_t mask)
+{
+	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a: keys are public */
+
+	for (int i = 0; i < BT_KEY_LEN; i++)
+		h = (h ^ key[i]) * 0x100000001b3ULL;
+	return (size_t)(h ^ (h >> 29)) & mask;
+}
+
+/* Add peer `idx` to the key set, or return the index of the peer that
+ * already has its key; -1 when added, -2 out of memory. */
+static int keyset_add(struct parser *p, int idx)
+{
+	const uint8_t *key = p->cfg->peers[idx].public_key;
+
+	if ((size_t)(p->cfg->npeers * 2) >= p->keyset_cap) {
+		size_t cap = p->keyset_cap ? p->keyset_cap * 2 : 64;
+		int *ns = calloc(cap, sizeof(*ns));
+
+		if (!ns)
+			return -2;
+		for (size_t i = 0; i < p->keyset_cap; i++) {
+			size_t j;
+
+			if (!p->keyset[i])
+				continue;
+			j = key_hash(p->cfg->peers[p->keyset[i] - 1].public_key, cap - 1);
+			while (ns[j])
+				j = (j + 1) & (cap - 1);
+			ns[j] = p->keyset[i];
+		}
+		free(p->keyset);
+		p->keyset = ns;
+		p->keyset_cap = cap;
+	}
+	for (size_t j = key_hash(key, p->keyset_cap - 1);; j = (j + 1) & (p->keyset_cap - 1)) {
+		if (!p->keyset[j]) {
+			p->keyset[j] = idx + 1;
+			return -1;
+		}
+		if (!memcmp(p->cfg->peers[p->keyset[j] - 1].public_key, key, BT_KEY_LEN))
+			return p->keyset[j] - 1;
+	}
+}
+
 static int k_public_key(struct parser *p, unsigned int line, const char *field, char *val)
 {
 	struct bt_peer *peer = cur_peer(p);
@@ -713,10 +764,12 @@ static int k_public_key(struct parser *p, unsigned int line, const char *field, 
 	r = decode_key(p, line, field, NULL, val, peer->public_key);
 	if (r)
 		return r;
-	for (int i = 0; i < p->cfg->npeers - 1; i++)
-		if (!sodium_memcmp(p->cfg->peers[i].public_key, peer->public_key, BT_KEY_LEN))
-			return fail(p, line, field, "same key as the peer at line %u",
-				    p->cfg->peers[i].line);
+	r = keyset_add(p, p->cfg->npeers - 1);
+	if (r == -2)
+		return fail_nomem(p, line);
+	if (r >= 0)
+		return fail(p, line, field, "same key as the peer at line %u",
+			    p->cfg->peers[r].line);
 	peer->key_line = line;
 	return 0;
 }
@@ -741,18 +794,13 @@ static int allowed_entry(struct parser *p, unsigned int line, const char *field,
 	if (peer->nallowed == BT_MAX_ALLOWED)
 		return fail(p, line, field, "'%s': too many AllowedIPs for one peer (max %d)", q,
 			    BT_MAX_ALLOWED);
-	{
-		int total = 0;
-
-		for (int i = 0; i < p->cfg->npeers; i++)
-			total += p->cfg->peers[i].nallowed;
-		if (total == BT_MAX_ALLOWED_TOTAL)
-			return fail(p, line, field,
-				    "'%s': too many AllowedIPs in all peers together (max %d, the "
-				    "size of the datapath's allowed_ips table)",
-				    q, BT_MAX_ALLOWED_TOTAL);
-	}
+	if (p->nallowed == BT_MAX_ALLOWED_TOTAL)
+		return fail(p, line, field,
+			    "'%s': too many AllowedIPs in all peers together (max %d, the "
+			    "largest allowed_ips table of the datapath)",
+			    q, BT_MAX_ALLOWED_TOTAL);
 	peer->allowed[peer->nallowed++] = a;
+	p->nallowed++;
 	return 0;
 }
 
@@ -1130,6 +1178,7 @@ static int parse_common(const char *name, const char *buf, size_t len, struct bt
 	r = parse_text(&p, text, len);
 	sodium_memzero(text, len + 1);
 	free(text);
+	free(p.keyset);
 out:
 	if (r)
 		bt_config_free(cfg);

@@ -34,7 +34,8 @@
 #define BT_MTU_MIN_V6	   1280 /* RFC 8200, needed once any Address is IPv6 */
 #define BT_MTU_MAX	   BPFTUN_MAX_INNER
 #define BT_STEER_MAX_CPU   32 /* SteeringCPUs: CPUs 0..31 (bpftun_iface.steer_cpus) */
-#define BT_CONFIG_MAX_SIZE (1 << 20) /* bytes of configuration file */
+#define BT_CONFIG_MAX_SIZE (16 << 20) /* bytes of configuration file: room for
+					* BT_MAX_PEERS peers with their AllowedIPs */
 
 /* An address with its prefix length. Address keeps host bits (10.9.0.1/24,
  * as wg-quick); AllowedIPs are canonical (host bits cleared, as wg). */

@@ -149,7 +149,7 @@ static int keymgmt_pid(const char *ifname, struct datapath **dpp, pid_t *pid)
 int rekey_main(int argc, char **argv)
 {
 	struct datapath *dp = NULL;
-	struct bpftun_peer before[BPFTUN_MAX_PEERS];
+	struct bpftun_peer *before = NULL; /* dp_max_peers() of them */
 	struct timespec ts = {0, 50 * 1000 * 1000};
 	pid_t pid;
 	int err, done = 0, want = 0;
@@ -166,7 +166,12 @@ int rekey_main(int argc, char **argv)
 	err = keymgmt_pid(argv[1], &dp, &pid);
 	if (err)
 		goto out;
-	for (uint32_t id = 0; id < BPFTUN_MAX_PEERS; id++) {
+	before = calloc(dp_max_peers(dp), sizeof(*before));
+	if (!before) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (uint32_t id = 0; id < dp_max_peers(dp); id++) {
 		if (dp_get_peer(dp, id, &before[id]))
 			before[id].present = 0;
 		want += before[id].present && before[id].ep.dport;
@@ -180,7 +185,7 @@ int rekey_main(int argc, char **argv)
 	for (int i = 0; i < 200 && done < want; i++) {
 		nanosleep(&ts, NULL);
 		done = 0;
-		for (uint32_t id = 0; id < BPFTUN_MAX_PEERS; id++) {
+		for (uint32_t id = 0; id < dp_max_peers(dp); id++) {
 			struct bpftun_peer now;
 
 			if (before[id].present && before[id].ep.dport &&
@@ -195,6 +200,7 @@ int rekey_main(int argc, char **argv)
 		err = -ETIMEDOUT;
 	}
 out:
+	free(before);
 	dp_destroy(dp);
 	return err ? 1 : 0;
 }

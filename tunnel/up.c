@@ -553,7 +553,13 @@ static int load_datapath(struct up_state *s)
 	dcfg.tun_ifindex = (uint32_t)s->tun.ifindex;
 	dcfg.listen_port = htons(s->cfg.listen_port);
 	memcpy(dcfg.tun_mac, s->tun.mac, 6);
-	err = dp_load(&s->dp, &dcfg);
+	{
+		uint32_t nallowed = 0; /* the maps are sized for the configuration */
+
+		for (int i = 0; i < s->cfg.npeers; i++)
+			nallowed += (uint32_t)s->cfg.peers[i].nallowed;
+		err = dp_load_sized(&s->dp, &dcfg, (uint32_t)s->cfg.npeers, nallowed);
+	}
 	if (err) {
 		pr_err("loading the datapath (verifier, run with -v for libbpf's log): %s",
 		       strerror(-err));
@@ -788,7 +794,7 @@ static int teardown(const char *name)
 			if (keymgmt_running(ifc.keymgmt_pid))
 				stop_pid((pid_t)ifc.keymgmt_pid);
 			stop_keymgmt_of(name);
-			for (uint32_t id = 0; id < BPFTUN_MAX_PEERS; id++) {
+			for (uint32_t id = 0; id < dp_max_peers(dp); id++) {
 				struct bpftun_peer pe;
 				struct bpftun_sa_req req = {.op = BPFTUN_OP_DELETE_PEER,
 							    .peer_id = id};

@@ -51,9 +51,17 @@ struct rx_ref {
 };
 
 /* Slots live in their own arrays, indexed peer_id * BPFTUN_SLOTS + slot: a
- * kptr field may not be reached through a variable offset into a value. */
+ * kptr field may not be reached through a variable offset into a value.
+ *
+ * Sizes: the max_entries below are the smallest size (BPFTUN_MIN_PEERS);
+ * dp_load sets every per-peer map's max_entries from the configuration
+ * before load (bpf/datapath.c, dp_capacity), up to BPFTUN_MAX_PEERS, and
+ * writes the peer count chosen into cfg.max_peers. Nothing here is sized or
+ * bounded by BPFTUN_MAX_PEERS at compile time: a peer id is valid because
+ * bpf_map_lookup_elem(&peers, &id) found it (NULL past max_entries), and
+ * every other per-peer index follows from a found peer. */
 #define peer		    bpftun_peer
-#define BPFTUN_SLOT_ENTRIES (BPFTUN_MAX_PEERS * BPFTUN_SLOTS)
+#define BPFTUN_SLOT_ENTRIES (BPFTUN_MIN_PEERS * BPFTUN_SLOTS)
 
 struct rx_sa {
 	struct bpf_spin_lock lock; /* guards replay */
@@ -74,7 +82,7 @@ _Static_assert(__builtin_offsetof(struct rx_sa, expire_ns) ==
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, BPFTUN_MAX_PEERS);
+	__uint(max_entries, BPFTUN_MIN_PEERS);
 	__type(key, __u32);
 	__type(value, struct peer);
 } peers SEC(".maps");
@@ -93,16 +101,21 @@ struct {
 	__type(value, struct rx_ref);
 } rx_refs SEC(".maps");
 
+/* Not preallocated: an rx_sa is 2 KiB (its replay window), and a hub sized
+ * for 16,384 peers would otherwise hold 49,152 of them (about 100 MiB)
+ * whether or not any SA is installed; elements are allocated when sa_ctl
+ * installs an SA. Lookups cost the same either way. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, BPFTUN_MAX_RX_SAS);
+	__uint(max_entries, BPFTUN_SLOT_ENTRIES);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, __u32);
 	__type(value, struct rx_sa);
 } rx_sas SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, BPFTUN_MAX_ALLOWED_IPS);
+	__uint(max_entries, BPFTUN_MIN_ALLOWED_IPS);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct bpftun_lpm_key);
 	__type(value, __u32);
@@ -139,10 +152,11 @@ struct {
 	__type(value, struct bpftun_iface);
 } iface SEC(".maps");
 
-/* Index BPFTUN_MAX_PEERS holds drops that no peer can be blamed for. */
+/* Index cfg.max_peers (one past the last peer) holds drops that no peer can
+ * be blamed for; userspace asks for them as BPFTUN_NO_PEER. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, BPFTUN_MAX_PEERS + 1);
+	__uint(max_entries, BPFTUN_MIN_PEERS + 1);
 	__type(key, __u32);
 	__type(value, struct bpftun_peer_stats);
 } stats SEC(".maps");
@@ -157,7 +171,7 @@ struct {
 	__type(value, struct bpftun_scratch);
 } scratch SEC(".maps");
 
-#define NO_PEER_ID BPFTUN_MAX_PEERS
+#define NO_PEER_ID cfg.max_peers
 
 static __always_inline struct bpftun_peer_stats *peer_stats(__u32 peer_id)
 {
@@ -167,7 +181,7 @@ static __always_inline struct bpftun_peer_stats *peer_stats(__u32 peer_id)
 static __always_inline int drop(__u32 peer_id, int reason)
 {
 	struct bpftun_peer_stats *st =
-	    peer_stats(peer_id < BPFTUN_MAX_PEERS ? peer_id : NO_PEER_ID);
+	    peer_stats(peer_id < cfg.max_peers ? peer_id : NO_PEER_ID);
 
 	if (st && reason > 0 && reason < BPFTUN_DROP_MAX)
 		st->drops[reason]++;
