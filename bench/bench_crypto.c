@@ -62,16 +62,16 @@
 #include "datapath.h"
 #include "testprogs.skel.h"
 
-#define PORT 51820
-#define RIDX 0x0a0b0c0dU
-#define TC_ACT_OK 0
+#define PORT		51820
+#define RIDX		0x0a0b0c0dU
+#define TC_ACT_OK	0
 #define TC_ACT_REDIRECT 7
-#define FRAME_MAX 2048
-#define MAX_SIZES 64
-#define MAX_ALGOS 4
-#define MAX_POPS 4 /* --peers counts */
-#define MAX_IMPLS (MAX_ALGOS * MAX_POPS)
-#define ERR_UNSET 0x5a5a5a5a
+#define FRAME_MAX	2048
+#define MAX_SIZES	64
+#define MAX_ALGOS	4
+#define MAX_POPS	4 /* --peers counts */
+#define MAX_IMPLS	(MAX_ALGOS * MAX_POPS)
+#define ERR_UNSET	0x5a5a5a5a
 
 static const uint8_t MAC_A[6] = {0x02, 0, 0, 0, 0, 0xa};
 static const uint8_t MAC_B[6] = {0x02, 0, 0, 0, 0, 0xb};
@@ -85,9 +85,9 @@ static const char *const OP_NAME[N_OPS] = {"seal", "open", "ecb"};
 /* One cipher implementation: a datapath pair and a testprogs instance. */
 struct impl {
 	const char *algo;
-	uint32_t npeers; /* peers configured on each end */
-	uint32_t pid;	 /* the peer under test: npeers - 1 */
-	double setup_s;	 /* populating the peers */
+	uint32_t npeers;  /* peers configured on each end */
+	uint32_t pid;	  /* the peer under test: npeers - 1 */
+	double setup_s;	  /* populating the peers */
 	char driver[128]; /* the lskcipher driver the kernel instantiated */
 	char label[128];  /* short column label */
 	struct datapath *a, *b;
@@ -98,8 +98,8 @@ struct impl {
 /* One (size, implementation) pair and its samples. */
 struct variant {
 	struct impl *im;
-	unsigned int len;     /* inner packet length L */
-	unsigned int ks;      /* keystream bytes: 32 + roundup16(L) */
+	unsigned int len; /* inner packet length L */
+	unsigned int ks;  /* keystream bytes: 32 + roundup16(L) */
 	uint8_t frame[FRAME_MAX];
 	size_t flen;
 	uint32_t *ns[N_OPS];
@@ -124,8 +124,15 @@ static struct {
 	unsigned int samples, warmup;
 	int cpu;
 	const char *json;
-} opt = {.sizes = {64, 512, 1400}, .nsizes = 3, .algos = {"ecb(aes)", "ecb(aes-generic)"},
-	 .nalgos = 2, .pops = {1}, .npops = 1, .samples = 2000, .warmup = 100, .cpu = -1};
+} opt = {.sizes = {64, 512, 1400},
+	 .nsizes = 3,
+	 .algos = {"ecb(aes)", "ecb(aes-generic)"},
+	 .nalgos = 2,
+	 .pops = {1},
+	 .npops = 1,
+	 .samples = 2000,
+	 .warmup = 100,
+	 .cpu = -1};
 
 static unsigned int setup_failures;
 
@@ -243,7 +250,9 @@ static void resolve_driver(struct impl *im, const struct crypto_alg *before, int
 		}
 	}
 	snprintf(im->driver, sizeof(im->driver), "%s",
-		 by_grow ? by_grow : by_prio ? by_prio : "unknown");
+		 by_grow   ? by_grow
+		 : by_prio ? by_prio
+			   : "unknown");
 	/* label: the driver without "ecb(...)" around it */
 	if (!strncmp(im->driver, "ecb(", 4) && strlen(im->driver) > 5)
 		snprintf(im->label, sizeof(im->label), "%.*s", (int)strlen(im->driver) - 5,
@@ -287,14 +296,17 @@ static int impl_setup(struct impl *im)
 
 		/* the others: 10.64.0.0/10 on both ends, SAs at both ends */
 		for (uint32_t i = 0; i < im->pid && !err; i++) {
-			uint8_t o4[4] = {10, (uint8_t)(64 + (i >> 16)), (uint8_t)(i >> 8), (uint8_t)i};
+			uint8_t o4[4] = {10, (uint8_t)(64 + (i >> 16)), (uint8_t)(i >> 8),
+					 (uint8_t)i};
 
 			err = dp_set_peer(im->a, i, &peer) ?: dp_set_peer(im->b, i, &peer);
 			err = err ?: dp_allow(im->a, 4, o4, 32, i) ?: dp_allow(im->b, 4, o4, 32, i);
-			err = err ?: sa(im->a, BPFTUN_OP_INSTALL_TX, i, RIDX + 1 + i, im->algo, key,
+			err = err
+				  ?: sa(im->a, BPFTUN_OP_INSTALL_TX, i, RIDX + 1 + i, im->algo, key,
 					salt);
 			err = err ?: sa(im->a, BPFTUN_OP_ACTIVATE_TX, i, 0, im->algo, NULL, NULL);
-			err = err ?: sa(im->b, BPFTUN_OP_INSTALL_RX, i, RIDX + 1 + i, im->algo, key,
+			err = err
+				  ?: sa(im->b, BPFTUN_OP_INSTALL_RX, i, RIDX + 1 + i, im->algo, key,
 					salt);
 		}
 		im->setup_s = now_s() - t0;
@@ -327,9 +339,9 @@ static int impl_setup(struct impl *im)
 		err = bpf_prog_test_run_opts(bpf_program__fd(im->tp->progs.ecb_setup), &o);
 		if (err || im->tp->bss->ecb_err) {
 			fail("%s: ecb_setup: %s", im->algo,
-			     strerror(err ? errno : im->tp->bss->ecb_err == ERR_UNSET
-							    ? EIO
-							    : -im->tp->bss->ecb_err));
+			     strerror(err				  ? errno
+				      : im->tp->bss->ecb_err == ERR_UNSET ? EIO
+									  : -im->tp->bss->ecb_err));
 			return -1;
 		}
 	}
@@ -394,15 +406,15 @@ static void report(struct variant *v, int op, const char *fmt, ...)
 /* seal, open what it sealed, bare ecb: one sample each (kept when record). */
 static void round_once(struct variant *v, int record)
 {
-	const size_t want_sealed = ETH_HLEN + BPFTUN_IP4_LEN + BPFTUN_UDP_LEN + BPFTUN_HDR_LEN +
-				   v->len + BPFTUN_TAG_LEN;
+	const size_t want_sealed =
+	    ETH_HLEN + BPFTUN_IP4_LEN + BPFTUN_UDP_LEN + BPFTUN_HDR_LEN + v->len + BPFTUN_TAG_LEN;
 	uint32_t ret, olen, ns, slen;
 	int err;
 
 	/* seal */
 	v->seals++;
-	err = run1(dp_seal_fd(v->im->a), v->frame, v->flen, sealed, sizeof(sealed), &ret, &slen,
-		   &ns);
+	err =
+	    run1(dp_seal_fd(v->im->a), v->frame, v->flen, sealed, sizeof(sealed), &ret, &slen, &ns);
 	if (err || ret != TC_ACT_REDIRECT || slen != want_sealed) {
 		v->fail[OP_SEAL]++;
 		v->fail[OP_OPEN]++; /* nothing to open */
@@ -429,8 +441,8 @@ static void round_once(struct variant *v, int record)
 ecb:
 	/* bare cipher over the same number of keystream bytes */
 	v->im->tp->data->ecb_len = v->ks;
-	err = run1(v->im->ecb_fd, ecb_in, sizeof(ecb_in), ecb_out, sizeof(ecb_out), &ret, &olen,
-		   &ns);
+	err =
+	    run1(v->im->ecb_fd, ecb_in, sizeof(ecb_in), ecb_out, sizeof(ecb_out), &ret, &olen, &ns);
 	if (err || ret != TC_ACT_OK) {
 		v->fail[OP_ECB]++;
 		report(v, OP_ECB, "err %d verdict %u (want %d)", err, ret, TC_ACT_OK);
@@ -642,10 +654,11 @@ static void print_table(struct variant *vs, int nv, struct impl *im, int ni, con
 			if (i == base)
 				continue;
 			for (int op = OP_SEAL; op <= OP_OPEN; op++) {
-				double m1 = stats_of(vs[s * ni + base].ns[op], vs[s * ni + base].n[op])
-						.median;
-				double mn = stats_of(vs[s * ni + i].ns[op], vs[s * ni + i].n[op])
-						.median;
+				double m1 =
+				    stats_of(vs[s * ni + base].ns[op], vs[s * ni + base].n[op])
+					.median;
+				double mn =
+				    stats_of(vs[s * ni + i].ns[op], vs[s * ni + i].n[op]).median;
 
 				printf("%5u %-32.32s %-4s %9.0f %9.0f %7.3f\n", opt.sizes[s],
 				       im[i].label, OP_NAME[op], m1, mn, ratio(mn, m1));
@@ -697,8 +710,9 @@ static int write_json(const char *path, struct variant *vs, int nv, struct impl 
 	json_str(f, e->libbpf);
 	fprintf(f, ",\n    \"date\": ");
 	json_str(f, e->date);
-	fprintf(f, "\n  },\n  \"config\": {\n    \"samples\": %u,\n    \"warmup\": %u,\n"
-		   "    \"pinned_cpu\": %d,\n    \"method\": ",
+	fprintf(f,
+		"\n  },\n  \"config\": {\n    \"samples\": %u,\n    \"warmup\": %u,\n"
+		"    \"pinned_cpu\": %d,\n    \"method\": ",
 		opt.samples, opt.warmup, opt.cpu);
 	json_str(f, "BPF_PROG_TEST_RUN repeat=1, opts.duration ns; round-robin over (L, cipher) "
 		    "pairs rotating the start each round; seal, open of that sealed frame, ecb");
@@ -845,29 +859,33 @@ static int parse_algos(char *arg)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: bench_crypto [--sizes 64,512,1400] [--samples 2000] [--warmup 100]\n"
-		"                    [--algos 'ecb(aes),ecb(aes-generic)'] [--peers 1,10000]\n"
-		"                    [--cpu N] [--json FILE]\n"
-		"  --sizes   inner IPv4 packet lengths L (20..%d); '64,128,...,1500' fills the step\n"
-		"  --samples samples per (L, cipher, op), default 2000\n"
-		"  --warmup  unrecorded rounds first, default 100\n"
-		"  --algos   cipher implementations (bpftun_sa_req.algo / ecb_algo)\n"
-		"  --peers   peer counts to populate both ends with, e.g. 1,10000 (default 1)\n"
-		"  --cpu     pin to this CPU (default: not pinned)\n"
-		"  --json    also write every figure and the environment to FILE\n"
-		"Needs root. Exit status 1 if any load, setup or verdict failed.\n",
-		BPFTUN_MAX_INNER);
+	fprintf(
+	    f,
+	    "usage: bench_crypto [--sizes 64,512,1400] [--samples 2000] [--warmup 100]\n"
+	    "                    [--algos 'ecb(aes),ecb(aes-generic)'] [--peers 1,10000]\n"
+	    "                    [--cpu N] [--json FILE]\n"
+	    "  --sizes   inner IPv4 packet lengths L (20..%d); '64,128,...,1500' fills the step\n"
+	    "  --samples samples per (L, cipher, op), default 2000\n"
+	    "  --warmup  unrecorded rounds first, default 100\n"
+	    "  --algos   cipher implementations (bpftun_sa_req.algo / ecb_algo)\n"
+	    "  --peers   peer counts to populate both ends with, e.g. 1,10000 (default 1)\n"
+	    "  --cpu     pin to this CPU (default: not pinned)\n"
+	    "  --json    also write every figure and the environment to FILE\n"
+	    "Needs root. Exit status 1 if any load, setup or verdict failed.\n",
+	    BPFTUN_MAX_INNER);
 }
 
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{"sizes", required_argument, NULL, 's'}, {"samples", required_argument, NULL, 'n'},
-		{"warmup", required_argument, NULL, 'w'}, {"algos", required_argument, NULL, 'a'},
-		{"cpu", required_argument, NULL, 'c'},	  {"json", required_argument, NULL, 'j'},
-		{"peers", required_argument, NULL, 'p'},  {"help", no_argument, NULL, 'h'},
-		{0}};
+	static const struct option lo[] = {{"sizes", required_argument, NULL, 's'},
+					   {"samples", required_argument, NULL, 'n'},
+					   {"warmup", required_argument, NULL, 'w'},
+					   {"algos", required_argument, NULL, 'a'},
+					   {"cpu", required_argument, NULL, 'c'},
+					   {"json", required_argument, NULL, 'j'},
+					   {"peers", required_argument, NULL, 'p'},
+					   {"help", no_argument, NULL, 'h'},
+					   {0}};
 	struct impl im[MAX_IMPLS] = {0};
 	struct variant *vs;
 	struct env env;
@@ -890,7 +908,10 @@ int main(int argc, char **argv)
 
 			if (*end || end == optarg || v < 0 || v > 10000000 || (c == 'n' && v < 1)) {
 				fprintf(stderr, "bench_crypto: bad --%s '%s'\n",
-					c == 'n' ? "samples" : c == 'w' ? "warmup" : "cpu", optarg);
+					c == 'n'   ? "samples"
+					: c == 'w' ? "warmup"
+						   : "cpu",
+					optarg);
 				return 2;
 			}
 			if (c == 'n')
@@ -903,7 +924,8 @@ int main(int argc, char **argv)
 		}
 		case 'a':
 			if (parse_algos(optarg)) {
-				fprintf(stderr, "bench_crypto: bad --algos (1..%d names)\n", MAX_ALGOS);
+				fprintf(stderr, "bench_crypto: bad --algos (1..%d names)\n",
+					MAX_ALGOS);
 				return 2;
 			}
 			break;
@@ -920,9 +942,10 @@ int main(int argc, char **argv)
 
 				if (*end || end == tok || v < 1 || v > BPFTUN_MAX_PEERS ||
 				    opt.npops >= MAX_POPS) {
-					fprintf(stderr,
-						"bench_crypto: bad --peers (1..%d counts of 1..%d)\n",
-						MAX_POPS, BPFTUN_MAX_PEERS);
+					fprintf(
+					    stderr,
+					    "bench_crypto: bad --peers (1..%d counts of 1..%d)\n",
+					    MAX_POPS, BPFTUN_MAX_PEERS);
 					return 2;
 				}
 				opt.pops[opt.npops++] = (uint32_t)v;
@@ -1022,7 +1045,8 @@ int main(int argc, char **argv)
 			seals += vs[k].seals;
 			opens += vs[k].opens_ok;
 		}
-		if (dp_peer_stats(im[i].a, im[i].pid, &sa_) || dp_peer_stats(im[i].b, im[i].pid, &sb) ||
+		if (dp_peer_stats(im[i].a, im[i].pid, &sa_) ||
+		    dp_peer_stats(im[i].b, im[i].pid, &sb) ||
 		    dp_peer_stats(im[i].b, BPFTUN_NO_PEER, &sn)) {
 			fail("%s: read counters", im[i].algo);
 			continue;
@@ -1056,7 +1080,8 @@ int main(int argc, char **argv)
 	if (opt.json && write_json(opt.json, vs, nv, im, ni, &env, secs, failures))
 		ok = 0;
 	if (failures || setup_failures) {
-		fprintf(stderr, "bench_crypto: FAILED: %u wrong verdicts, %u setup/counter failures\n",
+		fprintf(stderr,
+			"bench_crypto: FAILED: %u wrong verdicts, %u setup/counter failures\n",
 			failures, setup_failures);
 		ok = 0;
 	}

@@ -65,8 +65,9 @@ int main(int argc, char **argv)
 		int ok;
 
 		ok = !hs_create_initiation(ini, ipeer, msg, sizeof(msg)) &&
-		     !hs_consume_initiation(rsp, msg, HS_INITIATION_LEN, &ia, &r1) && r1.have_keys &&
-		     !hs_consume_response(ini, r1.reply, r1.reply_len, &ra, &r2) && r2.have_keys &&
+		     !hs_consume_initiation(rsp, msg, HS_INITIATION_LEN, &ia, &r1) &&
+		     r1.have_keys && !hs_consume_response(ini, r1.reply, r1.reply_len, &ra, &r2) &&
+		     r2.have_keys &&
 		     !memcmp(r1.keys.tx.key, r2.keys.rx.key, sizeof(r1.keys.tx.key));
 		t[i] = now_ns() - t0;
 		fails += !ok;

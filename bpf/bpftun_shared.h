@@ -20,8 +20,8 @@
  * datapath; handshake types are carried to the key-management socket untouched. */
 #define BPFTUN_MSG_HANDSHAKE_INIT 1
 #define BPFTUN_MSG_HANDSHAKE_RESP 2
-#define BPFTUN_MSG_COOKIE 3
-#define BPFTUN_MSG_DATA 4
+#define BPFTUN_MSG_COOKIE	  3
+#define BPFTUN_MSG_DATA		  4
 
 /* Transport data header; it is also the AEAD's associated data. */
 struct bpftun_hdr {
@@ -53,16 +53,16 @@ _Static_assert(sizeof(struct bpftun_hdr) == BPFTUN_HDR_LEN, "wire header is 16 b
 /* AES-256 in counter mode built from ecb(aes), Poly1305 as in RFC 8439 2.8.
  * Keystream block i = AES_K(salt[4] || le64(counter) || be32(i)).
  * Blocks 0-1: Poly1305 one-time key. Blocks 2..: payload keystream. */
-#define BPFTUN_KEY_LEN 32
-#define BPFTUN_SALT_LEN 4
-#define BPFTUN_BLOCK 16
+#define BPFTUN_KEY_LEN	      32
+#define BPFTUN_SALT_LEN	      4
+#define BPFTUN_BLOCK	      16
 #define BPFTUN_POLYKEY_BLOCKS 2
 /* Keystream bytes per packet: poly key + payload rounded up to a block. */
 #define BPFTUN_KS_MAX (BPFTUN_POLYKEY_BLOCKS * BPFTUN_BLOCK + BPFTUN_MAX_INNER)
 
 /* Scratch buffers are 2048 bytes so that an offset masked with 0x7ff and
  * followed by a 16-byte access stays inside a 2048+16 buffer. */
-#define BPFTUN_SCRATCH 2048
+#define BPFTUN_SCRATCH	    2048
 #define BPFTUN_SCRATCH_MASK (BPFTUN_SCRATCH - 1)
 _Static_assert(BPFTUN_KS_MAX <= BPFTUN_SCRATCH, "keystream fits scratch");
 _Static_assert(BPFTUN_HDR_LEN + BPFTUN_MAX_INNER + 2 * BPFTUN_BLOCK <= BPFTUN_SCRATCH,
@@ -71,15 +71,15 @@ _Static_assert(BPFTUN_HDR_LEN + BPFTUN_MAX_INNER + 2 * BPFTUN_BLOCK <= BPFTUN_SC
 /* ---------------------------------------------------------------- SA limits */
 
 /* WireGuard's constants (messages.h), used as hard limits by the datapath. */
-#define BPFTUN_REKEY_AFTER_MESSAGES (1ULL << 60)
+#define BPFTUN_REKEY_AFTER_MESSAGES  (1ULL << 60)
 #define BPFTUN_REJECT_AFTER_MESSAGES (~0ULL - (1ULL << 13)) /* UINT64_MAX - window */
-#define BPFTUN_REKEY_AFTER_TIME_S 120
-#define BPFTUN_REJECT_AFTER_TIME_S 180
+#define BPFTUN_REKEY_AFTER_TIME_S    120
+#define BPFTUN_REJECT_AFTER_TIME_S   180
 
 /* Replay window: RFC 6479 bitmap of 128 64-bit words; 8192 - 64 packets of
  * reordering are always accepted (one word is the ring's moving edge). */
-#define BPFTUN_REPLAY_WORDS 128
-#define BPFTUN_REPLAY_BITS (BPFTUN_REPLAY_WORDS * 64)
+#define BPFTUN_REPLAY_WORDS  128
+#define BPFTUN_REPLAY_BITS   (BPFTUN_REPLAY_WORDS * 64)
 #define BPFTUN_REPLAY_WINDOW (BPFTUN_REPLAY_BITS - 64)
 
 /* SA slots per peer and direction: a ring of three (previous, current, next). */
@@ -89,9 +89,9 @@ _Static_assert(BPFTUN_HDR_LEN + BPFTUN_MAX_INNER + 2 * BPFTUN_BLOCK <= BPFTUN_SC
  * BPFTUN_MIN_PEERS and this; cfg.max_peers holds the size chosen. A peer id
  * is below cfg.max_peers; in the stats map, index cfg.max_peers holds the
  * drops no peer can be blamed for, which userspace names BPFTUN_NO_PEER. */
-#define BPFTUN_MAX_PEERS 16384
-#define BPFTUN_MIN_PEERS 256
-#define BPFTUN_NO_PEER BPFTUN_MAX_PEERS
+#define BPFTUN_MAX_PEERS  16384
+#define BPFTUN_MIN_PEERS  256
+#define BPFTUN_NO_PEER	  BPFTUN_MAX_PEERS
 #define BPFTUN_MAX_RX_SAS (BPFTUN_MAX_PEERS * BPFTUN_SLOTS)
 /* Entries of the allowed_ips LPM trie: every peer's AllowedIPs together
  * (IPv4 and IPv6). The config parser refuses more (tunnel/config.h). The
@@ -99,15 +99,15 @@ _Static_assert(BPFTUN_HDR_LEN + BPFTUN_MAX_INNER + 2 * BPFTUN_BLOCK <= BPFTUN_SC
  * per-peer maps, between BPFTUN_MIN_ALLOWED_IPS and this. */
 #define BPFTUN_MAX_ALLOWED_IPS 131072
 #define BPFTUN_MIN_ALLOWED_IPS 4096
-#define BPFTUN_ALGO_LEN 32
+#define BPFTUN_ALGO_LEN	       32
 
 /* --------------------------------------------------------- SA control program */
 
 enum bpftun_sa_op {
-	BPFTUN_OP_INSTALL_TX = 1, /* create a tx SA in peer/slot (not the active slot) */
-	BPFTUN_OP_INSTALL_RX = 2, /* create an rx SA in peer/slot and index it by receiver index */
+	BPFTUN_OP_INSTALL_TX = 1,  /* create a tx SA in peer/slot (not the active slot) */
+	BPFTUN_OP_INSTALL_RX = 2,  /* create an rx SA in peer/slot and index it by receiver index */
 	BPFTUN_OP_ACTIVATE_TX = 3, /* make peer/slot the sending SA */
-	BPFTUN_OP_CLEAR_SLOT = 4, /* drop the tx and rx SAs of peer/slot */
+	BPFTUN_OP_CLEAR_SLOT = 4,  /* drop the tx and rx SAs of peer/slot */
 	BPFTUN_OP_DELETE_PEER = 5, /* drop every SA of the peer */
 };
 
@@ -143,17 +143,17 @@ struct bpftun_sa_keyring_req {
 
 /* ------------------------------------------------------ peers and endpoints */
 
-#define BPFTUN_EP_V6 (1U << 0)	/* outer IPv6 */
+#define BPFTUN_EP_V6  (1U << 0) /* outer IPv6 */
 #define BPFTUN_EP_FIB (1U << 1) /* let the kernel route and resolve: bpf_redirect_neigh */
 
 /* Where a peer's sealed packets go. Set by the control plane. */
 struct bpftun_endpoint {
 	__u32 flags;
-	__u32 ifindex;	  /* underlay device for redirect */
-	__u8 saddr[16];	  /* outer source (IPv4 in the first 4 bytes) */
-	__u8 daddr[16];	  /* outer destination */
-	__u16 sport;	  /* network order */
-	__u16 dport;	  /* network order */
+	__u32 ifindex;	/* underlay device for redirect */
+	__u8 saddr[16]; /* outer source (IPv4 in the first 4 bytes) */
+	__u8 daddr[16]; /* outer destination */
+	__u16 sport;	/* network order */
+	__u16 dport;	/* network order */
 	__u8 smac[6];
 	__u8 dmac[6];
 };
@@ -166,7 +166,7 @@ struct bpftun_peer {
 	__u32 present;	 /* configured */
 	struct bpftun_endpoint ep;
 	__u8 public_key[32];
-	__u64 last_handshake; /* unix seconds, 0 = never */
+	__u64 last_handshake;	/* unix seconds, 0 = never */
 	__u64 session_start_ns; /* CLOCK_MONOTONIC of the active session's handshake */
 	__u16 keepalive;	/* seconds, 0 = off */
 	__u16 pad[3];
@@ -213,11 +213,11 @@ struct bpftun_rx_sa_view {
 
 /* tc filter handle and priority of bpftun's programs (clsact ingress). */
 #define BPFTUN_TC_HANDLE 0xb7
-#define BPFTUN_TC_PRIO 1
+#define BPFTUN_TC_PRIO	 1
 
 /* Value of the one-entry `iface` map: what the tunnel is, for any process
  * that finds the datapath from the tunnel device (see bpf/datapath.c dp_find). */
-#define BPFTUN_MAX_MAPS 16
+#define BPFTUN_MAX_MAPS	     16
 #define BPFTUN_MAX_UNDERLAYS 8
 struct bpftun_iface {
 	__u32 disabled; /* set while going down: tc_seal drops everything */
@@ -229,12 +229,12 @@ struct bpftun_iface {
 	__u32 nmaps;
 	__u32 map_ids[BPFTUN_MAX_MAPS]; /* every map of this datapath instance */
 	__u8 public_key[32];
-	char cipher[24];		/* user word: aes-fixed-time, aes-generic */
-	char algo[BPFTUN_ALGO_LEN];	/* kernel name: ecb(aes), ecb(aes-generic) */
+	char cipher[24];	    /* user word: aes-fixed-time, aes-generic */
+	char algo[BPFTUN_ALGO_LEN]; /* kernel name: ecb(aes), ecb(aes-generic) */
 	__u32 keymgmt_pid;
 	__u32 nunderlays;
 	__u32 underlays[BPFTUN_MAX_UNDERLAYS]; /* devices whose ingress runs tc_open */
-	__u32 clsact_created;		      /* bit i: bpftun added underlays[i]'s clsact */
+	__u32 clsact_created;		       /* bit i: bpftun added underlays[i]'s clsact */
 	__u32 steer_cpus; /* SteeringCPUs: bit c = CPU c; 0 = every online CPU */
 };
 
@@ -267,10 +267,7 @@ struct bpftun_lpm_key {
 	X(INTERNAL, "internal")
 
 #define BPFTUN_DROP_ENUM(n, s) BPFTUN_DROP_##n,
-enum bpftun_drop {
-	BPFTUN_DROP_NONE = 0,
-	BPFTUN_DROP_REASONS(BPFTUN_DROP_ENUM) BPFTUN_DROP_MAX
-};
+enum bpftun_drop { BPFTUN_DROP_NONE = 0, BPFTUN_DROP_REASONS(BPFTUN_DROP_ENUM) BPFTUN_DROP_MAX };
 #undef BPFTUN_DROP_ENUM
 
 /* Per-peer counters, one copy per CPU (BPF_MAP_TYPE_PERCPU_ARRAY). */
@@ -299,8 +296,8 @@ struct bpftun_config {
 static inline const char *bpftun_drop_name(unsigned int r)
 {
 #define BPFTUN_DROP_NAME(n, s) [BPFTUN_DROP_##n] = s,
-	static const char *const names[BPFTUN_DROP_MAX] = {
-		[BPFTUN_DROP_NONE] = "none", BPFTUN_DROP_REASONS(BPFTUN_DROP_NAME)};
+	static const char *const names[BPFTUN_DROP_MAX] = {[BPFTUN_DROP_NONE] = "none",
+							   BPFTUN_DROP_REASONS(BPFTUN_DROP_NAME)};
 #undef BPFTUN_DROP_NAME
 	return r < BPFTUN_DROP_MAX ? names[r] : "unknown";
 }

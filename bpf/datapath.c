@@ -261,12 +261,13 @@ int dp_kernel_check(const char *algo, char *why, size_t len)
 		modprobe("aesni_intel");
 		modprobe("aes_ti");
 		if (!aes_driver(drv, sizeof(drv)) && !strcmp(drv, "aes-generic")) {
-			snprintf(why, len,
-				 "bpftun: %s would run on the table-based aes-generic here (neither "
-				 "aesni_intel nor aes_ti could be loaded), which is not constant "
-				 "time; load one of them, or set Cipher = aes-generic to accept "
-				 "that; see docs/crypto.md",
-				 algo);
+			snprintf(
+			    why, len,
+			    "bpftun: %s would run on the table-based aes-generic here (neither "
+			    "aesni_intel nor aes_ti could be loaded), which is not constant "
+			    "time; load one of them, or set Cipher = aes-generic to accept "
+			    "that; see docs/crypto.md",
+			    algo);
 			return -EOPNOTSUPP;
 		}
 	}
@@ -301,11 +302,11 @@ static const struct {
 	const char *name;
 	uint32_t per_peer, extra;
 } per_peer_maps[] = {
-	{"peers", 1, 0},
-	{"tx_sas", BPFTUN_SLOTS, 0},
-	{"rx_refs", BPFTUN_SLOTS, 0},
-	{"rx_sas", BPFTUN_SLOTS, 0},
-	{"stats", 1, 1}, /* + the unattributed entry */
+    {"peers", 1, 0},
+    {"tx_sas", BPFTUN_SLOTS, 0},
+    {"rx_refs", BPFTUN_SLOTS, 0},
+    {"rx_sas", BPFTUN_SLOTS, 0},
+    {"stats", 1, 1}, /* + the unattributed entry */
 };
 
 static int load(struct datapath **out, const struct bpftun_config *cfg, const char *desc,
@@ -594,9 +595,8 @@ static int find(struct datapath **out, int hidden_ifindex, int load)
 		err = -errno;
 		goto out;
 	}
-	ifc_fd = map_fd_by_name(ids, pinfo.nr_map_ids < BPFTUN_MAX_MAPS ? pinfo.nr_map_ids
-								: BPFTUN_MAX_MAPS,
-				"iface");
+	ifc_fd = map_fd_by_name(
+	    ids, pinfo.nr_map_ids < BPFTUN_MAX_MAPS ? pinfo.nr_map_ids : BPFTUN_MAX_MAPS, "iface");
 	if (ifc_fd < 0 || bpf_map_lookup_elem(ifc_fd, &zero, &ifc)) {
 		err = -ENOENT; /* a program that is not ours */
 		goto out;
@@ -616,10 +616,9 @@ static int find(struct datapath **out, int hidden_ifindex, int load)
 	 * attaches its tc_open on a new underlay when a peer roams), and so that
 	 * a view knows the live sizes (cfg.max_peers). */
 	{
-		int ro = map_fd_by_name_suffix(ids, pinfo.nr_map_ids < BPFTUN_MAX_MAPS
-							 ? pinfo.nr_map_ids
-							 : BPFTUN_MAX_MAPS,
-					       ".rodata");
+		int ro = map_fd_by_name_suffix(
+		    ids, pinfo.nr_map_ids < BPFTUN_MAX_MAPS ? pinfo.nr_map_ids : BPFTUN_MAX_MAPS,
+		    ".rodata");
 		size_t sz = bpf_map__value_size(dp->skel->maps.rodata);
 		void *buf = calloc(1, sz);
 
@@ -784,7 +783,8 @@ int dp_keepalive(struct datapath *dp, uint32_t peer_id, uint8_t out[32])
 
 int dp_underlay_slot(struct bpftun_iface *ifc, uint32_t ifindex, int *added)
 {
-	uint32_t n = ifc->nunderlays < BPFTUN_MAX_UNDERLAYS ? ifc->nunderlays : BPFTUN_MAX_UNDERLAYS;
+	uint32_t n =
+	    ifc->nunderlays < BPFTUN_MAX_UNDERLAYS ? ifc->nunderlays : BPFTUN_MAX_UNDERLAYS;
 	char name[IF_NAMESIZE];
 	int slot = -1;
 

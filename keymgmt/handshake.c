@@ -493,8 +493,7 @@ int hs_peer_get_timestamp(struct hs_device *dev, uint32_t peer_id, uint8_t ts[HS
 	return 0;
 }
 
-int hs_peer_set_timestamp(struct hs_device *dev, uint32_t peer_id,
-			  const uint8_t ts[HS_TAI64N_LEN])
+int hs_peer_set_timestamp(struct hs_device *dev, uint32_t peer_id, const uint8_t ts[HS_TAI64N_LEN])
 {
 	struct hs_peer *p = dev ? peer_get(dev, peer_id) : NULL;
 

@@ -245,8 +245,7 @@ int hs_peer_remove(struct hs_device *dev, uint32_t peer_id);
  * that a restarted key manager keeps refusing replays of old initiations.
  * get: -ENODATA before the first; set: keeps the greater of the two. */
 int hs_peer_get_timestamp(struct hs_device *dev, uint32_t peer_id, uint8_t ts[HS_TAI64N_LEN]);
-int hs_peer_set_timestamp(struct hs_device *dev, uint32_t peer_id,
-			  const uint8_t ts[HS_TAI64N_LEN]);
+int hs_peer_set_timestamp(struct hs_device *dev, uint32_t peer_id, const uint8_t ts[HS_TAI64N_LEN]);
 /* Use priv as the ephemeral of the next message this device writes (tests:
  * deterministic transcripts), then fresh random ones again. */
 int hs_set_next_ephemeral(struct hs_device *dev, const uint8_t priv[NOISE_DHLEN]);

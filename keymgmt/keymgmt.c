@@ -61,13 +61,13 @@
 /* WireGuard's schedule; --rekey-after/--reject-after shorten it for tests. */
 uint64_t REKEY_AFTER_NS = BPFTUN_REKEY_AFTER_TIME_S * 1000000000ULL;
 uint64_t REJECT_AFTER_NS = BPFTUN_REJECT_AFTER_TIME_S * 1000000000ULL;
-#define TICK_MS 100
+#define TICK_MS	 100
 #define RX_BATCH 64 /* messages per poll; a full batch with more queued is load */
 /* Lines a received packet can cause (rejections, failed sends) are logged one
  * by one up to LOG_VERBATIM per LOG_WINDOW_NS, then counted and summarised
  * (log.h): "N handshake messages rejected (reason) in the last 10 s". */
 #define LOG_WINDOW_NS (10 * 1000000000ULL)
-#define LOG_VERBATIM 5
+#define LOG_VERBATIM  5
 
 static int foreground;
 
@@ -86,8 +86,7 @@ static void ev_what(int ev, char *buf, size_t len)
 /* Never block the loop: a datagram that does not fit the send buffer now
  * (replies to unresolved neighbours fill it while ARP/ND waits) is dropped
  * and counted. 0 or -errno. */
-int km_send(struct km *km, int fd, const void *buf, size_t len,
-		   const struct sockaddr_in6 *to)
+int km_send(struct km *km, int fd, const void *buf, size_t len, const struct sockaddr_in6 *to)
 {
 	if (sendto(fd, buf, len, MSG_DONTWAIT, (const struct sockaddr *)to, sizeof(*to)) >= 0)
 		return 0;
@@ -166,7 +165,8 @@ static void listen_towards(struct km *km, const struct hs_addr *a)
 
 /* The tunnel device was deleted behind bpftun's back (ip link del): take
  * tc_open off the underlays, and the clsact qdiscs bpftun added if nothing
- * else uses them (else their record goes to another tunnel there), then stop. `bpftun down` is the way; this limits the mess. */
+ * else uses them (else their record goes to another tunnel there), then stop. `bpftun down` is the
+ * way; this limits the mess. */
 void device_gone(struct km *km)
 {
 	struct bpftun_iface ifc;
@@ -210,13 +210,14 @@ static void receive(struct km *km, int fd)
 				&from);
 
 		if (e)
-			log_limited(&km->evlog, e == -EAGAIN ? EV_SEND_FULL : EV_SEND_ERR, BT_LOG_WARN,
-			       "%s: sending reply: %s", who, strerror(-e));
+			log_limited(&km->evlog, e == -EAGAIN ? EV_SEND_FULL : EV_SEND_ERR,
+				    BT_LOG_WARN, "%s: sending reply: %s", who, strerror(-e));
 	}
 	if (rc < 0) {
 		if (hs_is_rejection(rc))
-			log_limited(&km->evlog, -rc - HS_REASON_BASE, BT_LOG_INFO, "%s: handshake message rejected: %s", who,
-			       handshake_strerror(rc));
+			log_limited(&km->evlog, -rc - HS_REASON_BASE, BT_LOG_INFO,
+				    "%s: handshake message rejected: %s", who,
+				    handshake_strerror(rc));
 		hs_result_wipe(&res);
 		return;
 	}
@@ -285,20 +286,23 @@ static int open_socket(uint16_t port)
 /* Options into km (and the schedule). -1 to go on, else the exit status. */
 static int parse_args(struct km *km, int argc, char **argv)
 {
-	static const struct option opts[] = {{"ifname", 1, 0, 'i'},
-					     {"config", 1, 0, 'c'},
-					     {"foreground", 0, 0, 'f'},
-					     {"help", 0, 0, 'h'},
-					     {"rekey-after", 1, 0, 'r'},
-					     {"reject-after", 1, 0, 'R'},
-					     {0, 0, 0, 0}};
+	static const struct option opts[] = {
+	    {"ifname", 1, 0, 'i'}, {"config", 1, 0, 'c'},      {"foreground", 0, 0, 'f'},
+	    {"help", 0, 0, 'h'},   {"rekey-after", 1, 0, 'r'}, {"reject-after", 1, 0, 'R'},
+	    {0, 0, 0, 0}};
 	int c;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'i': km->ifname = optarg; break;
-		case 'c': km->conf_path = optarg; break;
-		case 'f': foreground = 1; break;
+		case 'i':
+			km->ifname = optarg;
+			break;
+		case 'c':
+			km->conf_path = optarg;
+			break;
+		case 'f':
+			foreground = 1;
+			break;
 		case 'r':
 		case 'R': {
 			char *end;
@@ -316,18 +320,22 @@ static int parse_args(struct km *km, int argc, char **argv)
 			break;
 		}
 		case 'h':
-			printf("usage: bpftun-keymgmt --ifname IFNAME --config FILE [--foreground]\n"
-			       "                      [--rekey-after S] [--reject-after S]\n"
-			       "Key management for a tunnel that `bpftun up` created. SIGUSR1 rekeys,\n"
-			       "SIGTERM exits leaving the keys in place (they expire after 180 s).\n"
-			       "--rekey-after/--reject-after (default 120/180) shorten the schedule,\n"
-			       "for tests and for operators who want shorter-lived keys.\n");
+			printf(
+			    "usage: bpftun-keymgmt --ifname IFNAME --config FILE [--foreground]\n"
+			    "                      [--rekey-after S] [--reject-after S]\n"
+			    "Key management for a tunnel that `bpftun up` created. SIGUSR1 "
+			    "rekeys,\n"
+			    "SIGTERM exits leaving the keys in place (they expire after 180 s).\n"
+			    "--rekey-after/--reject-after (default 120/180) shorten the schedule,\n"
+			    "for tests and for operators who want shorter-lived keys.\n");
 			return 0;
-		default: return 2;
+		default:
+			return 2;
 		}
 	}
 	if (!km->ifname || !km->conf_path) {
-		fprintf(stderr, "usage: bpftun-keymgmt --ifname IFNAME --config FILE [--foreground]\n");
+		fprintf(stderr,
+			"usage: bpftun-keymgmt --ifname IFNAME --config FILE [--foreground]\n");
 		return 2;
 	}
 	return -1;

@@ -117,11 +117,13 @@ static int attach(int fd, const char *dev)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"tun", 1, 0, 't'},	   {"hidden", 1, 0, 'h'},     {"underlay", 1, 0, 'u'},
-		{"port", 1, 0, 'p'},	   {"local", 1, 0, 'l'},      {"remote", 1, 0, 'r'},
-		{"remote-mac", 1, 0, 'm'}, {"tx-index", 1, 0, 'T'},   {"rx-index", 1, 0, 'R'},
-		{"allowed", 1, 0, 'a'},	   {"algo", 1, 0, 'g'},	      {"pin", 1, 0, 'P'},
-		{"show", 1, 0, 'S'},	   {0, 0, 0, 0},
+	    {"tun", 1, 0, 't'},	       {"hidden", 1, 0, 'h'},
+	    {"underlay", 1, 0, 'u'},   {"port", 1, 0, 'p'},
+	    {"local", 1, 0, 'l'},      {"remote", 1, 0, 'r'},
+	    {"remote-mac", 1, 0, 'm'}, {"tx-index", 1, 0, 'T'},
+	    {"rx-index", 1, 0, 'R'},   {"allowed", 1, 0, 'a'},
+	    {"algo", 1, 0, 'g'},       {"pin", 1, 0, 'P'},
+	    {"show", 1, 0, 'S'},       {0, 0, 0, 0},
 	};
 	const char *tun = NULL, *hidden = NULL, *underlay = NULL, *local = NULL, *remote = NULL;
 	const char *allowed[16], *algo = "ecb(aes)", *pin = NULL;
@@ -136,12 +138,24 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 't': tun = optarg; break;
-		case 'h': hidden = optarg; break;
-		case 'u': underlay = optarg; break;
-		case 'p': cfg.listen_port = htons((uint16_t)atoi(optarg)); break;
-		case 'l': local = optarg; break;
-		case 'r': remote = optarg; break;
+		case 't':
+			tun = optarg;
+			break;
+		case 'h':
+			hidden = optarg;
+			break;
+		case 'u':
+			underlay = optarg;
+			break;
+		case 'p':
+			cfg.listen_port = htons((uint16_t)atoi(optarg));
+			break;
+		case 'l':
+			local = optarg;
+			break;
+		case 'r':
+			remote = optarg;
+			break;
 		case 'm':
 			if (sscanf(optarg, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &peer.ep.dmac[0],
 				   &peer.ep.dmac[1], &peer.ep.dmac[2], &peer.ep.dmac[3],
@@ -150,16 +164,27 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
-		case 'T': tx_index = (uint32_t)strtoul(optarg, NULL, 0); break;
-		case 'R': rx_index = (uint32_t)strtoul(optarg, NULL, 0); break;
+		case 'T':
+			tx_index = (uint32_t)strtoul(optarg, NULL, 0);
+			break;
+		case 'R':
+			rx_index = (uint32_t)strtoul(optarg, NULL, 0);
+			break;
 		case 'a':
 			if (nallowed < 16)
 				allowed[nallowed++] = optarg;
 			break;
-		case 'g': algo = optarg; break;
-		case 'P': pin = optarg; break;
-		case 'S': return show(optarg);
-		default: usage(); return 2;
+		case 'g':
+			algo = optarg;
+			break;
+		case 'P':
+			pin = optarg;
+			break;
+		case 'S':
+			return show(optarg);
+		default:
+			usage();
+			return 2;
 		}
 	}
 	if (!tun || !hidden || !underlay || !local || !remote || !cfg.listen_port || !nallowed) {
@@ -170,7 +195,8 @@ int main(int argc, char **argv)
 		return 1;
 	for (int i = 0; i < 2; i++) {
 		if (!fgets(line[i], sizeof(line[i]), stdin) || unhex(line[i], keys[i], 36) != 36) {
-			fprintf(stderr, "dp_attach: stdin line %d: want 72 hex digits (key || salt)\n",
+			fprintf(stderr,
+				"dp_attach: stdin line %d: want 72 hex digits (key || salt)\n",
 				i + 1);
 			return 2;
 		}

@@ -509,7 +509,7 @@ check "the refused configurations changed nothing (links, addresses, routes, qdi
 	unchanged
 
 # A large table fits: 64 peers x 64 AllowedIPs = 4096 prefixes all go into
-# the datapath's table (so the parser's limit is the table's real size).
+# the datapath's table, sized from the configuration.
 python3 - "$KA" >"$TMP/bad/bt2.conf" <<'EOF'
 import base64, sys
 print("[Interface]\nPrivateKey = %s\nListenPort = 51998" % sys.argv[1])

@@ -128,8 +128,9 @@ int main(void)
 				errs += op(dp, BPFTUN_OP_DELETE_PEER, p, 0, 0) != 0;
 		}
 	}
-	check(errs == 0, "%d rounds x %d peers: %d contexts created, replaced and deleted, %d errors",
-	      ROUNDS, PEERS, created, errs);
+	check(errs == 0,
+	      "%d rounds x %d peers: %d contexts created, replaced and deleted, %d errors", ROUNDS,
+	      PEERS, created, errs);
 
 	/* Live contexts now: at most 3 tx + 3 rx per peer. */
 	peak = settle(base + PEERS * 2 * BPFTUN_SLOTS);
@@ -154,8 +155,8 @@ int main(void)
 	      crypto_refcnt());
 	dp_destroy(dp);
 	after = settle(base);
-	check(after == base, "after unloading with SAs installed: refcnt %ld == baseline %ld", after,
-	      base);
+	check(after == base, "after unloading with SAs installed: refcnt %ld == baseline %ld",
+	      after, base);
 
 	/* An unknown algorithm is refused, with nothing left behind. */
 	{

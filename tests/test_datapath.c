@@ -35,10 +35,10 @@
 #define PORT 51820
 #define RIDX 0x0a0b0c0dU
 /* tc_open hands packets that are not ours to the next filter / the stack */
-#define TC_ACT_UNSPEC 0xffffffffU
-#define TC_ACT_SHOT 2
+#define TC_ACT_UNSPEC	0xffffffffU
+#define TC_ACT_SHOT	2
 #define TC_ACT_REDIRECT 7
-#define FRAME_MAX 2048
+#define FRAME_MAX	2048
 
 static const uint8_t MAC_A[6] = {0x02, 0, 0, 0, 0, 0xa};
 static const uint8_t MAC_B[6] = {0x02, 0, 0, 0, 0, 0xb};
@@ -298,8 +298,8 @@ static void test_round_trips(int outer6)
 
 		for (size_t len = min; len <= 1500; len++) {
 			struct run s, o;
-			size_t flen = inner_frame(frame, v6, v6 ? IN6_A : IN4_A,
-						  v6 ? IN6_B : IN4_B, len, (uint8_t)len);
+			size_t flen = inner_frame(frame, v6, v6 ? IN6_A : IN4_A, v6 ? IN6_B : IN4_B,
+						  len, (uint8_t)len);
 			char what[64];
 
 			snprintf(what, sizeof(what), "inner v%d len %zu", v6 ? 6 : 4, len);
@@ -309,11 +309,11 @@ static void test_round_trips(int outer6)
 				mismatch++;
 				continue;
 			}
-			if (run(dp_open_fd(p.b), s.out, s.out_len, &o) || o.ret != TC_ACT_REDIRECT ||
-			    o.out_len != flen || memcmp(o.out + 14, frame + 14, len) ||
-			    memcmp(o.out, TUN_MAC, 6) ||
+			if (run(dp_open_fd(p.b), s.out, s.out_len, &o) ||
+			    o.ret != TC_ACT_REDIRECT || o.out_len != flen ||
+			    memcmp(o.out + 14, frame + 14, len) || memcmp(o.out, TUN_MAC, 6) ||
 			    ((const struct ethhdr *)o.out)->h_proto !=
-				    htons(v6 ? ETH_P_IPV6 : ETH_P_IP)) {
+				htons(v6 ? ETH_P_IPV6 : ETH_P_IP)) {
 				if (bad_open++ < 3) {
 					printf("  %s: open gave verdict %u len %u\n", what, o.ret,
 					       o.out_len);
@@ -321,20 +321,24 @@ static void test_round_trips(int outer6)
 						print_hex("got", o.out, o.out_len);
 						print_hex("want", frame, flen);
 						for (int k = 0; k < BPFTUN_DROP_MAX; k++)
-							if (drops(p.b, 0, k) || drops(p.b, BPFTUN_MAX_PEERS, k))
-								printf("drop %s\n", bpftun_drop_name(k));
+							if (drops(p.b, 0, k) ||
+							    drops(p.b, BPFTUN_MAX_PEERS, k))
+								printf("drop %s\n",
+								       bpftun_drop_name(k));
 					}
 				}
 				continue;
 			}
 		}
 	}
-	check(mismatch == 0, "outer v%d: %d sealed frames (inner v4+v6, 20..1500 B) match the "
-			     "OpenSSL/libsodium reference byte for byte, headers and checksums valid "
-			     "(%d differ)",
+	check(mismatch == 0,
+	      "outer v%d: %d sealed frames (inner v4+v6, 20..1500 B) match the "
+	      "OpenSSL/libsodium reference byte for byte, headers and checksums valid "
+	      "(%d differ)",
 	      outer6 ? 6 : 4, n, mismatch);
-	check(bad_open == 0, "outer v%d: all %d open back to the original inner packet, "
-			     "redirected with the tunnel MAC (%d failed)",
+	check(bad_open == 0,
+	      "outer v%d: all %d open back to the original inner packet, "
+	      "redirected with the tunnel MAC (%d failed)",
 	      outer6 ? 6 : 4, n, bad_open);
 	{
 		struct bpftun_peer_stats sa_, sb;
@@ -342,9 +346,8 @@ static void test_round_trips(int outer6)
 		dp_peer_stats(p.a, 0, &sa_);
 		dp_peer_stats(p.b, 0, &sb);
 		check(sa_.tx_packets == (uint64_t)n && sb.rx_packets == (uint64_t)n,
-		      "outer v%d: counters tx_packets %llu rx_packets %llu == %d",
-		      outer6 ? 6 : 4, (unsigned long long)sa_.tx_packets,
-		      (unsigned long long)sb.rx_packets, n);
+		      "outer v%d: counters tx_packets %llu rx_packets %llu == %d", outer6 ? 6 : 4,
+		      (unsigned long long)sa_.tx_packets, (unsigned long long)sb.rx_packets, n);
 	}
 	pair_destroy(&p);
 }
@@ -363,7 +366,7 @@ static void test_reference_frame_opens(void)
 	memcpy(inner, frame + 14, len);
 	len = craft(frame, 0, BPFTUN_MSG_DATA, RIDX, 42, inner, 64);
 	check(!run(dp_open_fd(p.b), frame, len, &r) && r.ret == TC_ACT_REDIRECT &&
-		      !memcmp(r.out + 14, inner, 64),
+		  !memcmp(r.out + 14, inner, 64),
 	      "a frame sealed by the reference (counter 42) opens in BPF");
 	pair_destroy(&p);
 }
@@ -377,8 +380,8 @@ static void test_kat_bpf(void)
 {
 	struct bpftun_config cfg = {.tun_ifindex = 1, .listen_port = htons(PORT)};
 	struct bpftun_peer peer = {0};
-	struct bpftun_sa_req req = {.op = BPFTUN_OP_INSTALL_RX, .slot = 1,
-				    .index = BPFTUN_KAT_RECEIVER_INDEX};
+	struct bpftun_sa_req req = {
+	    .op = BPFTUN_OP_INSTALL_RX, .slot = 1, .index = BPFTUN_KAT_RECEIVER_INDEX};
 	struct datapath *dp = NULL;
 	uint8_t frame[FRAME_MAX], inner[BPFTUN_KAT_LEN];
 	size_t o = outer_len(0), flen;
@@ -402,8 +405,8 @@ static void test_kat_bpf(void)
 	fake.b = dp;
 	before = drops(dp, 0, BPFTUN_DROP_MALFORMED);
 	check(!run(dp_open_fd(dp), frame, flen, &r) && r.ret == TC_ACT_SHOT &&
-		      drops(dp, 0, BPFTUN_DROP_MALFORMED) == before + 1 &&
-		      drops(dp, 0, BPFTUN_DROP_BAD_TAG) == 0,
+		  drops(dp, 0, BPFTUN_DROP_MALFORMED) == before + 1 &&
+		  drops(dp, 0, BPFTUN_DROP_BAD_TAG) == 0,
 	      "KAT: the vector's tag verifies in BPF (dropped after decryption as malformed, "
 	      "not as bad_tag)");
 	{
@@ -468,23 +471,24 @@ static void test_bit_flips(void)
 			}
 			if (bit < 128) {
 				nhdr++;
-				wrong_hdr += !expect_drop(&p, bad, flen, reason,
-							  reason == BPFTUN_DROP_NO_SA
-								  ? BPFTUN_MAX_PEERS
-								  : 0);
+				wrong_hdr += !expect_drop(
+				    &p, bad, flen, reason,
+				    reason == BPFTUN_DROP_NO_SA ? BPFTUN_MAX_PEERS : 0);
 			} else {
 				nbody++;
 				wrong_body += !expect_drop(&p, bad, flen, reason, 0);
 			}
 		}
 		check(wrong_hdr == 0,
-		      "inner %zu B: %d header bit flips: type -> passed on untouched, index -> no_sa, "
+		      "inner %zu B: %d header bit flips: type -> passed on untouched, index -> "
+		      "no_sa, "
 		      "reserved/counter -> bad_tag (%d wrong)",
 		      len, nhdr, wrong_hdr);
-		check(wrong_body == 0,
-		      "inner %zu B: every one of %d ciphertext and tag bit flips dropped as bad_tag "
-		      "(%d wrong)",
-		      len, nbody, wrong_body);
+		check(
+		    wrong_body == 0,
+		    "inner %zu B: every one of %d ciphertext and tag bit flips dropped as bad_tag "
+		    "(%d wrong)",
+		    len, nbody, wrong_body);
 		/* and the untouched frame still opens: the flips did not burn its counter */
 		{
 			struct run r;
@@ -513,8 +517,8 @@ static void test_malformed(void)
 	/* truncated frames whose UDP length still claims the whole datagram */
 	for (size_t cut = o + 1; cut < flen; cut += 13)
 		wrong += !expect_drop(&p, frame, cut, BPFTUN_DROP_MALFORMED, BPFTUN_MAX_PEERS);
-	check(wrong == 0, "truncated frames (UDP length larger than the frame) -> malformed (%d wrong)",
-	      wrong);
+	check(wrong == 0,
+	      "truncated frames (UDP length larger than the frame) -> malformed (%d wrong)", wrong);
 
 	/* consistent lengths but shorter than header + tag */
 	wrong = 0;
@@ -566,7 +570,9 @@ static void test_malformed(void)
 			bad[o] = t;
 			ok = !run(dp_open_fd(p.b), bad, flen, &r) && r.ret == TC_ACT_UNSPEC &&
 			     r.out_len == flen && !memcmp(r.out, bad, flen);
-			check(ok, "handshake type %u on our port -> passed on untouched to the socket", t);
+			check(ok,
+			      "handshake type %u on our port -> passed on untouched to the socket",
+			      t);
 		}
 		memcpy(bad, frame, flen);
 		((struct iphdr *)(bad + 14))->protocol = IPPROTO_TCP;
@@ -588,12 +594,13 @@ static void test_replay(int outer6)
 		uint64_t ctr;
 		int replay;
 	} seq[] = {
-		{0, 0},	    {1, 0},	{1, 1},	    {9, 0},	{8, 0},	    {7, 0},
-		{7, 1},	    {9000, 0},	{872, 1},   /* 9000 - 8128: one past the edge */
-		{873, 0},   /* the oldest counter still inside */
-		{873, 1},   {874, 0},	{9001, 0},  {873, 1}, /* the edge moved past it */
-		{875, 0},   {20000, 0}, {19999, 0}, {20000, 1}, {11872, 1}, {11873, 0},
-		{11873, 1}, {BPFTUN_REJECT_AFTER_MESSAGES, 1},
+	    {0, 0},	{1, 0},	    {1, 1},	{9, 0},
+	    {8, 0},	{7, 0},	    {7, 1},	{9000, 0},
+	    {872, 1},					  /* 9000 - 8128: one past the edge */
+	    {873, 0},					  /* the oldest counter still inside */
+	    {873, 1},	{874, 0},   {9001, 0},	{873, 1}, /* the edge moved past it */
+	    {875, 0},	{20000, 0}, {19999, 0}, {20000, 1},
+	    {11872, 1}, {11873, 0}, {11873, 1}, {BPFTUN_REJECT_AFTER_MESSAGES, 1},
 	};
 	struct pair p;
 	uint8_t frame[FRAME_MAX], inner[FRAME_MAX];
@@ -611,7 +618,8 @@ static void test_replay(int outer6)
 		flen = craft(frame, outer6, BPFTUN_MSG_DATA, RIDX, seq[i].ctr, inner, 120);
 		ok = !run(dp_open_fd(p.b), frame, flen, &r);
 		if (seq[i].replay)
-			ok &= r.ret == TC_ACT_SHOT && drops(p.b, 0, BPFTUN_DROP_REPLAY) == before + 1;
+			ok &=
+			    r.ret == TC_ACT_SHOT && drops(p.b, 0, BPFTUN_DROP_REPLAY) == before + 1;
 		else
 			ok &= r.ret == TC_ACT_REDIRECT && !memcmp(r.out + 14, inner, 120);
 		check(ok, "outer v%d replay case %zu: counter %llu -> %s", outer6 ? 6 : 4, i + 1,
@@ -666,14 +674,17 @@ static void test_replay_concurrent(void)
 	for (int i = 0; i < N; i++)
 		flen = craft(frames[i], 0, BPFTUN_MSG_DATA, RIDX, (uint64_t)i, inner, 60);
 	for (int i = 0; i < 2; i++) {
-		r[i] = (struct race){.p = &p, .frames = frames, .flen = flen, .n = N,
+		r[i] = (struct race){.p = &p,
+				     .frames = frames,
+				     .flen = flen,
+				     .n = N,
 				     .cpu = (int)(i % (ncpu > 0 ? ncpu : 1))};
 		pthread_create(&t[i], NULL, race_thread, &r[i]);
 	}
 	for (int i = 0; i < 2; i++)
 		pthread_join(t[i], NULL);
 	check(r[0].err == 0 && r[1].err == 0 && r[0].accepted + r[1].accepted == N &&
-		      drops(p.b, 0, BPFTUN_DROP_REPLAY) == N,
+		  drops(p.b, 0, BPFTUN_DROP_REPLAY) == N,
 	      "two CPUs open the same %d packets: accepted %d + %d == %d, replay drops %llu == %d",
 	      N, r[0].accepted, r[1].accepted, N,
 	      (unsigned long long)drops(p.b, 0, BPFTUN_DROP_REPLAY), N);
@@ -774,7 +785,7 @@ static void test_seal_refusals(void)
 			clock_gettime(CLOCK_MONOTONIC, &ts);
 			now = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 			check(sa(dp, BPFTUN_OP_INSTALL_TX, 2, RIDX, 0, now - 1) == 0 &&
-				      sa(dp, BPFTUN_OP_ACTIVATE_TX, 2, 0, 0, 0) == 0,
+				  sa(dp, BPFTUN_OP_ACTIVATE_TX, 2, 0, 0, 0) == 0,
 			      "install an already expired tx SA");
 			check(seal_drop(dp, frame, flen, BPFTUN_DROP_KEY_EXPIRED, 0),
 			      "expired tx SA -> key_expired, nothing sent");
@@ -848,12 +859,11 @@ static void test_keepalive(void)
 	      "keepalive: the peer consumes it");
 	dp_peer_stats(p.b, 0, &after);
 	check(after.rx_packets == before.rx_packets + 1 && after.rx_bytes == before.rx_bytes &&
-		      !memcmp(after.drops, before.drops, sizeof(after.drops)),
+		  !memcmp(after.drops, before.drops, sizeof(after.drops)),
 	      "keepalive: counted as received (0 bytes), not as a drop");
 	check(dp_keepalive(p.a, 7, ka) == -ENOKEY, "keepalive: a peer without keys gets none");
 	pair_destroy(&p);
 }
-
 
 /* -------------------------------------------- addressed to this host only */
 
@@ -878,8 +888,8 @@ static int sysctl_w(const char *path, const char *v)
 
 static int forwarding(int on)
 {
-	return sysctl_w("/proc/sys/net/ipv4/conf/all/forwarding", on ? "1" : "0") ?:
-		       sysctl_w("/proc/sys/net/ipv6/conf/all/forwarding", on ? "1" : "0");
+	return sysctl_w("/proc/sys/net/ipv4/conf/all/forwarding", on ? "1" : "0")
+		   ?: sysctl_w("/proc/sys/net/ipv6/conf/all/forwarding", on ? "1" : "0");
 }
 
 /* Every counter of peer 0 and of the unattributed slot, summed. */
@@ -933,8 +943,9 @@ static void test_only_for_us(int outer6)
 	ok = forwarding(0) == 0;
 	flen = craft(frame, outer6, BPFTUN_MSG_DATA, RIDX, 1, inner, 100);
 	ok &= !run(dp_open_fd(p.b), frame, flen, &r) && r.ret == TC_ACT_REDIRECT;
-	check(ok, "outer v%d: forwarding off: a data message is this host's to open "
-		  "(the stack would deliver it or drop it, never forward it)",
+	check(ok,
+	      "outer v%d: forwarding off: a data message is this host's to open "
+	      "(the stack would deliver it or drop it, never forward it)",
 	      outer6 ? 6 : 4);
 
 	/* a router: forwarding on, a route to the destination through t0 */
@@ -944,8 +955,9 @@ static void test_only_for_us(int outer6)
 	ok &= !sh(cmd);
 	flen = craft(frame, outer6, BPFTUN_MSG_DATA, RIDX, 2, inner, 100);
 	ok &= passed_untouched(p.b, dp_open_fd(p.b), frame, flen);
-	check(ok, "outer v%d: forwarding on, destination routed elsewhere: passed on untouched, "
-		  "nothing counted",
+	check(ok,
+	      "outer v%d: forwarding on, destination routed elsewhere: passed on untouched, "
+	      "nothing counted",
 	      outer6 ? 6 : 4);
 	/* a forged one (unknown index, bad tag) to be forwarded is none of ours either */
 	flen = craft(frame, outer6, BPFTUN_MSG_DATA, RIDX + 99, 3, inner, 100);
@@ -991,7 +1003,7 @@ static void test_vlan(void)
 	if (!check(tp != NULL, "VLAN: open testprogs"))
 		return;
 	bpf_object__for_each_program(prog, tp->obj)
-		bpf_program__set_autoload(prog, prog == tp->progs.tc_vlan_wrap);
+	    bpf_program__set_autoload(prog, prog == tp->progs.tc_vlan_wrap);
 	if (!check(testprogs_bpf__load(tp) == 0 && tp->bss, "VLAN: load tc_vlan_wrap")) {
 		testprogs_bpf__destroy(tp);
 		return;
@@ -1018,8 +1030,10 @@ static void test_vlan(void)
 	tp->bss->vlan_push_tci = 5 << 13;
 	ok = !run(bpf_program__fd(tp->progs.tc_vlan_wrap), frame, flen, &r) &&
 	     r.ret == TC_ACT_REDIRECT && !memcmp(r.out + 14, inner, 120);
-	check(ok, "VLAN: priority-tagged (VLAN id 0) message opened like an untagged one "
-		  "(verdict %u)", r.ret);
+	check(ok,
+	      "VLAN: priority-tagged (VLAN id 0) message opened like an untagged one "
+	      "(verdict %u)",
+	      r.ret);
 	pair_destroy(&p);
 	testprogs_bpf__destroy(tp);
 }
@@ -1068,13 +1082,14 @@ static void test_scratch_after_forgery(void)
 	 * check below does see keystream when it is there */
 	flen = craft(frame, 0, BPFTUN_MSG_DATA, RIDX, 500, inner, 100);
 	check(!run(dp_open_fd(p.b), frame, flen, &r) && r.ret == TC_ACT_REDIRECT &&
-		      scratch_holds_keystream(p.b, 500, nblk) == (int)nblk,
+		  scratch_holds_keystream(p.b, 500, nblk) == (int)nblk,
 	      "scratch: after an authentic message its %u keystream blocks are found (control)",
 	      nblk);
 	/* a forgery for a counter the sender has not used yet */
 	flen = craft(frame, 0, BPFTUN_MSG_DATA, RIDX, 501, inner, 100);
 	frame[flen - 1] ^= 1;
-	check(expect_drop(&p, frame, flen, BPFTUN_DROP_BAD_TAG, 0), "scratch: forged tag -> bad_tag");
+	check(expect_drop(&p, frame, flen, BPFTUN_DROP_BAD_TAG, 0),
+	      "scratch: forged tag -> bad_tag");
 	check(scratch_holds_keystream(p.b, 501, nblk) == 0,
 	      "scratch: after the forgery no CPU's scratch holds any of its keystream blocks "
 	      "(Poly1305 key included)");
@@ -1215,7 +1230,8 @@ static void test_rekey_concurrent(void)
 	memcpy(rk_salts[0], SALT, 4);
 	atomic_store(&rk_stop, 0);
 	for (int i = 0; i < 2; i++) {
-		t[i] = (struct rk_thread){.p = &p, .cpu = (int)(i % (ncpu > 0 ? ncpu : 1)),
+		t[i] = (struct rk_thread){.p = &p,
+					  .cpu = (int)(i % (ncpu > 0 ? ncpu : 1)),
 					  .f = calloc(RK_MAXF, sizeof(struct rk_frame))};
 		pthread_create(&th[i], NULL, rk_sealer, &t[i]);
 	}
@@ -1224,8 +1240,9 @@ static void test_rekey_concurrent(void)
 
 		/* let both sealers get going, and re-key among their packets:
 		 * one rekey per 60 frames sealed, each wait at most 50 ms */
-		for (int w = 0; w < 500 && (atomic_load(&t[0].n) < 20 || atomic_load(&t[1].n) < 20 ||
-					   atomic_load(&t[0].n) + atomic_load(&t[1].n) < 60 * g);
+		for (int w = 0;
+		     w < 500 && (atomic_load(&t[0].n) < 20 || atomic_load(&t[1].n) < 20 ||
+				 atomic_load(&t[0].n) + atomic_load(&t[1].n) < 60 * g);
 		     w++)
 			usleep(100);
 
@@ -1233,8 +1250,9 @@ static void test_rekey_concurrent(void)
 		randombytes_buf(rk_salts[g], 4);
 		memcpy(KEY, rk_keys[g], 32);
 		memcpy(SALT, rk_salts[g], 4);
-		rekeys += sa(p.a, BPFTUN_OP_INSTALL_TX, slot, RIDX + 0x100 + (uint32_t)g, 0, 0) == 0 &&
-			  sa(p.a, BPFTUN_OP_ACTIVATE_TX, slot, 0, 0, 0) == 0;
+		rekeys +=
+		    sa(p.a, BPFTUN_OP_INSTALL_TX, slot, RIDX + 0x100 + (uint32_t)g, 0, 0) == 0 &&
+		    sa(p.a, BPFTUN_OP_ACTIVATE_TX, slot, 0, 0, 0) == 0;
 	}
 	atomic_store(&rk_stop, 1);
 	for (int i = 0; i < 2; i++)
@@ -1259,8 +1277,8 @@ static void test_rekey_concurrent(void)
 					for (int sg = g - d; sg <= g + d && found < 0; sg++)
 						if (kg >= 0 && kg <= RK_GENS && sg >= 0 &&
 						    sg <= RK_GENS &&
-						    !ref_open(rk_keys[kg], rk_salts[sg], f->hdr, f->ct,
-							      RK_INNER, f->tag, pt))
+						    !ref_open(rk_keys[kg], rk_salts[sg], f->hdr,
+							      f->ct, RK_INNER, f->tag, pt))
 							found = kg;
 			if (found < 0) {
 				unattributed++;
@@ -1315,14 +1333,15 @@ static void test_top_peer_id(void)
 
 	check(dp_capacity(0, 256, 16384) == 256 && dp_capacity(205, 256, 16384) == 256 &&
 		  dp_capacity(206, 256, 16384) == 512 && dp_capacity(10000, 256, 16384) == 16384 &&
-		  dp_capacity(16384, 256, 16384) == 16384 && dp_capacity(6554, 256, 16384) == 8192 &&
-		  dp_capacity(6555, 256, 16384) == 16384,
+		  dp_capacity(16384, 256, 16384) == 16384 &&
+		  dp_capacity(6554, 256, 16384) == 8192 && dp_capacity(6555, 256, 16384) == 16384,
 	      "dp_capacity: power of two >= n + n/4, at least min, at most max");
 	PEER_ID = top;
 	LOAD_PEERS = BPFTUN_MAX_PEERS;
 	if (pair_setup(&p, 0, 0))
 		goto out;
-	check(dp_max_peers(p.a) == BPFTUN_MAX_PEERS && map_entries(p.a, "peers") == BPFTUN_MAX_PEERS &&
+	check(dp_max_peers(p.a) == BPFTUN_MAX_PEERS &&
+		  map_entries(p.a, "peers") == BPFTUN_MAX_PEERS &&
 		  map_entries(p.a, "tx_sas") == BPFTUN_MAX_PEERS * BPFTUN_SLOTS &&
 		  map_entries(p.a, "rx_refs") == BPFTUN_MAX_PEERS * BPFTUN_SLOTS &&
 		  map_entries(p.a, "rx_sas") == BPFTUN_MAX_PEERS * BPFTUN_SLOTS &&
@@ -1333,18 +1352,20 @@ static void test_top_peer_id(void)
 	for (int v6 = 0; v6 <= 1; v6++)
 		for (size_t len = v6 ? 40 : 20; len <= 1500; len += 97) {
 			struct run s, o;
-			size_t flen = inner_frame(frame, v6, v6 ? IN6_A : IN4_A,
-						  v6 ? IN6_B : IN4_B, len, (uint8_t)len);
+			size_t flen = inner_frame(frame, v6, v6 ? IN6_A : IN4_A, v6 ? IN6_B : IN4_B,
+						  len, (uint8_t)len);
 
 			n++;
 			if (run(dp_seal_fd(p.a), frame, flen, &s) ||
 			    !check_sealed(&p, frame + 14, len, &s, "peer 16383") ||
-			    run(dp_open_fd(p.b), s.out, s.out_len, &o) || o.ret != TC_ACT_REDIRECT ||
-			    o.out_len != flen || memcmp(o.out + 14, frame + 14, len))
+			    run(dp_open_fd(p.b), s.out, s.out_len, &o) ||
+			    o.ret != TC_ACT_REDIRECT || o.out_len != flen ||
+			    memcmp(o.out + 14, frame + 14, len))
 				bad++;
 		}
-	check(bad == 0, "peer id %u: %d packets sealed as the reference seals them and opened "
-			"back (%d failed)",
+	check(bad == 0,
+	      "peer id %u: %d packets sealed as the reference seals them and opened "
+	      "back (%d failed)",
 	      top, n, bad);
 	memset(&sa_, 0xff, sizeof(sa_));
 	memset(&sb, 0xff, sizeof(sb));
@@ -1365,15 +1386,15 @@ static void test_top_peer_id(void)
 		      BPFTUN_MAX_PEERS, BPFTUN_MAX_PEERS);
 	}
 	{
-		struct bpftun_sa_req r = {.op = BPFTUN_OP_INSTALL_RX, .peer_id = top + 1, .slot = 0,
-					  .index = 77};
+		struct bpftun_sa_req r = {
+		    .op = BPFTUN_OP_INSTALL_RX, .peer_id = top + 1, .slot = 0, .index = 77};
 		uint8_t a4[4];
 		int e1 = dp_set_peer(p.b, top + 1, &peer), e2;
 
 		memcpy(r.key, KEY, 32);
 		e2 = dp_sa_ctl(p.b, &r);
-		check(e1 == -ERANGE && e2 == -ENOENT,
-		      "peer id %u refused: set_peer %d, sa_ctl %d", top + 1, e1, e2);
+		check(e1 == -ERANGE && e2 == -ENOENT, "peer id %u refused: set_peer %d, sa_ctl %d",
+		      top + 1, e1, e2);
 		/* an allowed IP naming a peer id past the table seals nothing */
 		addr(4, IN4_X, a4);
 		dp_allow(p.a, 4, a4, 32, top + 1);
@@ -1391,8 +1412,8 @@ static void test_top_peer_id(void)
 		size_t flen = inner_frame(frame, 0, IN4_A, IN4_B, 200, 3);
 		int e = dp_set_peer(p.a, BPFTUN_MIN_PEERS, &peer);
 
-		check(dp_max_peers(p.a) == BPFTUN_MIN_PEERS && map_entries(p.a, "rx_sas") ==
-								     BPFTUN_MIN_PEERS * BPFTUN_SLOTS &&
+		check(dp_max_peers(p.a) == BPFTUN_MIN_PEERS &&
+			  map_entries(p.a, "rx_sas") == BPFTUN_MIN_PEERS * BPFTUN_SLOTS &&
 			  e == -ERANGE && !run(dp_seal_fd(p.a), frame, flen, &s) &&
 			  check_sealed(&p, frame + 14, 200, &s, "peer 255"),
 		      "dp_load (smallest size): %u peers, peer %d seals, peer %d refused (%d)",
@@ -1417,8 +1438,8 @@ int main(void)
 	/* tc_open consults the routing of the namespace it runs in: use a
 	 * namespace of our own, a host (forwarding off) with a veth for routes */
 	if (!check(unshare(CLONE_NEWNET) == 0 && forwarding(0) == 0 &&
-			   !sh("ip link set lo up && ip link add bttr0 type veth peer name bttr1 && "
-			       "ip link set bttr0 up && ip link set bttr1 up"),
+		       !sh("ip link set lo up && ip link add bttr0 type veth peer name bttr1 && "
+			   "ip link set bttr0 up && ip link set bttr1 up"),
 		   "a private network namespace, forwarding off"))
 		return check_summary();
 	randombytes_buf(KEY, sizeof(KEY));

@@ -7,7 +7,7 @@
  * `ip -j`, `ethtool -k` and `tc -j` report. Needs root, ip, ethtool, tc.
  */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE	/* unshare, setns */
+#define _GNU_SOURCE /* unshare, setns */
 #endif
 #include <arpa/inet.h>
 #include <errno.h>
@@ -27,8 +27,7 @@
 /* ---- running tools ------------------------------------------------------ */
 
 /* Output of a shell command (malloc'd, never NULL); *status: exit code. */
-__attribute__((format(printf, 2, 3)))
-static char *run(int *status, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static char *run(int *status, const char *fmt, ...)
 {
 	char cmd[512];
 	size_t len = 0, cap = 4096;
@@ -71,8 +70,7 @@ static char *run(int *status, const char *fmt, ...)
 }
 
 /* Run and discard output; exit status. */
-__attribute__((format(printf, 1, 2)))
-static int sh(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static int sh(const char *fmt, ...)
 {
 	char cmd[512];
 	va_list ap;
@@ -249,8 +247,7 @@ static void test_peer_names(void)
 	check(!nl_tunnel_peer_name("abcdefghijklm", out) && !strcmp(out, want),
 	      "13-char name uses bts+FNV-1a: '%s' (want '%s')", out, want);
 	check(nl_tunnel_peer_name("", out) == -EINVAL, "empty name is -EINVAL");
-	check(nl_tunnel_peer_name("0123456789abcdef", out) == -EINVAL,
-	      "16-char name is -EINVAL");
+	check(nl_tunnel_peer_name("0123456789abcdef", out) == -EINVAL, "16-char name is -EINVAL");
 }
 
 static void test_create(struct nl_tunnel *t)
@@ -265,19 +262,19 @@ static void test_create(struct nl_tunnel *t)
 		return;
 
 	/* Own getters. */
-	check(t->ifindex > 0 && nl_link_index("bt0") == t->ifindex,
-	      "bt0 exists, ifindex %d", t->ifindex);
+	check(t->ifindex > 0 && nl_link_index("bt0") == t->ifindex, "bt0 exists, ifindex %d",
+	      t->ifindex);
 	check(!strcmp(t->peer_name, "bt0-s") && nl_link_index("bt0-s") == t->peer_ifindex,
 	      "hidden peer '%s' exists, ifindex %d", t->peer_name, t->peer_ifindex);
 	check(nl_veth_peer_ifindex(t->ifindex) == t->peer_ifindex &&
-	      nl_veth_peer_ifindex(t->peer_ifindex) == t->ifindex,
+		  nl_veth_peer_ifindex(t->peer_ifindex) == t->ifindex,
 	      "nl_veth_peer_ifindex pairs %d <-> %d", t->ifindex, t->peer_ifindex);
-	check(t->mtu == 1420 && t->features_on == 0, "out: mtu %u, offloads on 0x%x",
-	      t->mtu, t->features_on);
+	check(t->mtu == 1420 && t->features_on == 0, "out: mtu %u, offloads on 0x%x", t->mtu,
+	      t->features_on);
 	err = nl_tunnel_get("bt0", &g);
 	check(!err && g.ifindex == t->ifindex && g.peer_ifindex == t->peer_ifindex &&
-	      g.mtu == 1420 && !g.features_on && !memcmp(g.mac, t->mac, 6) &&
-	      !strcmp(g.peer_name, "bt0-s"),
+		  g.mtu == 1420 && !g.features_on && !memcmp(g.mac, t->mac, 6) &&
+		  !strcmp(g.peer_name, "bt0-s"),
 	      "nl_tunnel_get(bt0) agrees (err %d, offloads on 0x%x)", err, g.features_on);
 	uint8_t m[6];
 	check(!nl_link_mac(t->ifindex, m) && !memcmp(m, t->mac, 6), "nl_link_mac(bt0) = out.mac");
@@ -297,8 +294,8 @@ static void test_create(struct nl_tunnel *t)
 	      "ip: bt0 address %s = out.mac %s", buf, mac);
 	free(out);
 	out = run(&st, "ip -j link show dev bt0-s");
-	check(st == 0 && json_arr_has(out, "flags", "UP") &&
-	      strstr(out, "\"operstate\":\"UP\"") && json_num(out, "mtu") == 1420,
+	check(st == 0 && json_arr_has(out, "flags", "UP") && strstr(out, "\"operstate\":\"UP\"") &&
+		  json_num(out, "mtu") == 1420,
 	      "ip: bt0-s is up, operstate UP, mtu %ld", json_num(out, "mtu"));
 	free(out);
 
@@ -313,8 +310,8 @@ static void test_create(struct nl_tunnel *t)
 	check(nl_tunnel_marked("nosuch0") == -ENODEV, "nl_tunnel_marked(nosuch0) = -ENODEV");
 	/* the same shape made by someone else is not ours */
 	sh("ip link add bt5 type veth peer name bt5-s");
-	check(nl_tunnel_marked("bt5") == -ENOENT, "an unmarked veth pair bt5/bt5-s is not marked (%d)",
-	      nl_tunnel_marked("bt5"));
+	check(nl_tunnel_marked("bt5") == -ENOENT,
+	      "an unmarked veth pair bt5/bt5-s is not marked (%d)", nl_tunnel_marked("bt5"));
 	sh("ip link del bt5");
 	{
 		int had = nl_clsact_exists(t->peer_ifindex);
@@ -342,8 +339,7 @@ static void test_create_refused(const struct nl_tunnel *t)
 	msg = cap_end();
 	after = run(NULL, "ip -d -j link show");
 	check(err == -EEXIST, "creating bt0 again: %d (-EEXIST)", err);
-	check(strstr(msg, "bpftun: link 'bt0': already exists") != NULL,
-	      "message names the link");
+	check(strstr(msg, "bpftun: link 'bt0': already exists") != NULL, "message names the link");
 	check(!strcmp(before, after), "links unchanged by the refused create");
 	check(nl_link_index("bt0") == t->ifindex, "bt0 still has ifindex %d", t->ifindex);
 	free(before);
@@ -372,7 +368,7 @@ static void test_addrs_routes(const struct nl_tunnel *t)
 	pton(AF_INET6, "fd09::1", a6);
 	err = nl_addr_add(t->ifindex, AF_INET, a4, 24);
 	check(err == 0, "nl_addr_add 10.9.0.1/24 = %d", err);
-	err = nl_addr_add(t->ifindex, 6, a6, 64);	/* 6: the bpf/datapath.h alias */
+	err = nl_addr_add(t->ifindex, 6, a6, 64); /* 6: the bpf/datapath.h alias */
 	check(err == 0, "nl_addr_add fd09::1/64 = %d", err);
 	cap_begin();
 	err = nl_addr_add(t->ifindex, AF_INET, a4, 24);
@@ -383,8 +379,8 @@ static void test_addrs_routes(const struct nl_tunnel *t)
 	check(json_obj_has(out, "\"local\":\"10.9.0.1\"", "\"prefixlen\":24"),
 	      "ip: bt0 has 10.9.0.1/24");
 	check(json_obj_has(out, "\"local\":\"fd09::1\"", "\"prefixlen\":64") &&
-	      json_obj_has(out, "\"local\":\"fd09::1\"", "\"nodad\":true") &&
-	      !json_obj_has(out, "\"local\":\"fd09::1\"", "tentative"),
+		  json_obj_has(out, "\"local\":\"fd09::1\"", "\"nodad\":true") &&
+		  !json_obj_has(out, "\"local\":\"fd09::1\"", "tentative"),
 	      "ip: bt0 has fd09::1/64, not tentative (NODAD)");
 	free(out);
 
@@ -409,7 +405,7 @@ static void test_addrs_routes(const struct nl_tunnel *t)
 
 	out = run(NULL, "ip -j route show dev bt0");
 	check(json_obj_has(out, "\"dst\":\"10.1.0.0/16\"", "\"protocol\":\"static\"") &&
-	      json_obj_has(out, "\"dst\":\"10.1.0.0/16\"", "\"scope\":\"link\""),
+		  json_obj_has(out, "\"dst\":\"10.1.0.0/16\"", "\"scope\":\"link\""),
 	      "ip: route 10.1.0.0/16 dev bt0 proto static scope link");
 	check(count(out, "\"dst\":\"10.9.0.0/24\"") == 1, "ip: one route 10.9.0.0/24");
 	free(out);
@@ -423,13 +419,13 @@ static void test_addrs_routes(const struct nl_tunnel *t)
 	pton(AF_INET, "10.1.7.7", d4);
 	err = nl_route_get(AF_INET, d4, &ri);
 	check(!err && ri.oif == t->ifindex && ri.has_prefsrc &&
-	      ip_eq(AF_INET, ri.prefsrc, "10.9.0.1") && !ri.has_gateway && ri.mtu == 1420,
+		  ip_eq(AF_INET, ri.prefsrc, "10.9.0.1") && !ri.has_gateway && ri.mtu == 1420,
 	      "route get 10.1.7.7: err %d, oif %d, src 10.9.0.1, no gw, mtu %u", err, ri.oif,
 	      ri.mtu);
 	pton(AF_INET6, "fd10::7", d6);
 	err = nl_route_get(AF_INET6, d6, &ri);
 	check(!err && ri.oif == t->ifindex && ri.has_prefsrc &&
-	      ip_eq(AF_INET6, ri.prefsrc, "fd09::1"),
+		  ip_eq(AF_INET6, ri.prefsrc, "fd09::1"),
 	      "route get fd10::7: err %d, oif %d, src fd09::1", err, ri.oif);
 
 	/* Delete. */
@@ -473,36 +469,37 @@ static void test_underlay(void)
 	pton(AF_INET, "10.77.0.2", d);
 	err = nl_route_get(AF_INET, d, &ri);
 	check(!err && ri.oif == ul0 && ri.has_prefsrc && ip_eq(AF_INET, ri.prefsrc, "10.77.0.1") &&
-	      !ri.has_gateway && ri.mtu == 1400 && ri.type == RTN_UNICAST,
+		  !ri.has_gateway && ri.mtu == 1400 && ri.type == RTN_UNICAST,
 	      "route get 10.77.0.2: err %d oif %d src 10.77.0.1, no gw, mtu %u", err, ri.oif,
 	      ri.mtu);
 	out = run(NULL, "ip -j route get 10.77.0.2");
 	check(!json_str(out, "dev", buf, sizeof(buf)) && !strcmp(buf, "ul0") &&
-	      !json_str(out, "prefsrc", buf, sizeof(buf)) && !strcmp(buf, "10.77.0.1"),
+		  !json_str(out, "prefsrc", buf, sizeof(buf)) && !strcmp(buf, "10.77.0.1"),
 	      "ip route get 10.77.0.2 agrees (dev ul0 src 10.77.0.1)");
 	free(out);
 
 	pton(AF_INET, "10.88.1.1", d);
 	err = nl_route_get(AF_INET, d, &ri);
 	check(!err && ri.oif == ul0 && ri.has_gateway && ri.gw_family == AF_INET &&
-	      ip_eq(AF_INET, ri.gateway, "10.77.0.254") && ip_eq(AF_INET, ri.prefsrc, "10.77.0.1"),
+		  ip_eq(AF_INET, ri.gateway, "10.77.0.254") &&
+		  ip_eq(AF_INET, ri.prefsrc, "10.77.0.1"),
 	      "route get 10.88.1.1: via 10.77.0.254 dev ul0 (err %d)", err);
 
 	pton(AF_INET6, "fd77::2", d);
 	err = nl_route_get(AF_INET6, d, &ri);
 	check(!err && ri.oif == ul0 && ri.has_prefsrc && ip_eq(AF_INET6, ri.prefsrc, "fd77::1") &&
-	      !ri.has_gateway && ri.mtu == 1400,
+		  !ri.has_gateway && ri.mtu == 1400,
 	      "route get fd77::2: dev ul0 src fd77::1 (err %d)", err);
 	out = run(NULL, "ip -j -6 route get fd77::2");
 	check(!json_str(out, "dev", buf, sizeof(buf)) && !strcmp(buf, "ul0") &&
-	      !json_str(out, "prefsrc", buf, sizeof(buf)) && !strcmp(buf, "fd77::1"),
+		  !json_str(out, "prefsrc", buf, sizeof(buf)) && !strcmp(buf, "fd77::1"),
 	      "ip -6 route get fd77::2 agrees");
 	free(out);
 
 	pton(AF_INET6, "fd88::1", d);
 	err = nl_route_get(AF_INET6, d, &ri);
 	check(!err && ri.oif == ul0 && ri.has_gateway && ri.gw_family == AF_INET6 &&
-	      ip_eq(AF_INET6, ri.gateway, "fd77::fe"),
+		  ip_eq(AF_INET6, ri.gateway, "fd77::fe"),
 	      "route get fd88::1: via fd77::fe dev ul0 (err %d)", err);
 
 	pton(AF_INET, "192.0.2.1", d);
@@ -524,8 +521,8 @@ static void test_underlay(void)
 	sh("ip -6 neigh add fd77::2 lladdr 02:00:00:77:00:06 dev ul0 nud stale");
 	err = nl_neigh_lookup(ul0, AF_INET6, d, mac);
 	fmt_mac(mac, buf);
-	check(!err && !strcmp(buf, "02:00:00:77:00:06"), "neighbour fd77::2 stale: %s (%d)",
-	      buf, err);
+	check(!err && !strcmp(buf, "02:00:00:77:00:06"), "neighbour fd77::2 stale: %s (%d)", buf,
+	      err);
 	pton(AF_INET6, "fd77::3", d);
 	check(nl_neigh_lookup(ul0, AF_INET6, d, mac) == -ENOENT, "no neighbour fd77::3");
 
@@ -570,7 +567,8 @@ static void test_clsact(const struct nl_tunnel *t)
 	err = nl_clsact_ensure(t->peer_ifindex, &created);
 	cap_end();
 	check(err == -EBUSY && created == 0, "ingress qdisc in the way: %d (-EBUSY)", err);
-	check(nl_clsact_exists(t->peer_ifindex) == 0, "an ingress qdisc is not a clsact (exists 0)");
+	check(nl_clsact_exists(t->peer_ifindex) == 0,
+	      "an ingress qdisc is not a clsact (exists 0)");
 	sh("tc qdisc del dev bt0-s ingress");
 }
 
@@ -604,24 +602,25 @@ static void test_features_getter(void)
 
 static void test_long_names(void)
 {
-	const char *name = "bt-0123456789ab";	/* 15 characters */
+	const char *name = "bt-0123456789ab"; /* 15 characters */
 	char want[IFNAMSIZ], *out, buf[32];
 	struct nl_tunnel t;
 	int err;
 
 	snprintf(want, sizeof(want), "bts%08x", fnv1a(name));
 	err = nl_tunnel_create(name, 1380, &t);
-	check(!err && !strcmp(t.peer_name, want), "15-char '%s': hidden peer '%s' (want %s)",
-	      name, t.peer_name, want);
+	check(!err && !strcmp(t.peer_name, want), "15-char '%s': hidden peer '%s' (want %s)", name,
+	      t.peer_name, want);
 	out = run(NULL, "ip -j link show dev %s", name);
 	check(!json_str(out, "link", buf, sizeof(buf)) && !strcmp(buf, want) &&
-	      json_num(out, "mtu") == 1380, "ip: link of %s is %s", name, buf);
+		  json_num(out, "mtu") == 1380,
+	      "ip: link of %s is %s", name, buf);
 	free(out);
 	check(nl_link_index(want) == t.peer_ifindex && exists(want), "%s exists", want);
 	check(nl_tunnel_delete(name) == 0 && !exists(name) && !exists(want),
 	      "delete %s removes both ends", name);
 
-	err = nl_tunnel_create("abcdefghijkl", 0, &t);	/* 12 chars, default MTU */
+	err = nl_tunnel_create("abcdefghijkl", 0, &t); /* 12 chars, default MTU */
 	check(!err && !strcmp(t.peer_name, "abcdefghijkl-s") && t.mtu == 1500,
 	      "12-char name: peer '%s', default mtu %u", t.peer_name, t.mtu);
 	check(nl_tunnel_delete("abcdefghijkl") == 0 && !exists("abcdefghijkl-s"),
@@ -712,8 +711,7 @@ static void test_delete(const struct nl_tunnel *t)
 	check(nl_veth_peer_ifindex(t->ifindex) == -ENODEV, "old ifindex %d gone", t->ifindex);
 	cap_begin();
 	err = nl_tunnel_delete("bt0");
-	check(err == -ENODEV && strstr(cap_end(), "link 'bt0'"), "delete again: %d (-ENODEV)",
-	      err);
+	check(err == -ENODEV && strstr(cap_end(), "link 'bt0'"), "delete again: %d (-ENODEV)", err);
 }
 
 int main(void)

@@ -161,8 +161,8 @@ static void test_rfc_vectors(void)
 
 		len = poly_vec_load(pv, key, msg, sizeof(msg), want);
 		if (len < 0) {
-			check(0, "BPF Poly1305 %s: vector malformed (want a %zu-byte message)", pv->name,
-			      pv->msg_len);
+			check(0, "BPF Poly1305 %s: vector malformed (want a %zu-byte message)",
+			      pv->name, pv->msg_len);
 			continue;
 		}
 		bpf_poly1305(key, msg, (uint32_t)len, tag, &err);

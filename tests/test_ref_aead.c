@@ -65,8 +65,8 @@ static void test_poly1305(void)
 
 		len = poly_vec_load(pv, key, msg, sizeof(msg), want);
 		if (len < 0) {
-			check(0, "Poly1305 %s: vector malformed (want a %zu-byte message)", pv->name,
-			      pv->msg_len);
+			check(0, "Poly1305 %s: vector malformed (want a %zu-byte message)",
+			      pv->name, pv->msg_len);
 			continue;
 		}
 		ref_poly1305(key, msg, (size_t)len, tag);

@@ -16,7 +16,8 @@ static int version_main(int argc, char **argv)
 {
 	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "help")))
 		return printf("usage: bpftun version (or bpftun --version)\n"
-			      "Prints bpftun's version.\n"), 0;
+			      "Prints bpftun's version.\n"),
+		       0;
 	if (argc > 1)
 		return pr_err("version: takes no arguments"), 2;
 	printf("bpftun %s\n", BPFTUN_VERSION);
@@ -28,15 +29,14 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 	const char *summary;
 } cmds[] = {
-	{"up", up_main, "up CONFIG: create the tunnel described by CONFIG (e.g. bt0.conf -> bt0)"},
-	{"down", down_main, "down IFNAME: remove the tunnel, its routes, filters, pins and process"},
-	{"show", show_main, "show [IFNAME] [--json]: state and counters"},
-	{"rekey", rekey_main, "rekey IFNAME: new session keys now"},
-	{"cleanup", cleanup_main,
-	 "cleanup: remove tc_open filters left by tunnels that are gone"},
-	{"genkey", genkey_main, "genkey: new private key to stdout"},
-	{"pubkey", pubkey_main, "pubkey: private key on stdin, public key to stdout"},
-	{"version", version_main, "version (or --version): print bpftun's version"},
+    {"up", up_main, "up CONFIG: create the tunnel described by CONFIG (e.g. bt0.conf -> bt0)"},
+    {"down", down_main, "down IFNAME: remove the tunnel, its routes, filters, pins and process"},
+    {"show", show_main, "show [IFNAME] [--json]: state and counters"},
+    {"rekey", rekey_main, "rekey IFNAME: new session keys now"},
+    {"cleanup", cleanup_main, "cleanup: remove tc_open filters left by tunnels that are gone"},
+    {"genkey", genkey_main, "genkey: new private key to stdout"},
+    {"pubkey", pubkey_main, "pubkey: private key on stdin, public key to stdout"},
+    {"version", version_main, "version (or --version): print bpftun's version"},
 };
 
 static void usage(FILE *f)

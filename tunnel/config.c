@@ -626,8 +626,8 @@ static int k_mtu(struct parser *p, unsigned int line, const char *field, char *v
 static const struct {
 	const char *word, *algo;
 } ciphers[] = {
-	{"aes-fixed-time", "ecb(aes)"},
-	{"aes-generic", "ecb(aes-generic)"},
+    {"aes-fixed-time", "ecb(aes)"},
+    {"aes-generic", "ecb(aes-generic)"},
 };
 
 static int k_cipher(struct parser *p, unsigned int line, const char *field, char *val)
@@ -694,14 +694,14 @@ static int k_steering_cpus(struct parser *p, unsigned int line, const char *fiel
 }
 
 static const struct key_def iface_keys[] = {
-	[IK_PRIVATE_KEY] = {"PrivateKey", k_private_key, 0},
-	[IK_PRIVATE_KEY_FILE] = {"PrivateKeyFile", k_private_key_file, 0},
-	[IK_LISTEN_PORT] = {"ListenPort", k_listen_port, 0},
-	[IK_ADDRESS] = {"Address", k_address, 1},
-	[IK_MTU] = {"MTU", k_mtu, 0},
-	[IK_CIPHER] = {"Cipher", k_cipher, 0},
-	[IK_STEERING] = {"Steering", k_steering, 0},
-	[IK_STEERING_CPUS] = {"SteeringCPUs", k_steering_cpus, 0},
+    [IK_PRIVATE_KEY] = {"PrivateKey", k_private_key, 0},
+    [IK_PRIVATE_KEY_FILE] = {"PrivateKeyFile", k_private_key_file, 0},
+    [IK_LISTEN_PORT] = {"ListenPort", k_listen_port, 0},
+    [IK_ADDRESS] = {"Address", k_address, 1},
+    [IK_MTU] = {"MTU", k_mtu, 0},
+    [IK_CIPHER] = {"Cipher", k_cipher, 0},
+    [IK_STEERING] = {"Steering", k_steering, 0},
+    [IK_STEERING_CPUS] = {"SteeringCPUs", k_steering_cpus, 0},
 };
 
 /* ------------------------------------------------------------------ [Peer] */
@@ -830,16 +830,16 @@ static int k_keepalive(struct parser *p, unsigned int line, const char *field, c
 }
 
 static const struct key_def peer_keys[] = {
-	{"PublicKey", k_public_key, 0},
-	{"Endpoint", k_endpoint, 0},
-	{"AllowedIPs", k_allowed_ips, 1},
-	{"PersistentKeepalive", k_keepalive, 0},
+    {"PublicKey", k_public_key, 0},
+    {"Endpoint", k_endpoint, 0},
+    {"AllowedIPs", k_allowed_ips, 1},
+    {"PersistentKeepalive", k_keepalive, 0},
 };
 
 /* Keys of wg/wg-quick that bpftun does not implement: a clearer refusal. */
 static const char *const wg_unsupported[] = {
-	"PresharedKey", "FwMark", "DNS", "Table", "PreUp", "PostUp", "PreDown", "PostDown",
-	"SaveConfig",
+    "PresharedKey", "FwMark",  "DNS",	   "Table",	 "PreUp",
+    "PostUp",	    "PreDown", "PostDown", "SaveConfig",
 };
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

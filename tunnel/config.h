@@ -24,18 +24,19 @@
 #define BT_KEY_LEN     32
 #define BT_KEY_B64_LEN 44 /* base64 of 32 bytes, with its one '=' */
 
-#define BT_IFNAME_LEN	   16 /* IFNAMSIZ: 15 characters and the NUL */
-#define BT_MAX_ADDRS	   16 /* Address entries in [Interface] */
-#define BT_MAX_ALLOWED	   64 /* AllowedIPs entries per [Peer] */
-#define BT_MAX_PEERS	   BPFTUN_MAX_PEERS
+#define BT_IFNAME_LEN	     16 /* IFNAMSIZ: 15 characters and the NUL */
+#define BT_MAX_ADDRS	     16 /* Address entries in [Interface] */
+#define BT_MAX_ALLOWED	     64 /* AllowedIPs entries per [Peer] */
+#define BT_MAX_PEERS	     BPFTUN_MAX_PEERS
 #define BT_MAX_ALLOWED_TOTAL BPFTUN_MAX_ALLOWED_IPS /* AllowedIPs of all peers together */
-#define BT_MAX_UNDERLAYS   BPFTUN_MAX_UNDERLAYS /* devices the endpoints are reached over */
-#define BT_MTU_MIN_V4	   576	/* RFC 791 */
-#define BT_MTU_MIN_V6	   1280 /* RFC 8200, needed once any Address is IPv6 */
-#define BT_MTU_MAX	   BPFTUN_MAX_INNER
-#define BT_STEER_MAX_CPU   32 /* SteeringCPUs: CPUs 0..31 (bpftun_iface.steer_cpus) */
-#define BT_CONFIG_MAX_SIZE (16 << 20) /* bytes of configuration file: room for
-					* BT_MAX_PEERS peers with their AllowedIPs */
+#define BT_MAX_UNDERLAYS     BPFTUN_MAX_UNDERLAYS   /* devices the endpoints are reached over */
+#define BT_MTU_MIN_V4	     576		    /* RFC 791 */
+#define BT_MTU_MIN_V6	     1280		    /* RFC 8200, needed once any Address is IPv6 */
+#define BT_MTU_MAX	     BPFTUN_MAX_INNER
+#define BT_STEER_MAX_CPU     32 /* SteeringCPUs: CPUs 0..31 (bpftun_iface.steer_cpus) */
+#define BT_CONFIG_MAX_SIZE                                                                         \
+	(16 << 20) /* bytes of configuration file: room for                                        \
+		    * BT_MAX_PEERS peers with their AllowedIPs */
 
 /* An address with its prefix length. Address keeps host bits (10.9.0.1/24,
  * as wg-quick); AllowedIPs are canonical (host bits cleared, as wg). */
@@ -54,9 +55,9 @@ struct bt_peer {
 	int have_endpoint;
 	struct bt_prefix allowed[BT_MAX_ALLOWED];
 	int nallowed;
-	uint16_t keepalive;    /* seconds; 0 = off */
-	unsigned int line;     /* the [Peer] line */
-	unsigned int key_line; /* the PublicKey line */
+	uint16_t keepalive;	    /* seconds; 0 = off */
+	unsigned int line;	    /* the [Peer] line */
+	unsigned int key_line;	    /* the PublicKey line */
 	unsigned int endpoint_line; /* the Endpoint line, 0 if none */
 };
 

@@ -10,7 +10,7 @@
  * socket's error callback keeps the kernel's errno and extended-ack message,
  * which libnl would otherwise fold into its own NLE_* codes.
  */
-#include <net/if.h>	/* before any <linux/if.h> pulled in by libnl */
+#include <net/if.h> /* before any <linux/if.h> pulled in by libnl */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fnmatch.h>
@@ -53,15 +53,15 @@ _Static_assert(NL_RTPROT == RTPROT_STATIC, "NL_RTPROT must be RTPROT_STATIC");
 
 struct nlctx {
 	struct nl_sock *sk;
-	int syserr;		/* -errno of the last NLMSG_ERROR, 0 if none */
-	char ext[160];		/* its extended-ack message, "" if none */
+	int syserr;    /* -errno of the last NLMSG_ERROR, 0 if none */
+	char ext[160]; /* its extended-ack message, "" if none */
 };
 
 /* ---- errors ---------------------------------------------------------- */
 
 /* The failure, named, into the log (log.c); returns err. */
-__attribute__((format(printf, 3, 4)))
-static int fail(const struct nlctx *c, int err, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int fail(const struct nlctx *c, int err,
+						      const char *fmt, ...)
 {
 	char what[256];
 	va_list ap;
@@ -81,23 +81,40 @@ static int fail(const struct nlctx *c, int err, const char *fmt, ...)
 static int nle_errno(int nle)
 {
 	switch (nle) {
-	case NLE_NOMEM:		return ENOMEM;
-	case NLE_EXIST:		return EEXIST;
-	case NLE_INVAL:		return EINVAL;
-	case NLE_RANGE:		return ERANGE;
-	case NLE_OPNOTSUPP:	return EOPNOTSUPP;
-	case NLE_OBJ_NOTFOUND:	return ENOENT;
-	case NLE_NODEV:		return ENODEV;
-	case NLE_PERM:		return EPERM;
-	case NLE_NOACCESS:	return EACCES;
-	case NLE_BUSY:		return EBUSY;
-	case NLE_AGAIN:		return EAGAIN;
-	case NLE_INTR:		return EINTR;
-	case NLE_NOADDR:	return EADDRNOTAVAIL;
-	case NLE_AF_NOSUPPORT:	return EAFNOSUPPORT;
-	case NLE_BAD_SOCK:	return EBADF;
-	case NLE_MSGSIZE:	return EMSGSIZE;
-	default:		return EIO;
+	case NLE_NOMEM:
+		return ENOMEM;
+	case NLE_EXIST:
+		return EEXIST;
+	case NLE_INVAL:
+		return EINVAL;
+	case NLE_RANGE:
+		return ERANGE;
+	case NLE_OPNOTSUPP:
+		return EOPNOTSUPP;
+	case NLE_OBJ_NOTFOUND:
+		return ENOENT;
+	case NLE_NODEV:
+		return ENODEV;
+	case NLE_PERM:
+		return EPERM;
+	case NLE_NOACCESS:
+		return EACCES;
+	case NLE_BUSY:
+		return EBUSY;
+	case NLE_AGAIN:
+		return EAGAIN;
+	case NLE_INTR:
+		return EINTR;
+	case NLE_NOADDR:
+		return EADDRNOTAVAIL;
+	case NLE_AF_NOSUPPORT:
+		return EAFNOSUPPORT;
+	case NLE_BAD_SOCK:
+		return EBADF;
+	case NLE_MSGSIZE:
+		return EMSGSIZE;
+	default:
+		return EIO;
 	}
 }
 
@@ -123,10 +140,10 @@ static int err_cb(struct sockaddr_nl *nla, struct nlmsgerr *e, void *arg)
 		      h->nlmsg_len - NLMSG_HDRLEN - off, NULL) < 0)
 		return NL_STOP;
 	if (tb[NLMSGERR_ATTR_MSG])
-		snprintf(c->ext, sizeof(c->ext), "%.*s",
-			 (int)strnlen(nla_data(tb[NLMSGERR_ATTR_MSG]),
-				      nla_len(tb[NLMSGERR_ATTR_MSG])),
-			 (const char *)nla_data(tb[NLMSGERR_ATTR_MSG]));
+		snprintf(
+		    c->ext, sizeof(c->ext), "%.*s",
+		    (int)strnlen(nla_data(tb[NLMSGERR_ATTR_MSG]), nla_len(tb[NLMSGERR_ATTR_MSG])),
+		    (const char *)nla_data(tb[NLMSGERR_ATTR_MSG]));
 	return NL_STOP;
 }
 
@@ -285,8 +302,8 @@ static int link_delete(struct nlctx *c, int ifindex, const char *name)
  * Send msg (freed here) and parse the single reply with valid(); then eat
  * the ACK. *got is set by valid(). 0 or -errno (the kernel's).
  */
-static int request(struct nlctx *c, struct nl_msg *msg, nl_recvmsg_msg_cb_t valid,
-		   void *arg, int *got)
+static int request(struct nlctx *c, struct nl_msg *msg, nl_recvmsg_msg_cb_t valid, void *arg,
+		   int *got)
 {
 	struct nl_cb *scb, *cb;
 	int err;
@@ -296,7 +313,7 @@ static int request(struct nlctx *c, struct nl_msg *msg, nl_recvmsg_msg_cb_t vali
 	nlmsg_free(msg);
 	if (err)
 		return err;
-	scb = nl_socket_get_cb(c->sk);	/* a reference: keeps err_cb */
+	scb = nl_socket_get_cb(c->sk); /* a reference: keeps err_cb */
 	cb = nl_cb_clone(scb);
 	nl_cb_put(scb);
 	if (!cb)
@@ -321,9 +338,9 @@ static const struct {
 	const char *pattern;
 	unsigned int group;
 } offloads[] = {
-	{ "tx-checksum-*",		NL_FEAT_TX_CSUM },
-	{ "tx-tcp*-segmentation",	NL_FEAT_TSO },
-	{ "tx-generic-segmentation",	NL_FEAT_GSO },
+    {"tx-checksum-*", NL_FEAT_TX_CSUM},
+    {"tx-tcp*-segmentation", NL_FEAT_TSO},
+    {"tx-generic-segmentation", NL_FEAT_GSO},
 };
 
 static unsigned int offload_group(const char *fname)
@@ -337,9 +354,12 @@ static unsigned int offload_group(const char *fname)
 static const char *group_name(unsigned int group)
 {
 	switch (group) {
-	case NL_FEAT_TX_CSUM:	return "tx-checksumming";
-	case NL_FEAT_TSO:	return "tcp-segmentation-offload";
-	default:		return "generic-segmentation-offload";
+	case NL_FEAT_TX_CSUM:
+		return "tx-checksumming";
+	case NL_FEAT_TSO:
+		return "tcp-segmentation-offload";
+	default:
+		return "generic-segmentation-offload";
 	}
 }
 
@@ -354,9 +374,9 @@ static int ethtool_ioctl(int fd, const char *name, void *data)
 }
 
 struct features {
-	unsigned int n;				/* feature count */
-	char (*names)[ETH_GSTRING_LEN];		/* n names */
-	struct ethtool_gfeatures *get;		/* n bits in blocks of 32 */
+	unsigned int n;			/* feature count */
+	char (*names)[ETH_GSTRING_LEN]; /* n names */
+	struct ethtool_gfeatures *get;	/* n bits in blocks of 32 */
 };
 
 static void features_free(struct features *f)
@@ -372,7 +392,7 @@ static int features_read(int fd, const char *name, struct features *f)
 	struct {
 		struct ethtool_sset_info hdr;
 		uint32_t count;
-	} ss = { .hdr = { .cmd = ETHTOOL_GSSET_INFO, .sset_mask = 1ULL << ETH_SS_FEATURES } };
+	} ss = {.hdr = {.cmd = ETHTOOL_GSSET_INFO, .sset_mask = 1ULL << ETH_SS_FEATURES}};
 	struct ethtool_gstrings *gs;
 	unsigned int blocks;
 	int err;
@@ -493,7 +513,7 @@ static int offloads_off(const char *name)
 	set->size = blocks;
 	for (unsigned int i = 0; i < f.n; i++)
 		if (offload_group(f.names[i]))
-			set->features[i / 32].valid |= 1U << (i % 32);	/* requested: 0 */
+			set->features[i / 32].valid |= 1U << (i % 32); /* requested: 0 */
 	/* > 0 (ETHTOOL_F_*) only says some bits could not change: checked below. */
 	err = ethtool_ioctl(fd, name, set);
 	if (err) {
@@ -524,7 +544,7 @@ out:
 int nl_tunnel_peer_name(const char *name, char out[IFNAMSIZ])
 {
 	size_t len = name ? strlen(name) : 0;
-	uint32_t h = 2166136261u;	/* FNV-1a, 32 bit */
+	uint32_t h = 2166136261u; /* FNV-1a, 32 bit */
 
 	if (!len || len >= IFNAMSIZ)
 		return -EINVAL;
@@ -717,8 +737,8 @@ int nl_tunnel_create(const char *name, unsigned int mtu, struct nl_tunnel *out)
 
 	err = nl_tunnel_peer_name(name, peer_name);
 	if (err)
-		return fail(NULL, err, "link '%s': invalid name (1 to %d characters)",
-			    name ?: "", IFNAMSIZ - 1);
+		return fail(NULL, err, "link '%s': invalid name (1 to %d characters)", name ?: "",
+			    IFNAMSIZ - 1);
 	err = ctx_open(&c);
 	if (err)
 		return err;
@@ -734,8 +754,8 @@ int nl_tunnel_create(const char *name, unsigned int mtu, struct nl_tunnel *out)
 	}
 	ret = lookup_index(&c, peer_name);
 	if (ret > 0) {
-		err = fail(NULL, -EEXIST, "link '%s': its hidden peer name '%s' is taken",
-			   name, peer_name);
+		err = fail(NULL, -EEXIST, "link '%s': its hidden peer name '%s' is taken", name,
+			   peer_name);
 		goto out;
 	}
 	if (ret != -ENODEV) {
@@ -1031,8 +1051,8 @@ static int connected(struct nlctx *c, int ifindex, int af, const uint8_t *dst, s
 
 		if (rtnl_addr_get_ifindex(a) != ifindex || rtnl_addr_get_family(a) != af ||
 		    rtnl_addr_get_prefixlen(a) != (int)prefix ||
-		    (rtnl_addr_get_flags(a) & IFA_F_NOPREFIXROUTE) ||
-		    !l || nl_addr_get_len(l) != alen)
+		    (rtnl_addr_get_flags(a) & IFA_F_NOPREFIXROUTE) || !l ||
+		    nl_addr_get_len(l) != alen)
 			continue;
 		memcpy(net, nl_addr_get_binary_addr(l), alen);
 		mask_prefix(net, alen, prefix);
@@ -1113,7 +1133,7 @@ static int route_op(int add, int ifindex, int family, const void *dst, unsigned 
 	else
 		err = NLCALL(&c, rtnl_route_delete(c.sk, r, 0));
 	rtnl_route_put(r);
-	if (err == -ESRCH)	/* what both families say for "no such route" */
+	if (err == -ESRCH) /* what both families say for "no such route" */
 		err = -ENOENT;
 	if (err)
 		fail(&c, err, "link '%s': %s route %s/%u", ifname(ifindex, nb), op,
@@ -1188,7 +1208,7 @@ static int route_reply(struct nl_msg *msg, void *arg)
 int nl_route_get(int family, const void *dst, struct nl_route_info *out)
 {
 	char ab[INET6_ADDRSTRLEN], nb[IFNAMSIZ];
-	struct route_reply rr = { .info = out };
+	struct route_reply rr = {.info = out};
 	struct rtnl_link *l;
 	struct nl_msg *msg;
 	struct rtmsg rtm;
@@ -1268,7 +1288,7 @@ static int neigh_reply(struct nl_msg *msg, void *arg)
 int nl_neigh_lookup(int ifindex, int family, const void *addr, uint8_t mac[6])
 {
 	char ab[INET6_ADDRSTRLEN], nb[IFNAMSIZ];
-	struct neigh_reply nr = { .mac = mac };
+	struct neigh_reply nr = {.mac = mac};
 	struct nl_msg *msg;
 	struct ndmsg ndm;
 	struct nlctx c;
@@ -1353,7 +1373,7 @@ int nl_clsact_ensure(int ifindex, int *created)
 		return 0;
 	}
 	err = bpf_tc_hook_create(&hook);
-	if (err == -EEXIST)	/* someone else was quicker */
+	if (err == -EEXIST) /* someone else was quicker */
 		return 0;
 	if (err)
 		return fail(NULL, err, "link '%s': add clsact qdisc", ifname(ifindex, nb));
@@ -1405,8 +1425,8 @@ int nl_clsact_exists(int ifindex)
 int nl_clsact_filters(int ifindex, uint32_t *ingress_handles, int max)
 {
 	static const uint32_t parents[2] = {
-		TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS),
-		TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_EGRESS),
+	    TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS),
+	    TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_EGRESS),
 	};
 	struct nl_cache *cache = NULL;
 	struct nlctx c;

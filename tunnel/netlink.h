@@ -33,17 +33,17 @@
 #include <stdint.h>
 
 /* Feature bits of struct nl_tunnel.features_on. */
-#define NL_FEAT_TX_CSUM	0x1	/* tx-checksumming */
-#define NL_FEAT_TSO	0x2	/* tcp-segmentation-offload */
-#define NL_FEAT_GSO	0x4	/* generic-segmentation-offload */
+#define NL_FEAT_TX_CSUM 0x1 /* tx-checksumming */
+#define NL_FEAT_TSO	0x2 /* tcp-segmentation-offload */
+#define NL_FEAT_GSO	0x4 /* generic-segmentation-offload */
 
 struct nl_tunnel {
-	int ifindex;			/* user-facing end */
-	int peer_ifindex;		/* hidden end */
-	unsigned int mtu;		/* of the user-facing end */
-	uint8_t mac[6];			/* user-facing end's MAC */
-	char peer_name[IFNAMSIZ];	/* hidden end's name */
-	unsigned int features_on;	/* NL_FEAT_* still on; 0 once created */
+	int ifindex;		  /* user-facing end */
+	int peer_ifindex;	  /* hidden end */
+	unsigned int mtu;	  /* of the user-facing end */
+	uint8_t mac[6];		  /* user-facing end's MAC */
+	char peer_name[IFNAMSIZ]; /* hidden end's name */
+	unsigned int features_on; /* NL_FEAT_* still on; 0 once created */
 };
 
 /*
@@ -107,21 +107,21 @@ int nl_addr_add(int ifindex, int family, const void *addr, unsigned int prefix);
  * added (only proto static routes; the connected prefix is left alone and
  * gives 0); -ENOENT if there is no such route.
  */
-#define NL_RTPROT 4	/* RTPROT_STATIC */
+#define NL_RTPROT 4 /* RTPROT_STATIC */
 int nl_route_add(int ifindex, int family, const void *dst, unsigned int prefix);
 int nl_route_del(int ifindex, int family, const void *dst, unsigned int prefix);
 
 struct nl_route_info {
-	int oif;			/* output device */
-	unsigned int type;		/* RTN_UNICAST, RTN_LOCAL, ... */
+	int oif;	   /* output device */
+	unsigned int type; /* RTN_UNICAST, RTN_LOCAL, ... */
 	int has_prefsrc;
-	int prefsrc_family;		/* AF_INET or AF_INET6 */
-	uint8_t prefsrc[16];		/* preferred source address */
+	int prefsrc_family;  /* AF_INET or AF_INET6 */
+	uint8_t prefsrc[16]; /* preferred source address */
 	int has_gateway;
-	int gw_family;			/* may differ from the lookup's (RTA_VIA) */
+	int gw_family; /* may differ from the lookup's (RTA_VIA) */
 	uint8_t gateway[16];
-	unsigned int mtu;		/* MTU of the output device */
-	unsigned int route_mtu;		/* RTAX_MTU of the route, 0 if none */
+	unsigned int mtu;	/* MTU of the output device */
+	unsigned int route_mtu; /* RTAX_MTU of the route, 0 if none */
 };
 
 /*

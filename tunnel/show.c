@@ -489,13 +489,14 @@ static void show_find_err(const char *name, int err)
 
 void usage_show(FILE *f)
 {
-	fprintf(f, "usage: bpftun show [IFNAME] [--json]\n"
-		   "       bpftun show {IFNAME|all} dump\n"
-		   "Shows each bpftun interface (or IFNAME): public key, port, MTU, cipher, and per\n"
-		   "peer: endpoint, allowed IPs, latest handshake, traffic, drops by reason.\n"
-		   "Private keys are never shown. --json prints the same as one JSON object.\n"
-		   "dump: wg(8)'s tab-separated dump format (private key shown as (hidden)),\n"
-		   "then the drop counters by reason as extra columns on peer lines.\n");
+	fprintf(f,
+		"usage: bpftun show [IFNAME] [--json]\n"
+		"       bpftun show {IFNAME|all} dump\n"
+		"Shows each bpftun interface (or IFNAME): public key, port, MTU, cipher, and per\n"
+		"peer: endpoint, allowed IPs, latest handshake, traffic, drops by reason.\n"
+		"Private keys are never shown. --json prints the same as one JSON object.\n"
+		"dump: wg(8)'s tab-separated dump format (private key shown as (hidden)),\n"
+		"then the drop counters by reason as extra columns on peer lines.\n");
 }
 
 int show_main(int argc, char **argv)
@@ -513,7 +514,8 @@ int show_main(int argc, char **argv)
 		else if (!strcmp(argv[a], "dump") && only && !dump)
 			dump = 1;
 		else if (argv[a][0] == '-' || only)
-			return pr_err("show: unexpected argument '%s'", argv[a]), usage_show(stderr), 2;
+			return pr_err("show: unexpected argument '%s'", argv[a]),
+			       usage_show(stderr), 2;
 		else
 			only = argv[a];
 	}

@@ -41,7 +41,7 @@
 #include "underlay.h"
 
 #define BPF_FS_MAGIC_ 0xcafe4a11
-#define PIN_ROOT "/sys/fs/bpf/bpftun"
+#define PIN_ROOT      "/sys/fs/bpf/bpftun"
 
 struct up_state {
 	const char *conf_path;
@@ -251,7 +251,6 @@ static int stop_keymgmt_of(const char *name)
 	return n;
 }
 
-
 static int teardown(const char *name);
 
 /* ------------------------------------------------------------------- up */
@@ -295,16 +294,19 @@ static int name_taken(const char *name)
 	    keymgmt_running(ifc.keymgmt_pid)) {
 		dp_destroy(dp);
 		pr_err("interface '%s' already exists: a bpftun tunnel that is up (to replace it: "
-		       "bpftun down %s)", name, name);
+		       "bpftun down %s)",
+		       name, name);
 		return -EEXIST;
 	}
 	dp_destroy(dp);
 	if (hidden > 0 || marked > 0)
 		pr_err("interface '%s' already exists: left by an interrupted or failed bpftun up, "
-		       "or its key manager died; remove it with: bpftun down %s", name, name);
+		       "or its key manager died; remove it with: bpftun down %s",
+		       name, name);
 	else
 		pr_err("interface '%s' already exists and is not a bpftun tunnel (choose another "
-		       "name, or remove it: ip link del %s)", name, name);
+		       "name, or remove it: ip link del %s)",
+		       name, name);
 	return -EEXIST;
 }
 
@@ -383,10 +385,11 @@ static int preflight(struct up_state *s)
 		}
 		if (add_underlay(s, s->route[i].oif) < 0) {
 			if_indextoname((unsigned int)s->route[i].oif, dev);
-			config_error_set(&e, s->conf_path, p->endpoint_line, "Endpoint",
-					 "'%s': reached over '%s', a %dth device: a tunnel listens on "
-					 "at most %d underlay devices",
-					 ip, dev, BPFTUN_MAX_UNDERLAYS + 1, BPFTUN_MAX_UNDERLAYS);
+			config_error_set(
+			    &e, s->conf_path, p->endpoint_line, "Endpoint",
+			    "'%s': reached over '%s', a %dth device: a tunnel listens on "
+			    "at most %d underlay devices",
+			    ip, dev, BPFTUN_MAX_UNDERLAYS + 1, BPFTUN_MAX_UNDERLAYS);
 			fprintf(stderr, "%s\n", e.msg);
 			return -E2BIG;
 		}
@@ -407,7 +410,8 @@ static int preflight(struct up_state *s)
 
 		if (dev < 0) {
 			pr_err("%s: no peer has an Endpoint and there is no default route to "
-			       "listen on", s->conf_path);
+			       "listen on",
+			       s->conf_path);
 			return -ENETUNREACH;
 		}
 		add_underlay(s, dev);
@@ -506,7 +510,8 @@ static int start_keymgmt(struct up_state *s)
 		fd = open("/dev/null", O_RDONLY);
 		if (fd >= 0)
 			dup2(fd, 0);
-		execl(exe, "bpftun-keymgmt", "--ifname", s->cfg.ifname, "--config", conf, (char *)NULL);
+		execl(exe, "bpftun-keymgmt", "--ifname", s->cfg.ifname, "--config", conf,
+		      (char *)NULL);
 		fprintf(stderr, "bpftun: exec %s: %s\n", exe, strerror(errno));
 		_exit(127);
 	}
@@ -533,15 +538,15 @@ static int start_keymgmt(struct up_state *s)
 
 static void usage_up(FILE *f)
 {
-	fprintf(f, "usage: bpftun up [--no-keymgmt] CONFIG\n"
-		   "Creates the tunnel described by CONFIG (WireGuard INI format; bt0.conf makes\n"
-		   "interface bt0), loads and attaches the datapath, starts the key manager in\n"
-		   "the background and returns once the interface is up. A bad CONFIG is refused,\n"
-		   "naming file, line and field, before anything on the host changes. See\n"
-		   "bpftun.conf(5). --no-keymgmt: everything but the key manager, which the\n"
-		   "caller starts and supervises (bpftun@.service does; no traffic until it runs).\n");
+	fprintf(f,
+		"usage: bpftun up [--no-keymgmt] CONFIG\n"
+		"Creates the tunnel described by CONFIG (WireGuard INI format; bt0.conf makes\n"
+		"interface bt0), loads and attaches the datapath, starts the key manager in\n"
+		"the background and returns once the interface is up. A bad CONFIG is refused,\n"
+		"naming file, line and field, before anything on the host changes. See\n"
+		"bpftun.conf(5). --no-keymgmt: everything but the key manager, which the\n"
+		"caller starts and supervises (bpftun@.service does; no traffic until it runs).\n");
 }
-
 
 /* Step 2: the datapath loaded and configured in this process's maps
  * (nothing attached yet, so no host change). */
@@ -723,9 +728,12 @@ int up_main(int argc, char **argv)
 			err = -errno;
 		err = err ?: dp_pin_maps(s->dp, dir);
 		if (err) {
-			pr_err("interface '%s': pinning its maps under %s: %s%s", s->cfg.ifname, dir,
-			       strerror(-err), err == -EEXIST ? " (left by an earlier tunnel of "
-			       "this name in this namespace: bpftun down removes them)" : "");
+			pr_err("interface '%s': pinning its maps under %s: %s%s", s->cfg.ifname,
+			       dir, strerror(-err),
+			       err == -EEXIST
+				   ? " (left by an earlier tunnel of "
+				     "this name in this namespace: bpftun down removes them)"
+				   : "");
 			goto fail;
 		}
 		up_step("maps pinned");
@@ -733,7 +741,8 @@ int up_main(int argc, char **argv)
 
 	if (no_keymgmt) { /* a supervisor (bpftun-keymgmt@.service) starts it */
 		pr_info("interface '%s' is up without its key manager: start bpftun-keymgmt "
-			"--ifname %s --config %s", s->cfg.ifname, s->cfg.ifname, s->conf_path);
+			"--ifname %s --config %s",
+			s->cfg.ifname, s->cfg.ifname, s->conf_path);
 		goto out;
 	}
 	err = start_keymgmt(s);
@@ -786,7 +795,8 @@ static int teardown(const char *name)
 			err = dp_get_iface(dp, &ifc);
 		if (err) {
 			pr_err("interface '%s': reading the datapath: %s (deleting the device; "
-			       "filters it left are removed as orphans)", name, strerror(-err));
+			       "filters it left are removed as orphans)",
+			       name, strerror(-err));
 		} else {
 			/* 1. stop sealing, 2. stop the key manager, 3. drop every key now */
 			ifc.disabled = 1;
@@ -908,19 +918,21 @@ int cleanup_main(int argc, char **argv)
 	if (argc != 1) {
 		int help = argc == 2 && !strcmp(argv[1], "--help");
 
-		fprintf(help ? stdout : stderr,
-			"usage: bpftun cleanup\n"
-			"Removes from every device of this network namespace the tc_open filters\n"
-			"of bpftun tunnels that are gone (deleted with ip link del after their key\n"
-			"manager died), and the clsact qdiscs they leave without filters; and the\n"
-			"key manager logs of such tunnels from /run/bpftun. Tunnels that exist are\n"
-			"not touched.\n");
+		fprintf(
+		    help ? stdout : stderr,
+		    "usage: bpftun cleanup\n"
+		    "Removes from every device of this network namespace the tc_open filters\n"
+		    "of bpftun tunnels that are gone (deleted with ip link del after their key\n"
+		    "manager died), and the clsact qdiscs they leave without filters; and the\n"
+		    "key manager logs of such tunnels from /run/bpftun. Tunnels that exist are\n"
+		    "not touched.\n");
 		return help ? 0 : 2;
 	}
 	n = underlay_sweep_orphans(0);
 	pr_info("removed %d tc_open filter%s of tunnels that are gone", n, n == 1 ? "" : "s");
 	n = remove_stale_run_files();
 	if (n)
-		pr_info("removed %d key manager log%s of tunnels that are gone", n, n == 1 ? "" : "s");
+		pr_info("removed %d key manager log%s of tunnels that are gone", n,
+			n == 1 ? "" : "s");
 	return 0;
 }

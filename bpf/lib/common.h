@@ -18,24 +18,24 @@
 #define __kptr_bt __attribute__((btf_type_tag("kptr")))
 
 #ifndef EINVAL
-#define EPERM 1
+#define EPERM  1
 #define ENOENT 2
-#define E2BIG 7
+#define E2BIG  7
 #define ENOMEM 12
-#define EBUSY 16
+#define EBUSY  16
 #define EEXIST 17
 #define EINVAL 22
 #define ENOSPC 28
 #define ERANGE 34
 #endif
 
-#define TC_ACT_UNSPEC (-1)
-#define TC_ACT_OK 0
-#define TC_ACT_SHOT 2
+#define TC_ACT_UNSPEC	(-1)
+#define TC_ACT_OK	0
+#define TC_ACT_SHOT	2
 #define TC_ACT_REDIRECT 7
-#define ETH_P_IP 0x0800
-#define ETH_P_IPV6 0x86DD
-#define IPPROTO_UDP 17
+#define ETH_P_IP	0x0800
+#define ETH_P_IPV6	0x86DD
+#define IPPROTO_UDP	17
 
 /* bpf_crypto kfuncs (kernel/bpf/crypto.c). */
 extern struct bpf_crypto_ctx *bpf_crypto_ctx_create(const struct bpf_crypto_params *params,
@@ -57,8 +57,7 @@ extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
 
 /* for (i = start; i < end; i++) as an open-coded iterator; i is an int. */
 #define bpf_for(i, start, end)                                                                     \
-	for (struct bpf_iter_num ___it __attribute__((aligned(8),                                  \
-						       cleanup(bpf_iter_num_destroy))),            \
+	for (struct bpf_iter_num ___it __attribute__((aligned(8), cleanup(bpf_iter_num_destroy))), \
 	     *___p __attribute__((unused)) = (bpf_iter_num_new(&___it, (start), (end)),            \
 					      (void)bpf_iter_num_destroy, (void *)0);              \
 	     ({                                                                                    \
@@ -66,7 +65,7 @@ extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
 		     (___t && ((i) = *___t, (i) >= (start) && (i) < (end)));                       \
 	     });)
 
-#define likely(x) __builtin_expect(!!(x), 1)
+#define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
 #endif /* BPFTUN_COMMON_H */

@@ -180,8 +180,7 @@ static __always_inline struct bpftun_peer_stats *peer_stats(__u32 peer_id)
 
 static __always_inline int drop(__u32 peer_id, int reason)
 {
-	struct bpftun_peer_stats *st =
-	    peer_stats(peer_id < cfg.max_peers ? peer_id : NO_PEER_ID);
+	struct bpftun_peer_stats *st = peer_stats(peer_id < cfg.max_peers ? peer_id : NO_PEER_ID);
 
 	if (st && reason > 0 && reason < BPFTUN_DROP_MAX)
 		st->drops[reason]++;
