@@ -477,8 +477,11 @@ int main(int argc, char **argv)
 		return err;
 	}
 	err = bt_config_parse_file(km->conf_path, &km->cfg, &e);
+	if (!err)
+		err = bt_config_keyring_load(&km->cfg, km->conf_path, &e);
 	if (err) {
 		fprintf(stderr, "%s\n", e.msg);
+		bt_config_free(&km->cfg);
 		free(km);
 		return 1;
 	}
