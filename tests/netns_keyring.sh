@@ -31,7 +31,7 @@ SERIAL=
 . "$(dirname "$0")/lib/check.sh"
 
 # keyctl through python's ctypes (keyutils is not a dependency):
-#   keyctl_py find DESC | read SERIAL | revoke SERIAL | unlink SERIAL
+#   keyctl_py find DESC | read SERIAL | revoke SERIAL | timeout SERIAL SECS | unlink SERIAL
 # revoke needs possession (BT_KR_PERM gives only possessors write/setattr):
 # it joins a new session keyring that links @u first.
 keyctl_py() {
@@ -52,10 +52,13 @@ elif op == "read":
     buf = ctypes.create_string_buffer(128)
     n = k(11, int(arg), buf, 128, 0)
     print(buf.raw[:n].decode().strip())
-elif op == "revoke":
+elif op in ("revoke", "timeout"):
     k(1, None)                                   # KEYCTL_JOIN_SESSION_KEYRING
     k(8, ctypes.c_long(-4), ctypes.c_long(-3))   # link @u into @s
-    k(3, int(arg))
+    if op == "revoke":
+        k(3, int(arg))                           # KEYCTL_REVOKE
+    else:
+        k(15, int(arg), int(sys.argv[3]))        # KEYCTL_SET_TIMEOUT
 else:
     k(9, int(arg), ctypes.c_long(-4))' "$@"
 }
@@ -146,12 +149,71 @@ check "the keyring-keyed tunnel carries traffic (ping A->B)" \
 	wait_until 10 inA ping -c 1 -W 1 -q 10.9.8.2
 check "10 pings A->B, 10 received" bash -c \
 	"ip netns exec $A ping -c 10 -i 0.05 -W 1 -q 10.9.8.2 | grep -q ' 10 received'"
-check "bpftun down $IF on A" inA "$BT" down "$IF"
+
+MARK=6b72706c61696e746578742d6d61726b # "krplaintext-mark", ping's pad
+SERIAL=$(keyctl_py find "$DESC")
+# ping with timestamps through the revoke: the last reply's time minus the
+# revoke's is the revoke-to-silence time (the key manager polls every 250 ms)
+inB timeout 20 tcpdump -i vb -U -w "$TMP/cap.pcap" udp >/dev/null 2>&1 &
+TCPDUMP=$!
+wait_until 5 test -s "$TMP/cap.pcap" || sleep 1
+inA ping -D -i 0.05 -c 80 -W 1 -p "$MARK" 10.9.8.2 >"$TMP/ping-through.txt" 2>&1 &
+PING=$!
+sleep 1
+T0=$(date +%s.%N)
+check "revoke the key while the tunnel runs (a session that links @u)" keyctl_py revoke "$SERIAL"
+wait $PING
+sleep 1
+inA ping -i 0.05 -w 2 -W 1 -q -p "$MARK" 10.9.8.2 >"$TMP/ping-after.txt" 2>&1
+inB ping -i 0.05 -w 2 -W 1 -q 10.9.8.1 >"$TMP/ping-after-b.txt" 2>&1
+kill "$TCPDUMP" 2>/dev/null; wait "$TCPDUMP" 2>/dev/null
+SILENCE=$(python3 - "$TMP/ping-through.txt" "$T0" <<'PY'
+import re, sys
+t0 = float(sys.argv[2])
+ts = [float(m.group(1)) for m in re.finditer(r"^\[(\d+\.\d+)\] \d+ bytes from", open(sys.argv[1]).read(), re.M)]
+before = [t for t in ts if t < t0]
+after = [t for t in ts if t >= t0]
+print("%.3f %d %d" % ((max(ts) - t0) if ts else -1, len(before), len(after)))
+PY
+)
+echo "revoke-to-silence: last reply $(echo "$SILENCE" | cut -d' ' -f1) s after the revoke; replies before/after it: $(echo "$SILENCE" | cut -d' ' -f2-)"
+check "replies flowed before the revoke" test "$(echo "$SILENCE" | cut -d' ' -f2)" -gt 0
+check "no reply later than 1 s after the revoke" python3 -c "import sys; sys.exit(not float('$(echo "$SILENCE" | cut -d' ' -f1)') < 1.0)"
+check "ping A->B for 2 s from 1 s after the revoke: 0 received" grep -q " 0 received" "$TMP/ping-after.txt"
+check "ping B->A for 2 s from 1 s after the revoke: 0 received" grep -q " 0 received" "$TMP/ping-after-b.txt"
+check "the underlay capture holds no plaintext marker" bash -c "
+	n=\$(tcpdump -r '$TMP/cap.pcap' 2>/dev/null | wc -l); [ \"\$n\" -gt 0 ] || { echo 'empty capture'; exit 1; }
+	! tcpdump -r '$TMP/cap.pcap' -x 2>/dev/null | sed 's/^.*0x[0-9a-f]*: *//' | tr -d ' \n' | grep -q '$MARK'"
+check "bpftun down $IF on A after the revoke" inA "$BT" down "$IF"
 check "after down, no $IF link on A" bash -c "! ip -n $A link show $IF >/dev/null 2>&1"
 
-SERIAL=$(keyctl_py find "$DESC")
-check "revoke the key (a session that links @u)" keyctl_py revoke "$SERIAL"
 check "a revoked keyring key is refused at up with file:line: field, A unchanged" \
 	refused "$TMP/a/$IF.conf" "$IF.conf:2: PrivateKeyKeyring: the key '$DESC' is revoked"
+
+# a new key (a new up) brings it back; a 3 s timeout stops it at expiry
+PA2=$("$BT" genkey --keyring "user:$DESC")
+sed -i "s|^PublicKey = .*|PublicKey = $PA2|" "$TMP/b/bt0.conf"
+inB "$BT" down bt0
+check "B up again with A's new public key" inB "$BT" up "$TMP/b/bt0.conf"
+check "A up with a new key in @u" inA "$BT" up "$TMP/a/$IF.conf"
+SERIAL=$(keyctl_py find "$DESC")
+check "the new key carries traffic" wait_until 10 inA ping -c 1 -W 1 -q 10.9.8.2
+check "set a 3 s timeout on the key" keyctl_py timeout "$SERIAL" 3
+T1=$(date +%s.%N)
+inA ping -D -i 0.05 -c 100 -W 1 10.9.8.2 >"$TMP/ping-expiry.txt" 2>&1
+EXP=$(python3 - "$TMP/ping-expiry.txt" "$T1" <<'PY'
+import re, sys
+t1 = float(sys.argv[2])
+ts = [float(m.group(1)) for m in re.finditer(r"^\[(\d+\.\d+)\] \d+ bytes from", open(sys.argv[1]).read(), re.M)]
+print("%.3f" % ((max(ts) - t1) if ts else -1))
+PY
+)
+echo "expiry: last reply $EXP s after the 3 s timeout was set"
+# the keyring's expiry is whole seconds of real time: now + 3 truncated, so
+# the key expires 2 to 3 s after KEYCTL_SET_TIMEOUT
+check "traffic until the expiry (last reply >= 2 s after the timeout was set)" \
+	python3 -c "import sys; sys.exit(not float('$EXP') >= 2.0)"
+check "and none later than 1 s after it (< 4 s)" python3 -c "import sys; sys.exit(not float('$EXP') < 4.0)"
+check "bpftun down $IF on A after the expiry" inA "$BT" down "$IF"
 check "B down" inB "$BT" down bt0
 check_summary
