@@ -184,8 +184,7 @@ static void keyring_check(struct km *km, uint64_t now)
 		sa_op(km, BPFTUN_OP_DELETE_PEER, (uint32_t)i, 0, 0, NULL, 0);
 	pr_err("identity key %s (serial %d) is %s: deleted the SAs of all %d peers; no more "
 	       "handshakes",
-	       km->cfg.keyring_desc, km->cfg.keyring_serial, bt_kr_state_name(st),
-	       km->cfg.npeers);
+	       km->cfg.keyring_desc, km->cfg.keyring_serial, bt_kr_state_name(st), km->cfg.npeers);
 }
 
 void tick(struct km *km)
