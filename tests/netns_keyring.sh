@@ -34,7 +34,7 @@ SERIAL=
 #   keyctl_py find DESC | read SERIAL | revoke SERIAL | timeout SERIAL SECS | unlink SERIAL
 # revoke needs possession (BT_KR_PERM gives only possessors write/setattr):
 # it joins a new session keyring that links @u first.
-keyctl_py() {
+keyctl_py() { # (exported for check's bash -c)
 	python3 -c '
 import ctypes, os, platform, sys
 nr = {"x86_64": 250, "aarch64": 219}[platform.machine()]
@@ -56,12 +56,17 @@ elif op in ("revoke", "timeout"):
     k(1, None)                                   # KEYCTL_JOIN_SESSION_KEYRING
     k(8, ctypes.c_long(-4), ctypes.c_long(-3))   # link @u into @s
     if op == "revoke":
+        import time
+        t = time.time()
         k(3, int(arg))                           # KEYCTL_REVOKE
+        print("%.6f" % t)                        # when, for revoke-to-silence
     else:
         k(15, int(arg), int(sys.argv[3]))        # KEYCTL_SET_TIMEOUT
 else:
     k(9, int(arg), ctypes.c_long(-4))' "$@"
 }
+
+export -f keyctl_py
 
 cleanup() {
 	ns_remove "$A" "$B"
@@ -75,6 +80,12 @@ trap cleanup EXIT
 trap 'exit 143' INT TERM
 
 inA() { ip netns exec "$A" "$@"; }
+# idkey: A's identity key state from `bpftun show --json`; idkey_text: from show
+idkey() {
+	inA "$BT" show "$IF" --json 2>/dev/null |
+		python3 -c "import json,sys; print(json.load(sys.stdin)['interfaces'][0].get('identity_key'))"
+}
+is_idkey() { local v; v=$(idkey); [ "$v" = "$1" ] || { echo "identity_key: $v"; return 1; }; }
 inB() { ip netns exec "$B" "$@"; }
 
 if ! ip netns add "$A" || ! ip netns add "$B"; then echo "FAIL: netns"; exit 1; fi
@@ -149,6 +160,9 @@ check "the keyring-keyed tunnel carries traffic (ping A->B)" \
 	wait_until 10 inA ping -c 1 -W 1 -q 10.9.8.2
 check "10 pings A->B, 10 received" bash -c \
 	"ip netns exec $A ping -c 10 -i 0.05 -W 1 -q 10.9.8.2 | grep -q ' 10 received'"
+check "show --json: identity_key ok" is_idkey ok
+check "show: identity key: ok" bash -c "ip netns exec $A '$BT' show $IF | grep -Eq 'identity key:? +ok'"
+check "show on B (PrivateKey): no identity_key" bash -c "! ip netns exec $B '$BT' show bt0 --json | grep -q identity_key"
 
 MARK=6b72706c61696e746578742d6d61726b # "krplaintext-mark", ping's pad
 SERIAL=$(keyctl_py find "$DESC")
@@ -160,8 +174,9 @@ wait_until 5 test -s "$TMP/cap.pcap" || sleep 1
 inA ping -D -i 0.05 -c 80 -W 1 -p "$MARK" 10.9.8.2 >"$TMP/ping-through.txt" 2>&1 &
 PING=$!
 sleep 1
-T0=$(date +%s.%N)
-check "revoke the key while the tunnel runs (a session that links @u)" keyctl_py revoke "$SERIAL"
+check "revoke the key while the tunnel runs (a session that links @u)" \
+	bash -c "keyctl_py revoke $SERIAL >'$TMP/t0'"
+T0=$(cat "$TMP/t0")
 wait $PING
 sleep 1
 inA ping -i 0.05 -w 2 -W 1 -q -p "$MARK" 10.9.8.2 >"$TMP/ping-after.txt" 2>&1
@@ -184,6 +199,7 @@ check "ping B->A for 2 s from 1 s after the revoke: 0 received" grep -q " 0 rece
 check "the underlay capture holds no plaintext marker" bash -c "
 	n=\$(tcpdump -r '$TMP/cap.pcap' 2>/dev/null | wc -l); [ \"\$n\" -gt 0 ] || { echo 'empty capture'; exit 1; }
 	! tcpdump -r '$TMP/cap.pcap' -x 2>/dev/null | sed 's/^.*0x[0-9a-f]*: *//' | tr -d ' \n' | grep -q '$MARK'"
+check "show --json: identity_key revoked" is_idkey revoked
 check "bpftun down $IF on A after the revoke" inA "$BT" down "$IF"
 check "after down, no $IF link on A" bash -c "! ip -n $A link show $IF >/dev/null 2>&1"
 
@@ -214,6 +230,7 @@ echo "expiry: last reply $EXP s after the 3 s timeout was set"
 check "traffic until the expiry (last reply >= 2 s after the timeout was set)" \
 	python3 -c "import sys; sys.exit(not float('$EXP') >= 2.0)"
 check "and none later than 1 s after it (< 4 s)" python3 -c "import sys; sys.exit(not float('$EXP') < 4.0)"
+check "show --json: identity_key expired" is_idkey expired
 check "bpftun down $IF on A after the expiry" inA "$BT" down "$IF"
 check "B down" inB "$BT" down bt0
 check_summary

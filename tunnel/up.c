@@ -592,6 +592,7 @@ static int load_datapath(struct up_state *s)
 	snprintf(s->ifc.algo, sizeof(s->ifc.algo), "%s", s->cfg.kernel_algo);
 	s->ifc.steering = (uint16_t)!!s->cfg.steering;
 	s->ifc.steer_cpus = s->cfg.steer_cpus;
+	s->ifc.keyring_serial = s->cfg.keyring_serial; /* show reports its state */
 	err = configure_peers(s);
 	/* the sender's flow mark (random key per interface), so that the
 	 * peer's xdp_steer spreads our flows over its CPUs */
