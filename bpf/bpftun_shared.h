@@ -235,7 +235,8 @@ struct bpftun_iface {
 	__u32 nunderlays;
 	__u32 underlays[BPFTUN_MAX_UNDERLAYS]; /* devices whose ingress runs tc_open */
 	__u32 clsact_created;		       /* bit i: bpftun added underlays[i]'s clsact */
-	__u32 steer_cpus; /* SteeringCPUs: bit c = CPU c; 0 = every online CPU */
+	__u32 steer_cpus;     /* SteeringCPUs: bit c = CPU c; 0 = every online CPU */
+	__s32 keyring_serial; /* PrivateKeyKeyring: the identity key's serial; 0 = none */
 };
 
 /* ------------------------------------------------------------ allowed IPs */

@@ -189,7 +189,7 @@ static void receive(struct km *km, int fd)
 	char who[64];
 
 	n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from, &flen);
-	if (n <= 0 || flen != sizeof(from))
+	if (n <= 0 || flen != sizeof(from) || km->kr_dead) /* dead identity: drop */
 		return;
 	if (IN6_IS_ADDR_V4MAPPED(&from.sin6_addr))
 		hs_addr_v4(&src, &from.sin6_addr.s6_addr[12], ntohs(from.sin6_port));
@@ -477,8 +477,11 @@ int main(int argc, char **argv)
 		return err;
 	}
 	err = bt_config_parse_file(km->conf_path, &km->cfg, &e);
+	if (!err)
+		err = bt_config_keyring_load(&km->cfg, km->conf_path, &e);
 	if (err) {
 		fprintf(stderr, "%s\n", e.msg);
+		bt_config_free(&km->cfg);
 		free(km);
 		return 1;
 	}

@@ -27,6 +27,7 @@ extern uint64_t REKEY_AFTER_NS;
 extern uint64_t REJECT_AFTER_NS;
 #define REKEY_TIMEOUT_NS   (5 * 1000000000ULL)	/* no answer: try again */
 #define BACKOFF_MAX_NS	   (30 * 1000000000ULL) /* retry interval cap */
+#define KR_CHECK_NS	   (250 * 1000000ULL)	/* PrivateKeyKeyring poll */
 #define CONFIRM_TIMEOUT_NS (10 * 1000000000ULL) /* responder: no confirmation, initiate */
 enum {
 	EV_SEND_FULL = HS_R_COUNT, /* a reply not sent: send buffer full */
@@ -62,6 +63,8 @@ struct km {
 	uint64_t send_dropped;	/* replies dropped because a send would block */
 	struct km_peer peers[BT_MAX_PEERS];
 	uint64_t last_dev_check_ns;
+	uint64_t last_kr_check_ns; /* PrivateKeyKeyring: the key's state, every 250 ms */
+	int kr_dead;		   /* it was revoked/expired/removed: SAs deleted, no handshakes */
 	int stop;
 };
 

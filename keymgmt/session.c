@@ -67,6 +67,8 @@ int install(struct km *km, const struct hs_keys *k)
 	uint32_t slot;
 	int err;
 
+	if (km->kr_dead) /* the identity key is gone (timers.c) */
+		return -EKEYREVOKED;
 	err = dp_get_peer(km->dp, k->peer_id, &p);
 	if (err)
 		return err;

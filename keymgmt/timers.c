@@ -166,11 +166,35 @@ static void tick_peer(struct km *km, int i, uint64_t now)
 	rekey_or_retry(km, i, &p, now);
 }
 
+/* PrivateKeyKeyring: once the identity key is revoked, expired or gone,
+ * every peer's SAs are deleted at once and no handshake is sent or
+ * answered again (a new key needs a new `up`). One log line. */
+static void keyring_check(struct km *km, uint64_t now)
+{
+	int st;
+
+	if (!km->cfg.keyring_line || km->kr_dead || now - km->last_kr_check_ns < KR_CHECK_NS)
+		return;
+	km->last_kr_check_ns = now;
+	st = bt_kr_state(km->cfg.keyring_serial);
+	if (st != -EKEYREVOKED && st != -EKEYEXPIRED && st != -ENOKEY)
+		return; /* usable (or an error that says nothing about the key) */
+	km->kr_dead = 1;
+	for (int i = 0; i < km->cfg.npeers; i++)
+		sa_op(km, BPFTUN_OP_DELETE_PEER, (uint32_t)i, 0, 0, NULL, 0);
+	pr_err("identity key %s (serial %d) is %s: deleted the SAs of all %d peers; no more "
+	       "handshakes",
+	       km->cfg.keyring_desc, km->cfg.keyring_serial, bt_kr_state_name(st), km->cfg.npeers);
+}
+
 void tick(struct km *km)
 {
 	uint64_t now = mono_ns();
 
 	log_limit_flush(&km->evlog);
+	keyring_check(km, now);
+	if (km->kr_dead)
+		return;
 
 	/* once a second is soon enough, and a netlink round trip each tick is
 	 * what made the idle key manager show up in CPU accounting */

@@ -17,6 +17,9 @@ pkgs=(
 	coreutils procps kmod iputils-ping util-linux python3 openssl man-db groff-base
 	# tests: a real WireGuard peer for the handshake interop test (tests/wg_interop.sh)
 	wireguard-go wireguard-tools
+	# keyctl, for the keyring lines in docs/keymgmt.md (netns_keyring itself
+	# calls keyctl(2) through python's ctypes)
+	keyutils
 	# tests: systemd-analyze verify of the shipped units (tests/systemd_units.sh)
 	systemd
 

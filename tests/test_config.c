@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <sodium.h>
 
@@ -78,6 +79,24 @@ struct bad_case {
 
 static const struct bad_case bad[] = {
     /* keys */
+    {"PrivateKeyKeyring: not a user key", NULL, 0,
+     "[Interface]\nPrivateKeyKeyring = logon:bpftun:bt0\nListenPort = 51820\n",
+     "bt0.conf:2: PrivateKeyKeyring: 'logon:bpftun:bt0': must be user:bpftun:<interface>"},
+    {"PrivateKeyKeyring: another interface's description", NULL, 0,
+     "[Interface]\nPrivateKeyKeyring = user:bpftun:bt1\nListenPort = 51820\n",
+     "bt0.conf:2: PrivateKeyKeyring: 'user:bpftun:bt1': the description must be "
+     "bpftun:<interface>, this tunnel's name (here user:bpftun:bt0)"},
+    {"PrivateKeyKeyring: no prefix", NULL, 0,
+     "[Interface]\nPrivateKeyKeyring = bpftun:bt0\nListenPort = 51820\n",
+     "bt0.conf:2: PrivateKeyKeyring: 'bpftun:bt0': must be user:bpftun"},
+    {"PrivateKeyKeyring after PrivateKey", NULL, 0, IFACE "PrivateKeyKeyring = user:bpftun:bt0\n",
+     "bt0.conf:4: PrivateKeyKeyring: conflicts with PrivateKey at line 2; use one"},
+    {"PrivateKey after PrivateKeyKeyring", NULL, 0,
+     "[Interface]\nPrivateKeyKeyring = user:bpftun:bt0\nPrivateKey = " PRIV "\n",
+     "bt0.conf:3: PrivateKey: conflicts with PrivateKeyKeyring at line 2; use one"},
+    {"PrivateKeyFile after PrivateKeyKeyring", NULL, 0,
+     "[Interface]\nPrivateKeyKeyring = user:bpftun:bt0\nPrivateKeyFile = /nonexistent\n",
+     "bt0.conf:3: PrivateKeyFile: conflicts with PrivateKeyKeyring at line 2; use one"},
     {"PrivateKey: bad base64 character", NULL, 0,
      "[Interface]\nPrivateKey = AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdH!8=\n",
      "bt0.conf:2: PrivateKey: not a key: invalid base64"},
@@ -802,6 +821,67 @@ static int write_seeds(const char *dir, const char *dict)
 	return fclose(f) ? perror(dict), 1 : 0;
 }
 
+/* PrivateKeyKeyring: parsed without touching the keyring; the key is read
+ * by bt_config_keyring_load, which refuses a missing and a revoked key with
+ * the line. Uses the real user keyring (a key "bpftun:kc<pid>", removed). */
+static void check_keyring(void)
+{
+	char name[32], ifn[16], text[256];
+	struct bt_config cfg;
+	struct config_error e;
+	uint8_t key[32];
+	int32_t serial;
+	int r;
+
+	snprintf(ifn, sizeof(ifn), "kc%d", (int)getpid() % 1000000);
+	snprintf(name, sizeof(name), "%s.conf", ifn);
+	snprintf(text, sizeof(text),
+		 "[Interface]\nPrivateKeyKeyring = user:bpftun:%s\nListenPort = 51820\n" PEER1,
+		 ifn);
+	r = bt_config_parse_buffer(name, text, strlen(text), &cfg, &e);
+	check(r == 0 && !cfg.have_private_key && cfg.keyring_line == 2 &&
+		  !strcmp(cfg.keyring_desc + 7, ifn) && !strncmp(cfg.keyring_desc, "bpftun:", 7),
+	      "keyring: parsed, key not read yet (%s)", r ? e.msg : "ok");
+	if (r)
+		return;
+	/* missing */
+	r = bt_config_keyring_load(&cfg, name, &e);
+	check(r == -ENOKEY && strstr(e.msg, ":2: PrivateKeyKeyring: no user key") &&
+		  !cfg.have_private_key,
+	      "keyring: missing key refused with the line (%d: %s)", r, e.msg);
+	for (int i = 0; i < 32; i++)
+		key[i] = (uint8_t)(0x60 + i);
+	serial = bt_kr_add(cfg.keyring_desc, key);
+	check(serial > 0, "keyring: bt_kr_add (%d)", serial);
+	if (serial <= 0) {
+		bt_config_free(&cfg);
+		return;
+	}
+	r = bt_config_keyring_load(&cfg, name, &e);
+	check(r == 0 && cfg.have_private_key && cfg.keyring_serial == serial &&
+		  !memcmp(cfg.private_key, key, 32),
+	      "keyring: key read from the keyring (%d: %s)", r, r ? e.msg : "ok");
+	/* BT_KR_PERM gives possessors all: revoking needs possession, so this
+	 * process joins a session of its own that links @u (keyctl link @u @s) */
+	r = (int)syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, NULL, 0, 0, 0);
+	if (r >= 0)
+		r = (int)syscall(SYS_keyctl, 8 /* KEYCTL_LINK */, -4L /* @u */, -3L /* @s */, 0, 0);
+	if (r >= 0)
+		r = (int)syscall(SYS_keyctl, 3 /* KEYCTL_REVOKE */, (unsigned long)serial, 0, 0, 0);
+	check(r >= 0, "keyring: revoke (%s)", r < 0 ? strerror(errno) : "ok");
+	memset(cfg.private_key, 0, 32);
+	cfg.have_private_key = 0;
+	e.msg[0] = 0;
+	r = bt_config_keyring_load(&cfg, name, &e);
+	check(r == -EKEYREVOKED && strstr(e.msg, "is revoked") &&
+		  strstr(e.msg, ":2: PrivateKeyKeyring: ") && !cfg.have_private_key,
+	      "keyring: revoked key refused with the line (%d: %s)", r, e.msg);
+	syscall(SYS_keyctl, 9 /* KEYCTL_UNLINK */, (unsigned long)serial,
+		(unsigned long)-4 /* KEY_SPEC_USER_KEYRING */, 0, 0);
+	sodium_memzero(key, sizeof(key));
+	bt_config_free(&cfg);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 3 && !strcmp(argv[1], "--write-seeds"))
@@ -834,6 +914,7 @@ int main(int argc, char **argv)
 		    "bt0.conf:%u: AllowedIPs: '10.2.0.0/32': too many AllowedIPs in all peers "
 		    "together (max 131072, the largest allowed_ips table of the datapath)");
 	check_files();
+	check_keyring();
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		run_bad(&bad[i]);
 	printf("%zu bad configs in the table\n", sizeof(bad) / sizeof(bad[0]));

@@ -528,6 +528,7 @@ enum {
 	IK_CIPHER,
 	IK_STEERING,
 	IK_STEERING_CPUS,
+	IK_PRIVATE_KEY_KEYRING,
 };
 
 static int k_private_key(struct parser *p, unsigned int line, const char *field, char *val)
@@ -537,6 +538,9 @@ static int k_private_key(struct parser *p, unsigned int line, const char *field,
 	if (p->seen[IK_PRIVATE_KEY_FILE])
 		return fail(p, line, field, "conflicts with PrivateKeyFile at line %u; use one",
 			    p->seen[IK_PRIVATE_KEY_FILE]);
+	if (p->seen[IK_PRIVATE_KEY_KEYRING])
+		return fail(p, line, field, "conflicts with PrivateKeyKeyring at line %u; use one",
+			    p->seen[IK_PRIVATE_KEY_KEYRING]);
 	if (p->check_mode) {
 		r = mode_error(p, line, field, p->name, p->mode);
 		if (r)
@@ -557,12 +561,35 @@ static int k_private_key_file(struct parser *p, unsigned int line, const char *f
 	if (p->seen[IK_PRIVATE_KEY])
 		return fail(p, line, field, "conflicts with PrivateKey at line %u; use one",
 			    p->seen[IK_PRIVATE_KEY]);
+	if (p->seen[IK_PRIVATE_KEY_KEYRING])
+		return fail(p, line, field, "conflicts with PrivateKeyKeyring at line %u; use one",
+			    p->seen[IK_PRIVATE_KEY_KEYRING]);
 	if (val[0] != '/')
 		return fail(p, line, field, "'%s': use an absolute path", shown(q, sizeof(q), val));
 	r = read_key_file(p, line, field, val, p->cfg->private_key);
 	if (r)
 		return r;
 	p->cfg->have_private_key = 1;
+	return 0;
+}
+
+/* Only the description is checked here; the key itself is looked up by
+ * bt_config_keyring_load() at up's preflight and the key manager's start. */
+static int k_private_key_keyring(struct parser *p, unsigned int line, const char *field, char *val)
+{
+	char q[VALUE_SHOWN_MAX + 8];
+	const char *why;
+
+	if (p->seen[IK_PRIVATE_KEY])
+		return fail(p, line, field, "conflicts with PrivateKey at line %u; use one",
+			    p->seen[IK_PRIVATE_KEY]);
+	if (p->seen[IK_PRIVATE_KEY_FILE])
+		return fail(p, line, field, "conflicts with PrivateKeyFile at line %u; use one",
+			    p->seen[IK_PRIVATE_KEY_FILE]);
+	if (bt_kr_parse(val, p->cfg->ifname, p->cfg->keyring_desc, &why))
+		return fail(p, line, field, "'%s': %s (here user:bpftun:%s)",
+			    shown(q, sizeof(q), val), why, p->cfg->ifname);
+	p->cfg->keyring_line = line;
 	return 0;
 }
 
@@ -702,6 +729,7 @@ static const struct key_def iface_keys[] = {
     [IK_CIPHER] = {"Cipher", k_cipher, 0},
     [IK_STEERING] = {"Steering", k_steering, 0},
     [IK_STEERING_CPUS] = {"SteeringCPUs", k_steering_cpus, 0},
+    [IK_PRIVATE_KEY_KEYRING] = {"PrivateKeyKeyring", k_private_key_keyring, 0},
 };
 
 /* ------------------------------------------------------------------ [Peer] */
@@ -851,9 +879,10 @@ static int end_section(struct parser *p)
 	struct bt_config *cfg = p->cfg;
 
 	if (p->sec == SEC_INTERFACE) {
-		if (!cfg->have_private_key)
+		if (!cfg->have_private_key && !cfg->keyring_line)
 			return fail(p, p->sec_line, "PrivateKey",
-				    "missing from [Interface]; set PrivateKey or PrivateKeyFile");
+				    "missing from [Interface]; set PrivateKey, PrivateKeyFile or "
+				    "PrivateKeyKeyring");
 		if (!cfg->listen_port)
 			return fail(p, p->sec_line, "ListenPort",
 				    "missing from [Interface]; it is required (1-65535)");
@@ -1191,6 +1220,45 @@ int bt_config_parse_buffer(const char *name, const char *buf, size_t len, struct
 			   struct config_error *err)
 {
 	return parse_common(name, buf, len, cfg, err, 0, 0);
+}
+
+int bt_config_keyring_load(struct bt_config *cfg, const char *path, struct config_error *err)
+{
+	int32_t serial;
+	int r;
+
+	if (!cfg->keyring_line)
+		return 0;
+	serial = bt_kr_find(cfg->keyring_desc);
+	if (serial == -EKEYREVOKED || serial == -EKEYEXPIRED) { /* the search says so */
+		config_error_set(err, path, cfg->keyring_line, "PrivateKeyKeyring",
+				 "the key '%s' is %s", cfg->keyring_desc, bt_kr_state_name(serial));
+		return serial;
+	}
+	if (serial < 0) {
+		config_error_set(err, path, cfg->keyring_line, "PrivateKeyKeyring",
+				 "no user key '%s' in the user keyring (%s); add one with "
+				 "bpftun genkey --keyring user:%s",
+				 cfg->keyring_desc, strerror(-serial), cfg->keyring_desc);
+		return serial;
+	}
+	r = bt_kr_state(serial);
+	if (r) {
+		config_error_set(err, path, cfg->keyring_line, "PrivateKeyKeyring",
+				 "the key '%s' (serial %d) is %s", cfg->keyring_desc, serial,
+				 bt_kr_state_name(r));
+		return r;
+	}
+	r = bt_kr_read(serial, cfg->private_key);
+	if (r) {
+		config_error_set(err, path, cfg->keyring_line, "PrivateKeyKeyring",
+				 "the key '%s' (serial %d) cannot be read: %s", cfg->keyring_desc,
+				 serial, r == -EINVAL ? "not a base64 X25519 key" : strerror(-r));
+		return r;
+	}
+	cfg->keyring_serial = serial;
+	cfg->have_private_key = 1;
+	return 0;
 }
 
 int bt_config_parse_file(const char *path, struct bt_config *cfg, struct config_error *err)

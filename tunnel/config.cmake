@@ -4,4 +4,4 @@
 
 add_library(bpftun_config STATIC ${CMAKE_CURRENT_LIST_DIR}/config.c)
 target_include_directories(bpftun_config PUBLIC ${CMAKE_SOURCE_DIR}/bpf ${CMAKE_CURRENT_LIST_DIR})
-target_link_libraries(bpftun_config PUBLIC PkgConfig::SODIUM)
+target_link_libraries(bpftun_config PUBLIC PkgConfig::SODIUM bpftun_keyring)

@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "bpftun_shared.h"
+#include "keyring.h"
 
 #define BT_KEY_LEN     32
 #define BT_KEY_B64_LEN 44 /* base64 of 32 bytes, with its one '=' */
@@ -64,8 +65,12 @@ struct bt_peer {
 struct bt_config {
 	char ifname[BT_IFNAME_LEN]; /* from the file name: bt0.conf -> "bt0" */
 	uint8_t private_key[BT_KEY_LEN];
-	int have_private_key; /* always 1 after a successful parse */
-	uint16_t listen_port; /* host order, 1..65535 */
+	int have_private_key;		   /* 1 after a successful parse, unless PrivateKeyKeyring:
+					    * then after bt_config_keyring_load() */
+	char keyring_desc[BT_KR_DESC_LEN]; /* PrivateKeyKeyring's "bpftun:<ifname>" */
+	unsigned int keyring_line;	   /* its line, 0 if none */
+	int32_t keyring_serial;		   /* set by bt_config_keyring_load() */
+	uint16_t listen_port;		   /* host order, 1..65535 */
 	struct bt_prefix addrs[BT_MAX_ADDRS];
 	int naddrs;
 	uint32_t mtu;			   /* 0 = default: the caller resolves it */
@@ -101,6 +106,14 @@ int bt_config_parse_file(const char *path, struct bt_config *cfg, struct config_
  */
 int bt_config_parse_buffer(const char *name, const char *buf, size_t len, struct bt_config *cfg,
 			   struct config_error *err);
+
+/*
+ * With PrivateKeyKeyring: look the key up in the user keyring and read it
+ * into cfg->private_key (setting keyring_serial and have_private_key). A
+ * missing, revoked, expired or unreadable key is refused with
+ * "FILE:LINE: PrivateKeyKeyring: ..." in err. Without it: 0, nothing done.
+ */
+int bt_config_keyring_load(struct bt_config *cfg, const char *path, struct config_error *err);
 
 /* Zero the private key (sodium_memzero) and the rest, free the peers. */
 void bt_config_free(struct bt_config *cfg);

@@ -6,8 +6,8 @@
  * payload the private key in base64 (44 characters, an optional newline), so
  * that `wg genkey | keyctl padd user bpftun:bt0 @u` works too.
  *
- * The building blocks for PrivateKeyKeyring; not used by up or the key
- * manager yet (docs/keymgmt.md, "What is not done").
+ * Used by PrivateKeyKeyring: bt_config_keyring_load (config.c), the key
+ * manager's poll (keymgmt/timers.c) and show (docs/keymgmt.md).
  */
 #ifndef BPFTUN_TUNNEL_KEYRING_H
 #define BPFTUN_TUNNEL_KEYRING_H

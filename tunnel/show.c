@@ -21,6 +21,7 @@
 
 #include "bpftun.h"
 #include "config.h"
+#include "keyring.h"
 #include "datapath.h"
 #include "underlay.h"
 
@@ -372,6 +373,11 @@ static int show_iface(struct out *o, const char *name, int hidden)
 	out_u64(o, "mtu", "mtu", ifc.mtu);
 	out_str(o, "cipher", "cipher", ifc.cipher[0] ? ifc.cipher : "aes-fixed-time");
 	show_steering(o, &ifc);
+	/* PrivateKeyKeyring: the identity key's state now (ok, revoked,
+	 * expired, missing); the key manager stops the tunnel on any but ok */
+	if (ifc.keyring_serial > 0)
+		out_str(o, "identity_key", "identity key",
+			bt_kr_state_name(bt_kr_state(ifc.keyring_serial)));
 	/* a pid recorded by a key manager that has since died is not shown */
 	if (keymgmt_running(ifc.keymgmt_pid))
 		out_u64(o, "keymgmt_pid", "key manager pid", ifc.keymgmt_pid);

@@ -353,6 +353,9 @@ static int preflight(struct up_state *s)
 
 	if ((err = dp_kernel_check(c->kernel_algo, why, sizeof(why))))
 		return fprintf(stderr, "%s\n", why), err;
+	/* PrivateKeyKeyring: the key from the user keyring, before any change */
+	if ((err = bt_config_keyring_load(c, s->conf_path, &e)))
+		return fprintf(stderr, "%s\n", e.msg), err;
 	if (crypto_scalarmult_base(s->public_key, c->private_key)) {
 		pr_err("%s: PrivateKey: not a usable X25519 key", s->conf_path);
 		return -EINVAL;
@@ -589,6 +592,7 @@ static int load_datapath(struct up_state *s)
 	snprintf(s->ifc.algo, sizeof(s->ifc.algo), "%s", s->cfg.kernel_algo);
 	s->ifc.steering = (uint16_t)!!s->cfg.steering;
 	s->ifc.steer_cpus = s->cfg.steer_cpus;
+	s->ifc.keyring_serial = s->cfg.keyring_serial; /* show reports its state */
 	err = configure_peers(s);
 	/* the sender's flow mark (random key per interface), so that the
 	 * peer's xdp_steer spreads our flows over its CPUs */
