@@ -380,8 +380,14 @@ ip -n "$B" addr del fd77:2::2/64 dev vb
 ip -n "$B" route replace default via 10.77.5.254
 ip -n "$B" -6 route replace default via fd77:5::fe
 check "B changed address and device; its rekey reaches A" inB "$BT" rekey bt0
-check "... A now sends to B's new endpoint ([fd77:5::2] after the outer IPv6 run)" bash -c "
-	ip netns exec $A '$BT' show bt0 --json | grep -q '\"endpoint\":\"\\(10.77.5.2\\|\\[fd77:5::2\\]\\):$PORT\"'"
+# A (the responder of B's rekey) moves its endpoint only on B's confirming
+# packet under the new keys, not on the initiation: wait for it (bounded).
+a_sends_to_new_b() {
+	ip netns exec "$A" "$BT" show bt0 --json |
+		grep -qE '"endpoint":"(10\.77\.5\.2|\[fd77:5::2\]):'"$PORT"'"'
+}
+check "... A now sends to B's new endpoint ([fd77:5::2] after the outer IPv6 run)" \
+	wait_until 5 a_sends_to_new_b
 check "... B listens on its new device too (tc_open on vb2)" bash -c "
 	ip netns exec $B tc filter show dev vb2 ingress | grep -q tc_open"
 check "... and traffic flows both ways after the move" bash -c "
