@@ -120,13 +120,18 @@ struct bpftun_sa_req {
 	__u32 index; /* rx: our receiver index; tx: the peer's receiver index */
 	__u8 key[BPFTUN_KEY_LEN];
 	__u8 salt[BPFTUN_SALT_LEN];
-	__u32 flags;
+	__u32 flags;		    /* BPFTUN_SA_F_* */
 	char algo[BPFTUN_ALGO_LEN]; /* "ecb(aes)" (default), "ecb(aes-generic)", ... */
 	__u64 expire_ns;	    /* CLOCK_MONOTONIC (bpf_ktime_get_ns); 0 = never */
 	__u64 counter_limit;	    /* tx: messages this key may send; 0 = default */
 	__s32 err;		    /* out: 0 or -errno */
 	__u32 pad;
 };
+
+/* bpftun_sa_req.flags. BPFTUN_SA_F_WIREGUARD: the SA is of the WireGuard
+ * suite (ChaCha20-Poly1305 in BPF, key[] is the 32-byte ChaCha20 key, salt
+ * unused); without it the AES suite on bpf_crypto. */
+#define BPFTUN_SA_F_WIREGUARD (1U << 0)
 
 /* Passed as ctx_in to sa_ctl_keyring: the same request, plus the serial of
  * the identity key in the kernel keyring and the time now (CLOCK_REALTIME

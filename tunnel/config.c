@@ -1345,6 +1345,8 @@ void bt_config_free(struct bt_config *cfg)
 {
 	if (!cfg)
 		return;
+	if (cfg->peers) /* PresharedKeys */
+		sodium_memzero(cfg->peers, (size_t)cfg->npeers * sizeof(*cfg->peers));
 	free(cfg->peers);
 	sodium_memzero(cfg, sizeof(*cfg));
 }

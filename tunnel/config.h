@@ -56,7 +56,10 @@ struct bt_peer {
 	int have_endpoint;
 	struct bt_prefix allowed[BT_MAX_ALLOWED];
 	int nallowed;
-	uint16_t keepalive;	    /* seconds; 0 = off */
+	uint16_t keepalive;	 /* seconds; 0 = off */
+	uint8_t psk[BT_KEY_LEN]; /* PresharedKey; all zero when none (as wg) */
+	int have_psk;
+	unsigned int psk_line;	    /* the PresharedKey line, 0 if none */
 	unsigned int line;	    /* the [Peer] line */
 	unsigned int key_line;	    /* the PublicKey line */
 	unsigned int endpoint_line; /* the Endpoint line, 0 if none */
