@@ -26,8 +26,15 @@
 # and around every iperf3 run: machine CPU from /proc/stat deltas, and the CPU
 # time of the scenario's daemons (wireguard-go, openvpn, bpftun-keymgmt).
 #
+# Pinning (default): every process of A runs on CPU 0 and every process of B
+# on CPU 1, so that the two "hosts" do not share cores at random. Softirq
+# work is not pinned: on veth, B's receive runs on the sending CPU unless
+# xdp_steer moves it, which is what the -steer scenarios measure (each side
+# steers to its own CPU: SteeringCPUs = 0 on A, 1 on B).
+#
 # usage: bench_tunnel.sh [--quick] [--time S] [--rounds N] [--only LIST]
 #                        [--out DIR] [--build DIR] [--no-crypto] [--no-plot]
+#                        [--no-pin]
 set -uo pipefail
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,6 +46,7 @@ ROUNDS=
 ONLY=
 CRYPTO=1
 PLOT=1
+PIN=1
 ALL_SCEN="veth bpftun-aft bpftun-gen bpftun-aft-steer bpftun-gen-steer wireguard-go openvpn"
 
 usage() {
@@ -54,6 +62,7 @@ options:
   --build DIR   build directory with tunnel/bpftun, bench/bench_crypto ($BUILD)
   --no-crypto   do not run bench_crypto (no cost-by-size plot or crypto ratios)
   --no-plot     do not draw PNGs
+  --no-pin      do not pin A to CPU 0 and B to CPU 1 (steering: every CPU)
 EOF
 }
 
@@ -67,6 +76,7 @@ while [ $# -gt 0 ]; do
 	--build) BUILD=${2:?}; shift ;;
 	--no-crypto) CRYPTO=0 ;;
 	--no-plot) PLOT=0 ;;
+	--no-pin) PIN=0 ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "bench_tunnel: unknown option '$1' (--help)" >&2; exit 2 ;;
 	esac
@@ -97,7 +107,15 @@ for t in ip iperf3 ping python3 ss timeout openssl; do
 	command -v "$t" >/dev/null || { echo "bench_tunnel: '$t' missing (bench/install-bench-deps.sh)" >&2; exit 1; }
 done
 BT=$BUILD/tunnel/bpftun
+PIN_A=() PIN_B=()
+if [ "$PIN" = 1 ]; then
+	command -v taskset >/dev/null || { echo "bench_tunnel: taskset missing (util-linux), or --no-pin" >&2; exit 1; }
+	[ "$(nproc)" -ge 2 ] || { echo "bench_tunnel: pinning needs 2 online CPUs (--no-pin)" >&2; exit 1; }
+	PIN_A=(taskset -c 0) PIN_B=(taskset -c 1)
+fi
 BENCH_CRYPTO=$BUILD/bench/bench_crypto
+SOCKBUF=$BUILD/bench/bench_sockbuf
+SOCKBUF_BYTES=4194304 # OpenVPN's --sndbuf/--rcvbuf below
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 
 TMP=$(mktemp -d /tmp/bench-tunnel-XXXXXX)
@@ -144,8 +162,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'echo; echo "bench_tunnel: interrupted" >&2; exit 130' INT TERM
 
-inA() { ip netns exec "$NA" "$@"; }
-inB() { ip netns exec "$NB" "$@"; }
+inA() { ip netns exec "$NA" "${PIN_A[@]}" "$@"; }
+inB() { ip netns exec "$NB" "${PIN_B[@]}" "$@"; }
 elapsed() { echo $(($(date +%s) - START)); }
 since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }'; }
 say() { printf '[%4ss] %s\n' "$(elapsed)" "$*"; }
@@ -209,21 +227,24 @@ underlay() {
 setup_veth() { SRV=10.77.0.2; }
 
 setup_bpftun() { # CIPHER [STEERING]
-	local cipher=$1 steer=${2:-off} ka kb pa pb d=$SD j
+	local cipher=$1 steer=${2:-off} ka kb pa pb d=$SD j cpus_a= cpus_b=
+	if [ "$steer" = on ] && [ "$PIN" = 1 ]; then
+		cpus_a='SteeringCPUs = 0\n' cpus_b='SteeringCPUs = 1\n'
+	fi
 	[ -x "$BT" ] || { ERR="$BT not built (cmake --build build)"; return 1; }
 	ka=$("$BT" genkey) && kb=$("$BT" genkey) || { ERR="bpftun genkey failed"; return 1; }
 	pa=$(printf '%s\n' "$ka" | "$BT" pubkey) && pb=$(printf '%s\n' "$kb" | "$BT" pubkey) || { ERR="bpftun pubkey failed"; return 1; }
 	mkdir -p "$d/a" "$d/b"
 	(
 		umask 077
-		printf '[Interface]\nPrivateKey = %s\nListenPort = 51820\nAddress = 10.9.0.1/24\nMTU = 1420\nCipher = %s\nSteering = %s\n\n[Peer]\nPublicKey = %s\nEndpoint = 10.77.0.2:51820\nAllowedIPs = 10.9.0.2/32\n' \
+		printf '[Interface]\nPrivateKey = %s\nListenPort = 51820\nAddress = 10.9.0.1/24\nMTU = 1420\nCipher = %s\nSteering = %s\n'"$cpus_a"'\n[Peer]\nPublicKey = %s\nEndpoint = 10.77.0.2:51820\nAllowedIPs = 10.9.0.2/32\n' \
 			"$ka" "$cipher" "$steer" "$pb" >"$d/a/bt0.conf"
-		printf '[Interface]\nPrivateKey = %s\nListenPort = 51820\nAddress = 10.9.0.2/24\nMTU = 1420\nCipher = %s\nSteering = %s\n\n[Peer]\nPublicKey = %s\nEndpoint = 10.77.0.1:51820\nAllowedIPs = 10.9.0.1/32\n' \
+		printf '[Interface]\nPrivateKey = %s\nListenPort = 51820\nAddress = 10.9.0.2/24\nMTU = 1420\nCipher = %s\nSteering = %s\n'"$cpus_b"'\n[Peer]\nPublicKey = %s\nEndpoint = 10.77.0.1:51820\nAllowedIPs = 10.9.0.1/32\n' \
 			"$kb" "$cipher" "$steer" "$pa" >"$d/b/bt0.conf"
 	)
-	timeout 20 ip netns exec "$NA" "$BT" up "$d/a/bt0.conf" >"$d/up-a.log" 2>&1 ||
+	timeout 20 ip netns exec "$NA" "${PIN_A[@]}" "$BT" up "$d/a/bt0.conf" >"$d/up-a.log" 2>&1 ||
 		{ ERR="bpftun up (A): $(tail -n 3 "$d/up-a.log" | tr '\n' ' ')"; return 1; }
-	timeout 20 ip netns exec "$NB" "$BT" up "$d/b/bt0.conf" >"$d/up-b.log" 2>&1 ||
+	timeout 20 ip netns exec "$NB" "${PIN_B[@]}" "$BT" up "$d/b/bt0.conf" >"$d/up-b.log" 2>&1 ||
 		{ ERR="bpftun up (B): $(tail -n 3 "$d/up-b.log" | tr '\n' ' ')"; return 1; }
 	for _ in $(seq 1 50); do
 		if timeout 5 ip netns exec "$NA" "$BT" show bt0 --json >"$d/show.json" 2>/dev/null &&
@@ -231,7 +252,7 @@ setup_bpftun() { # CIPHER [STEERING]
 			[ "${j%% *}" != 0 ]; then
 			[ "$j" = "${j%% *} $cipher $steer" ] || { ERR="show --json says '${j#* }', want '$cipher $steer'"; return 1; }
 			SRV=10.9.0.2
-			INFO="cipher $cipher, MTU 1420, steering $steer"
+			INFO="cipher $cipher, MTU 1420, steering $steer${cpus_b:+ (A to CPU 0, B to CPU 1)}"
 			return 0
 		fi
 		sleep 0.1
@@ -252,6 +273,7 @@ setup_wireguard_go() {
 	local d=$SD ka kb pa pb
 	command -v wireguard-go >/dev/null && command -v wg >/dev/null ||
 		{ ERR="wireguard-go or wg not installed (bench/install-bench-deps.sh)"; return 1; }
+	[ -x "$SOCKBUF" ] || { ERR="$SOCKBUF not built (cmake --build build)"; return 1; }
 	ka=$(wg genkey) && kb=$(wg genkey) || { ERR="wg genkey failed"; return 1; }
 	pa=$(printf '%s\n' "$ka" | wg pubkey) && pb=$(printf '%s\n' "$kb" | wg pubkey)
 	(umask 077 && printf '%s\n' "$ka" >"$d/a.key" && printf '%s\n' "$kb" >"$d/b.key")
@@ -273,8 +295,26 @@ setup_wireguard_go() {
 	inA ip addr add 10.8.0.1/24 dev "$WGA" && inB ip addr add 10.8.0.2/24 dev "$WGB" &&
 		inA ip link set "$WGA" mtu 1420 up && inB ip link set "$WGB" mtu 1420 up ||
 		{ ERR="address/link on the wireguard-go TUN failed"; return 1; }
+	# The 4 MiB socket buffers OpenVPN gets with --sndbuf/--rcvbuf: this
+	# wireguard-go has no option for them, so bench_sockbuf makes the same
+	# setsockopt calls on its UDP sockets (after link up: that is when it binds).
+	local ns pid bufs=
+	for ns in "$NA" "$NB"; do
+		pid=
+		for p in $(ip netns pids "$ns"); do
+			[ "$(cat "/proc/$p/comm" 2>/dev/null)" = wireguard-go ] && pid=$p
+		done
+		[ -n "$pid" ] || { ERR="no wireguard-go process in $ns"; return 1; }
+		for _ in $(seq 1 20); do # bounded: its sockets appear once the link is up
+			"$SOCKBUF" "$pid" "$SOCKBUF_BYTES" >"$d/sockbuf-$ns.txt" 2>&1 && break
+			sleep 0.1
+		done
+		grep -q rcvbuf "$d/sockbuf-$ns.txt" ||
+			{ ERR="bench_sockbuf on wireguard-go ($ns): $(tail -n 1 "$d/sockbuf-$ns.txt")"; return 1; }
+		bufs="$bufs$(awk '{print $7 / 1048576 "/" $9 / 1048576}' "$d/sockbuf-$ns.txt" | sort -u | tr '\n' ' ')"
+	done
 	SRV=10.8.0.2
-	INFO="wireguard-go $(wireguard-go --version 2>/dev/null | head -1 | awk '{print $2}'), ChaCha20-Poly1305, MTU 1420"
+	INFO="wireguard-go $(wireguard-go --version 2>/dev/null | head -1 | awk '{print $2}'), ChaCha20-Poly1305, MTU 1420, UDP rcv/snd buffers (A and B) ${bufs% } MiB, kernel-doubled as OpenVPN's"
 }
 
 OVA="ova$$"
@@ -435,7 +475,7 @@ env_json() {
 	local commit dirty
 	commit=$(git -C "$TOP" rev-parse HEAD 2>/dev/null || echo unknown)
 	dirty=$(git -C "$TOP" status --porcelain --untracked-files=no 2>/dev/null | awk '{print $2}' | tr '\n' ' ')
-	python3 "$TOP/bench/tunnel_env.py" "$commit" "$dirty" "$T" "$ROUNDS" "$QUICK" "$PING_N" "$SP_T" "$SCEN" "$PINGB_N" >"$TMP/env.json"
+	python3 "$TOP/bench/tunnel_env.py" "$commit" "$dirty" "$T" "$ROUNDS" "$QUICK" "$PING_N" "$SP_T" "$SCEN" "$PINGB_N" "$PIN" >"$TMP/env.json"
 }
 
 # ------------------------------------------------------------ run

@@ -1,4 +1,4 @@
-# tunnel_env.py COMMIT DIRTY T ROUNDS QUICK PING_N SP_T SCEN PINGB_N - bench_tunnel.sh's
+# tunnel_env.py COMMIT DIRTY T ROUNDS QUICK PING_N SP_T SCEN PINGB_N PIN - bench_tunnel.sh's
 # environment probe: the machine, versions and run configuration as JSON on stdout.
 import json, os, platform, subprocess, sys, datetime
 def run(*c):
@@ -15,7 +15,7 @@ cpu = "unknown"
 for l in open("/proc/cpuinfo"):
     if l.startswith("model name"):
         cpu = l.split(":", 1)[1].strip(); break
-commit, dirty, t, rounds, quick, ping_n, sp_t, scen, pingb_n = sys.argv[1:]
+commit, dirty, t, rounds, quick, ping_n, sp_t, scen, pingb_n, pin = sys.argv[1:]
 print(json.dumps({
     "env": {
         "kernel": platform.release(),
@@ -35,7 +35,7 @@ print(json.dumps({
             "ping": run("ping", "-V"),
         },
         "socket_buffers": {k: sysctl(k) for k in ("net.core.rmem_max", "net.core.wmem_max", "net.core.rmem_default", "net.core.wmem_default")},
-        "socket_buffers_note": "net.core.{r,w}mem_{max,default} cannot be written inside a network namespace on this kernel (EINVAL); namespaces inherit the values above. OpenVPN gets --sndbuf/--rcvbuf 4194304 (= rmem_max). wireguard-go 0.0.20220316 sets no socket buffer sizes itself.",
+        "socket_buffers_note": "net.core.{r,w}mem_{max,default} cannot be written inside a network namespace on this kernel (EINVAL); namespaces inherit the values above. OpenVPN gets --sndbuf/--rcvbuf 4194304 (= rmem_max). wireguard-go 0.0.20220316 has no such option and sets no buffer sizes itself, so bench_sockbuf makes the same SO_RCVBUF/SO_SNDBUF 4194304 calls on its UDP sockets (pidfd_getfd) after it binds them.",
     },
     "config": {
         "quick": quick == "1", "iperf3_seconds": int(t), "tcp_omit_seconds": 1, "rounds": int(rounds),
@@ -47,6 +47,8 @@ print(json.dumps({
         "tunnel_mtu": 1420, "udp_large_payload": 1372, "udp_large_ip_packet": 1400, "udp_small_payload": 64,
         "underlay": "one veth pair between two namespaces, default offloads, MTU 1500, 10.77.0.0/24",
         "direction": "client (iperf3 -c, ping, sockperf pp) in A, server in B",
+        "pinned": pin == "1",
+        "pinning": "every process of A on CPU 0, of B on CPU 1 (taskset); softirq not pinned; steering scenarios steer to the receiving side's own CPU (SteeringCPUs = 0 on A, 1 on B)" if pin == "1" else "not pinned; steering to every online CPU",
         "summary": "median over rounds of each figure; latency percentiles over the pooled ping samples of all rounds",
     },
 }))
