@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * test_noise.c - tests of keymgmt/noise.c (Noise_IK_25519_ChaChaPoly_BLAKE2b)
+ * test_noise.c - tests of keymgmt/noise.c (Noise_IKpsk2_25519_ChaChaPoly_BLAKE2b)
  * and keymgmt/handshake.c (bpftun's handshake messages).
  *
  * Owns: the published Noise test vector, the checks of HASH/HMAC/HKDF against
@@ -21,6 +21,7 @@
 #include "check.h"
 #include "handshake.h"
 #include "noise.h"
+#include "noise_vectors.h"
 
 #define NS_PER_S 1000000000ULL
 
@@ -307,73 +308,63 @@ static void test_primitives(void)
 	      "CipherState refuses n = 2^64 - 1");
 }
 
-/* The published vector: rweather/noise-c tests/vector/noise-c-basic.txt,
- * "Noise_IK_25519_ChaChaPoly_BLAKE2b" (the same vector is quoted by toxcore's
- * crypto tests). Messages alternate initiator, responder, ... */
+/* The published vector (tests/noise_vectors.h: cacophony's
+ * Noise_IKpsk2_25519_ChaChaPoly_BLAKE2b). Messages alternate initiator,
+ * responder, ... */
 static void test_vector(void)
 {
-	static const char *const v_pl[6] = {
-	    "4c756477696720766f6e204d69736573",
-	    "4d757272617920526f746862617264",
-	    "462e20412e20486179656b",
-	    "4361726c204d656e676572",
-	    "4a65616e2d426170746973746520536179",
-	    "457567656e2042f6686d20766f6e2042617765726b",
-	};
-	static const char *const v_ct[6] = {
-	    ("ca35def5ae56cec33dc2036731ab14896bc4c75dbb07a61f879f8e3afa4c7944ba83a447b38c83e3"
-	     "27ad936929812f624884847b7831e95e197b2f797088efdd232fe541af156ec6d0657602902a8c3e"
-	     "e64e470f4b6fcd9298ce0b56fe20f86e60d9d933ec6e103ffb09e6001d6abb64"),
-	    ("95ebc60d2b1fa672c1f46a8aa265ef51bfe38e7ccb39ec5be34069f1448088439f069b267a06b3de"
-	     "3ecb1043bcb09807c6cd101f3826192a65f11ef3fe4317"),
-	    "cd54383060e7a28434cca27fb1cc524cfbabeb18181589df219d07",
-	    "a856d3bf0246bfc476c655009cd1ed677b8dcc5b349ae8ef2a05f2",
-	    "49063084b2c51f098337cb8a13739ac848f907e67cfb2cc8a8b60586467aa02fc7",
-	    "8b9709d23b47e4639df7678d7a21741eba4ef1e9c60383001c7435549c20f9d56f30e935d3",
-	};
-	uint8_t prologue[16], is[32], ie[32], rsp[32], rsk[32], re[32], hash[64], h[64], h2[64];
-	uint8_t pl[64], ct[128], buf[128], got[64];
+	uint8_t prologue[16], is[32], ie[32], rsp[32], rsk[32], re[32], psk[32], hash[64], h[64];
+	uint8_t h2[64], pl[64], ct[160], buf[160], got[64];
 	struct noise_keypair ik, rk;
 	struct noise_handshake a, b;
 	struct noise_transport ta, tb;
 	long plen, ctlen, prlen;
 	size_t n = 0, gn = 0;
 
-	prlen = unhex("50726f6c6f677565313233", prologue, sizeof(prologue));
-	unhex("e61ef9919cde45dd5f82166404bd08e38bceb5dfdfded0a34c8df7ed542214d1", is, 32);
-	unhex("893e28b9dc6ca8d611ab664754b8ceb7bac5117349a4439a6b0569da977c464a", ie, 32);
-	unhex("31e0303fd6418d2f8c0e78b91f22e8caed0fbe48656dcf4767e4834f701b8f62", rsp, 32);
-	unhex("4a3acbfdb163dec651dfa3194dece676d437029c62a408b4c5ea9114246e4893", rsk, 32);
-	unhex("bbdb4cdbd309f1a1f2e1456967fe288cadd6f712d65dc7b7793d5e63da6b375b", re, 32);
-	unhex("00e51d2aac81a9b8ebe441d6af3e1c8efc0f030cc608332edcb42588ff6a0ce2"
-	      "6415ddc106e95277a5e6d54132f1e5245976b89caf96d262f1fe5a7f0c55c078",
-	      hash, 64);
+	check(!strcmp(NOISE_PROTOCOL_NAME, CACO_IKPSK2_NAME), "vector: protocol name is %s",
+	      CACO_IKPSK2_NAME);
+	prlen = unhex(CACO_IKPSK2_PROLOGUE, prologue, sizeof(prologue));
+	unhex(CACO_IKPSK2_INIT_STATIC, is, 32);
+	unhex(CACO_IKPSK2_INIT_EPHEMERAL, ie, 32);
+	unhex(CACO_IKPSK2_INIT_REMOTE_STATIC, rsp, 32);
+	unhex(CACO_IKPSK2_RESP_STATIC, rsk, 32);
+	unhex(CACO_IKPSK2_RESP_EPHEMERAL, re, 32);
+	unhex(CACO_IKPSK2_PSK, psk, 32);
+	unhex(CACO_IKPSK2_HANDSHAKE_HASH, hash, 64);
 
 	noise_keypair_from_private(&ik, is);
 	noise_keypair_from_private(&rk, rsk);
 	check(!memcmp(rk.pub, rsp, 32), "vector: resp_static's public key = init_remote_static");
 	check(!noise_handshake_init(&a, NOISE_INITIATOR, &ik, rsp, prologue, prlen) &&
 		  !noise_handshake_init(&b, NOISE_RESPONDER, &rk, NULL, prologue, prlen) &&
-		  !noise_handshake_set_ephemeral(&a, ie) && !noise_handshake_set_ephemeral(&b, re),
-	      "vector: Initialize with prologue and injected ephemerals");
+		  !noise_handshake_set_ephemeral(&a, ie) && !noise_handshake_set_ephemeral(&b, re) &&
+		  !noise_handshake_set_psk(&a, psk),
+	      "vector: Initialize with prologue, injected ephemerals, the initiator's psk");
 
 	for (int m = 0; m < 2; m++) {
 		struct noise_handshake *w = m ? &b : &a, *r = m ? &a : &b;
 		int ok;
 
-		plen = unhex(v_pl[m], pl, sizeof(pl));
-		ctlen = unhex(v_ct[m], ct, sizeof(ct));
+		plen = unhex(caco_ikpsk2_payload[m], pl, sizeof(pl));
+		ctlen = unhex(caco_ikpsk2_ciphertext[m], ct, sizeof(ct));
 		ok = !noise_write_message(w, pl, plen, buf, sizeof(buf), &n) &&
 		     n == (size_t)ctlen && !memcmp(buf, ct, n);
 		check(ok, "vector: handshake message %d bytes match (%ld bytes)", m + 1, ctlen);
 		ok = !noise_read_message(r, buf, n, got, sizeof(got), &gn) && gn == (size_t)plen &&
 		     !memcmp(got, pl, gn);
 		check(ok, "vector: handshake message %d read back, payload recovered", m + 1);
+		/* The responder learns who the initiator is from message 1 and
+		 * only then picks the psk, as the key manager does. */
+		if (m == 0)
+			check(!noise_handshake_set_psk(&b, psk),
+			      "vector: the responder sets the psk after message 1");
 	}
 	noise_handshake_hash(&a, h);
 	noise_handshake_hash(&b, h2);
 	check(!memcmp(h, hash, 64) && !memcmp(h2, hash, 64),
 	      "vector: handshake_hash matches on both sides");
+	check(noise_handshake_set_psk(&a, psk) == -EINVAL,
+	      "vector: the psk cannot change once message 2 is processed");
 	check(!noise_split(&a, &ta) && !noise_split(&b, &tb), "vector: Split");
 	check(!memcmp(ta.handshake_hash, hash, 64), "vector: Split keeps the handshake hash");
 
@@ -381,8 +372,8 @@ static void test_vector(void)
 		struct noise_transport *w = m % 2 ? &tb : &ta, *r = m % 2 ? &ta : &tb;
 		int ok;
 
-		plen = unhex(v_pl[m], pl, sizeof(pl));
-		ctlen = unhex(v_ct[m], ct, sizeof(ct));
+		plen = unhex(caco_ikpsk2_payload[m], pl, sizeof(pl));
+		ctlen = unhex(caco_ikpsk2_ciphertext[m], ct, sizeof(ct));
 		ok = !noise_cipher_encrypt(&w->send, NULL, 0, pl, plen, buf) &&
 		     (size_t)ctlen == (size_t)plen + 16 && !memcmp(buf, ct, ctlen);
 		ok = ok && !noise_cipher_decrypt(&r->recv, NULL, 0, buf, ctlen, got) &&
@@ -396,6 +387,32 @@ static void test_vector(void)
 	      "vector: tx/rx key = bytes 0..31 of each Split() output, mirrored");
 	noise_transport_wipe(&ta);
 	noise_transport_wipe(&tb);
+
+	/* The same vector with the responder's psk one bit off: message 2
+	 * (the first to depend on it) does not authenticate. */
+	noise_handshake_init(&a, NOISE_INITIATOR, &ik, rsp, prologue, prlen);
+	noise_handshake_init(&b, NOISE_RESPONDER, &rk, NULL, prologue, prlen);
+	noise_handshake_set_ephemeral(&a, ie);
+	noise_handshake_set_ephemeral(&b, re);
+	noise_handshake_set_psk(&a, psk);
+	psk[31] ^= 1;
+	{
+		int ok, rc;
+
+		plen = unhex(caco_ikpsk2_payload[0], pl, sizeof(pl));
+		ctlen = unhex(caco_ikpsk2_ciphertext[0], ct, sizeof(ct));
+		ok = !noise_write_message(&a, pl, plen, buf, sizeof(buf), &n) &&
+		     !memcmp(buf, ct, n) && !noise_read_message(&b, buf, n, got, sizeof(got), &gn) &&
+		     !noise_handshake_set_psk(&b, psk) &&
+		     !noise_write_message(&b, NULL, 0, buf, sizeof(buf), &n);
+		rc = noise_read_message(&a, buf, n, got, sizeof(got), &gn);
+		check(ok && rc == -EBADMSG && a.msg == -1,
+		      "vector: a different psk: message 1 unchanged, message 2 refused (%d), "
+		      "handshake wiped",
+		      rc);
+	}
+	noise_handshake_wipe(&b);
+	sodium_memzero(psk, sizeof(psk));
 }
 
 /* The whole IK transcript written a second way, with a prologue, injected
