@@ -107,10 +107,10 @@ struct ref {
 
 static void ref_init(struct ref *r, const uint8_t *prologue, size_t plen, const uint8_t rs[32])
 {
-	static const char name[] = "Noise_IK_25519_ChaChaPoly_BLAKE2b";
+	static const char name[] = "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2b";
 
 	memset(r, 0, sizeof(*r));
-	memcpy(r->h, name, strlen(name)); /* 33 <= 64: zero padded */
+	memcpy(r->h, name, strlen(name)); /* 37 <= 64: zero padded */
 	memcpy(r->ck, r->h, 64);
 	ossl_hash2(r->h, 64, prologue, plen, r->h);
 	ossl_hash2(r->h, 64, rs, 32, r->h);
@@ -121,15 +121,41 @@ static void ref_mix_hash(struct ref *r, const uint8_t *d, size_t len)
 	ossl_hash2(r->h, 64, d, len, r->h);
 }
 
+static void ref_mix_key(struct ref *r, const uint8_t *ikm, size_t len)
+{
+	uint8_t o1[64], o2[64];
+
+	ref_hkdf(r->ck, ikm, len, 2, o1, o2, NULL);
+	memcpy(r->ck, o1, 64);
+	memcpy(r->k, o2, 32);
+	r->n = 0;
+}
+
 static void ref_mix_dh(struct ref *r, const uint8_t priv[32], const uint8_t pub[32])
 {
-	uint8_t dh[32], o1[64], o2[64];
+	uint8_t dh[32];
 
 	if (crypto_scalarmult_curve25519(dh, priv, pub))
 		memset(dh, 0, sizeof(dh));
-	ref_hkdf(r->ck, dh, 32, 2, o1, o2, NULL);
+	ref_mix_key(r, dh, 32);
+}
+
+/* "e" in a psk handshake (Noise 9.2): MixHash(e.pub), then MixKey(e.pub). */
+static void ref_mix_e(struct ref *r, const uint8_t pub[32])
+{
+	ref_mix_hash(r, pub, 32);
+	ref_mix_key(r, pub, 32);
+}
+
+/* "psk": MixKeyAndHash(psk) = HKDF(ck, psk, 3) -> ck, temp_h, temp_k. */
+static void ref_mix_psk(struct ref *r, const uint8_t psk[32])
+{
+	uint8_t o1[64], o2[64], o3[64];
+
+	ref_hkdf(r->ck, psk, 32, 3, o1, o2, o3);
 	memcpy(r->ck, o1, 64);
-	memcpy(r->k, o2, 32);
+	ref_mix_hash(r, o2, 64);
+	memcpy(r->k, o3, 32);
 	r->n = 0;
 }
 
@@ -415,10 +441,12 @@ static void test_vector(void)
 	sodium_memzero(psk, sizeof(psk));
 }
 
-/* The whole IK transcript written a second way, with a prologue, injected
- * ephemerals and payloads on both messages; h and the split keys compared. */
-static void test_noise_reference(void)
+/* The whole IKpsk2 transcript written a second way, with a prologue, injected
+ * ephemerals and payloads on both messages; h and the split keys compared.
+ * with_psk: a random psk on both sides, else none (32 zero bytes). */
+static void test_noise_reference_psk(int with_psk)
 {
+	uint8_t psk[32] = {0};
 	static const uint8_t prologue[] = "some prologue bytes";
 	uint8_t m1[256], m2[256], e1[256], e2[256], pl1[37], pl2[5], got[64], h[64];
 	uint8_t o1[64], o2[64], iep[32], rep[32];
@@ -428,6 +456,7 @@ static void test_noise_reference(void)
 	struct ref r;
 	size_t n1 = 0, n2 = 0, gn = 0;
 	int ok;
+#define P (with_psk ? "random psk" : "no psk")
 
 	noise_keypair_generate(&is);
 	noise_keypair_generate(&rsk);
@@ -435,53 +464,69 @@ static void test_noise_reference(void)
 	noise_keypair_generate(&re);
 	randombytes_buf(pl1, sizeof(pl1));
 	randombytes_buf(pl2, sizeof(pl2));
+	if (with_psk)
+		randombytes_buf(psk, sizeof(psk));
 
 	noise_handshake_init(&a, NOISE_INITIATOR, &is, rsk.pub, prologue, sizeof(prologue));
 	noise_handshake_init(&b, NOISE_RESPONDER, &rsk, NULL, prologue, sizeof(prologue));
 	noise_handshake_set_ephemeral(&a, ie.priv);
 	noise_handshake_set_ephemeral(&b, re.priv);
+	if (with_psk)
+		noise_handshake_set_psk(&a, psk);
 	ok = !noise_write_message(&a, pl1, sizeof(pl1), m1, sizeof(m1), &n1) &&
 	     !noise_read_message(&b, m1, n1, got, sizeof(got), &gn) &&
+	     (!with_psk || !noise_handshake_set_psk(&b, psk)) &&
 	     !noise_write_message(&b, pl2, sizeof(pl2), m2, sizeof(m2), &n2) &&
 	     !noise_read_message(&a, m2, n2, got, sizeof(got), &gn);
-	check(ok, "reference: handshake with payloads %zu and %zu bytes", sizeof(pl1), sizeof(pl2));
+	check(ok, "reference (%s): handshake with payloads %zu and %zu bytes", P, sizeof(pl1),
+	      sizeof(pl2));
 	noise_handshake_hash(&a, h);
 
-	/* Initiator side, by the reference: -> e, es, s, ss; <- e, ee, se. */
+	/* Initiator side, by the reference: -> e, es, s, ss; <- e, ee, se, psk. */
 	crypto_scalarmult_curve25519_base(iep, ie.priv);
 	crypto_scalarmult_curve25519_base(rep, re.priv);
 	ref_init(&r, prologue, sizeof(prologue), rsk.pub);
 	memcpy(e1, iep, 32);
-	ref_mix_hash(&r, iep, 32);
+	ref_mix_e(&r, iep);
 	ref_mix_dh(&r, ie.priv, rsk.pub);
 	ref_encrypt_and_hash(&r, is.pub, 32, e1 + 32);
 	ref_mix_dh(&r, is.priv, rsk.pub);
 	ref_encrypt_and_hash(&r, pl1, sizeof(pl1), e1 + 80);
 	check(n1 == 80 + sizeof(pl1) + 16 && !memcmp(m1, e1, n1),
-	      "reference: message 1 bytes equal the independent computation");
+	      "reference (%s): message 1 bytes equal the independent computation", P);
 	memcpy(e2, rep, 32);
-	ref_mix_hash(&r, rep, 32);
+	ref_mix_e(&r, rep);
 	ref_mix_dh(&r, re.priv, iep);	 /* ee */
 	ref_mix_dh(&r, re.priv, is.pub); /* se, from the responder's side */
+	ref_mix_psk(&r, psk);
 	ref_encrypt_and_hash(&r, pl2, sizeof(pl2), e2 + 32);
 	check(n2 == 32 + sizeof(pl2) + 16 && !memcmp(m2, e2, n2),
-	      "reference: message 2 bytes equal the independent computation");
-	check(!memcmp(h, r.h, 64), "reference: handshake hash equals the independent computation");
+	      "reference (%s): message 2 bytes equal the independent computation", P);
+	check(!memcmp(h, r.h, 64), "reference (%s): handshake hash equals the independent computation", P);
 
 	ref_hkdf(r.ck, NULL, 0, 2, o1, o2, NULL);
 	noise_split(&a, &ta);
 	noise_split(&b, &tb);
 	check(!memcmp(ta.tx.key, o1, 32) && !memcmp(ta.tx.salt, o1 + 32, 4) &&
 		  !memcmp(ta.rx.key, o2, 32) && !memcmp(ta.rx.salt, o2 + 32, 4),
-	      "reference: initiator tx = HKDF out1[0..31]+[32..35], rx = out2");
+	      "reference (%s): initiator tx = HKDF out1[0..31]+[32..35], rx = out2", P);
 	check(!memcmp(tb.tx.key, o2, 32) && !memcmp(tb.tx.salt, o2 + 32, 4) &&
 		  !memcmp(tb.rx.key, o1, 32) && !memcmp(tb.rx.salt, o1 + 32, 4),
-	      "reference: responder tx = out2, rx = out1");
+	      "reference (%s): responder tx = out2, rx = out1", P);
 	check(!memcmp(ta.send.k, o1, 32) && !memcmp(tb.send.k, o2, 32) && ta.send.n == 0,
-	      "reference: Noise CipherStates = truncated outputs, n = 0");
+	      "reference (%s): Noise CipherStates = truncated outputs, n = 0", P);
 	noise_transport_wipe(&ta);
 	noise_transport_wipe(&tb);
 	sodium_memzero(&r, sizeof(r));
+	sodium_memzero(psk, sizeof(psk));
+}
+
+#undef P
+
+static void test_noise_reference(void)
+{
+	test_noise_reference_psk(0);
+	test_noise_reference_psk(1);
 }
 
 /* The wire messages of one hs_* exchange recomputed independently. */
@@ -489,7 +534,7 @@ static void test_wire_reference(void)
 {
 	uint8_t ipriv[32], rpriv[32], iepriv[32], repriv[32], iep[32], rep[32];
 	uint8_t init[HS_INITIATION_LEN], want[HS_INITIATION_LEN], ts[12], prologue[64];
-	uint8_t key[32], mac[16], o1[64], o2[64], in[40];
+	uint8_t key[32], mac[16], o1[64], o2[64], in[40], psk[32];
 	struct hs_result ri, rr;
 	struct pair p;
 	struct ref r;
@@ -505,13 +550,16 @@ static void test_wire_reference(void)
 		check(0, "wire reference: setup");
 		return;
 	}
+	randombytes_buf(psk, 32);
+	hs_peer_set_psk(p.i, p.r_at_i, psk);
+	hs_peer_set_psk(p.r, p.i_at_r, psk);
 	hs_set_next_ephemeral(p.i, iepriv);
 	hs_set_next_ephemeral(p.r, repriv);
 	ok = !hs_create_initiation(p.i, p.r_at_i, init, sizeof(init)) &&
 	     !hs_consume_initiation(p.r, init, sizeof(init), &p.iaddr, &rr) &&
 	     rr.reply_len == HS_RESPONSE_LEN &&
 	     !hs_consume_response(p.i, rr.reply, rr.reply_len, &p.raddr, &ri);
-	check(ok, "wire reference: exchange with injected ephemerals");
+	check(ok, "wire reference: exchange with injected ephemerals and a psk on both peers");
 
 	/* Header: type 1, reserved 0, le32 sender index = initiator's local index. */
 	check(init[0] == 1 && !init[1] && !init[2] && !init[3] &&
@@ -534,7 +582,7 @@ static void test_wire_reference(void)
 	ref_init(&r, prologue, plen + 8, p.rpub);
 	memcpy(want, init, 8);
 	memcpy(want + 8, iep, 32);
-	ref_mix_hash(&r, iep, 32);
+	ref_mix_e(&r, iep);
 	ref_mix_dh(&r, iepriv, p.rpub);
 	ref_encrypt_and_hash(&r, p.ipub, 32, want + 40);
 	ref_mix_dh(&r, ipriv, p.rpub);
@@ -551,9 +599,10 @@ static void test_wire_reference(void)
 	      "wire reference: initiation mac1 (OpenSSL BLAKE2BMAC) and zero mac2");
 
 	/* Response. */
-	ref_mix_hash(&r, rep, 32);
+	ref_mix_e(&r, rep);
 	ref_mix_dh(&r, repriv, iep);
 	ref_mix_dh(&r, repriv, p.ipub);
+	ref_mix_psk(&r, psk); /* the peers' PresharedKey */
 	memcpy(want, rr.reply, 12);
 	memcpy(want + 12, rep, 32);
 	ref_encrypt_and_hash(&r, NULL, 0, want + 44);
@@ -573,6 +622,7 @@ static void test_wire_reference(void)
 	hs_result_wipe(&ri);
 	hs_result_wipe(&rr);
 	sodium_memzero(&r, sizeof(r));
+	sodium_memzero(psk, sizeof(psk));
 	pair_free(&p);
 }
 
@@ -795,7 +845,7 @@ static void test_tamper(void)
 			int want = i == 0   ? -HS_R_BAD_TYPE
 				   : i < 4  ? -HS_R_BAD_RESERVED
 				   : i < 12 ? -HS_R_UNKNOWN_INDEX
-					    : -HS_R_DECRYPT;
+					    : -HS_R_RESPONSE_AUTH;
 
 			memcpy(t, resp, sizeof(resp));
 			t[i] ^= (uint8_t)(1 << b);
@@ -1408,6 +1458,73 @@ static void test_forged_cookie(void)
 	pair_free(&p);
 }
 
+/* One exchange with the given psks (NULL: none) on the initiator's and the
+ * responder's side; returns hs_consume_response's result, and the
+ * responder's in *rrc. */
+static int psk_exchange(const uint8_t *ipsk, const uint8_t *rpsk, int *rrc, struct hs_keys *ik,
+			struct hs_keys *rk)
+{
+	uint8_t init[HS_INITIATION_LEN];
+	struct hs_result ri, rr;
+	struct pair p;
+	int rc;
+
+	if (pair_new(&p, NULL, NULL))
+		return -ENOMEM;
+	hs_peer_set_psk(p.i, p.r_at_i, ipsk);
+	hs_peer_set_psk(p.r, p.i_at_r, rpsk);
+	rc = hs_create_initiation(p.i, p.r_at_i, init, sizeof(init));
+	*rrc = rc ? rc : hs_consume_initiation(p.r, init, sizeof(init), &p.iaddr, &rr);
+	rc = *rrc ? *rrc : hs_consume_response(p.i, rr.reply, rr.reply_len, &p.raddr, &ri);
+	if (!*rrc) {
+		*rk = rr.keys;
+		if (!rc)
+			*ik = ri.keys;
+		else
+			check(!ri.have_keys, "psk: a refused response yields no keys");
+	}
+	hs_result_wipe(&ri);
+	hs_result_wipe(&rr);
+	pair_free(&p);
+	return rc;
+}
+
+/* Issue 11: PresharedKey mixed in as WireGuard's psk2. */
+static void test_psk(void)
+{
+	uint8_t a[32], b[32], zero[32] = {0};
+	struct hs_keys ik, rk, ik2, rk2;
+	int rc, rrc;
+
+	randombytes_buf(a, sizeof(a));
+	memcpy(b, a, sizeof(b));
+	b[0] ^= 0x80;
+	rc = psk_exchange(a, a, &rrc, &ik, &rk);
+	check(!rrc && !rc && keys_match(&ik, &rk), "psk: the same psk on both sides: accepted (%s)",
+	      rs(rc));
+	rc = psk_exchange(NULL, NULL, &rrc, &ik2, &rk2);
+	check(!rrc && !rc && keys_match(&ik2, &rk2) && memcmp(&ik.tx, &ik2.tx, sizeof(ik.tx)),
+	      "psk: no psk on either side: accepted, other keys (%s)", rs(rc));
+	rc = psk_exchange(zero, NULL, &rrc, &ik2, &rk2);
+	check(!rrc && !rc, "psk: an all-zero psk is the same as none (as WireGuard) (%s)", rs(rc));
+	rc = psk_exchange(a, b, &rrc, &ik2, &rk2);
+	check(!rrc && rc == -HS_R_RESPONSE_AUTH,
+	      "psk: psks one bit apart: the responder answers (message 1 does not depend on "
+	      "it), the initiator refuses: %s",
+	      rs(rc));
+	rc = psk_exchange(a, NULL, &rrc, &ik2, &rk2);
+	check(!rrc && rc == -HS_R_RESPONSE_AUTH, "psk: initiator only: refused: %s", rs(rc));
+	rc = psk_exchange(NULL, a, &rrc, &ik2, &rk2);
+	check(!rrc && rc == -HS_R_RESPONSE_AUTH, "psk: responder only: refused: %s", rs(rc));
+	check(hs_peer_set_psk(NULL, 0, a) == -ENOENT, "psk: set on no device refused");
+	sodium_memzero(a, sizeof(a));
+	sodium_memzero(b, sizeof(b));
+	sodium_memzero(&ik, sizeof(ik));
+	sodium_memzero(&rk, sizeof(rk));
+	sodium_memzero(&ik2, sizeof(ik2));
+	sodium_memzero(&rk2, sizeof(rk2));
+}
+
 static void test_strerror(void)
 {
 	static const struct {
@@ -1422,6 +1539,7 @@ static void test_strerror(void)
 	    {HS_R_UNKNOWN_PEER, "unknown peer"},
 	    {HS_R_REPLAY, "replayed timestamp (not newer than the last accepted)"},
 	    {HS_R_BAD_RESERVED, "bad reserved bytes"},
+	    {HS_R_RESPONSE_AUTH, "response not authentic (preshared keys differ, or it was altered)"},
 	};
 	int ok = 1;
 
@@ -1462,6 +1580,7 @@ int main(void)
 	test_many_sources();
 	test_distributed_flood();
 	test_forged_cookie();
+	test_psk();
 	test_strerror();
 	return check_summary();
 }
