@@ -234,8 +234,9 @@ static int decode_key(struct parser *p, unsigned int line, const char *field, co
 		return fail(p, line, field,
 			    "%s%snot a key: %zu characters, a base64 key has 44 (32 bytes)",
 			    path ? path : "", path ? ": " : "", len);
-	return fail(p, line, field, "%s%snot a key: invalid base64 (as printed by bpftun genkey)",
-		    path ? path : "", path ? ": " : "");
+	return fail(p, line, field, "%s%snot a key: invalid base64 (as printed by bpftun %s)",
+		    path ? path : "", path ? ": " : "",
+		    strstr(field, "Preshared") ? "genpsk" : "genkey");
 }
 
 static const char *file_type(unsigned int mode)
