@@ -40,7 +40,8 @@ struct hs_peer {
 	uint8_t pub[NOISE_DHLEN];
 	uint8_t mac1_key[32];	/* mac1 of messages we send to this peer */
 	uint8_t cookie_key[32]; /* decrypts this peer's cookie replies */
-	uint8_t psk[NOISE_PSKLEN]; /* pre-shared key, all zero when none */
+	/* Pre-shared key (PresharedKey), all zero when none. */
+	uint8_t psk[NOISE_PSKLEN];
 	/* Responder: greatest TAI64N accepted from this peer. */
 	uint8_t last_ts[HS_TAI64N_LEN];
 	bool have_ts;

@@ -781,7 +781,7 @@ static void check_files(void)
 
 	/* PresharedKey (issue 11): inline in a 0600 file, from a 0600 file, none. */
 	subst(IFACE PEER1 "PresharedKey = " PUB3 "\n" PEER2 "PresharedKeyFile = @DIR@/key600\n"
-	      "[Peer]\nPublicKey = " PUB3 "\n",
+			  "[Peer]\nPublicKey = " PUB3 "\n",
 	      tmpdir, text, sizeof(text));
 	write_file("bt4.conf", text, strlen(text), 0600, path);
 	r = bt_config_parse_file(path, &cfg, &err);

@@ -363,8 +363,8 @@ static void test_vector(void)
 	check(!memcmp(rk.pub, rsp, 32), "vector: resp_static's public key = init_remote_static");
 	check(!noise_handshake_init(&a, NOISE_INITIATOR, &ik, rsp, prologue, prlen) &&
 		  !noise_handshake_init(&b, NOISE_RESPONDER, &rk, NULL, prologue, prlen) &&
-		  !noise_handshake_set_ephemeral(&a, ie) && !noise_handshake_set_ephemeral(&b, re) &&
-		  !noise_handshake_set_psk(&a, psk),
+		  !noise_handshake_set_ephemeral(&a, ie) &&
+		  !noise_handshake_set_ephemeral(&b, re) && !noise_handshake_set_psk(&a, psk),
 	      "vector: Initialize with prologue, injected ephemerals, the initiator's psk");
 
 	for (int m = 0; m < 2; m++) {
@@ -428,7 +428,8 @@ static void test_vector(void)
 		plen = unhex(caco_ikpsk2_payload[0], pl, sizeof(pl));
 		ctlen = unhex(caco_ikpsk2_ciphertext[0], ct, sizeof(ct));
 		ok = !noise_write_message(&a, pl, plen, buf, sizeof(buf), &n) &&
-		     !memcmp(buf, ct, n) && !noise_read_message(&b, buf, n, got, sizeof(got), &gn) &&
+		     !memcmp(buf, ct, n) &&
+		     !noise_read_message(&b, buf, n, got, sizeof(got), &gn) &&
 		     !noise_handshake_set_psk(&b, psk) &&
 		     !noise_write_message(&b, NULL, 0, buf, sizeof(buf), &n);
 		rc = noise_read_message(&a, buf, n, got, sizeof(got), &gn);
@@ -502,7 +503,8 @@ static void test_noise_reference_psk(int with_psk)
 	ref_encrypt_and_hash(&r, pl2, sizeof(pl2), e2 + 32);
 	check(n2 == 32 + sizeof(pl2) + 16 && !memcmp(m2, e2, n2),
 	      "reference (%s): message 2 bytes equal the independent computation", P);
-	check(!memcmp(h, r.h, 64), "reference (%s): handshake hash equals the independent computation", P);
+	check(!memcmp(h, r.h, 64),
+	      "reference (%s): handshake hash equals the independent computation", P);
 
 	ref_hkdf(r.ck, NULL, 0, 2, o1, o2, NULL);
 	noise_split(&a, &ta);
@@ -1539,7 +1541,8 @@ static void test_strerror(void)
 	    {HS_R_UNKNOWN_PEER, "unknown peer"},
 	    {HS_R_REPLAY, "replayed timestamp (not newer than the last accepted)"},
 	    {HS_R_BAD_RESERVED, "bad reserved bytes"},
-	    {HS_R_RESPONSE_AUTH, "response not authentic (preshared keys differ, or it was altered)"},
+	    {HS_R_RESPONSE_AUTH,
+	     "response not authentic (preshared keys differ, or it was altered)"},
 	};
 	int ok = 1;
 
