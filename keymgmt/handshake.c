@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * handshake.c - bpftun's handshake messages (initiation, response, cookie
- * reply) on top of Noise IK; see handshake.h for the wire format and the order
+ * reply) on top of Noise IKpsk2; see handshake.h for the wire format and the order
  * of checks.
  *
  * Owns the device state: the static keypair, the peer table (fixed size, filled

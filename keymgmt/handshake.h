@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * handshake.h - bpftun's handshake messages on top of Noise IK (noise.h),
+ * handshake.h - bpftun's handshake messages on top of Noise IKpsk2 (noise.h),
  * modelled on WireGuard's, with its optional per-peer pre-shared key (psk2).
  *
  * Owns the wire format of the three handshake messages, their parser and the
