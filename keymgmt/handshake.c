@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * handshake.c - bpftun's handshake messages (initiation, response, cookie
- * reply) on top of Noise IK; see handshake.h for the wire format and the order
+ * reply) on top of Noise IKpsk2; see handshake.h for the wire format and the order
  * of checks.
  *
  * Owns the device state: the static keypair, the peer table (fixed size, filled
@@ -40,6 +40,8 @@ struct hs_peer {
 	uint8_t pub[NOISE_DHLEN];
 	uint8_t mac1_key[32];	/* mac1 of messages we send to this peer */
 	uint8_t cookie_key[32]; /* decrypts this peer's cookie replies */
+	/* Pre-shared key (PresharedKey), all zero when none. */
+	uint8_t psk[NOISE_PSKLEN];
 	/* Responder: greatest TAI64N accepted from this peer. */
 	uint8_t last_ts[HS_TAI64N_LEN];
 	bool have_ts;
@@ -481,6 +483,19 @@ int hs_peer_remove(struct hs_device *dev, uint32_t peer_id)
 	return 0;
 }
 
+int hs_peer_set_psk(struct hs_device *dev, uint32_t peer_id, const uint8_t psk[NOISE_PSKLEN])
+{
+	struct hs_peer *p = dev ? peer_get(dev, peer_id) : NULL;
+
+	if (!p)
+		return -ENOENT;
+	if (psk)
+		memcpy(p->psk, psk, NOISE_PSKLEN);
+	else
+		sodium_memzero(p->psk, NOISE_PSKLEN);
+	return 0;
+}
+
 int hs_peer_get_timestamp(struct hs_device *dev, uint32_t peer_id, uint8_t ts[HS_TAI64N_LEN])
 {
 	struct hs_peer *p = dev ? peer_get(dev, peer_id) : NULL;
@@ -898,6 +913,8 @@ int hs_create_initiation(struct hs_device *dev, uint32_t peer_id, uint8_t *out, 
 	ret =
 	    noise_handshake_init(&hs, NOISE_INITIATOR, &dev->s, p->pub, prologue, sizeof(prologue));
 	if (!ret)
+		ret = noise_handshake_set_psk(&hs, p->psk);
+	if (!ret)
 		ret = use_next_ephemeral(dev, &hs);
 	if (!ret)
 		ret = noise_write_message(&hs, ts, sizeof(ts), msg + INIT_OFF(ephemeral),
@@ -992,7 +1009,9 @@ int hs_consume_initiation(struct hs_device *dev, const uint8_t *msg, size_t len,
 	reply[0] = BPFTUN_MSG_HANDSHAKE_RESP;
 	put_le32(reply + RESP_OFF(sender_index), idx);
 	put_le32(reply + RESP_OFF(receiver_index), sender);
-	ret = use_next_ephemeral(dev, &hs);
+	ret = noise_handshake_set_psk(&hs, p->psk);
+	if (!ret)
+		ret = use_next_ephemeral(dev, &hs);
 	if (!ret)
 		ret = noise_write_message(&hs, NULL, 0, reply + RESP_OFF(ephemeral),
 					  RESP_OFF(mac1) - RESP_OFF(ephemeral), &n);
@@ -1064,7 +1083,10 @@ int hs_consume_response(struct hs_device *dev, const uint8_t *msg, size_t len,
 	ret = noise_read_message(&hs, msg + RESP_OFF(ephemeral),
 				 RESP_OFF(mac1) - RESP_OFF(ephemeral), NULL, 0, &n);
 	if (ret) {
-		ret = noise_reason(dev, ret);
+		/* Message 2 has no tag before the psk token: a different
+		 * PresharedKey on the two sides and an altered e or tag look
+		 * the same, and this is the one place where the first shows. */
+		ret = ret == -EBADMSG ? reject(dev, HS_R_RESPONSE_AUTH) : noise_reason(dev, ret);
 		goto out;
 	}
 	ret = noise_split(&hs, &t);

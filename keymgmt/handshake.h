@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * handshake.h - bpftun's handshake messages on top of Noise IK (noise.h),
- * modelled on WireGuard's (no pre-shared key).
+ * handshake.h - bpftun's handshake messages on top of Noise IKpsk2 (noise.h),
+ * modelled on WireGuard's, with its optional per-peer pre-shared key (psk2).
  *
  * Owns the wire format of the three handshake messages, their parser and the
  * reasons it gives for every rejection, mac1/mac2 and cookies, the per-source
@@ -148,7 +148,8 @@ _Static_assert(__builtin_offsetof(struct hs_response, mac2) == HS_RESPONSE_LEN -
 	X(UNKNOWN_PEER, "unknown peer")                                                            \
 	X(REPLAY, "replayed timestamp (not newer than the last accepted)")                         \
 	X(UNKNOWN_INDEX, "unknown receiver index (no such pending handshake)")                     \
-	X(STALE, "stale (the pending handshake expired)")
+	X(STALE, "stale (the pending handshake expired)")                                          \
+	X(RESPONSE_AUTH, "response not authentic (preshared keys differ, or it was altered)")
 
 #define HS_REASON_ENUM(n, s) HS_R_##n,
 enum hs_reason { HS_R_FIRST = HS_REASON_BASE - 1, HS_REASONS(HS_REASON_ENUM) HS_R_END };
@@ -241,6 +242,11 @@ void hs_get_stats(const struct hs_device *dev, struct hs_stats *st);
  * -EINVAL for our own key. */
 int hs_peer_add(struct hs_device *dev, const uint8_t pub[NOISE_DHLEN], uint32_t *peer_id);
 int hs_peer_remove(struct hs_device *dev, uint32_t peer_id);
+/* The peer's pre-shared key (Noise psk2, as WireGuard's PresharedKey); NULL
+ * or never set: 32 zero bytes. Used from the next initiation this side writes
+ * and the next initiation it answers; a pending initiation keeps the key it
+ * was started with. Wiped with the peer. */
+int hs_peer_set_psk(struct hs_device *dev, uint32_t peer_id, const uint8_t psk[NOISE_PSKLEN]);
 /* The greatest initiation timestamp accepted from a peer, out and in, so
  * that a restarted key manager keeps refusing replays of old initiations.
  * get: -ENODATA before the first; set: keeps the greater of the two. */

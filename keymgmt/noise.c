@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * noise.c - Noise_IK_25519_ChaChaPoly_BLAKE2b (Noise spec revision 34).
+ * noise.c - Noise_IKpsk2_25519_ChaChaPoly_BLAKE2b (Noise spec revision 34).
  *
  * Owns the implementation of the CipherState, SymmetricState and
  * HandshakeState of noise.h: HASH (BLAKE2b-512), HMAC (RFC 2104 over it),
- * HKDF (spec 4.3), DH (X25519), CIPHER (ChaCha20-Poly1305 IETF), the IK
+ * HKDF (spec 4.3), DH (X25519), CIPHER (ChaCha20-Poly1305 IETF), the IKpsk2
  * message patterns and Split(). Only libsodium is used. Each function keeps its
  * secret temporaries in locals that are wiped before every return.
  */
@@ -282,6 +282,35 @@ static int mix_key(struct noise_symmetric *ss, const uint8_t *ikm, size_t len)
 	return ret;
 }
 
+/* MixKeyAndHash(psk) (spec 5.2): HKDF(ck, psk, 3) -> ck, temp_h, temp_k;
+ * MixHash(temp_h); InitializeKey(temp_k truncated to 32 bytes). */
+static int mix_key_and_hash(struct noise_symmetric *ss, const uint8_t *ikm, size_t len)
+{
+	uint8_t ck[NOISE_HASHLEN], temp_h[NOISE_HASHLEN], temp_k[NOISE_HASHLEN];
+	int ret;
+
+	ret = noise_hkdf(ss->ck, ikm, len, 3, ck, temp_h, temp_k);
+	if (!ret) {
+		memcpy(ss->ck, ck, NOISE_HASHLEN);
+		ret = mix_hash(ss, temp_h, NOISE_HASHLEN);
+	}
+	if (!ret)
+		cipher_init_key(&ss->cs, temp_k);
+	sodium_memzero(ck, sizeof(ck));
+	sodium_memzero(temp_h, sizeof(temp_h));
+	sodium_memzero(temp_k, sizeof(temp_k));
+	return ret;
+}
+
+/* The "e" token's symmetric part: MixHash(e.pub), and, because this is a psk
+ * handshake (spec 9.2), MixKey(e.pub). */
+static int mix_ephemeral(struct noise_symmetric *ss, const uint8_t pub[NOISE_DHLEN])
+{
+	int ret = mix_hash(ss, pub, NOISE_DHLEN);
+
+	return ret ? ret : mix_key(ss, pub, NOISE_DHLEN);
+}
+
 /* MixKey(DH(priv, pub)). */
 static int mix_dh(struct noise_symmetric *ss, const uint8_t *priv, const uint8_t *pub)
 {
@@ -383,6 +412,19 @@ int noise_handshake_set_ephemeral(struct noise_handshake *hs, const uint8_t priv
 	return ret;
 }
 
+int noise_handshake_set_psk(struct noise_handshake *hs, const uint8_t psk[NOISE_PSKLEN])
+{
+	/* The psk token is in message 2 (msg == 1): not yet processed while
+	 * msg is 0 or 1. */
+	if (!hs || hs->msg < 0 || hs->msg > 1)
+		return -EINVAL;
+	if (psk)
+		memcpy(hs->psk, psk, NOISE_PSKLEN);
+	else
+		sodium_memzero(hs->psk, NOISE_PSKLEN);
+	return 0;
+}
+
 static int ensure_ephemeral(struct noise_handshake *hs)
 {
 	if (hs->has_e)
@@ -412,7 +454,7 @@ int noise_write_message(struct noise_handshake *hs, const uint8_t *payload, size
 	/* e */
 	memcpy(out, hs->e.pub, NOISE_DHLEN);
 	off = NOISE_DHLEN;
-	ret = mix_hash(&hs->ss, hs->e.pub, NOISE_DHLEN);
+	ret = mix_ephemeral(&hs->ss, hs->e.pub);
 	if (ret)
 		goto fail;
 
@@ -426,10 +468,12 @@ int noise_write_message(struct noise_handshake *hs, const uint8_t *payload, size
 		off += n;
 		ret = mix_dh(&hs->ss, hs->s.priv, hs->rs);
 	} else {
-		/* <- e, ee, se */
+		/* <- e, ee, se, psk */
 		ret = mix_dh(&hs->ss, hs->e.priv, hs->re);
 		if (!ret)
 			ret = mix_dh(&hs->ss, hs->e.priv, hs->rs);
+		if (!ret)
+			ret = mix_key_and_hash(&hs->ss, hs->psk, NOISE_PSKLEN);
 	}
 	if (!ret)
 		ret = encrypt_and_hash(&hs->ss, payload, payload_len, out + off, &n);
@@ -468,7 +512,7 @@ int noise_read_message(struct noise_handshake *hs, const uint8_t *msg, size_t le
 	/* e */
 	memcpy(hs->re, msg, NOISE_DHLEN);
 	off = NOISE_DHLEN;
-	ret = mix_hash(&hs->ss, hs->re, NOISE_DHLEN);
+	ret = mix_ephemeral(&hs->ss, hs->re);
 	if (ret)
 		goto fail;
 
@@ -484,10 +528,12 @@ int noise_read_message(struct noise_handshake *hs, const uint8_t *msg, size_t le
 		off += NOISE_DHLEN + NOISE_TAGLEN;
 		ret = mix_dh(&hs->ss, hs->s.priv, hs->rs);
 	} else {
-		/* <- e, ee, se */
+		/* <- e, ee, se, psk */
 		ret = mix_dh(&hs->ss, hs->e.priv, hs->re);
 		if (!ret)
 			ret = mix_dh(&hs->ss, hs->s.priv, hs->re);
+		if (!ret)
+			ret = mix_key_and_hash(&hs->ss, hs->psk, NOISE_PSKLEN);
 	}
 	if (!ret)
 		ret = decrypt_and_hash(&hs->ss, msg + off, len - off, payload);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * noise.h - the Noise protocol framework (noiseprotocol.org, revision 34) for
- * exactly one protocol, "Noise_IK_25519_ChaChaPoly_BLAKE2b", built from
+ * exactly one protocol, "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2b", built from
  * libsodium primitives only.
  *
  * Owns the interface of the CipherState, SymmetricState and HandshakeState
@@ -11,9 +11,12 @@
  *   CIPHER ChaCha20-Poly1305 IETF, nonce = 4 zero bytes || le64(n)
  *   HASH   BLAKE2b-512 (HASHLEN 64, BLOCKLEN 128)
  *   HMAC   RFC 2104 over BLAKE2b-512 (not libsodium's keyed BLAKE2b)
- * IK pattern, with the pre-message "<- s":
+ * IKpsk2 pattern (IK with the psk2 modifier, spec 9), with the pre-message "<- s":
  *   -> e, es, s, ss
- *   <- e, ee, se
+ *   <- e, ee, se, psk
+ * As in every psk handshake (spec 9.2), each "e" token is also MixKey(e.pub);
+ * "psk" is MixKeyAndHash(psk). The PSK is 32 bytes; a handshake without one
+ * uses 32 zero bytes, as WireGuard does (noise_handshake_set_psk).
  *
  * Every function returns 0 or -errno:
  *   -EINVAL       bad argument, or the call does not fit the handshake's state
@@ -34,7 +37,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define NOISE_PROTOCOL_NAME "Noise_IK_25519_ChaChaPoly_BLAKE2b"
+#define NOISE_PROTOCOL_NAME "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2b"
+#define NOISE_PSKLEN	    32
 #define NOISE_DHLEN	    32
 #define NOISE_HASHLEN	    64
 #define NOISE_BLOCKLEN	    128
@@ -84,6 +88,7 @@ struct noise_handshake {
 	uint8_t rs[NOISE_DHLEN];
 	uint8_t re[NOISE_DHLEN];
 	bool has_rs;
+	uint8_t psk[NOISE_PSKLEN]; /* all zero unless noise_handshake_set_psk() */
 };
 
 /* One direction's key material for the tunnel's AEAD, from a Split() output. */
@@ -148,6 +153,13 @@ int noise_handshake_init(struct noise_handshake *hs, enum noise_role role,
 /* Use this ephemeral private key instead of a fresh random one (test vectors).
  * Only before this side writes its message. */
 int noise_handshake_set_ephemeral(struct noise_handshake *hs, const uint8_t priv[NOISE_DHLEN]);
+/*
+ * The pre-shared key mixed in by message 2's "psk" token; NULL = 32 zero
+ * bytes (the default). Allowed until that token is processed: the initiator
+ * before it reads message 2, the responder before it writes it (after reading
+ * message 1, once it knows who the initiator is). -EINVAL otherwise.
+ */
+int noise_handshake_set_psk(struct noise_handshake *hs, const uint8_t psk[NOISE_PSKLEN]);
 /*
  * WriteMessage: the next handshake message, carrying payload (NULL if 0 bytes),
  * into out (out_size bytes, at least NOISE_IK_MSG1_LEN/MSG2_LEN(payload_len)).

@@ -129,6 +129,10 @@ int resume(struct km *km)
 		kp->id = (uint32_t)i;
 		kp->pending_slot = -1;
 		err = hs_peer_add(km->hs, km->cfg.peers[i].public_key, &id);
+		if (!err && id == (uint32_t)i) /* PresharedKey, all zero when none */
+			err = hs_peer_set_psk(km->hs, id, km->cfg.peers[i].psk);
+		/* the handshake device keeps the (mlocked) copy, as for the private key */
+		sodium_memzero(km->cfg.peers[i].psk, sizeof(km->cfg.peers[i].psk));
 		if (err || id != (uint32_t)i)
 			return err ?: -EINVAL;
 		if (dp_get_peer(km->dp, (uint32_t)i, &p) ||

@@ -207,8 +207,34 @@ static const struct bad_case bad[] = {
      "bt0.conf:4: Endpoint: belongs in [Peer], not in [Interface]"},
     {"WireGuard key bpftun lacks", NULL, 0, IFACE "DNS = 192.0.2.53\n" PEER1,
      "bt0.conf:4: DNS: a WireGuard key that bpftun does not support"},
-    {"PresharedKey", NULL, 0, IFACE PEER1 "PresharedKey = " PUB3 "\n",
-     "bt0.conf:7: PresharedKey: a WireGuard key that bpftun does not support"},
+    /* PresharedKey: a secret, refused like PrivateKey and never quoted */
+    {"PresharedKey in a 0644 config", "bt0.conf", 0644,
+     IFACE_NOKEY "PrivateKeyFile = @DIR@/key600\n" PEER1 "PresharedKey = " PRIV "\n",
+     "bt0.conf:7: PresharedKey: @DIR@/bt0.conf: mode 0644 is readable by group or others; "
+     "chmod 600 it"},
+    {"PresharedKey in a 0604 config", "bt0.conf", 0604,
+     IFACE_NOKEY "PrivateKeyFile = @DIR@/key600\n" PEER1 "PresharedKey = " PRIV "\n",
+     "bt0.conf:7: PresharedKey: @DIR@/bt0.conf: mode 0604 is readable by group or others"},
+    {"PresharedKey not base64", NULL, 0, IFACE PEER1 "PresharedKey = " PRIV_NONCANON "\n",
+     "bt0.conf:7: PresharedKey: not a key: invalid base64"},
+    {"PresharedKey too short", NULL, 0, IFACE PEER1 "PresharedKey = AAECAwQFBgcICQoLDA0O\n",
+     "bt0.conf:7: PresharedKey: not a key: 20 characters, a base64 key has 44"},
+    {"PresharedKey twice", NULL, 0,
+     IFACE PEER1 "PresharedKey = " PUB3 "\nPresharedKey = " PUB3 "\n",
+     "bt0.conf:8: PresharedKey: duplicate key (first at line 7)"},
+    {"PresharedKey and PresharedKeyFile", NULL, 0,
+     IFACE PEER1 "PresharedKey = " PUB3 "\nPresharedKeyFile = @DIR@/key600\n",
+     "bt0.conf:8: PresharedKeyFile: conflicts with PresharedKey at line 7; use one"},
+    {"PresharedKeyFile then PresharedKey", NULL, 0,
+     IFACE PEER1 "PresharedKeyFile = @DIR@/key600\nPresharedKey = " PUB3 "\n",
+     "bt0.conf:8: PresharedKey: conflicts with PresharedKeyFile at line 7; use one"},
+    {"PresharedKeyFile readable by group (0640)", NULL, 0,
+     IFACE PEER1 "PresharedKeyFile = @DIR@/key640\n",
+     "bt0.conf:7: PresharedKeyFile: @DIR@/key640: mode 0640 is readable by group or others"},
+    {"PresharedKeyFile relative path", NULL, 0, IFACE PEER1 "PresharedKeyFile = key600\n",
+     "bt0.conf:7: PresharedKeyFile: 'key600': use an absolute path"},
+    {"PresharedKey in [Interface]", NULL, 0, IFACE "PresharedKey = " PUB3 "\n" PEER1,
+     "bt0.conf:4: PresharedKey: belongs in [Peer], not in [Interface]"},
     {"unknown section", NULL, 0, IFACE "[Interfaces]\n",
      "bt0.conf:4: [Interfaces]: unknown section; valid sections: [Interface], [Peer]"},
     {"malformed section header", NULL, 0, IFACE "[Peer\n", "bt0.conf:4: malformed section header"},
@@ -753,6 +779,21 @@ static void check_files(void)
 	check(r == 0 && key_is(cfg.private_key, 0, 1), "PrivateKeyFile 0400 read (%s)", err.msg);
 	bt_config_free(&cfg);
 
+	/* PresharedKey (issue 11): inline in a 0600 file, from a 0600 file, none. */
+	subst(IFACE PEER1 "PresharedKey = " PUB3 "\n" PEER2 "PresharedKeyFile = @DIR@/key600\n"
+			  "[Peer]\nPublicKey = " PUB3 "\n",
+	      tmpdir, text, sizeof(text));
+	write_file("bt4.conf", text, strlen(text), 0600, path);
+	r = bt_config_parse_file(path, &cfg, &err);
+	check(r == 0 && cfg.npeers == 3 && cfg.peers[0].have_psk && cfg.peers[0].psk_line == 7 &&
+		  key_is(cfg.peers[0].psk, 0x42, 0) && cfg.peers[1].have_psk &&
+		  cfg.peers[1].psk_line == 11 && key_is(cfg.peers[1].psk, 0, 1) &&
+		  !cfg.peers[2].have_psk && !cfg.peers[2].psk_line &&
+		  all_zero(cfg.peers[2].psk, sizeof(cfg.peers[2].psk)),
+	      "PresharedKey (0600 config) and PresharedKeyFile read; a peer without has none (%s)",
+	      err.msg);
+	bt_config_free(&cfg);
+
 	snprintf(path, sizeof(path), "%s/missing.conf", tmpdir);
 	r = bt_config_parse_file(path, &cfg, &err);
 	snprintf(text, sizeof(text), "bpftun: %s: No such file or directory", path);
@@ -813,7 +854,7 @@ static int write_seeds(const char *dir, const char *dict)
 		return perror(dict), 1;
 	fputs("\"[Interface]\"\n\"[Peer]\"\n\"PrivateKey\"\n\"PrivateKeyFile\"\n\"ListenPort\"\n"
 	      "\"Address\"\n\"MTU\"\n\"Cipher\"\n\"Steering\"\n\"SteeringCPUs\"\n\"PublicKey\"\n\"E"
-	      "ndpoint\"\n\"AllowedIPs\"\n"
+	      "ndpoint\"\n\"AllowedIPs\"\n\"PresharedKey\"\n\"PresharedKeyFile\"\n"
 	      "\"PersistentKeepalive\"\n\"aes-generic\"\n\"aes-fixed-time\"\n\"off\"\n"
 	      "\" = \"\n\"\\x0a\"\n\"#\"\n\",\"\n\"/\"\n\"::\"\n\"[::1]:\"\n\"/32\"\n\"/128\"\n"
 	      "\"" PUB1 "\"\n\"" PUB2 "\"\n\"" PRIV "\"\n",

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * test_noise.c - tests of keymgmt/noise.c (Noise_IK_25519_ChaChaPoly_BLAKE2b)
+ * test_noise.c - tests of keymgmt/noise.c (Noise_IKpsk2_25519_ChaChaPoly_BLAKE2b)
  * and keymgmt/handshake.c (bpftun's handshake messages).
  *
  * Owns: the published Noise test vector, the checks of HASH/HMAC/HKDF against
@@ -21,6 +21,7 @@
 #include "check.h"
 #include "handshake.h"
 #include "noise.h"
+#include "noise_vectors.h"
 
 #define NS_PER_S 1000000000ULL
 
@@ -106,10 +107,10 @@ struct ref {
 
 static void ref_init(struct ref *r, const uint8_t *prologue, size_t plen, const uint8_t rs[32])
 {
-	static const char name[] = "Noise_IK_25519_ChaChaPoly_BLAKE2b";
+	static const char name[] = "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2b";
 
 	memset(r, 0, sizeof(*r));
-	memcpy(r->h, name, strlen(name)); /* 33 <= 64: zero padded */
+	memcpy(r->h, name, strlen(name)); /* 37 <= 64: zero padded */
 	memcpy(r->ck, r->h, 64);
 	ossl_hash2(r->h, 64, prologue, plen, r->h);
 	ossl_hash2(r->h, 64, rs, 32, r->h);
@@ -120,15 +121,41 @@ static void ref_mix_hash(struct ref *r, const uint8_t *d, size_t len)
 	ossl_hash2(r->h, 64, d, len, r->h);
 }
 
+static void ref_mix_key(struct ref *r, const uint8_t *ikm, size_t len)
+{
+	uint8_t o1[64], o2[64];
+
+	ref_hkdf(r->ck, ikm, len, 2, o1, o2, NULL);
+	memcpy(r->ck, o1, 64);
+	memcpy(r->k, o2, 32);
+	r->n = 0;
+}
+
 static void ref_mix_dh(struct ref *r, const uint8_t priv[32], const uint8_t pub[32])
 {
-	uint8_t dh[32], o1[64], o2[64];
+	uint8_t dh[32];
 
 	if (crypto_scalarmult_curve25519(dh, priv, pub))
 		memset(dh, 0, sizeof(dh));
-	ref_hkdf(r->ck, dh, 32, 2, o1, o2, NULL);
+	ref_mix_key(r, dh, 32);
+}
+
+/* "e" in a psk handshake (Noise 9.2): MixHash(e.pub), then MixKey(e.pub). */
+static void ref_mix_e(struct ref *r, const uint8_t pub[32])
+{
+	ref_mix_hash(r, pub, 32);
+	ref_mix_key(r, pub, 32);
+}
+
+/* "psk": MixKeyAndHash(psk) = HKDF(ck, psk, 3) -> ck, temp_h, temp_k. */
+static void ref_mix_psk(struct ref *r, const uint8_t psk[32])
+{
+	uint8_t o1[64], o2[64], o3[64];
+
+	ref_hkdf(r->ck, psk, 32, 3, o1, o2, o3);
 	memcpy(r->ck, o1, 64);
-	memcpy(r->k, o2, 32);
+	ref_mix_hash(r, o2, 64);
+	memcpy(r->k, o3, 32);
 	r->n = 0;
 }
 
@@ -307,73 +334,63 @@ static void test_primitives(void)
 	      "CipherState refuses n = 2^64 - 1");
 }
 
-/* The published vector: rweather/noise-c tests/vector/noise-c-basic.txt,
- * "Noise_IK_25519_ChaChaPoly_BLAKE2b" (the same vector is quoted by toxcore's
- * crypto tests). Messages alternate initiator, responder, ... */
+/* The published vector (tests/noise_vectors.h: cacophony's
+ * Noise_IKpsk2_25519_ChaChaPoly_BLAKE2b). Messages alternate initiator,
+ * responder, ... */
 static void test_vector(void)
 {
-	static const char *const v_pl[6] = {
-	    "4c756477696720766f6e204d69736573",
-	    "4d757272617920526f746862617264",
-	    "462e20412e20486179656b",
-	    "4361726c204d656e676572",
-	    "4a65616e2d426170746973746520536179",
-	    "457567656e2042f6686d20766f6e2042617765726b",
-	};
-	static const char *const v_ct[6] = {
-	    ("ca35def5ae56cec33dc2036731ab14896bc4c75dbb07a61f879f8e3afa4c7944ba83a447b38c83e3"
-	     "27ad936929812f624884847b7831e95e197b2f797088efdd232fe541af156ec6d0657602902a8c3e"
-	     "e64e470f4b6fcd9298ce0b56fe20f86e60d9d933ec6e103ffb09e6001d6abb64"),
-	    ("95ebc60d2b1fa672c1f46a8aa265ef51bfe38e7ccb39ec5be34069f1448088439f069b267a06b3de"
-	     "3ecb1043bcb09807c6cd101f3826192a65f11ef3fe4317"),
-	    "cd54383060e7a28434cca27fb1cc524cfbabeb18181589df219d07",
-	    "a856d3bf0246bfc476c655009cd1ed677b8dcc5b349ae8ef2a05f2",
-	    "49063084b2c51f098337cb8a13739ac848f907e67cfb2cc8a8b60586467aa02fc7",
-	    "8b9709d23b47e4639df7678d7a21741eba4ef1e9c60383001c7435549c20f9d56f30e935d3",
-	};
-	uint8_t prologue[16], is[32], ie[32], rsp[32], rsk[32], re[32], hash[64], h[64], h2[64];
-	uint8_t pl[64], ct[128], buf[128], got[64];
+	uint8_t prologue[16], is[32], ie[32], rsp[32], rsk[32], re[32], psk[32], hash[64], h[64];
+	uint8_t h2[64], pl[64], ct[160], buf[160], got[64];
 	struct noise_keypair ik, rk;
 	struct noise_handshake a, b;
 	struct noise_transport ta, tb;
 	long plen, ctlen, prlen;
 	size_t n = 0, gn = 0;
 
-	prlen = unhex("50726f6c6f677565313233", prologue, sizeof(prologue));
-	unhex("e61ef9919cde45dd5f82166404bd08e38bceb5dfdfded0a34c8df7ed542214d1", is, 32);
-	unhex("893e28b9dc6ca8d611ab664754b8ceb7bac5117349a4439a6b0569da977c464a", ie, 32);
-	unhex("31e0303fd6418d2f8c0e78b91f22e8caed0fbe48656dcf4767e4834f701b8f62", rsp, 32);
-	unhex("4a3acbfdb163dec651dfa3194dece676d437029c62a408b4c5ea9114246e4893", rsk, 32);
-	unhex("bbdb4cdbd309f1a1f2e1456967fe288cadd6f712d65dc7b7793d5e63da6b375b", re, 32);
-	unhex("00e51d2aac81a9b8ebe441d6af3e1c8efc0f030cc608332edcb42588ff6a0ce2"
-	      "6415ddc106e95277a5e6d54132f1e5245976b89caf96d262f1fe5a7f0c55c078",
-	      hash, 64);
+	check(!strcmp(NOISE_PROTOCOL_NAME, CACO_IKPSK2_NAME), "vector: protocol name is %s",
+	      CACO_IKPSK2_NAME);
+	prlen = unhex(CACO_IKPSK2_PROLOGUE, prologue, sizeof(prologue));
+	unhex(CACO_IKPSK2_INIT_STATIC, is, 32);
+	unhex(CACO_IKPSK2_INIT_EPHEMERAL, ie, 32);
+	unhex(CACO_IKPSK2_INIT_REMOTE_STATIC, rsp, 32);
+	unhex(CACO_IKPSK2_RESP_STATIC, rsk, 32);
+	unhex(CACO_IKPSK2_RESP_EPHEMERAL, re, 32);
+	unhex(CACO_IKPSK2_PSK, psk, 32);
+	unhex(CACO_IKPSK2_HANDSHAKE_HASH, hash, 64);
 
 	noise_keypair_from_private(&ik, is);
 	noise_keypair_from_private(&rk, rsk);
 	check(!memcmp(rk.pub, rsp, 32), "vector: resp_static's public key = init_remote_static");
 	check(!noise_handshake_init(&a, NOISE_INITIATOR, &ik, rsp, prologue, prlen) &&
 		  !noise_handshake_init(&b, NOISE_RESPONDER, &rk, NULL, prologue, prlen) &&
-		  !noise_handshake_set_ephemeral(&a, ie) && !noise_handshake_set_ephemeral(&b, re),
-	      "vector: Initialize with prologue and injected ephemerals");
+		  !noise_handshake_set_ephemeral(&a, ie) &&
+		  !noise_handshake_set_ephemeral(&b, re) && !noise_handshake_set_psk(&a, psk),
+	      "vector: Initialize with prologue, injected ephemerals, the initiator's psk");
 
 	for (int m = 0; m < 2; m++) {
 		struct noise_handshake *w = m ? &b : &a, *r = m ? &a : &b;
 		int ok;
 
-		plen = unhex(v_pl[m], pl, sizeof(pl));
-		ctlen = unhex(v_ct[m], ct, sizeof(ct));
+		plen = unhex(caco_ikpsk2_payload[m], pl, sizeof(pl));
+		ctlen = unhex(caco_ikpsk2_ciphertext[m], ct, sizeof(ct));
 		ok = !noise_write_message(w, pl, plen, buf, sizeof(buf), &n) &&
 		     n == (size_t)ctlen && !memcmp(buf, ct, n);
 		check(ok, "vector: handshake message %d bytes match (%ld bytes)", m + 1, ctlen);
 		ok = !noise_read_message(r, buf, n, got, sizeof(got), &gn) && gn == (size_t)plen &&
 		     !memcmp(got, pl, gn);
 		check(ok, "vector: handshake message %d read back, payload recovered", m + 1);
+		/* The responder learns who the initiator is from message 1 and
+		 * only then picks the psk, as the key manager does. */
+		if (m == 0)
+			check(!noise_handshake_set_psk(&b, psk),
+			      "vector: the responder sets the psk after message 1");
 	}
 	noise_handshake_hash(&a, h);
 	noise_handshake_hash(&b, h2);
 	check(!memcmp(h, hash, 64) && !memcmp(h2, hash, 64),
 	      "vector: handshake_hash matches on both sides");
+	check(noise_handshake_set_psk(&a, psk) == -EINVAL,
+	      "vector: the psk cannot change once message 2 is processed");
 	check(!noise_split(&a, &ta) && !noise_split(&b, &tb), "vector: Split");
 	check(!memcmp(ta.handshake_hash, hash, 64), "vector: Split keeps the handshake hash");
 
@@ -381,8 +398,8 @@ static void test_vector(void)
 		struct noise_transport *w = m % 2 ? &tb : &ta, *r = m % 2 ? &ta : &tb;
 		int ok;
 
-		plen = unhex(v_pl[m], pl, sizeof(pl));
-		ctlen = unhex(v_ct[m], ct, sizeof(ct));
+		plen = unhex(caco_ikpsk2_payload[m], pl, sizeof(pl));
+		ctlen = unhex(caco_ikpsk2_ciphertext[m], ct, sizeof(ct));
 		ok = !noise_cipher_encrypt(&w->send, NULL, 0, pl, plen, buf) &&
 		     (size_t)ctlen == (size_t)plen + 16 && !memcmp(buf, ct, ctlen);
 		ok = ok && !noise_cipher_decrypt(&r->recv, NULL, 0, buf, ctlen, got) &&
@@ -396,12 +413,41 @@ static void test_vector(void)
 	      "vector: tx/rx key = bytes 0..31 of each Split() output, mirrored");
 	noise_transport_wipe(&ta);
 	noise_transport_wipe(&tb);
+
+	/* The same vector with the responder's psk one bit off: message 2
+	 * (the first to depend on it) does not authenticate. */
+	noise_handshake_init(&a, NOISE_INITIATOR, &ik, rsp, prologue, prlen);
+	noise_handshake_init(&b, NOISE_RESPONDER, &rk, NULL, prologue, prlen);
+	noise_handshake_set_ephemeral(&a, ie);
+	noise_handshake_set_ephemeral(&b, re);
+	noise_handshake_set_psk(&a, psk);
+	psk[31] ^= 1;
+	{
+		int ok, rc;
+
+		plen = unhex(caco_ikpsk2_payload[0], pl, sizeof(pl));
+		ctlen = unhex(caco_ikpsk2_ciphertext[0], ct, sizeof(ct));
+		ok = !noise_write_message(&a, pl, plen, buf, sizeof(buf), &n) &&
+		     !memcmp(buf, ct, n) &&
+		     !noise_read_message(&b, buf, n, got, sizeof(got), &gn) &&
+		     !noise_handshake_set_psk(&b, psk) &&
+		     !noise_write_message(&b, NULL, 0, buf, sizeof(buf), &n);
+		rc = noise_read_message(&a, buf, n, got, sizeof(got), &gn);
+		check(ok && rc == -EBADMSG && a.msg == -1,
+		      "vector: a different psk: message 1 unchanged, message 2 refused (%d), "
+		      "handshake wiped",
+		      rc);
+	}
+	noise_handshake_wipe(&b);
+	sodium_memzero(psk, sizeof(psk));
 }
 
-/* The whole IK transcript written a second way, with a prologue, injected
- * ephemerals and payloads on both messages; h and the split keys compared. */
-static void test_noise_reference(void)
+/* The whole IKpsk2 transcript written a second way, with a prologue, injected
+ * ephemerals and payloads on both messages; h and the split keys compared.
+ * with_psk: a random psk on both sides, else none (32 zero bytes). */
+static void test_noise_reference_psk(int with_psk)
 {
+	uint8_t psk[32] = {0};
 	static const uint8_t prologue[] = "some prologue bytes";
 	uint8_t m1[256], m2[256], e1[256], e2[256], pl1[37], pl2[5], got[64], h[64];
 	uint8_t o1[64], o2[64], iep[32], rep[32];
@@ -411,6 +457,7 @@ static void test_noise_reference(void)
 	struct ref r;
 	size_t n1 = 0, n2 = 0, gn = 0;
 	int ok;
+#define P (with_psk ? "random psk" : "no psk")
 
 	noise_keypair_generate(&is);
 	noise_keypair_generate(&rsk);
@@ -418,53 +465,70 @@ static void test_noise_reference(void)
 	noise_keypair_generate(&re);
 	randombytes_buf(pl1, sizeof(pl1));
 	randombytes_buf(pl2, sizeof(pl2));
+	if (with_psk)
+		randombytes_buf(psk, sizeof(psk));
 
 	noise_handshake_init(&a, NOISE_INITIATOR, &is, rsk.pub, prologue, sizeof(prologue));
 	noise_handshake_init(&b, NOISE_RESPONDER, &rsk, NULL, prologue, sizeof(prologue));
 	noise_handshake_set_ephemeral(&a, ie.priv);
 	noise_handshake_set_ephemeral(&b, re.priv);
+	if (with_psk)
+		noise_handshake_set_psk(&a, psk);
 	ok = !noise_write_message(&a, pl1, sizeof(pl1), m1, sizeof(m1), &n1) &&
 	     !noise_read_message(&b, m1, n1, got, sizeof(got), &gn) &&
+	     (!with_psk || !noise_handshake_set_psk(&b, psk)) &&
 	     !noise_write_message(&b, pl2, sizeof(pl2), m2, sizeof(m2), &n2) &&
 	     !noise_read_message(&a, m2, n2, got, sizeof(got), &gn);
-	check(ok, "reference: handshake with payloads %zu and %zu bytes", sizeof(pl1), sizeof(pl2));
+	check(ok, "reference (%s): handshake with payloads %zu and %zu bytes", P, sizeof(pl1),
+	      sizeof(pl2));
 	noise_handshake_hash(&a, h);
 
-	/* Initiator side, by the reference: -> e, es, s, ss; <- e, ee, se. */
+	/* Initiator side, by the reference: -> e, es, s, ss; <- e, ee, se, psk. */
 	crypto_scalarmult_curve25519_base(iep, ie.priv);
 	crypto_scalarmult_curve25519_base(rep, re.priv);
 	ref_init(&r, prologue, sizeof(prologue), rsk.pub);
 	memcpy(e1, iep, 32);
-	ref_mix_hash(&r, iep, 32);
+	ref_mix_e(&r, iep);
 	ref_mix_dh(&r, ie.priv, rsk.pub);
 	ref_encrypt_and_hash(&r, is.pub, 32, e1 + 32);
 	ref_mix_dh(&r, is.priv, rsk.pub);
 	ref_encrypt_and_hash(&r, pl1, sizeof(pl1), e1 + 80);
 	check(n1 == 80 + sizeof(pl1) + 16 && !memcmp(m1, e1, n1),
-	      "reference: message 1 bytes equal the independent computation");
+	      "reference (%s): message 1 bytes equal the independent computation", P);
 	memcpy(e2, rep, 32);
-	ref_mix_hash(&r, rep, 32);
+	ref_mix_e(&r, rep);
 	ref_mix_dh(&r, re.priv, iep);	 /* ee */
 	ref_mix_dh(&r, re.priv, is.pub); /* se, from the responder's side */
+	ref_mix_psk(&r, psk);
 	ref_encrypt_and_hash(&r, pl2, sizeof(pl2), e2 + 32);
 	check(n2 == 32 + sizeof(pl2) + 16 && !memcmp(m2, e2, n2),
-	      "reference: message 2 bytes equal the independent computation");
-	check(!memcmp(h, r.h, 64), "reference: handshake hash equals the independent computation");
+	      "reference (%s): message 2 bytes equal the independent computation", P);
+	check(!memcmp(h, r.h, 64),
+	      "reference (%s): handshake hash equals the independent computation", P);
 
 	ref_hkdf(r.ck, NULL, 0, 2, o1, o2, NULL);
 	noise_split(&a, &ta);
 	noise_split(&b, &tb);
 	check(!memcmp(ta.tx.key, o1, 32) && !memcmp(ta.tx.salt, o1 + 32, 4) &&
 		  !memcmp(ta.rx.key, o2, 32) && !memcmp(ta.rx.salt, o2 + 32, 4),
-	      "reference: initiator tx = HKDF out1[0..31]+[32..35], rx = out2");
+	      "reference (%s): initiator tx = HKDF out1[0..31]+[32..35], rx = out2", P);
 	check(!memcmp(tb.tx.key, o2, 32) && !memcmp(tb.tx.salt, o2 + 32, 4) &&
 		  !memcmp(tb.rx.key, o1, 32) && !memcmp(tb.rx.salt, o1 + 32, 4),
-	      "reference: responder tx = out2, rx = out1");
+	      "reference (%s): responder tx = out2, rx = out1", P);
 	check(!memcmp(ta.send.k, o1, 32) && !memcmp(tb.send.k, o2, 32) && ta.send.n == 0,
-	      "reference: Noise CipherStates = truncated outputs, n = 0");
+	      "reference (%s): Noise CipherStates = truncated outputs, n = 0", P);
 	noise_transport_wipe(&ta);
 	noise_transport_wipe(&tb);
 	sodium_memzero(&r, sizeof(r));
+	sodium_memzero(psk, sizeof(psk));
+}
+
+#undef P
+
+static void test_noise_reference(void)
+{
+	test_noise_reference_psk(0);
+	test_noise_reference_psk(1);
 }
 
 /* The wire messages of one hs_* exchange recomputed independently. */
@@ -472,7 +536,7 @@ static void test_wire_reference(void)
 {
 	uint8_t ipriv[32], rpriv[32], iepriv[32], repriv[32], iep[32], rep[32];
 	uint8_t init[HS_INITIATION_LEN], want[HS_INITIATION_LEN], ts[12], prologue[64];
-	uint8_t key[32], mac[16], o1[64], o2[64], in[40];
+	uint8_t key[32], mac[16], o1[64], o2[64], in[40], psk[32];
 	struct hs_result ri, rr;
 	struct pair p;
 	struct ref r;
@@ -488,13 +552,16 @@ static void test_wire_reference(void)
 		check(0, "wire reference: setup");
 		return;
 	}
+	randombytes_buf(psk, 32);
+	hs_peer_set_psk(p.i, p.r_at_i, psk);
+	hs_peer_set_psk(p.r, p.i_at_r, psk);
 	hs_set_next_ephemeral(p.i, iepriv);
 	hs_set_next_ephemeral(p.r, repriv);
 	ok = !hs_create_initiation(p.i, p.r_at_i, init, sizeof(init)) &&
 	     !hs_consume_initiation(p.r, init, sizeof(init), &p.iaddr, &rr) &&
 	     rr.reply_len == HS_RESPONSE_LEN &&
 	     !hs_consume_response(p.i, rr.reply, rr.reply_len, &p.raddr, &ri);
-	check(ok, "wire reference: exchange with injected ephemerals");
+	check(ok, "wire reference: exchange with injected ephemerals and a psk on both peers");
 
 	/* Header: type 1, reserved 0, le32 sender index = initiator's local index. */
 	check(init[0] == 1 && !init[1] && !init[2] && !init[3] &&
@@ -517,7 +584,7 @@ static void test_wire_reference(void)
 	ref_init(&r, prologue, plen + 8, p.rpub);
 	memcpy(want, init, 8);
 	memcpy(want + 8, iep, 32);
-	ref_mix_hash(&r, iep, 32);
+	ref_mix_e(&r, iep);
 	ref_mix_dh(&r, iepriv, p.rpub);
 	ref_encrypt_and_hash(&r, p.ipub, 32, want + 40);
 	ref_mix_dh(&r, ipriv, p.rpub);
@@ -534,9 +601,10 @@ static void test_wire_reference(void)
 	      "wire reference: initiation mac1 (OpenSSL BLAKE2BMAC) and zero mac2");
 
 	/* Response. */
-	ref_mix_hash(&r, rep, 32);
+	ref_mix_e(&r, rep);
 	ref_mix_dh(&r, repriv, iep);
 	ref_mix_dh(&r, repriv, p.ipub);
+	ref_mix_psk(&r, psk); /* the peers' PresharedKey */
 	memcpy(want, rr.reply, 12);
 	memcpy(want + 12, rep, 32);
 	ref_encrypt_and_hash(&r, NULL, 0, want + 44);
@@ -556,6 +624,7 @@ static void test_wire_reference(void)
 	hs_result_wipe(&ri);
 	hs_result_wipe(&rr);
 	sodium_memzero(&r, sizeof(r));
+	sodium_memzero(psk, sizeof(psk));
 	pair_free(&p);
 }
 
@@ -778,7 +847,7 @@ static void test_tamper(void)
 			int want = i == 0   ? -HS_R_BAD_TYPE
 				   : i < 4  ? -HS_R_BAD_RESERVED
 				   : i < 12 ? -HS_R_UNKNOWN_INDEX
-					    : -HS_R_DECRYPT;
+					    : -HS_R_RESPONSE_AUTH;
 
 			memcpy(t, resp, sizeof(resp));
 			t[i] ^= (uint8_t)(1 << b);
@@ -1391,6 +1460,73 @@ static void test_forged_cookie(void)
 	pair_free(&p);
 }
 
+/* One exchange with the given psks (NULL: none) on the initiator's and the
+ * responder's side; returns hs_consume_response's result, and the
+ * responder's in *rrc. */
+static int psk_exchange(const uint8_t *ipsk, const uint8_t *rpsk, int *rrc, struct hs_keys *ik,
+			struct hs_keys *rk)
+{
+	uint8_t init[HS_INITIATION_LEN];
+	struct hs_result ri, rr;
+	struct pair p;
+	int rc;
+
+	if (pair_new(&p, NULL, NULL))
+		return -ENOMEM;
+	hs_peer_set_psk(p.i, p.r_at_i, ipsk);
+	hs_peer_set_psk(p.r, p.i_at_r, rpsk);
+	rc = hs_create_initiation(p.i, p.r_at_i, init, sizeof(init));
+	*rrc = rc ? rc : hs_consume_initiation(p.r, init, sizeof(init), &p.iaddr, &rr);
+	rc = *rrc ? *rrc : hs_consume_response(p.i, rr.reply, rr.reply_len, &p.raddr, &ri);
+	if (!*rrc) {
+		*rk = rr.keys;
+		if (!rc)
+			*ik = ri.keys;
+		else
+			check(!ri.have_keys, "psk: a refused response yields no keys");
+	}
+	hs_result_wipe(&ri);
+	hs_result_wipe(&rr);
+	pair_free(&p);
+	return rc;
+}
+
+/* Issue 11: PresharedKey mixed in as WireGuard's psk2. */
+static void test_psk(void)
+{
+	uint8_t a[32], b[32], zero[32] = {0};
+	struct hs_keys ik, rk, ik2, rk2;
+	int rc, rrc;
+
+	randombytes_buf(a, sizeof(a));
+	memcpy(b, a, sizeof(b));
+	b[0] ^= 0x80;
+	rc = psk_exchange(a, a, &rrc, &ik, &rk);
+	check(!rrc && !rc && keys_match(&ik, &rk), "psk: the same psk on both sides: accepted (%s)",
+	      rs(rc));
+	rc = psk_exchange(NULL, NULL, &rrc, &ik2, &rk2);
+	check(!rrc && !rc && keys_match(&ik2, &rk2) && memcmp(&ik.tx, &ik2.tx, sizeof(ik.tx)),
+	      "psk: no psk on either side: accepted, other keys (%s)", rs(rc));
+	rc = psk_exchange(zero, NULL, &rrc, &ik2, &rk2);
+	check(!rrc && !rc, "psk: an all-zero psk is the same as none (as WireGuard) (%s)", rs(rc));
+	rc = psk_exchange(a, b, &rrc, &ik2, &rk2);
+	check(!rrc && rc == -HS_R_RESPONSE_AUTH,
+	      "psk: psks one bit apart: the responder answers (message 1 does not depend on "
+	      "it), the initiator refuses: %s",
+	      rs(rc));
+	rc = psk_exchange(a, NULL, &rrc, &ik2, &rk2);
+	check(!rrc && rc == -HS_R_RESPONSE_AUTH, "psk: initiator only: refused: %s", rs(rc));
+	rc = psk_exchange(NULL, a, &rrc, &ik2, &rk2);
+	check(!rrc && rc == -HS_R_RESPONSE_AUTH, "psk: responder only: refused: %s", rs(rc));
+	check(hs_peer_set_psk(NULL, 0, a) == -ENOENT, "psk: set on no device refused");
+	sodium_memzero(a, sizeof(a));
+	sodium_memzero(b, sizeof(b));
+	sodium_memzero(&ik, sizeof(ik));
+	sodium_memzero(&rk, sizeof(rk));
+	sodium_memzero(&ik2, sizeof(ik2));
+	sodium_memzero(&rk2, sizeof(rk2));
+}
+
 static void test_strerror(void)
 {
 	static const struct {
@@ -1405,6 +1541,8 @@ static void test_strerror(void)
 	    {HS_R_UNKNOWN_PEER, "unknown peer"},
 	    {HS_R_REPLAY, "replayed timestamp (not newer than the last accepted)"},
 	    {HS_R_BAD_RESERVED, "bad reserved bytes"},
+	    {HS_R_RESPONSE_AUTH,
+	     "response not authentic (preshared keys differ, or it was altered)"},
 	};
 	int ok = 1;
 
@@ -1445,6 +1583,7 @@ int main(void)
 	test_many_sources();
 	test_distributed_flood();
 	test_forged_cookie();
+	test_psk();
 	test_strerror();
 	return check_summary();
 }

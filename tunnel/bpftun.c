@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * bpftun.c - the `bpftun` command: its subcommand table and main. up/down/
- * cleanup are up.c, show is show.c, genkey/pubkey/rekey are keys.c;
+ * cleanup are up.c, show is show.c, genkey/genpsk/pubkey/rekey are keys.c;
  * logging is log.c, the underlays are underlay.c.
  *
  * Exit status: 0 ok, 1 failure, 2 usage.
@@ -36,6 +36,7 @@ static const struct {
     {"cleanup", cleanup_main, "cleanup: remove tc_open filters left by tunnels that are gone"},
     {"genkey", genkey_main, "genkey: new private key to stdout"},
     {"pubkey", pubkey_main, "pubkey: private key on stdin, public key to stdout"},
+    {"genpsk", genpsk_main, "genpsk: new preshared key (PresharedKey) to stdout"},
     {"version", version_main, "version (or --version): print bpftun's version"},
 };
 

@@ -24,6 +24,7 @@ int bt_run_path(char *buf, size_t len, const char *ifname, const char *suffix);
 /* subcommands: keys.c */
 int genkey_main(int argc, char **argv);
 int pubkey_main(int argc, char **argv);
+int genpsk_main(int argc, char **argv);
 int rekey_main(int argc, char **argv);
 /* up.c */
 int up_main(int argc, char **argv);

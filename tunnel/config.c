@@ -234,8 +234,9 @@ static int decode_key(struct parser *p, unsigned int line, const char *field, co
 		return fail(p, line, field,
 			    "%s%snot a key: %zu characters, a base64 key has 44 (32 bytes)",
 			    path ? path : "", path ? ": " : "", len);
-	return fail(p, line, field, "%s%snot a key: invalid base64 (as printed by bpftun genkey)",
-		    path ? path : "", path ? ": " : "");
+	return fail(p, line, field, "%s%snot a key: invalid base64 (as printed by bpftun %s)",
+		    path ? path : "", path ? ": " : "",
+		    strstr(field, "Preshared") ? "genpsk" : "genkey");
 }
 
 static const char *file_type(unsigned int mode)
@@ -857,17 +858,62 @@ static int k_keepalive(struct parser *p, unsigned int line, const char *field, c
 	return 0;
 }
 
+enum { PK_PRESHARED_KEY = 4, PK_PRESHARED_KEY_FILE = 5 }; /* peer_keys[] indices */
+
+/* PresharedKey is a secret like PrivateKey: the file must be private, and
+ * the value is never quoted. */
+static int k_psk(struct parser *p, unsigned int line, const char *field, char *val)
+{
+	struct bt_peer *peer = cur_peer(p);
+	int r;
+
+	if (p->seen[PK_PRESHARED_KEY_FILE])
+		return fail(p, line, field, "conflicts with PresharedKeyFile at line %u; use one",
+			    p->seen[PK_PRESHARED_KEY_FILE]);
+	if (p->check_mode) {
+		r = mode_error(p, line, field, p->name, p->mode);
+		if (r)
+			return r;
+	}
+	r = decode_key(p, line, field, NULL, val, peer->psk);
+	if (r)
+		return r;
+	peer->have_psk = 1;
+	peer->psk_line = line;
+	return 0;
+}
+
+static int k_psk_file(struct parser *p, unsigned int line, const char *field, char *val)
+{
+	struct bt_peer *peer = cur_peer(p);
+	char q[VALUE_SHOWN_MAX + 8];
+	int r;
+
+	if (p->seen[PK_PRESHARED_KEY])
+		return fail(p, line, field, "conflicts with PresharedKey at line %u; use one",
+			    p->seen[PK_PRESHARED_KEY]);
+	if (val[0] != '/')
+		return fail(p, line, field, "'%s': use an absolute path", shown(q, sizeof(q), val));
+	r = read_key_file(p, line, field, val, peer->psk);
+	if (r)
+		return r;
+	peer->have_psk = 1;
+	peer->psk_line = line;
+	return 0;
+}
+
 static const struct key_def peer_keys[] = {
     {"PublicKey", k_public_key, 0},
     {"Endpoint", k_endpoint, 0},
     {"AllowedIPs", k_allowed_ips, 1},
     {"PersistentKeepalive", k_keepalive, 0},
+    [PK_PRESHARED_KEY] = {"PresharedKey", k_psk, 0},
+    [PK_PRESHARED_KEY_FILE] = {"PresharedKeyFile", k_psk_file, 0},
 };
 
 /* Keys of wg/wg-quick that bpftun does not implement: a clearer refusal. */
 static const char *const wg_unsupported[] = {
-    "PresharedKey", "FwMark",  "DNS",	   "Table",	 "PreUp",
-    "PostUp",	    "PreDown", "PostDown", "SaveConfig",
+    "FwMark", "DNS", "Table", "PreUp", "PostUp", "PreDown", "PostDown", "SaveConfig",
 };
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -936,9 +982,15 @@ static int begin_section(struct parser *p, unsigned int line, char *s)
 
 			if (cap > BT_MAX_PEERS)
 				cap = BT_MAX_PEERS;
-			np = realloc(cfg->peers, cap * sizeof(*np));
+			/* not realloc: the old block may hold PresharedKeys */
+			np = malloc(cap * sizeof(*np));
 			if (!np)
 				return fail_nomem(p, line);
+			if (cfg->peers) {
+				memcpy(np, cfg->peers, (size_t)cfg->npeers * sizeof(*np));
+				sodium_memzero(cfg->peers, p->peers_cap * sizeof(*np));
+				free(cfg->peers);
+			}
 			cfg->peers = np;
 			p->peers_cap = cap;
 		}

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * keys.c - `bpftun genkey`, `bpftun pubkey` (X25519 keys, base64, through
- * stdin/stdout only) and `bpftun rekey IFNAME` (new session keys now:
- * SIGUSR1 to the key manager, then wait for its handshakes).
+ * stdin/stdout only), `bpftun genpsk` (a PresharedKey, as wg genpsk) and
+ * `bpftun rekey IFNAME` (new session keys now: SIGUSR1 to the key manager,
+ * then wait for its handshakes).
  */
 #include <errno.h>
 #include <signal.h>
@@ -70,6 +71,31 @@ int genkey_main(int argc, char **argv)
 	randombytes_buf(k, sizeof(k));
 	k[0] &= 248; /* clamped as X25519 (and wg genkey) do */
 	k[31] = (k[31] & 127) | 64;
+	sodium_bin2base64(b64, sizeof(b64), k, sizeof(k), sodium_base64_VARIANT_ORIGINAL);
+	sodium_memzero(k, sizeof(k));
+	puts(b64);
+	sodium_memzero(b64, sizeof(b64));
+	return 0;
+}
+
+/* 32 random bytes, base64, not clamped: wg genpsk's output. Printed even to
+ * a terminal, as wg does. */
+int genpsk_main(int argc, char **argv)
+{
+	char b64[BT_KEY_B64_LEN + 1];
+	uint8_t k[32];
+
+	if (argc > 1) {
+		int help = !strcmp(argv[1], "--help");
+
+		fprintf(help ? stdout : stderr,
+			"usage: bpftun genpsk > peer.psk\n"
+			"Writes a new preshared key (32 random bytes, base64) to stdout,\n"
+			"for PresharedKey or PresharedKeyFile in [Peer]; both peers need it.\n");
+		return help ? 0 : 2;
+	}
+	umask(077);
+	randombytes_buf(k, sizeof(k));
 	sodium_bin2base64(b64, sizeof(b64), k, sizeof(k), sodium_base64_VARIANT_ORIGINAL);
 	sodium_memzero(k, sizeof(k));
 	puts(b64);
