@@ -205,8 +205,24 @@ static const struct bad_case bad[] = {
      "AllowedIPs, PersistentKeepalive"},
     {"[Peer] key in [Interface]", NULL, 0, IFACE "Endpoint = 192.0.2.1:51820\n" PEER1,
      "bt0.conf:4: Endpoint: belongs in [Peer], not in [Interface]"},
-    {"WireGuard key bpftun lacks", NULL, 0, IFACE "DNS = 192.0.2.53\n" PEER1,
-     "bt0.conf:4: DNS: a WireGuard key that bpftun does not support"},
+    {"WireGuard key bpftun lacks", NULL, 0, IFACE "SaveConfig = true\n" PEER1,
+     "bt0.conf:4: SaveConfig: a WireGuard key that bpftun does not support"},
+    /* FwMark, Table, DNS */
+    {"FwMark negative", NULL, 0, IFACE "FwMark = -1\n" PEER1,
+     "bt0.conf:4: FwMark: '-1': valid: off, or a number 0-4294967295 (0x hex)"},
+    {"FwMark above 32 bits", NULL, 0, IFACE "FwMark = 0x100000000\n" PEER1,
+     "bt0.conf:4: FwMark: '0x100000000': valid: off, or a number"},
+    {"FwMark word", NULL, 0, IFACE "FwMark = auto\n" PEER1, "bt0.conf:4: FwMark: 'auto': valid"},
+    {"FwMark duplicate", NULL, 0, IFACE "FwMark = 1\nFwMark = 2\n" PEER1,
+     "bt0.conf:5: FwMark: duplicate key (first at line 4)"},
+    {"Table local", NULL, 0, IFACE "Table = 255\n" PEER1,
+     "bt0.conf:4: Table: '255': valid: auto (the default), off, main, or a routing table number"},
+    {"Table 0", NULL, 0, IFACE "Table = 0\n" PEER1, "bt0.conf:4: Table: '0': valid"},
+    {"Table name", NULL, 0, IFACE "Table = vpn\n" PEER1, "bt0.conf:4: Table: 'vpn': valid"},
+    {"DNS: bad entry", NULL, 0, IFACE "DNS = 192.0.2.53, bad_domain!\n" PEER1,
+     "bt0.conf:4: DNS: 'bad_domain!': neither an IP address nor a search domain"},
+    {"DNS: empty entry", NULL, 0, IFACE "DNS = 192.0.2.53,,\n" PEER1,
+     "bt0.conf:4: DNS: empty entry"},
     {"PresharedKey", NULL, 0, IFACE PEER1 "PresharedKey = " PUB3 "\n",
      "bt0.conf:7: PresharedKey: a WireGuard key that bpftun does not support"},
     {"unknown section", NULL, 0, IFACE "[Interfaces]\n",
@@ -253,11 +269,12 @@ static const struct bad_case bad[] = {
     {"AllowedIPs: trailing comma", NULL, 0, IFACE PEER1 "AllowedIPs = 10.1.0.0/16,\n",
      "bt0.conf:7: AllowedIPs: empty entry"},
     /* Endpoint */
-    {"Endpoint: hostname", NULL, 0, IFACE PEER1 "Endpoint = vpn.example.com:51820\n",
-     "bt0.conf:7: Endpoint: 'vpn.example.com:51820': hostnames are not resolved; use an "
-     "address"},
-    {"Endpoint: hostname in brackets", NULL, 0, IFACE PEER1 "Endpoint = [localhost]:51820\n",
-     "bt0.conf:7: Endpoint: '[localhost]:51820': hostnames are not resolved"},
+    {"Endpoint: bad host name", NULL, 0, IFACE PEER1 "Endpoint = vpn_1.example.com:51820\n",
+     "bt0.conf:7: Endpoint: 'vpn_1.example.com:51820': not a valid host name"},
+    {"Endpoint: bad host name in brackets", NULL, 0, IFACE PEER1 "Endpoint = [local host]:51820\n",
+     "bt0.conf:7: Endpoint: '[local host]:51820': not a valid host name"},
+    {"Endpoint: host name without port", NULL, 0, IFACE PEER1 "Endpoint = vpn.example.com\n",
+     "bt0.conf:7: Endpoint: 'vpn.example.com': missing port"},
     {"Endpoint: missing port", NULL, 0, IFACE PEER1 "Endpoint = 192.0.2.1\n",
      "bt0.conf:7: Endpoint: '192.0.2.1': missing port"},
     {"Endpoint: empty port", NULL, 0, IFACE PEER1 "Endpoint = 192.0.2.1:\n",
@@ -283,8 +300,9 @@ static const struct bad_case bad[] = {
     {"Endpoint: bad IPv4", NULL, 0, IFACE PEER1 "Endpoint = 192.0.2:51820\n",
      "bt0.conf:7: Endpoint: '192.0.2:51820': not an IPv4 address"},
     {"Endpoint: long value quoted truncated", NULL, 0,
-     IFACE PEER1 "Endpoint = " A10 A10 A10 A10 A10 A10 A10 A10 A10 A10 ".example:51820\n",
-     "bt0.conf:7: Endpoint: '" A10 A10 A10 A10 A10 A10 "aaaa...': hostnames are not resolved"},
+     IFACE PEER1 "Endpoint = " A10 A10 A10 A10 A10 A10 A10 A10 A10 A10 A10 A10 A10 A10 A10 A10 A10
+		 A10 A10 A10 A10 A10 A10 A10 A10 A10 ".example:51820\n",
+     "bt0.conf:7: Endpoint: '" A10 A10 A10 A10 A10 A10 "aaaa...': not a valid host name"},
     {"Endpoint: duplicate", NULL, 0, IFACE PEER1 "Endpoint = 192.0.2.1:1\nEndpoint = 192.0.2.1:2\n",
      "bt0.conf:8: Endpoint: duplicate key (first at line 7)"},
     /* PersistentKeepalive */
@@ -545,6 +563,64 @@ static void check_steering(void)
 	      r ? 0 : cfg.steer_cpus);
 	if (!r)
 		bt_config_free(&cfg);
+}
+
+/* FwMark, Table, DNS and host-name endpoints (issue 11's wg-quick keys). */
+static void check_wg_quick_keys(void)
+{
+	static const char text[] = IFACE "FwMark = 0xca6c\nTable = 1234\n"
+					 "DNS = 192.0.2.53, example.com\nDNS = 2001:db8::53, corp\n"
+				   "[Peer]\nPublicKey = " PUB1 "\nEndpoint = vpn.example.com:51821\n"
+				   "AllowedIPs = 0.0.0.0/0\n"
+				   "[Peer]\nPublicKey = " PUB2 "\nEndpoint = [gw6.example]:7\n";
+	static const char dflt[] = IFACE PEER1;
+	static const char words[] = IFACE "FwMark = off\nTable = off\n" PEER1;
+	struct bt_config cfg;
+	struct config_error err;
+	uint8_t a[16];
+	int r = bt_config_parse_buffer("bt0.conf", text, strlen(text), &cfg, &err), fam = 0;
+
+	check(r == 0 && cfg.fwmark == 0xca6c && cfg.table == 1234 &&
+		  !strcmp(cfg.dns, "nameserver 192.0.2.53\nnameserver 2001:db8::53\n"
+				   "search example.com corp\n") &&
+		  cfg.dns_line == 6,
+	      "FwMark 0xca6c, Table 1234, DNS servers in order then one search line (%d: %s)",
+	      r, err.msg);
+	check(r == 0 && cfg.peers[0].have_endpoint && !strcmp(cfg.peers[0].host, "vpn.example.com") &&
+		  cfg.peers[0].port == 51821 && cfg.peers[0].family == 0 &&
+		  !strcmp(cfg.peers[1].host, "gw6.example") && cfg.peers[1].port == 7,
+	      "Endpoint host names kept for resolution, name:port and [name]:port");
+	if (!r)
+		bt_config_free(&cfg);
+	r = bt_config_parse_buffer("bt0.conf", dflt, strlen(dflt), &cfg, &err);
+	check(r == 0 && cfg.fwmark == 0 && cfg.table == BT_TABLE_AUTO && !cfg.dns[0],
+	      "defaults: FwMark off, Table auto, no DNS");
+	if (!r)
+		bt_config_free(&cfg);
+	r = bt_config_parse_buffer("bt0.conf", words, strlen(words), &cfg, &err);
+	check(r == 0 && cfg.fwmark == 0 && cfg.table == BT_TABLE_OFF, "FwMark = off, Table = off");
+	if (!r)
+		bt_config_free(&cfg);
+	/* resolution: "localhost" comes from /etc/hosts (files), no DNS server */
+	r = bt_resolve_host("localhost", &fam, a);
+	check(r == 0 && ((fam == AF_INET && a[0] == 127) || (fam == AF_INET6 && a[15] == 1)),
+	      "localhost resolves to a loopback address (%d, family %d)", r, fam);
+	{
+		static const char unres[] = IFACE "[Peer]\nPublicKey = " PUB1
+					    "\nEndpoint = no-such-host.invalid:1\n";
+
+		r = bt_config_parse_buffer("bt0.conf", unres, strlen(unres), &cfg, &err);
+		check(r == 0, "an unresolvable name parses (resolved at up)");
+		if (!r) {
+			r = bt_config_resolve(&cfg, "bt0.conf", &err);
+			check(r < 0 && strstr(err.msg, "bt0.conf:6: Endpoint: 'no-such-host.invalid:1': "
+							"cannot resolve 'no-such-host.invalid': "),
+			      "an unresolvable name refused naming file:line:Endpoint and the "
+			      "resolver (%s)",
+			      err.msg);
+			bt_config_free(&cfg);
+		}
+	}
 }
 
 static void check_mtu_v6_ok(void)
@@ -898,6 +974,7 @@ int main(int argc, char **argv)
 	check_good();
 	check_defaults();
 	check_steering();
+	check_wg_quick_keys();
 	check_mtu_v6_ok();
 	check_crlf();
 	check_nul();
