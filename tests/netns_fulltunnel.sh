@@ -45,6 +45,13 @@ inA ethtool -K va tx off >/dev/null; inB ethtool -K vb tx off >/dev/null
 ip -n "$B" addr add 198.18.7.2/32 dev lo
 ip -n "$B" addr add 10.99.7.1/32 dev lo; ip -n "$B" addr add fd99:7::1/128 dev lo
 ip -n "$A" route add default via 10.80.0.2 dev va
+# B answers ARP only for addresses on the asking interface and asks from
+# 10.80.0.2 (A never learns 198.18.7.2's MAC): 198.18.7.2 is not on link for A (else a route lookup bound to va, as bpf_redirect_neigh's is,
+# would fall back to "on link" and hide a missing mark)
+inB sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2
+# and B sends from its endpoint address (so A's endpoint stays 198.18.7.2,
+# reached through the default route, and does not roam to 10.80.0.2)
+ip -n "$B" route change 10.80.0.0/24 dev vb proto kernel scope link src 198.18.7.2
 ip -n "$A" -6 route add default via fd80::2 dev va
 
 KA=$("$BT" genkey); KB=$("$BT" genkey)
@@ -102,6 +109,7 @@ check "B's datapath received them from A ($rx0 -> $rx1, >= 10 more)" test "$rx1"
 kill "$TD" 2>/dev/null; wait "$TD" 2>/dev/null
 check "no plaintext echo request on the underlay" bash -c "[ \$(tcpdump -nr $TMP/plain.pcap 2>/dev/null | wc -l) = 0 ]"
 check "A's outer packets still reach B over the underlay (B saw A's endpoint)" bash -c "ip netns exec $B '$BT' show bt0 dump | sed -n 2p | cut -f3 | grep -q '^10.80.0.1:'"
+check "A's endpoint for B is still 198.18.7.2 (reached by the default route)" bash -c "ip netns exec $A '$BT' show bt0 dump | sed -n 2p | cut -f3 | grep -qx '198.18.7.2:$PORT'"
 check "A down" inA "$BT" down bt0
 snap "$TMP/after"
 check "down restores ip rule, ip -6 rule and every routing table exactly" same "$TMP/before" "$TMP/after"
@@ -144,6 +152,7 @@ check "A up with FwMark = 0x1234 (up's route lookup carries the mark)" inA "$BT"
 check "no policy rule of bpftun's (no /0)" bash -c "! ip -n $A rule | grep -q suppress_prefixlength"
 check "handshake (SO_MARK) and data (tc_seal's skb->mark): ping 10.99.7.1" wait_until 15 inA ping -c 1 -W 1 10.99.7.1
 check "5 more pings" inA ping -c 5 -i 0.2 -W 2 10.99.7.1
+check "A's endpoint for B is still 198.18.7.2" bash -c "ip netns exec $A '$BT' show bt0 dump | sed -n 2p | cut -f3 | grep -qx '198.18.7.2:$PORT'"
 check "A down" inA "$BT" down bt0
 ip -n "$A" rule del fwmark 0x1234 table 77 priority 100
 check_summary
