@@ -247,8 +247,8 @@ struct bpftun_iface {
 	__u32 host_state;     /* BPFTUN_HOST_*: what `down` undoes besides the device */
 };
 /* bpftun_iface.host_state: set before the change is made (crash-safe). */
-#define BPFTUN_HOST_RULE4     0x1  /* ip -4 rule: not fwmark M table T */
-#define BPFTUN_HOST_SUPPRESS4 0x2  /* ip -4 rule: table main suppress_prefixlength 0 */
+#define BPFTUN_HOST_RULE4     0x1 /* ip -4 rule: not fwmark M table T */
+#define BPFTUN_HOST_SUPPRESS4 0x2 /* ip -4 rule: table main suppress_prefixlength 0 */
 #define BPFTUN_HOST_RULE6     0x4
 #define BPFTUN_HOST_SUPPRESS6 0x8
 #define BPFTUN_HOST_DNS	      0x10 /* resolvconf -a IFNAME */

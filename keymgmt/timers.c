@@ -175,8 +175,10 @@ static void rekey_or_retry(struct km *km, int i, const struct bpftun_peer *p, ui
 		if (kp->force || !p->session_start_ns || now >= due)
 			send_initiation(km, (uint32_t)i);
 	} else if (now >= kp->next_init_ns) {
-		reresolve_host(km, i, p); /* the handshake timed out */
-		send_initiation(km, (uint32_t)i); /* retry with backoff */
+		/* the handshake timed out: retry with backoff, to where the
+		 * endpoint's name resolves now */
+		reresolve_host(km, i, p);
+		send_initiation(km, (uint32_t)i);
 	}
 }
 

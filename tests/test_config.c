@@ -301,7 +301,7 @@ static const struct bad_case bad[] = {
      "bt0.conf:7: Endpoint: '192.0.2:51820': not an IPv4 address"},
     {"Endpoint: long value quoted truncated", NULL, 0,
      IFACE PEER1 "Endpoint = " A10 A10 A10 A10 A10 A10 A10 A10 A10 A10 A10 A10 A10 A10 A10 A10 A10
-		 A10 A10 A10 A10 A10 A10 A10 A10 A10 ".example:51820\n",
+	 A10 A10 A10 A10 A10 A10 A10 A10 A10 ".example:51820\n",
      "bt0.conf:7: Endpoint: '" A10 A10 A10 A10 A10 A10 "aaaa...': not a valid host name"},
     {"Endpoint: duplicate", NULL, 0, IFACE PEER1 "Endpoint = 192.0.2.1:1\nEndpoint = 192.0.2.1:2\n",
      "bt0.conf:8: Endpoint: duplicate key (first at line 7)"},
@@ -568,11 +568,12 @@ static void check_steering(void)
 /* FwMark, Table, DNS and host-name endpoints (issue 11's wg-quick keys). */
 static void check_wg_quick_keys(void)
 {
-	static const char text[] = IFACE "FwMark = 0xca6c\nTable = 1234\n"
-					 "DNS = 192.0.2.53, example.com\nDNS = 2001:db8::53, corp\n"
-				   "[Peer]\nPublicKey = " PUB1 "\nEndpoint = vpn.example.com:51821\n"
-				   "AllowedIPs = 0.0.0.0/0\n"
-				   "[Peer]\nPublicKey = " PUB2 "\nEndpoint = [gw6.example]:7\n";
+	static const char text[] =
+	    IFACE "FwMark = 0xca6c\nTable = 1234\n"
+		  "DNS = 192.0.2.53, example.com\nDNS = 2001:db8::53, corp\n"
+		  "[Peer]\nPublicKey = " PUB1 "\nEndpoint = vpn.example.com:51821\n"
+		  "AllowedIPs = 0.0.0.0/0\n"
+		  "[Peer]\nPublicKey = " PUB2 "\nEndpoint = [gw6.example]:7\n";
 	static const char dflt[] = IFACE PEER1;
 	static const char words[] = IFACE "FwMark = off\nTable = off\n" PEER1;
 	struct bt_config cfg;
@@ -584,11 +585,12 @@ static void check_wg_quick_keys(void)
 		  !strcmp(cfg.dns, "nameserver 192.0.2.53\nnameserver 2001:db8::53\n"
 				   "search example.com corp\n") &&
 		  cfg.dns_line == 6,
-	      "FwMark 0xca6c, Table 1234, DNS servers in order then one search line (%d: %s)",
-	      r, err.msg);
-	check(r == 0 && cfg.peers[0].have_endpoint && !strcmp(cfg.peers[0].host, "vpn.example.com") &&
-		  cfg.peers[0].port == 51821 && cfg.peers[0].family == 0 &&
-		  !strcmp(cfg.peers[1].host, "gw6.example") && cfg.peers[1].port == 7,
+	      "FwMark 0xca6c, Table 1234, DNS servers in order then one search line (%d: %s)", r,
+	      err.msg);
+	check(r == 0 && cfg.peers[0].have_endpoint &&
+		  !strcmp(cfg.peers[0].host, "vpn.example.com") && cfg.peers[0].port == 51821 &&
+		  cfg.peers[0].family == 0 && !strcmp(cfg.peers[1].host, "gw6.example") &&
+		  cfg.peers[1].port == 7,
 	      "Endpoint host names kept for resolution, name:port and [name]:port");
 	if (!r)
 		bt_config_free(&cfg);
@@ -606,15 +608,16 @@ static void check_wg_quick_keys(void)
 	check(r == 0 && ((fam == AF_INET && a[0] == 127) || (fam == AF_INET6 && a[15] == 1)),
 	      "localhost resolves to a loopback address (%d, family %d)", r, fam);
 	{
-		static const char unres[] = IFACE "[Peer]\nPublicKey = " PUB1
-					    "\nEndpoint = no-such-host.invalid:1\n";
+		static const char unres[] =
+		    IFACE "[Peer]\nPublicKey = " PUB1 "\nEndpoint = no-such-host.invalid:1\n";
 
 		r = bt_config_parse_buffer("bt0.conf", unres, strlen(unres), &cfg, &err);
 		check(r == 0, "an unresolvable name parses (resolved at up)");
 		if (!r) {
 			r = bt_config_resolve(&cfg, "bt0.conf", &err);
-			check(r < 0 && strstr(err.msg, "bt0.conf:6: Endpoint: 'no-such-host.invalid:1': "
-							"cannot resolve 'no-such-host.invalid': "),
+			check(r < 0 &&
+				  strstr(err.msg, "bt0.conf:6: Endpoint: 'no-such-host.invalid:1': "
+						  "cannot resolve 'no-such-host.invalid': "),
 			      "an unresolvable name refused naming file:line:Endpoint and the "
 			      "resolver (%s)",
 			      err.msg);

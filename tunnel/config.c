@@ -52,7 +52,7 @@ struct parser {
 	unsigned int seen[16]; /* line of each single-valued key of the current section */
 	unsigned int iface_line;
 	size_t peers_cap;
-	int nallowed; /* AllowedIPs of all peers so far */
+	int nallowed;	      /* AllowedIPs of all peers so far */
 	char dns_search[256]; /* DNS entries that are not addresses: search domains */
 	/* Peers by public key, so that a repeated key is found without
 	 * comparing every pair (BT_MAX_PEERS peers): open addressing, peer
@@ -1454,8 +1454,8 @@ out:
 
 int bt_resolve_host(const char *host, int *family, uint8_t addr[16])
 {
-	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM,
-				 .ai_protocol = IPPROTO_UDP};
+	struct addrinfo hints = {
+	    .ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM, .ai_protocol = IPPROTO_UDP};
 	struct addrinfo *res = NULL, *ai;
 	int r = getaddrinfo(host, NULL, &hints, &res);
 
@@ -1490,7 +1490,8 @@ int bt_config_resolve(struct bt_config *cfg, const char *path, struct config_err
 		if (r) {
 			config_error_set(err, path, p->endpoint_line, "Endpoint",
 					 "'%s:%u': cannot resolve '%s': %s", p->host, p->port,
-					 p->host, r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
+					 p->host,
+					 r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
 			return r == EAI_MEMORY ? -ENOMEM : -EHOSTUNREACH;
 		}
 	}

@@ -90,7 +90,7 @@ struct bt_config {
 	int npeers;
 };
 
-#define BT_TABLE_AUTO 0	     /* Table = auto (the default): main, or a policy table for a /0 */
+#define BT_TABLE_AUTO 0		 /* Table = auto (the default): main, or a policy table for a /0 */
 #define BT_TABLE_OFF  UINT32_MAX /* Table = off: no routes (so table 2^32-1 is refused) */
 
 struct config_error {

@@ -808,11 +808,10 @@ static int add_addresses_routes(struct up_state *s)
 				continue;
 			}
 			inet_ntop(pf->family, pf->addr, ip, sizeof(ip));
-			config_error_set(&e, s->conf_path, pf->line, "AllowedIPs",
-					 "%s/%u: adding its route: %s%s", ip, pf->prefix,
-					 strerror(-err),
-					 err == -EEXIST ? " (another route for this prefix exists)"
-							: "");
+			config_error_set(
+			    &e, s->conf_path, pf->line, "AllowedIPs",
+			    "%s/%u: adding its route: %s%s", ip, pf->prefix, strerror(-err),
+			    err == -EEXIST ? " (another route for this prefix exists)" : "");
 			fprintf(stderr, "%s\n", e.msg);
 		}
 	}
