@@ -142,6 +142,22 @@ check "down runs resolvconf -d bt0 -f" bash -c "
 snap "$TMP/after4"
 check "down restored rules and routes" same "$TMP/before" "$TMP/after4"
 
+# --- crash safety: `up` killed (SIGKILL, bpftun-testhooks) right after each
+# rule and after resolvconf; `down` then restores everything
+BTH=$BUILD/tunnel/bpftun-testhooks
+inA env PATH="$TMP/bin:$PATH" BPFTUN_TEST_STEPS=1 "$BTH" up "$TMP/a/bt0.conf" 2>"$TMP/steps" >/dev/null
+inA env PATH="$TMP/bin:$PATH" "$BT" down bt0
+steps=$(sed -n 's/.*test: step \([0-9]*\): \(policy rule added\|suppress rule added\|DNS set\)$/\1/p' "$TMP/steps" | tr '\n' ' ')
+check "the testhooks build names 2 rule steps per family and the DNS step ($steps)" test "$(echo $steps | wc -w)" = 5
+for n in $steps; do
+	rm -f "$TMP/rc.log"
+	inA env PATH="$TMP/bin:$PATH" BPFTUN_TEST_STOP_AFTER="$n" "$BTH" up "$TMP/a/bt0.conf" >/dev/null 2>&1
+	check "killed after step $n: a rule of ours is there" bash -c "ip -n $A rule | grep -q 'lookup 51820'"
+	check "killed after step $n: down restores rules and routes exactly" bash -c "
+		ip netns exec $A env PATH=$TMP/bin:\$PATH '$BT' down bt0 >/dev/null 2>&1; $(declare -f snap inA); A=$A snap $TMP/crash && diff $TMP/before $TMP/crash"
+done
+check "after the DNS step's kill, down ran resolvconf -d bt0 -f" grep -qx -- '-d bt0 -f' "$TMP/rc.log"
+
 # --- FwMark without a full tunnel: B's endpoint only for marked packets
 ip -n "$A" route del default via 10.80.0.2 dev va
 ip -n "$A" route add 198.18.7.2/32 via 10.80.0.2 dev va table 77
