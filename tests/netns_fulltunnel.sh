@@ -45,6 +45,9 @@ inA ethtool -K va tx off >/dev/null; inB ethtool -K vb tx off >/dev/null
 ip -n "$B" addr add 198.18.7.2/32 dev lo
 ip -n "$B" addr add 10.99.7.1/32 dev lo; ip -n "$B" addr add fd99:7::1/128 dev lo
 ip -n "$A" route add default via 10.80.0.2 dev va
+# strict reverse-path filtering on A (RHEL's default): B's handshake replies
+# from 198.18.7.2 would fail it if their reverse route went into the tunnel
+inA sysctl -qw net.ipv4.conf.all.rp_filter=1 net.ipv4.conf.va.rp_filter=1
 # B answers ARP only for addresses on the asking interface and asks from
 # 10.80.0.2 (A never learns 198.18.7.2's MAC): 198.18.7.2 is not on link for A (else a route lookup bound to va, as bpf_redirect_neigh's is,
 # would fall back to "on link" and hide a missing mark)
