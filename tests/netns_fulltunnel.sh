@@ -118,7 +118,8 @@ snap "$TMP/after"
 check "down restores ip rule, ip -6 rule and every routing table exactly" same "$TMP/before" "$TMP/after"
 
 # --- a failed up (here: DNS, after the rules) rolls the rules back too
-printf '#!/bin/sh\necho "$*" >>%s/rc.log\ncat >>%s/rc.log\nexit ${RC_EXIT:-0}\n' "$TMP" "$TMP" >"$TMP/bin/resolvconf"
+# (failing, it exits without reading its input: up must survive the EPIPE)
+printf '#!/bin/sh\necho "$*" >>%s/rc.log\n[ -n "${RC_EXIT:-}" ] && exit "$RC_EXIT"\ncat >>%s/rc.log\n' "$TMP" "$TMP" >"$TMP/bin/resolvconf"
 chmod 755 "$TMP/bin/resolvconf"
 conf "$TMP/a" "$KA" "$PB" "10.9.7.1/24, fd09:7::1/64" "198.18.7.2:$PORT" "0.0.0.0/0, ::/0" \
 	"DNS = 10.99.7.53, fd99:7::53, corp.example"

@@ -403,14 +403,19 @@ static int have_resolvconf(void)
  * (input NULL), as wg-quick. 0 or -errno / the exit status as -EIO. */
 static int run_resolvconf(const char *ifname, const char *input)
 {
-	int pfd[2], st;
+	struct sigaction ign = {.sa_handler = SIG_IGN}, old;
+	int pfd[2], st, err;
 	pid_t pid;
 
 	if (pipe(pfd))
 		return -errno;
 	pid = fork();
-	if (pid < 0)
-		return -errno;
+	if (pid < 0) {
+		err = -errno;
+		close(pfd[0]);
+		close(pfd[1]);
+		return err;
+	}
 	if (!pid) {
 		dup2(pfd[0], 0);
 		close(pfd[0]);
@@ -423,9 +428,12 @@ static int run_resolvconf(const char *ifname, const char *input)
 		_exit(127);
 	}
 	close(pfd[0]);
+	/* a resolvconf that exits without reading gives EPIPE, not SIGPIPE */
+	sigaction(SIGPIPE, &ign, &old);
 	if (input && write(pfd[1], input, strlen(input)) != (ssize_t)strlen(input))
 		pr_err("resolvconf: writing its input: %s", strerror(errno));
 	close(pfd[1]);
+	sigaction(SIGPIPE, &old, NULL);
 	if (waitpid(pid, &st, 0) != pid)
 		return -errno;
 	return WIFEXITED(st) && !WEXITSTATUS(st) ? 0 : -EIO;
