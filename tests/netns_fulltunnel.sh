@@ -12,6 +12,7 @@
 #   - FwMark without a full tunnel: B's endpoint is routed only for packets
 #     marked 0x1234 (ip rule fwmark 0x1234 table 77): the handshake socket,
 #     up's route lookup and tc_seal's outer packets must all carry it.
+#   - Table = 1234 (every route there, no rules) and Table = off (none).
 #   - DNS: refused when resolvconf is not in PATH, before anything changes;
 #     with a stand-in resolvconf (a script that records its arguments and
 #     input) `up` runs `resolvconf -a bt0 -m 0 -x` and `down` `-d bt0 -f`.
@@ -175,4 +176,18 @@ check "5 more pings" inA ping -c 5 -i 0.2 -W 2 10.99.7.1
 check "A's endpoint for B is still 198.18.7.2" bash -c "ip netns exec $A '$BT' show bt0 dump | sed -n 2p | cut -f3 | grep -qx '198.18.7.2:$PORT'"
 check "A down" inA "$BT" down bt0
 ip -n "$A" rule del fwmark 0x1234 table 77 priority 100
+ip -n "$A" route add default via 10.80.0.2 dev va
+
+# --- Table = NUMBER and Table = off (as wg-quick: no rules)
+snap "$TMP/before5"
+conf "$TMP/a" "$KA" "$PB" "10.9.7.1/24" "198.18.7.2:$PORT" "10.99.7.0/24, 0.0.0.0/0" "Table = 1234"
+check "Table = 1234: up" inA "$BT" up "$TMP/a/bt0.conf"
+check "Table = 1234: both routes in table 1234, none in main, no rules" bash -c "
+	ip -n $A route show table 1234 | grep -q '^10.99.7.0/24 dev bt0' && ip -n $A route show table 1234 | grep -q '^default dev bt0' &&
+	! ip -n $A route show table main | grep -q 10.99.7 && ! ip -n $A rule | grep -q 1234"
+check "Table = 1234: down restores" bash -c "ip netns exec $A '$BT' down bt0 && $(declare -f snap inA); A=$A snap $TMP/after5 && diff $TMP/before5 $TMP/after5"
+conf "$TMP/a" "$KA" "$PB" "10.9.7.1/24" "198.18.7.2:$PORT" "10.99.7.0/24" "Table = off"
+check "Table = off: up, no route for AllowedIPs" bash -c "
+	ip netns exec $A '$BT' up $TMP/a/bt0.conf && ! ip -n $A route show table all | grep -q 10.99.7"
+check "Table = off: down" inA "$BT" down bt0
 check_summary
