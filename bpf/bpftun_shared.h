@@ -242,7 +242,16 @@ struct bpftun_iface {
 	__u32 clsact_created;		       /* bit i: bpftun added underlays[i]'s clsact */
 	__u32 steer_cpus;     /* SteeringCPUs: bit c = CPU c; 0 = every online CPU */
 	__s32 keyring_serial; /* PrivateKeyKeyring: the identity key's serial; 0 = none */
+	__u32 fwmark;	      /* FwMark: tc_seal puts it in skb->mark of every outer packet */
+	__u32 rt_table;	      /* Table = auto with a /0: the policy table; 0 = none */
+	__u32 host_state;     /* BPFTUN_HOST_*: what `down` undoes besides the device */
 };
+/* bpftun_iface.host_state: set before the change is made (crash-safe). */
+#define BPFTUN_HOST_RULE4     0x1 /* ip -4 rule: not fwmark M table T */
+#define BPFTUN_HOST_SUPPRESS4 0x2 /* ip -4 rule: table main suppress_prefixlength 0 */
+#define BPFTUN_HOST_RULE6     0x4
+#define BPFTUN_HOST_SUPPRESS6 0x8
+#define BPFTUN_HOST_DNS	      0x10 /* resolvconf -a IFNAME */
 
 /* ------------------------------------------------------------ allowed IPs */
 

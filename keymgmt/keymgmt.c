@@ -264,13 +264,20 @@ static void receive(struct km *km, int fd)
 
 /* --------------------------------------------------------------- set-up */
 
-static int open_socket(uint16_t port)
+static int open_socket(uint16_t port, uint32_t mark)
 {
 	struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
 	int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), off = 0, on = 1;
 
 	if (fd < 0)
 		return -errno;
+	/* FwMark: handshakes take the route our marked outer packets take */
+	if (mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark))) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
 	setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
 	/* two sockets on the port: one for peers, one for cookie replies */
 	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on));
@@ -346,8 +353,13 @@ static int open_sockets(struct km *km)
 {
 	int err;
 
-	km->sock = open_socket(km->cfg.listen_port);
-	km->sock_cookie = km->sock < 0 ? -1 : open_socket(km->cfg.listen_port);
+	struct bpftun_iface ifc;
+
+	/* FwMark as `up` chose it (a full tunnel's table when none was set) */
+	if (!dp_get_iface(km->dp, &ifc))
+		nl_route_mark = ifc.fwmark;
+	km->sock = open_socket(km->cfg.listen_port, nl_route_mark);
+	km->sock_cookie = km->sock < 0 ? -1 : open_socket(km->cfg.listen_port, nl_route_mark);
 	if (km->sock_cookie >= 0) {
 		/* Room for one reply to each of the neighbours the kernel lets
 		 * wait for resolution at once (gc_thresh3, 1024 by default);

@@ -9,6 +9,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -125,6 +126,36 @@ static void keepalive(struct km *km, int i, const struct bpftun_peer *p, uint64_
 		km_send(km, km->sock, ka, sizeof(ka), &to);
 }
 
+/* Endpoint = name:port: a handshake timed out, so resolve the name again
+ * (as wg's reresolve-dns) and move to the new address if it changed.
+ * getaddrinfo blocks the loop while it runs (once per retry, >= 5 s apart). */
+static void reresolve_host(struct km *km, int i, const struct bpftun_peer *p)
+{
+	const struct bt_peer *cp = &km->cfg.peers[i];
+	uint8_t addr[16] = {0};
+	struct hs_addr a;
+	int fam = 0, r;
+	char who[64];
+
+	if (!cp->host[0])
+		return;
+	r = bt_resolve_host(cp->host, &fam, addr);
+	if (r) {
+		pr_err("peer %d: resolving '%s' again: %s", i, cp->host, gai_strerror(r));
+		return;
+	}
+	if (fam == (p->ep.flags & BPFTUN_EP_V6 ? AF_INET6 : AF_INET) &&
+	    !memcmp(addr, p->ep.daddr, fam == AF_INET6 ? 16 : 4))
+		return;
+	if (fam == AF_INET6)
+		hs_addr_v6(&a, addr, cp->port);
+	else
+		hs_addr_v4(&a, addr, cp->port);
+	fmt_hs_addr(&a, who, sizeof(who));
+	if (!set_endpoint(km, (uint32_t)i, &a))
+		pr_info("peer %d: '%s' now resolves to %s; endpoint moved", i, cp->host, who);
+}
+
 /* A new handshake when the session is due, or a retry with backoff. */
 static void rekey_or_retry(struct km *km, int i, const struct bpftun_peer *p, uint64_t now)
 {
@@ -144,7 +175,10 @@ static void rekey_or_retry(struct km *km, int i, const struct bpftun_peer *p, ui
 		if (kp->force || !p->session_start_ns || now >= due)
 			send_initiation(km, (uint32_t)i);
 	} else if (now >= kp->next_init_ns) {
-		send_initiation(km, (uint32_t)i); /* retry with backoff */
+		/* the handshake timed out: retry with backoff, to where the
+		 * endpoint's name resolves now */
+		reresolve_host(km, i, p);
+		send_initiation(km, (uint32_t)i);
 	}
 }
 

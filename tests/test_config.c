@@ -23,7 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #include <sodium.h>
@@ -205,8 +208,24 @@ static const struct bad_case bad[] = {
      "AllowedIPs, PersistentKeepalive"},
     {"[Peer] key in [Interface]", NULL, 0, IFACE "Endpoint = 192.0.2.1:51820\n" PEER1,
      "bt0.conf:4: Endpoint: belongs in [Peer], not in [Interface]"},
-    {"WireGuard key bpftun lacks", NULL, 0, IFACE "DNS = 192.0.2.53\n" PEER1,
-     "bt0.conf:4: DNS: a WireGuard key that bpftun does not support"},
+    {"WireGuard key bpftun lacks", NULL, 0, IFACE "SaveConfig = true\n" PEER1,
+     "bt0.conf:4: SaveConfig: a WireGuard key that bpftun does not support"},
+    /* FwMark, Table, DNS */
+    {"FwMark negative", NULL, 0, IFACE "FwMark = -1\n" PEER1,
+     "bt0.conf:4: FwMark: '-1': valid: off, or a number 0-4294967295 (0x hex)"},
+    {"FwMark above 32 bits", NULL, 0, IFACE "FwMark = 0x100000000\n" PEER1,
+     "bt0.conf:4: FwMark: '0x100000000': valid: off, or a number"},
+    {"FwMark word", NULL, 0, IFACE "FwMark = auto\n" PEER1, "bt0.conf:4: FwMark: 'auto': valid"},
+    {"FwMark duplicate", NULL, 0, IFACE "FwMark = 1\nFwMark = 2\n" PEER1,
+     "bt0.conf:5: FwMark: duplicate key (first at line 4)"},
+    {"Table local", NULL, 0, IFACE "Table = 255\n" PEER1,
+     "bt0.conf:4: Table: '255': valid: auto (the default), off, main, or a routing table number"},
+    {"Table 0", NULL, 0, IFACE "Table = 0\n" PEER1, "bt0.conf:4: Table: '0': valid"},
+    {"Table name", NULL, 0, IFACE "Table = vpn\n" PEER1, "bt0.conf:4: Table: 'vpn': valid"},
+    {"DNS: bad entry", NULL, 0, IFACE "DNS = 192.0.2.53, bad_domain!\n" PEER1,
+     "bt0.conf:4: DNS: 'bad_domain!': neither an IP address nor a search domain"},
+    {"DNS: empty entry", NULL, 0, IFACE "DNS = 192.0.2.53,,\n" PEER1,
+     "bt0.conf:4: DNS: empty entry"},
     /* PresharedKey: a secret, refused like PrivateKey and never quoted */
     {"PresharedKey in a 0644 config", "bt0.conf", 0644,
      IFACE_NOKEY "PrivateKeyFile = @DIR@/key600\n" PEER1 "PresharedKey = " PRIV "\n",
@@ -279,11 +298,12 @@ static const struct bad_case bad[] = {
     {"AllowedIPs: trailing comma", NULL, 0, IFACE PEER1 "AllowedIPs = 10.1.0.0/16,\n",
      "bt0.conf:7: AllowedIPs: empty entry"},
     /* Endpoint */
-    {"Endpoint: hostname", NULL, 0, IFACE PEER1 "Endpoint = vpn.example.com:51820\n",
-     "bt0.conf:7: Endpoint: 'vpn.example.com:51820': hostnames are not resolved; use an "
-     "address"},
-    {"Endpoint: hostname in brackets", NULL, 0, IFACE PEER1 "Endpoint = [localhost]:51820\n",
-     "bt0.conf:7: Endpoint: '[localhost]:51820': hostnames are not resolved"},
+    {"Endpoint: bad host name", NULL, 0, IFACE PEER1 "Endpoint = vpn_1.example.com:51820\n",
+     "bt0.conf:7: Endpoint: 'vpn_1.example.com:51820': not a valid host name"},
+    {"Endpoint: bad host name in brackets", NULL, 0, IFACE PEER1 "Endpoint = [local host]:51820\n",
+     "bt0.conf:7: Endpoint: '[local host]:51820': not a valid host name"},
+    {"Endpoint: host name without port", NULL, 0, IFACE PEER1 "Endpoint = vpn.example.com\n",
+     "bt0.conf:7: Endpoint: 'vpn.example.com': missing port"},
     {"Endpoint: missing port", NULL, 0, IFACE PEER1 "Endpoint = 192.0.2.1\n",
      "bt0.conf:7: Endpoint: '192.0.2.1': missing port"},
     {"Endpoint: empty port", NULL, 0, IFACE PEER1 "Endpoint = 192.0.2.1:\n",
@@ -309,8 +329,9 @@ static const struct bad_case bad[] = {
     {"Endpoint: bad IPv4", NULL, 0, IFACE PEER1 "Endpoint = 192.0.2:51820\n",
      "bt0.conf:7: Endpoint: '192.0.2:51820': not an IPv4 address"},
     {"Endpoint: long value quoted truncated", NULL, 0,
-     IFACE PEER1 "Endpoint = " A10 A10 A10 A10 A10 A10 A10 A10 A10 A10 ".example:51820\n",
-     "bt0.conf:7: Endpoint: '" A10 A10 A10 A10 A10 A10 "aaaa...': hostnames are not resolved"},
+     IFACE PEER1 "Endpoint = " A10 A10 A10 A10 A10 A10 A10 A10 A10 A10 A10 A10 A10 A10 A10 A10 A10
+	 A10 A10 A10 A10 A10 A10 A10 A10 A10 ".example:51820\n",
+     "bt0.conf:7: Endpoint: '" A10 A10 A10 A10 A10 A10 "aaaa...': not a valid host name"},
     {"Endpoint: duplicate", NULL, 0, IFACE PEER1 "Endpoint = 192.0.2.1:1\nEndpoint = 192.0.2.1:2\n",
      "bt0.conf:8: Endpoint: duplicate key (first at line 7)"},
     /* PersistentKeepalive */
@@ -571,6 +592,103 @@ static void check_steering(void)
 	      r ? 0 : cfg.steer_cpus);
 	if (!r)
 		bt_config_free(&cfg);
+}
+
+/*
+ * Host-name resolution (bt_resolve_host, bt_config_resolve) in a child with
+ * a private mount namespace whose /etc/hosts and /etc/nsswitch.conf
+ * ("hosts: files") are the test's own: no DNS server is ever asked. The
+ * child reports through its exit status (bit 0: setup, 1: peer.test, 2:
+ * the refusal) and the refusal's message through a pipe.
+ */
+static void check_resolve(void)
+{
+	static const char unres[] =
+	    IFACE "[Peer]\nPublicKey = " PUB1 "\nEndpoint = no-such-host.test:1\n";
+	char hosts[PATH_MAX], nss[PATH_MAX], msg[sizeof(((struct config_error *)0)->msg)] = "";
+	int pfd[2], st = 0;
+	pid_t pid;
+
+	write_file("hosts", "10.1.2.3 peer.test\n", 19, 0644, hosts);
+	write_file("nsswitch.conf", "hosts: files\n", 13, 0644, nss);
+	if (pipe(pfd))
+		die("pipe");
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (!pid) {
+		struct config_error err = {0};
+		struct bt_config cfg;
+		uint8_t a[16];
+		int fam = 0, bits = 0;
+
+		close(pfd[0]);
+		if (unshare(CLONE_NEWNS) || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) ||
+		    mount(hosts, "/etc/hosts", NULL, MS_BIND, NULL) ||
+		    mount(nss, "/etc/nsswitch.conf", NULL, MS_BIND, NULL))
+			_exit(1);
+		if (bt_resolve_host("peer.test", &fam, a) || fam != AF_INET || a[0] != 10 ||
+		    a[1] != 1 || a[2] != 2 || a[3] != 3)
+			bits |= 2;
+		if (bt_config_parse_buffer("bt0.conf", unres, strlen(unres), &cfg, &err) ||
+		    bt_config_resolve(&cfg, "bt0.conf", &err) >= 0 ||
+		    !strstr(err.msg, "bt0.conf:6: Endpoint: 'no-such-host.test:1': cannot resolve "
+				     "'no-such-host.test': "))
+			bits |= 4;
+		if (write(pfd[1], err.msg, strlen(err.msg)) < 0)
+			bits |= 4;
+		_exit(bits);
+	}
+	close(pfd[1]);
+	if (read(pfd[0], msg, sizeof(msg) - 1) < 0)
+		msg[0] = 0;
+	close(pfd[0]);
+	waitpid(pid, &st, 0);
+	st = WIFEXITED(st) ? WEXITSTATUS(st) : 255;
+	check(!(st & 1), "resolver set-up: a private mount namespace with the test's hosts file");
+	check(!(st & 3), "a name from the hosts file resolves (peer.test -> 10.1.2.3)");
+	check(!(st & 5),
+	      "an unresolvable name refused naming file:line: Endpoint and the resolver (%s)", msg);
+}
+
+/* FwMark, Table, DNS and host-name endpoints (issue 11's wg-quick keys). */
+static void check_wg_quick_keys(void)
+{
+	static const char text[] =
+	    IFACE "FwMark = 0xca6c\nTable = 1234\n"
+		  "DNS = 192.0.2.53, example.com\nDNS = 2001:db8::53, corp\n"
+		  "[Peer]\nPublicKey = " PUB1 "\nEndpoint = vpn.example.com:51821\n"
+		  "AllowedIPs = 0.0.0.0/0\n"
+		  "[Peer]\nPublicKey = " PUB2 "\nEndpoint = [gw6.example]:7\n";
+	static const char dflt[] = IFACE PEER1;
+	static const char words[] = IFACE "FwMark = off\nTable = off\n" PEER1;
+	struct bt_config cfg;
+	struct config_error err;
+	int r = bt_config_parse_buffer("bt0.conf", text, strlen(text), &cfg, &err);
+
+	check(r == 0 && cfg.fwmark == 0xca6c && cfg.table == 1234 &&
+		  !strcmp(cfg.dns, "nameserver 192.0.2.53\nnameserver 2001:db8::53\n"
+				   "search example.com corp\n") &&
+		  cfg.dns_line == 6,
+	      "FwMark 0xca6c, Table 1234, DNS servers in order then one search line (%d: %s)", r,
+	      err.msg);
+	check(r == 0 && cfg.peers[0].have_endpoint &&
+		  !strcmp(cfg.peers[0].host, "vpn.example.com") && cfg.peers[0].port == 51821 &&
+		  cfg.peers[0].family == 0 && !strcmp(cfg.peers[1].host, "gw6.example") &&
+		  cfg.peers[1].port == 7,
+	      "Endpoint host names kept for resolution, name:port and [name]:port");
+	if (!r)
+		bt_config_free(&cfg);
+	r = bt_config_parse_buffer("bt0.conf", dflt, strlen(dflt), &cfg, &err);
+	check(r == 0 && cfg.fwmark == 0 && cfg.table == BT_TABLE_AUTO && !cfg.dns[0],
+	      "defaults: FwMark off, Table auto, no DNS");
+	if (!r)
+		bt_config_free(&cfg);
+	r = bt_config_parse_buffer("bt0.conf", words, strlen(words), &cfg, &err);
+	check(r == 0 && cfg.fwmark == 0 && cfg.table == BT_TABLE_OFF, "FwMark = off, Table = off");
+	if (!r)
+		bt_config_free(&cfg);
+	check_resolve();
 }
 
 static void check_mtu_v6_ok(void)
@@ -939,6 +1057,7 @@ int main(int argc, char **argv)
 	check_good();
 	check_defaults();
 	check_steering();
+	check_wg_quick_keys();
 	check_mtu_v6_ok();
 	check_crlf();
 	check_nul();

@@ -16,6 +16,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,7 +52,8 @@ struct parser {
 	unsigned int seen[16]; /* line of each single-valued key of the current section */
 	unsigned int iface_line;
 	size_t peers_cap;
-	int nallowed; /* AllowedIPs of all peers so far */
+	int nallowed;	      /* AllowedIPs of all peers so far */
+	char dns_search[256]; /* DNS entries that are not addresses: search domains */
 	/* Peers by public key, so that a repeated key is found without
 	 * comparing every pair (BT_MAX_PEERS peers): open addressing, peer
 	 * index + 1 per slot (0 = free), keyset_cap a power of two. */
@@ -423,7 +425,22 @@ static int is_hostname(const char *s)
 	return 0;
 }
 
-/* "a.b.c.d:port" or "[v6]:port", numeric only. */
+/* A DNS name as getaddrinfo takes it: letters, digits, '-', '.', 1-253. */
+static int valid_hostname(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || n > 253 || !is_hostname(s) || s[0] == '-' || s[0] == '.')
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '.'))
+			return 0;
+	return 1;
+}
+
+/* "a.b.c.d:port", "[v6]:port", "name:port" or "[name]:port" (the name is
+ * resolved later: bt_config_resolve). */
 static int parse_endpoint(struct parser *p, unsigned int line, const char *field, char *val,
 			  struct bt_peer *peer)
 {
@@ -451,13 +468,17 @@ static int parse_endpoint(struct parser *p, unsigned int line, const char *field
 					    "'%s': scope IDs (%%dev) are not supported", q);
 			if (strchr(host, ':'))
 				return fail(p, line, field, "'%s': not an IPv6 address", q);
-			if (is_hostname(host))
+			if (valid_hostname(host)) {
+				snprintf(peer->host, sizeof(peer->host), "%s", host);
+				peer->family = 0;
+			} else if (is_hostname(host)) {
+				return fail(p, line, field, "'%s': not a valid host name", q);
+			} else {
 				return fail(p, line, field,
-					    "'%s': hostnames are not resolved; use an address", q);
-			return fail(p, line, field,
-				    "'%s': not an IPv6 address inside [] (IPv4 goes without "
-				    "brackets: a.b.c.d:port)",
-				    q);
+					    "'%s': not an IPv6 address inside [] (IPv4 goes "
+					    "without brackets: a.b.c.d:port)",
+					    q);
+			}
 		}
 	} else {
 		char *colon = strrchr(val, ':');
@@ -474,10 +495,14 @@ static int parse_endpoint(struct parser *p, unsigned int line, const char *field
 		port = colon + 1;
 		peer->family = AF_INET;
 		if (inet_pton(AF_INET, host, peer->endpoint) != 1) {
-			if (is_hostname(host))
-				return fail(p, line, field,
-					    "'%s': hostnames are not resolved; use an address", q);
-			return fail(p, line, field, "'%s': not an IPv4 address", q);
+			if (valid_hostname(host)) {
+				snprintf(peer->host, sizeof(peer->host), "%s", host);
+				peer->family = 0;
+			} else if (is_hostname(host)) {
+				return fail(p, line, field, "'%s': not a valid host name", q);
+			} else {
+				return fail(p, line, field, "'%s': not an IPv4 address", q);
+			}
 		}
 	}
 	if (!*port)
@@ -530,6 +555,9 @@ enum {
 	IK_STEERING,
 	IK_STEERING_CPUS,
 	IK_PRIVATE_KEY_KEYRING,
+	IK_FWMARK,
+	IK_TABLE,
+	IK_DNS,
 };
 
 static int k_private_key(struct parser *p, unsigned int line, const char *field, char *val)
@@ -721,6 +749,80 @@ static int k_steering_cpus(struct parser *p, unsigned int line, const char *fiel
 	return 0;
 }
 
+/* FwMark = off | 0 | N (decimal or 0x hex, as wg): the mark of our own
+ * outer packets and handshake socket. */
+static int k_fwmark(struct parser *p, unsigned int line, const char *field, char *val)
+{
+	char q[VALUE_SHOWN_MAX + 8], *end;
+	unsigned long long v;
+
+	if (!strcasecmp(val, "off")) {
+		p->cfg->fwmark = 0;
+		return 0;
+	}
+	errno = 0;
+	v = strtoull(val, &end, 0);
+	if (!*val || *val == '-' || *val == '+' || *end || errno || v > UINT32_MAX)
+		return fail(p, line, field, "'%s': valid: off, or a number 0-4294967295 (0x hex)",
+			    shown(q, sizeof(q), val));
+	p->cfg->fwmark = (uint32_t)v;
+	return 0;
+}
+
+/* Table = auto | off | main | N (as wg-quick, numbers only besides main). */
+static int k_table(struct parser *p, unsigned int line, const char *field, char *val)
+{
+	char q[VALUE_SHOWN_MAX + 8];
+	uint32_t v = 0;
+
+	if (!strcasecmp(val, "auto"))
+		v = BT_TABLE_AUTO;
+	else if (!strcasecmp(val, "off"))
+		v = BT_TABLE_OFF;
+	else if (!strcasecmp(val, "main"))
+		v = 254; /* RT_TABLE_MAIN */
+	else if (parse_u32(val, UINT32_MAX - 1, &v) || !v || v == 255 /* local */)
+		return fail(p, line, field,
+			    "'%s': valid: auto (the default), off, main, or a routing table "
+			    "number 1-4294967294 other than 255 (local)",
+			    shown(q, sizeof(q), val));
+	p->cfg->table = v;
+	return 0;
+}
+
+/* DNS = addresses and search domains (as wg-quick), for resolvconf(8). */
+static int dns_entry(struct parser *p, unsigned int line, const char *field, char *s)
+{
+	struct bt_config *cfg = p->cfg;
+	char q[VALUE_SHOWN_MAX + 8], buf[16], *d;
+	size_t n;
+
+	shown(q, sizeof(q), s);
+	if (inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1) {
+		d = cfg->dns;
+		n = strlen(d);
+		if (n + strlen(s) + 13 > sizeof(cfg->dns))
+			return fail(p, line, field, "'%s': too many DNS servers", q);
+		snprintf(d + n, sizeof(cfg->dns) - n, "nameserver %s\n", s);
+	} else if (valid_hostname(s)) {
+		d = p->dns_search;
+		n = strlen(d);
+		if (n + strlen(s) + 2 > sizeof(p->dns_search))
+			return fail(p, line, field, "'%s': too many search domains", q);
+		snprintf(d + n, sizeof(p->dns_search) - n, "%s%s", n ? " " : "", s);
+	} else {
+		return fail(p, line, field, "'%s': neither an IP address nor a search domain", q);
+	}
+	if (!cfg->dns_line)
+		cfg->dns_line = line;
+	return 0;
+}
+
+static int k_dns(struct parser *p, unsigned int line, const char *field, char *val)
+{
+	return for_each_entry(p, line, field, val, dns_entry);
+}
+
 static const struct key_def iface_keys[] = {
     [IK_PRIVATE_KEY] = {"PrivateKey", k_private_key, 0},
     [IK_PRIVATE_KEY_FILE] = {"PrivateKeyFile", k_private_key_file, 0},
@@ -731,6 +833,9 @@ static const struct key_def iface_keys[] = {
     [IK_STEERING] = {"Steering", k_steering, 0},
     [IK_STEERING_CPUS] = {"SteeringCPUs", k_steering_cpus, 0},
     [IK_PRIVATE_KEY_KEYRING] = {"PrivateKeyKeyring", k_private_key_keyring, 0},
+    [IK_FWMARK] = {"FwMark", k_fwmark, 0},
+    [IK_TABLE] = {"Table", k_table, 0},
+    [IK_DNS] = {"DNS", k_dns, 1},
 };
 
 /* ------------------------------------------------------------------ [Peer] */
@@ -913,7 +1018,7 @@ static const struct key_def peer_keys[] = {
 
 /* Keys of wg/wg-quick that bpftun does not implement: a clearer refusal. */
 static const char *const wg_unsupported[] = {
-    "FwMark", "DNS", "Table", "PreUp", "PostUp", "PreDown", "PostDown", "SaveConfig",
+    "PreUp", "PostUp", "PreDown", "PostDown", "SaveConfig",
 };
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -939,6 +1044,13 @@ static int end_section(struct parser *p)
 						    "'%u': below %d, the minimum for IPv6 (the "
 						    "Address at line %u is IPv6)",
 						    cfg->mtu, BT_MTU_MIN_V6, cfg->addrs[i].line);
+		}
+		if (p->dns_search[0]) { /* room: both buffers are bounded above */
+			size_t n = strlen(cfg->dns);
+
+			if (n + strlen(p->dns_search) + 9 > sizeof(cfg->dns))
+				return fail(p, cfg->dns_line, "DNS", "too many entries");
+			snprintf(cfg->dns + n, sizeof(cfg->dns) - n, "search %s\n", p->dns_search);
 		}
 	} else if (p->sec == SEC_PEER) {
 		if (!cur_peer(p)->key_line)
@@ -1391,6 +1503,52 @@ out:
 	if (r)
 		bt_config_free(cfg);
 	return r;
+}
+
+int bt_resolve_host(const char *host, int *family, uint8_t addr[16])
+{
+	struct addrinfo hints = {
+	    .ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM, .ai_protocol = IPPROTO_UDP};
+	struct addrinfo *res = NULL, *ai;
+	int r = getaddrinfo(host, NULL, &hints, &res);
+
+	if (r)
+		return r;
+	r = EAI_NONAME;
+	for (ai = res; ai && r; ai = ai->ai_next) { /* the first usable answer, as wg */
+		memset(addr, 0, 16);
+		if (ai->ai_family == AF_INET) {
+			memcpy(addr, &((struct sockaddr_in *)ai->ai_addr)->sin_addr, 4);
+			*family = AF_INET;
+			r = 0;
+		} else if (ai->ai_family == AF_INET6) {
+			memcpy(addr, &((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr, 16);
+			*family = AF_INET6;
+			r = 0;
+		}
+	}
+	freeaddrinfo(res);
+	return r;
+}
+
+int bt_config_resolve(struct bt_config *cfg, const char *path, struct config_error *err)
+{
+	for (int i = 0; i < cfg->npeers; i++) {
+		struct bt_peer *p = &cfg->peers[i];
+		int r;
+
+		if (!p->host[0])
+			continue;
+		r = bt_resolve_host(p->host, &p->family, p->endpoint);
+		if (r) {
+			config_error_set(err, path, p->endpoint_line, "Endpoint",
+					 "'%s:%u': cannot resolve '%s': %s", p->host, p->port,
+					 p->host,
+					 r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
+			return r == EAI_MEMORY ? -ENOMEM : -EHOSTUNREACH;
+		}
+	}
+	return 0;
 }
 
 void bt_config_free(struct bt_config *cfg)

@@ -63,6 +63,7 @@ struct bt_peer {
 	unsigned int line;	    /* the [Peer] line */
 	unsigned int key_line;	    /* the PublicKey line */
 	unsigned int endpoint_line; /* the Endpoint line, 0 if none */
+	char host[256]; /* Endpoint = name:port: the name (resolved by bt_config_resolve) */
 };
 
 struct bt_config {
@@ -81,9 +82,16 @@ struct bt_config {
 	char kernel_algo[BPFTUN_ALGO_LEN]; /* "ecb(aes)" or "ecb(aes-generic)" */
 	int steering;			   /* Steering = on: xdp_steer on the underlays */
 	uint32_t steer_cpus;		   /* SteeringCPUs bit c = CPU c; 0 = every online CPU */
+	uint32_t fwmark;		   /* FwMark: 0 = off */
+	uint32_t table;			   /* Table: BT_TABLE_AUTO, BT_TABLE_OFF or a table id */
+	char dns[512];			   /* DNS: resolvconf(8) input lines, "" if none */
+	unsigned int dns_line;		   /* its (first) line, 0 if none */
 	struct bt_peer *peers;		   /* malloc'd, 1..BT_MAX_PEERS of them */
 	int npeers;
 };
+
+#define BT_TABLE_AUTO 0		 /* Table = auto (the default): main, or a policy table for a /0 */
+#define BT_TABLE_OFF  UINT32_MAX /* Table = off: no routes (so table 2^32-1 is refused) */
 
 struct config_error {
 	char msg[512];
@@ -117,6 +125,15 @@ int bt_config_parse_buffer(const char *name, const char *buf, size_t len, struct
  * "FILE:LINE: PrivateKeyKeyring: ..." in err. Without it: 0, nothing done.
  */
 int bt_config_keyring_load(struct bt_config *cfg, const char *path, struct config_error *err);
+
+/*
+ * Resolve every Endpoint given as a host name (getaddrinfo, as wg): fills
+ * family/endpoint. A name that does not resolve is refused with
+ * "FILE:LINE: Endpoint: 'name:port': <the resolver's message>". 0 or -errno.
+ */
+int bt_config_resolve(struct bt_config *cfg, const char *path, struct config_error *err);
+/* Resolve one peer's host name: 0 (family/addr set) or an EAI_* code. */
+int bt_resolve_host(const char *host, int *family, uint8_t addr[16]);
 
 /* Zero the private key (sodium_memzero) and the rest, free the peers. */
 void bt_config_free(struct bt_config *cfg);

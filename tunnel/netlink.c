@@ -22,6 +22,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <linux/ethtool.h>
+#include <linux/fib_rules.h>
 #include <linux/if_addr.h>
 #include <linux/neighbour.h>
 #include <linux/netlink.h>
@@ -1064,7 +1065,7 @@ static int connected(struct nlctx *c, int ifindex, int af, const uint8_t *dst, s
 
 /* The route nl_route_add installs, for adding or deleting it. */
 static struct rtnl_route *route_build(int ifindex, int af, const uint8_t *dst, size_t alen,
-				      unsigned int prefix)
+				      unsigned int prefix, uint32_t table)
 {
 	struct rtnl_route *r = rtnl_route_alloc();
 	struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
@@ -1077,7 +1078,7 @@ static struct rtnl_route *route_build(int ifindex, int af, const uint8_t *dst, s
 	if (rtnl_route_set_dst(r, d) < 0)
 		goto fail;
 	nl_addr_put(d);
-	rtnl_route_set_table(r, RT_TABLE_MAIN);
+	rtnl_route_set_table(r, table);
 	rtnl_route_set_protocol(r, NL_RTPROT);
 	rtnl_route_set_type(r, RTN_UNICAST);
 	rtnl_route_set_scope(r, af == AF_INET ? RT_SCOPE_LINK : RT_SCOPE_UNIVERSE);
@@ -1093,7 +1094,8 @@ fail:
 	return NULL;
 }
 
-static int route_op(int add, int ifindex, int family, const void *dst, unsigned int prefix)
+static int route_op(int add, int ifindex, int family, const void *dst, unsigned int prefix,
+		    uint32_t table)
 {
 	const char *op = add ? "add" : "delete";
 	char nb[IFNAMSIZ], ab[INET6_ADDRSTRLEN];
@@ -1115,7 +1117,7 @@ static int route_op(int add, int ifindex, int family, const void *dst, unsigned 
 	err = ctx_open(&c);
 	if (err)
 		return err;
-	err = connected(&c, ifindex, af, net, alen, prefix);
+	err = table == RT_TABLE_MAIN ? connected(&c, ifindex, af, net, alen, prefix) : 0;
 	if (err) {
 		/* 1: the kernel's own route for an address already does it. */
 		if (err < 0)
@@ -1123,7 +1125,7 @@ static int route_op(int add, int ifindex, int family, const void *dst, unsigned 
 		err = err > 0 ? 0 : err;
 		goto out;
 	}
-	r = route_build(ifindex, af, net, alen, prefix);
+	r = route_build(ifindex, af, net, alen, prefix, table);
 	if (!r) {
 		err = fail(NULL, -ENOMEM, "link '%s': %s route", ifname(ifindex, nb), op);
 		goto out;
@@ -1145,13 +1147,82 @@ out:
 
 int nl_route_add(int ifindex, int family, const void *dst, unsigned int prefix)
 {
-	return route_op(1, ifindex, family, dst, prefix);
+	return route_op(1, ifindex, family, dst, prefix, RT_TABLE_MAIN);
+}
+
+int nl_route_add_table(int ifindex, int family, const void *dst, unsigned int prefix,
+		       uint32_t table)
+{
+	return route_op(1, ifindex, family, dst, prefix, table);
 }
 
 int nl_route_del(int ifindex, int family, const void *dst, unsigned int prefix)
 {
-	return route_op(0, ifindex, family, dst, prefix);
+	return route_op(0, ifindex, family, dst, prefix, RT_TABLE_MAIN);
 }
+
+int nl_table_in_use(uint32_t table)
+{
+	struct nl_cache *cache = NULL;
+	struct nl_object *o;
+	struct nlctx c;
+	int err, used = 0;
+
+	err = ctx_open(&c);
+	if (err)
+		return err;
+	err = NLCALL(&c, rtnl_route_alloc_cache(c.sk, AF_UNSPEC, 0, &cache));
+	if (err) {
+		fail(&c, err, "list routes");
+		goto out;
+	}
+	for (o = nl_cache_get_first(cache); o && !used; o = nl_cache_get_next(o))
+		used = rtnl_route_get_table((struct rtnl_route *)o) == table;
+	nl_cache_free(cache);
+	err = used;
+out:
+	ctx_close(&c);
+	return err;
+}
+
+/* Built by hand: libnl's rtnl_rule has no FIB_RULE_INVERT. */
+int nl_rule(int add, int family, uint32_t table, uint32_t not_fwmark, int suppress0)
+{
+	struct fib_rule_hdr frh = {.family = (uint8_t)family, .action = FR_ACT_TO_TBL};
+	struct nl_msg *msg;
+	struct nlctx c;
+	int err;
+
+	if (not_fwmark)
+		frh.flags = FIB_RULE_INVERT;
+	frh.table = table < 256 ? (uint8_t)table : RT_TABLE_UNSPEC;
+	err = ctx_open(&c);
+	if (err)
+		return err;
+	msg = nlmsg_alloc_simple(add ? RTM_NEWRULE : RTM_DELRULE,
+				 add ? NLM_F_CREATE | NLM_F_EXCL : 0);
+	if (!msg || nlmsg_append(msg, &frh, sizeof(frh), NLMSG_ALIGNTO) < 0 ||
+	    nla_put_u32(msg, FRA_TABLE, table) < 0 ||
+	    (not_fwmark && nla_put_u32(msg, FRA_FWMARK, not_fwmark) < 0) ||
+	    (suppress0 && nla_put_u32(msg, FRA_SUPPRESS_PREFIXLEN, 0) < 0)) {
+		nlmsg_free(msg);
+		err = -ENOMEM;
+		goto out;
+	}
+	err = NLCALL(&c, nl_send_sync(c.sk, msg)); /* frees msg */
+	if (err == -ESRCH)
+		err = -ENOENT;
+	/* EEXIST on add (the same rule is there) is the caller's to judge */
+	if (err && err != -EEXIST && !(err == -ENOENT && !add))
+		fail(&c, err, "%s %s rule: not fwmark %u table %u%s", add ? "add" : "delete",
+		     family == AF_INET6 ? "IPv6" : "IPv4", not_fwmark, table,
+		     suppress0 ? " suppress_prefixlength 0" : "");
+out:
+	ctx_close(&c);
+	return err;
+}
+
+uint32_t nl_route_mark;
 
 struct route_reply {
 	struct nl_route_info *info;
@@ -1228,7 +1299,8 @@ int nl_route_get(int family, const void *dst, struct nl_route_info *out)
 	rtm.rtm_dst_len = (uint8_t)(alen * 8);
 	msg = nlmsg_alloc_simple(RTM_GETROUTE, 0);
 	if (!msg || nlmsg_append(msg, &rtm, sizeof(rtm), NLMSG_ALIGNTO) < 0 ||
-	    nla_put(msg, RTA_DST, (int)alen, dst) < 0) {
+	    nla_put(msg, RTA_DST, (int)alen, dst) < 0 ||
+	    (nl_route_mark && nla_put_u32(msg, RTA_MARK, nl_route_mark) < 0)) {
 		nlmsg_free(msg);
 		err = fail(NULL, -ENOMEM, "route get %s", ntop(af, dst, ab));
 		goto out;

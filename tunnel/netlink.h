@@ -110,6 +110,25 @@ int nl_addr_add(int ifindex, int family, const void *addr, unsigned int prefix);
 #define NL_RTPROT 4 /* RTPROT_STATIC */
 int nl_route_add(int ifindex, int family, const void *dst, unsigned int prefix);
 int nl_route_del(int ifindex, int family, const void *dst, unsigned int prefix);
+/* nl_route_add into routing table `table` (no connected-prefix shortcut
+ * outside main); such routes go with the device. */
+int nl_route_add_table(int ifindex, int family, const void *dst, unsigned int prefix,
+		       uint32_t table);
+/* 1 if routing table `table` holds any route (IPv4 or IPv6), 0 if not, -errno. */
+int nl_table_in_use(uint32_t table);
+
+/*
+ * Policy rules as wg-quick adds them for a full tunnel (add 1, delete 0):
+ *   not_fwmark M: `ip rule add not fwmark M table T`
+ *   suppress0:    `ip rule add table T suppress_prefixlength 0` (T: main)
+ * -EEXIST (silent) if the same rule exists on add, -ENOENT (silent) if
+ * there is none on delete.
+ */
+int nl_rule(int add, int family, uint32_t table, uint32_t not_fwmark, int suppress0);
+
+/* FwMark: the mark nl_route_get's lookups carry (RTA_MARK), 0 = none. The
+ * routes to endpoints are those our marked outer packets take. */
+extern uint32_t nl_route_mark;
 
 struct nl_route_info {
 	int oif;	   /* output device */

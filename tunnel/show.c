@@ -371,6 +371,10 @@ static int show_iface(struct out *o, const char *name, int hidden)
 	out_str(o, "public_key", "public key", b64);
 	out_u64(o, "listen_port", "listening port", ifc.listen_port);
 	out_u64(o, "mtu", "mtu", ifc.mtu);
+	if (ifc.fwmark)
+		out_u64(o, "fwmark", "fwmark", ifc.fwmark);
+	if (ifc.rt_table)
+		out_u64(o, "table", "policy table", ifc.rt_table);
 	out_str(o, "cipher", "cipher", ifc.cipher[0] ? ifc.cipher : "aes-fixed-time");
 	show_steering(o, &ifc);
 	/* PrivateKeyKeyring: the identity key's state now (ok, revoked,
@@ -447,7 +451,11 @@ static int dump_iface(const char *prefix, int hidden)
 	if (err)
 		goto out;
 	key_b64(ifc.public_key, b64);
-	printf("%s(hidden)\t%s\t%u\toff\n", prefix, b64, (unsigned int)ifc.listen_port);
+	if (ifc.fwmark) /* as wg: 0x hex, or off */
+		printf("%s(hidden)\t%s\t%u\t0x%x\n", prefix, b64, (unsigned int)ifc.listen_port,
+		       ifc.fwmark);
+	else
+		printf("%s(hidden)\t%s\t%u\toff\n", prefix, b64, (unsigned int)ifc.listen_port);
 	for (uint32_t id = 0; id < dp_max_peers(dp); id++) {
 		struct bpftun_peer p;
 		struct bpftun_peer_stats st = {0};

@@ -52,6 +52,9 @@ struct up_state {
 	struct datapath *dp;
 	struct bpftun_iface ifc;
 	pid_t keymgmt;
+	uint32_t fwmark;   /* FwMark, or the table's number for a full tunnel */
+	uint32_t rt_table; /* Table = auto with a /0 AllowedIPs: the policy table; 0 none */
+	int full[2];	   /* a /0 AllowedIPs of IPv4, IPv6 */
 	/* per peer: resolved underlay */
 	struct nl_route_info route[BT_MAX_PEERS];
 };
@@ -340,6 +343,165 @@ static int steer_preflight(struct up_state *s)
 	return 0;
 }
 
+/* ---------------------------------- full tunnel, DNS (as wg-quick) */
+
+/* The routing table for the prefix of an AllowedIPs entry: Table = off ->
+ * none (0), a number -> it, auto -> the policy table for a /0, else main. */
+static uint32_t route_table(const struct up_state *s, const struct bt_prefix *pf)
+{
+	if (s->cfg.table == BT_TABLE_OFF)
+		return 0;
+	if (s->cfg.table != BT_TABLE_AUTO)
+		return s->cfg.table;
+	return pf->prefix == 0 && s->rt_table ? s->rt_table : 254 /* main */;
+}
+
+/* Table = auto and a /0: wg-quick's table (= FwMark, or the first free
+ * table from 51820, which then becomes FwMark). Changes nothing. */
+static int plan_full_tunnel(struct up_state *s)
+{
+	s->fwmark = s->cfg.fwmark;
+	for (int i = 0; i < s->cfg.npeers; i++)
+		for (int a = 0; a < s->cfg.peers[i].nallowed; a++)
+			if (!s->cfg.peers[i].allowed[a].prefix)
+				s->full[s->cfg.peers[i].allowed[a].family == AF_INET6] = 1;
+	if (s->cfg.table != BT_TABLE_AUTO || (!s->full[0] && !s->full[1]))
+		return 0;
+	if (s->fwmark) {
+		s->rt_table = s->fwmark;
+	} else {
+		uint32_t t = 51820;
+		int used;
+
+		while ((used = nl_table_in_use(t)) > 0 && t < 51820 + 1000)
+			t++;
+		if (used)
+			return used < 0 ? used : -EBUSY;
+		s->rt_table = s->fwmark = t;
+	}
+	return 0;
+}
+
+/* The executable `resolvconf` in PATH: 1, else 0. */
+static int have_resolvconf(void)
+{
+	const char *path = getenv("PATH") ?: "/usr/sbin:/usr/bin:/sbin:/bin";
+	char buf[PATH_MAX];
+
+	while (*path) {
+		size_t n = strcspn(path, ":");
+
+		snprintf(buf, sizeof(buf), "%.*s/resolvconf", (int)n, path);
+		if (n && !access(buf, X_OK))
+			return 1;
+		path += n + (path[n] == ':');
+	}
+	return 0;
+}
+
+/* `resolvconf -a IF -m 0 -x` fed with input, or `resolvconf -d IF -f`
+ * (input NULL), as wg-quick. 0 or -errno / the exit status as -EIO. */
+static int run_resolvconf(const char *ifname, const char *input)
+{
+	struct sigaction ign = {.sa_handler = SIG_IGN}, old;
+	int pfd[2], st, err;
+	pid_t pid;
+
+	if (pipe(pfd))
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		err = -errno;
+		close(pfd[0]);
+		close(pfd[1]);
+		return err;
+	}
+	if (!pid) {
+		dup2(pfd[0], 0);
+		close(pfd[0]);
+		close(pfd[1]);
+		if (input)
+			execlp("resolvconf", "resolvconf", "-a", ifname, "-m", "0", "-x",
+			       (char *)NULL);
+		else
+			execlp("resolvconf", "resolvconf", "-d", ifname, "-f", (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[0]);
+	/* a resolvconf that exits without reading gives EPIPE, not SIGPIPE */
+	sigaction(SIGPIPE, &ign, &old);
+	if (input && write(pfd[1], input, strlen(input)) != (ssize_t)strlen(input))
+		pr_err("resolvconf: writing its input: %s", strerror(errno));
+	close(pfd[1]);
+	sigaction(SIGPIPE, &old, NULL);
+	if (waitpid(pid, &st, 0) != pid)
+		return -errno;
+	return WIFEXITED(st) && !WEXITSTATUS(st) ? 0 : -EIO;
+}
+
+/* The policy rules of a full tunnel, each recorded in the iface map before
+ * it is added (so that `down` after a crash removes it); src_valid_mark as
+ * wg-quick (not restored by down, as wg-quick). */
+static int add_rules(struct up_state *s, struct datapath *dp)
+{
+	for (int v6 = 0; v6 < 2; v6++) {
+		int fam = v6 ? AF_INET6 : AF_INET, err;
+		uint32_t rule = v6 ? BPFTUN_HOST_RULE6 : BPFTUN_HOST_RULE4;
+		uint32_t sup = v6 ? BPFTUN_HOST_SUPPRESS6 : BPFTUN_HOST_SUPPRESS4;
+
+		if (!s->full[v6] || !s->rt_table)
+			continue;
+		s->ifc.host_state |= rule | sup;
+		err = dp_set_iface(dp, &s->ifc);
+		err = err ?: nl_rule(1, fam, s->rt_table, s->fwmark, 0);
+		if (err) {
+			pr_err("interface '%s': adding the rule 'not fwmark %u table %u': %s",
+			       s->cfg.ifname, s->fwmark, s->rt_table, strerror(-err));
+			return err;
+		}
+		up_step("policy rule added");
+		err = nl_rule(1, fam, 254 /* main */, 0, 1);
+		if (err == -EEXIST) { /* someone else's: not ours to remove */
+			s->ifc.host_state &= ~sup;
+			err = dp_set_iface(dp, &s->ifc);
+		} else if (!err) {
+			up_step("suppress rule added");
+		}
+		if (err) {
+			pr_err("interface '%s': adding the rule 'table main suppress_prefixlength "
+			       "0': %s",
+			       s->cfg.ifname, strerror(-err));
+			return err;
+		}
+		if (!v6) {
+			int fd = open("/proc/sys/net/ipv4/conf/all/src_valid_mark", O_WRONLY);
+
+			if (fd < 0 || write(fd, "1", 1) != 1)
+				pr_err("net.ipv4.conf.all.src_valid_mark=1: %s", strerror(errno));
+			if (fd >= 0)
+				close(fd);
+		}
+	}
+	return 0;
+}
+
+/* What add_rules and the DNS step recorded in ifc->host_state, undone. */
+static void undo_host_state(const char *name, const struct bpftun_iface *ifc)
+{
+	uint32_t h = ifc->host_state;
+
+	if (h & BPFTUN_HOST_RULE4)
+		nl_rule(0, AF_INET, ifc->rt_table, ifc->fwmark, 0);
+	if (h & BPFTUN_HOST_SUPPRESS4)
+		nl_rule(0, AF_INET, 254, 0, 1);
+	if (h & BPFTUN_HOST_RULE6)
+		nl_rule(0, AF_INET6, ifc->rt_table, ifc->fwmark, 0);
+	if (h & BPFTUN_HOST_SUPPRESS6)
+		nl_rule(0, AF_INET6, 254, 0, 1);
+	if ((h & BPFTUN_HOST_DNS) && run_resolvconf(name, NULL))
+		pr_err("interface '%s': resolvconf -d %s failed", name, name);
+}
+
 /* All checks that need the system but change nothing; also plans the
  * underlays (s->ifc.underlays), so that their limit is checked here. */
 static int preflight(struct up_state *s)
@@ -371,6 +533,21 @@ static int preflight(struct up_state *s)
 	err = name_taken(c->ifname);
 	if (err)
 		return err;
+	if (c->dns[0] && !have_resolvconf()) {
+		config_error_set(&e, s->conf_path, c->dns_line, "DNS",
+				 "resolvconf(8) is not installed (not found in PATH); install "
+				 "resolvconf or openresolv, or remove DNS");
+		fprintf(stderr, "%s\n", e.msg);
+		return -ENOENT;
+	}
+	if ((err = bt_config_resolve(c, s->conf_path, &e)))
+		return fprintf(stderr, "%s\n", e.msg), err;
+	if ((err = plan_full_tunnel(s))) {
+		pr_err("%s: Table: no free routing table from 51820 for the default route: %s",
+		       s->conf_path, strerror(-err));
+		return err;
+	}
+	nl_route_mark = s->fwmark; /* the endpoints' routes as our outer packets see them */
 	for (int i = 0; i < c->npeers; i++) {
 		struct bt_peer *p = &c->peers[i];
 		char ip[INET6_ADDRSTRLEN], dev[IF_NAMESIZE] = "?";
@@ -593,6 +770,8 @@ static int load_datapath(struct up_state *s)
 	s->ifc.steering = (uint16_t)!!s->cfg.steering;
 	s->ifc.steer_cpus = s->cfg.steer_cpus;
 	s->ifc.keyring_serial = s->cfg.keyring_serial; /* show reports its state */
+	s->ifc.fwmark = s->fwmark;
+	s->ifc.rt_table = s->rt_table;
 	err = configure_peers(s);
 	/* the sender's flow mark (random key per interface), so that the
 	 * peer's xdp_steer spreads our flows over its CPUs */
@@ -626,19 +805,21 @@ static int add_addresses_routes(struct up_state *s)
 			struct bt_prefix *pf = &s->cfg.peers[i].allowed[a];
 			char ip[INET6_ADDRSTRLEN];
 
-			err = nl_route_add(s->tun.ifindex, pf->family, pf->addr, pf->prefix);
+			uint32_t table = route_table(s, pf);
+
+			if (!table)
+				continue; /* Table = off */
+			err = nl_route_add_table(s->tun.ifindex, pf->family, pf->addr, pf->prefix,
+						 table);
 			if (!err) {
 				up_step("route added");
 				continue;
 			}
 			inet_ntop(pf->family, pf->addr, ip, sizeof(ip));
-			config_error_set(&e, s->conf_path, pf->line, "AllowedIPs",
-					 "%s/%u: adding its route: %s%s", ip, pf->prefix,
-					 strerror(-err),
-					 err == -EEXIST ? " (another route for this prefix exists; "
-							  "bpftun does not do wg-quick's policy "
-							  "routing for default routes)"
-							: "");
+			config_error_set(
+			    &e, s->conf_path, pf->line, "AllowedIPs",
+			    "%s/%u: adding its route: %s%s", ip, pf->prefix, strerror(-err),
+			    err == -EEXIST ? " (another route for this prefix exists)" : "");
 			fprintf(stderr, "%s\n", e.msg);
 		}
 	}
@@ -716,6 +897,7 @@ int up_main(int argc, char **argv)
 	up_step("hidden end: tc_seal attached");
 
 	err = add_addresses_routes(s);
+	err = err ?: add_rules(s, s->dp);
 	if (err)
 		goto fail;
 
@@ -741,6 +923,18 @@ int up_main(int argc, char **argv)
 			goto fail;
 		}
 		up_step("maps pinned");
+	}
+
+	if (s->cfg.dns[0]) { /* recorded first: `down` runs resolvconf -d */
+		s->ifc.host_state |= BPFTUN_HOST_DNS;
+		err = dp_set_iface(s->dp, &s->ifc);
+		err = err ?: run_resolvconf(s->cfg.ifname, s->cfg.dns);
+		if (err) {
+			pr_err("interface '%s': DNS: resolvconf -a %s failed: %s", s->cfg.ifname,
+			       s->cfg.ifname, strerror(-err));
+			goto fail;
+		}
+		up_step("DNS set");
 	}
 
 	if (no_keymgmt) { /* a supervisor (bpftun-keymgmt@.service) starts it */
@@ -818,6 +1012,8 @@ static int teardown(const char *name)
 			}
 			/* 4. detach from underlays, remove the clsact qdiscs bpftun added */
 			underlay_detach_all(&ifc);
+			/* policy rules and DNS (the routes go with the device) */
+			undo_host_state(name, &ifc);
 		}
 		dp_destroy(dp);
 	}

@@ -90,8 +90,18 @@ static __always_inline int open_udp(struct __sk_buff *skb, __u32 l4off, __u16 *s
 		return OPEN_PASS;
 	if (bpf_skb_load_bytes(skb, l4off + BPFTUN_UDP_LEN, &type, 1))
 		return OPEN_PASS; /* empty datagram: not ours to judge */
-	if (type != BPFTUN_MSG_DATA)
-		return OPEN_PASS; /* handshake etc.: to the key-management socket */
+	if (type != BPFTUN_MSG_DATA) {
+		/* handshake etc.: to the key-management socket, carrying FwMark as
+		 * our own packets do, so that the reverse-path check
+		 * (src_valid_mark) routes its source the way we send to it, not
+		 * into a full tunnel: wg-quick's CONNMARK --restore-mark */
+		__u32 zero = 0;
+		struct bpftun_iface *ifc = bpf_map_lookup_elem(&iface, &zero);
+
+		if (ifc && ifc->fwmark)
+			skb->mark = ifc->fwmark;
+		return OPEN_PASS;
+	}
 	/* A frame tagged with a VLAN id is for that VLAN's device, where the
 	 * stack delivers it untagged (and where tc_open runs if that device is
 	 * an underlay). At TC ingress the outer tag is always in the skb's

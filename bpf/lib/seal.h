@@ -91,6 +91,9 @@ static __always_inline int seal_admit(struct __sk_buff *skb, __u32 *zero)
 	ifc = bpf_map_lookup_elem(&iface, zero);
 	if (!ifc || ifc->disabled)
 		return BPFTUN_DROP_NO_SA;
+	/* FwMark: bpf_redirect_neigh routes the outer packet with skb->mark,
+	 * so a full tunnel's `not fwmark` rule sends it to the underlay */
+	skb->mark = ifc->fwmark;
 	return 0;
 }
 

@@ -68,6 +68,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	require(memchr(cfg.kernel_algo, 0, sizeof(cfg.kernel_algo)) &&
 		    !strncmp(cfg.kernel_algo, "ecb(aes", 7),
 		"kernel algo", &err);
+	require(memchr(cfg.dns, 0, sizeof(cfg.dns)) && (!cfg.dns[0]) == (!cfg.dns_line),
+		"DNS text terminated, with its line", &err);
 	for (int i = 0; i < cfg.naddrs; i++) {
 		require(prefix_ok(&cfg.addrs[i]), "Address prefix", &err);
 		if (cfg.addrs[i].family == AF_INET6 && cfg.mtu)
@@ -80,8 +82,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		require(p->nallowed >= 0 && p->nallowed <= BT_MAX_ALLOWED, "AllowedIPs count",
 			&err);
 		require(!p->have_endpoint ||
-			    (p->port && (p->family == AF_INET || p->family == AF_INET6)),
-			"endpoint", &err);
+			    (p->port && (p->family == AF_INET || p->family == AF_INET6) &&
+			     !p->host[0]) ||
+			    (p->port && !p->family && memchr(p->host, 0, sizeof(p->host)) &&
+			     p->host[0] &&
+			     strspn(p->host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN"
+					     "OPQRSTUVWXYZ0123456789-.") == strlen(p->host)),
+			"endpoint: an address, or a host name to resolve", &err);
 		for (int j = 0; j < p->nallowed; j++)
 			require(prefix_ok(&p->allowed[j]), "AllowedIPs prefix", &err);
 		for (int j = 0; j < i; j++)
