@@ -1341,6 +1341,26 @@ out:
 	return r;
 }
 
+int bt_config_peer_value(const char *name, struct bt_peer *peer, const char *key, char *val,
+			 struct config_error *err)
+{
+	struct bt_config cfg = {.peers = peer, .npeers = 1};
+	struct parser p = {.name = name, .cfg = &cfg, .err = err, .sec = SEC_PEER};
+
+	for (size_t i = 0; i < ARRAY_SIZE(peer_keys); i++)
+		if (!strcasecmp(key, peer_keys[i].name))
+			return peer_keys[i].fn(&p, 0, peer_keys[i].name, val);
+	return fail(&p, 0, key, "not a [Peer] key");
+}
+
+int bt_key_file_read(const char *name, const char *field, const char *path,
+		     uint8_t key[BT_KEY_LEN], struct config_error *err)
+{
+	struct parser p = {.name = name, .err = err};
+
+	return read_key_file(&p, 0, field, path, key);
+}
+
 void bt_config_free(struct bt_config *cfg)
 {
 	if (!cfg)

@@ -118,6 +118,18 @@ int bt_config_parse_buffer(const char *name, const char *buf, size_t len, struct
  */
 int bt_config_keyring_load(struct bt_config *cfg, const char *path, struct config_error *err);
 
+/*
+ * Live changes (`bpftun set`): one [Peer] key ("AllowedIPs", "Endpoint",
+ * "PersistentKeepalive") parsed into peer as the file's parser does it (name
+ * stands for the file in messages); AllowedIPs add to peer->allowed. And a key
+ * file read with the checks of PrivateKeyFile (regular file, mode 0600 or
+ * stricter, one base64 key). 0 or -errno with err->msg set.
+ */
+int bt_config_peer_value(const char *name, struct bt_peer *peer, const char *key, char *val,
+			 struct config_error *err);
+int bt_key_file_read(const char *name, const char *field, const char *path,
+		     uint8_t key[BT_KEY_LEN], struct config_error *err);
+
 /* Zero the private key (sodium_memzero) and the rest, free the peers. */
 void bt_config_free(struct bt_config *cfg);
 
