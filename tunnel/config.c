@@ -883,9 +883,7 @@ static int end_section(struct parser *p)
 			return fail(p, p->sec_line, "PrivateKey",
 				    "missing from [Interface]; set PrivateKey, PrivateKeyFile or "
 				    "PrivateKeyKeyring");
-		if (!cfg->listen_port)
-			return fail(p, p->sec_line, "ListenPort",
-				    "missing from [Interface]; it is required (1-65535)");
+		/* no ListenPort: `up` picks a free port (listen_port 0 here) */
 		if (cfg->mtu && cfg->mtu < BT_MTU_MIN_V6) {
 			for (int i = 0; i < cfg->naddrs; i++)
 				if (cfg->addrs[i].family == AF_INET6)

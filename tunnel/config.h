@@ -73,7 +73,7 @@ struct bt_config {
 	char keyring_desc[BT_KR_DESC_LEN]; /* PrivateKeyKeyring's "bpftun:<ifname>" */
 	unsigned int keyring_line;	   /* its line, 0 if none */
 	int32_t keyring_serial;		   /* set by bt_config_keyring_load() */
-	uint16_t listen_port;		   /* host order, 1..65535 */
+	uint16_t listen_port;		   /* host order, 1..65535; 0 = absent: `up` picks one */
 	struct bt_prefix addrs[BT_MAX_ADDRS];
 	int naddrs;
 	uint32_t mtu;			   /* 0 = default: the caller resolves it */

@@ -442,6 +442,16 @@ static int preflight(struct up_state *s)
 		fprintf(stderr, "%s\n", e.msg);
 		return err;
 	}
+	if (!c->listen_port) { /* no ListenPort: the free port the kernel chose (as wg) */
+		socklen_t sl = sizeof(sa);
+
+		if (getsockname(fd, (struct sockaddr *)&sa, &sl)) {
+			err = -errno;
+			close(fd);
+			return err;
+		}
+		c->listen_port = ntohs(sa.sin6_port);
+	}
 	close(fd);
 	return 0;
 }
