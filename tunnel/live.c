@@ -268,7 +268,7 @@ int live_apply(struct datapath *dp, int tun_ifindex, enum live_mode mode, struct
 				 kb, pb, strerror(-err));
 			goto out;
 		}
-		if (dp_underlay_slot(&plan, (uint32_t)oif, &added)) {
+		if (dp_underlay_slot(&plan, (uint32_t)oif, &added) < 0) {
 			snprintf(msg, msglen,
 				 "peer %s: endpoint %s: reached over a %dth underlay device; a "
 				 "tunnel listens on at most %d",
