@@ -85,7 +85,7 @@ check "peer 1 has SAs (rx index on the hub: $S1H)" bash -c "[ -n '$S1H' ] && ! e
 # --- the stream to peer 1 (UDP: loss is counted by iperf3's sequence numbers)
 in1 iperf3 -s -1 -B 10.9.9.2 -p 5201 >/dev/null 2>&1 &
 check "iperf3 listens in peer 1" wait_until 10 listening "$P1" t 5201
-inH iperf3 -c 10.9.9.2 -p 5201 -u -b 4M -l 1000 -w 1M -t 40 --json >"$TMP/iperf.json" 2>&1 &
+inH iperf3 -c 10.9.9.2 -p 5201 -u -b 4M -l 1000 -w 1M -t 30 --json >"$TMP/iperf.json" 2>&1 &
 IPERF=$!
 sleep 2
 
@@ -212,4 +212,38 @@ check "set through the restarted key manager: peer 2 removed" inH "$BT" set bt0 
 check "hub -> peer 2 fails" bash -c "! ip netns exec $H ping -c 2 -i 0.3 -W 1 10.9.9.3"
 
 for n in "$H" "$P1" "$P2"; do ip netns exec "$n" "$BT" down bt0; done
+
+# --- wg-quick's hooks and a ListenPort left out, on the hub
+L=$TMP/hooks.log
+hooks_conf() { # PREUP POSTUP [no ListenPort]
+	conf "$TMP/h/bt0.conf" "$KH" 10.9.9.1/24 "$PP1" "10.80.1.2:$PORT" 10.9.9.2/32
+	(umask 077 && sed -i "/^\[Interface\]/a PreUp = $1\nPostUp = $2\nPostUp = echo post2 %i >>$L\nPreDown = echo predown %i \$(ip link show %i >/dev/null 2>\&1 \&\& echo there) >>$L\nPostDown = echo postdown %i \$(ip link show %i >/dev/null 2>\&1 || echo gone) >>$L" "$TMP/h/bt0.conf")
+	[ -z "${3:-}" ] || sed -i '/^ListenPort/d' "$TMP/h/bt0.conf"
+}
+hooks_conf "echo pre %i >>$L" "echo post %i \$(ip link show %i >/dev/null 2>\&1 \&\& echo there) >>$L" noport
+check "up with hooks and no ListenPort" inH "$BT" up "$TMP/h/bt0.conf"
+check "PreUp, then both PostUps in order, %i replaced, the device there for PostUp" \
+	bash -c "[ \"\$(cat $L)\" = \"\$(printf 'pre bt0\npost bt0 there\npost2 bt0')\" ] || { cat $L; false; }"
+PORTH=$(inH "$BT" show bt0 | sed -n 's/.*listening port: //p')
+check "no ListenPort: show names the chosen port ($PORTH), the key manager is bound to it" bash -c "
+	[ -n '$PORTH' ] && [ '$PORTH' != 0 ] && ip netns exec $H ss -Hlnup 'sport = :$PORTH' | grep -q bpftun-keymgmt"
+check "... and the tunnel works over it (peer 1 still points at $PORT: its endpoint roams to the hub's port)" \
+	bash -c "ip netns exec $P1 '$BT' up $TMP/1/bt0.conf && ip netns exec $P1 '$BT' set bt0 peer '$PH' endpoint 10.80.1.1:$PORTH &&
+	wait_until 10 ip netns exec $H ping -c 1 -W 1 10.9.9.2"
+: >"$L"
+check "down runs PreDown (device there) and PostDown (device gone)" bash -c "
+	ip netns exec $H '$BT' down bt0 && [ \"\$(cat $L)\" = \"\$(printf 'predown bt0 there\npostdown bt0 gone')\" ]"
+: >"$L"
+hooks_conf "false" "echo post %i >>$L"
+check "a failing PreUp stops up before anything: no device, no PostUp" bash -c "
+	! ip netns exec $H '$BT' up $TMP/h/bt0.conf 2>$TMP/e && grep -q \"PreUp 'false' failed\" $TMP/e &&
+	! ip -n $H link show bt0 2>/dev/null && [ ! -s $L ]"
+hooks_conf "echo pre %i >>$L" "exit 3"
+check "a failing PostUp undoes up (no device, no key manager), down hooks not run" bash -c "
+	! ip netns exec $H '$BT' up $TMP/h/bt0.conf 2>$TMP/e && grep -q \"PostUp 'exit 3' failed (exit status 3)\" $TMP/e &&
+	! ip -n $H link show bt0 2>/dev/null && ! pgrep -f 'bpftun-keymgm[t] --ifname bt0 --config $TMP/h/' &&
+	[ \"\$(cat $L)\" = 'pre bt0' ]"
+chmod 620 "$TMP/h/bt0.conf"
+check "hooks in a group-writable file are refused" bash -c "
+	! ip netns exec $H '$BT' up $TMP/h/bt0.conf 2>$TMP/e && grep -q 'writable by group or others' $TMP/e"
 check_summary

@@ -529,6 +529,7 @@ enum {
 	IK_STEERING,
 	IK_STEERING_CPUS,
 	IK_PRIVATE_KEY_KEYRING,
+	IK_HOOK, /* PreUp, PostUp, PreDown, PostDown (repeatable) */
 };
 
 static int k_private_key(struct parser *p, unsigned int line, const char *field, char *val)
@@ -720,6 +721,40 @@ static int k_steering_cpus(struct parser *p, unsigned int line, const char *fiel
 	return 0;
 }
 
+/* wg-quick's hooks, run by `up`/`down` as root with /bin/sh -c: the file
+ * must not be writable by anyone else. */
+static const char *const hook_names[BT_HOOK_KINDS] = {"PreUp", "PostUp", "PreDown", "PostDown"};
+
+static int k_hook(struct parser *p, unsigned int line, const char *field, char *val)
+{
+	struct bt_config *cfg = p->cfg;
+	struct bt_hook *nh;
+	int kind = 0;
+
+	while (kind < BT_HOOK_KINDS - 1 && strcasecmp(field, hook_names[kind]))
+		kind++;
+	if (p->check_mode && (p->mode & (S_IWGRP | S_IWOTH)))
+		return fail(p, line, hook_names[kind],
+			    "the file is writable by group or others (mode %04o) and its hooks "
+			    "run as root; chmod go-w it",
+			    p->mode & 07777);
+	if (!*val)
+		return fail(p, line, hook_names[kind], "empty command");
+	if (cfg->nhooks >= BT_MAX_HOOKS)
+		return fail(p, line, hook_names[kind], "too many hooks (max %d)", BT_MAX_HOOKS);
+	nh = realloc(cfg->hooks, (size_t)(cfg->nhooks + 1) * sizeof(*nh));
+	if (!nh)
+		return fail_nomem(p, line);
+	cfg->hooks = nh;
+	nh[cfg->nhooks].kind = kind;
+	nh[cfg->nhooks].line = line;
+	nh[cfg->nhooks].cmd = strdup(val);
+	if (!nh[cfg->nhooks].cmd)
+		return fail_nomem(p, line);
+	cfg->nhooks++;
+	return 0;
+}
+
 static const struct key_def iface_keys[] = {
     [IK_PRIVATE_KEY] = {"PrivateKey", k_private_key, 0},
     [IK_PRIVATE_KEY_FILE] = {"PrivateKeyFile", k_private_key_file, 0},
@@ -730,6 +765,10 @@ static const struct key_def iface_keys[] = {
     [IK_STEERING] = {"Steering", k_steering, 0},
     [IK_STEERING_CPUS] = {"SteeringCPUs", k_steering_cpus, 0},
     [IK_PRIVATE_KEY_KEYRING] = {"PrivateKeyKeyring", k_private_key_keyring, 0},
+    [IK_HOOK] = {"PreUp", k_hook, 1},
+    [IK_HOOK + 1] = {"PostUp", k_hook, 1},
+    [IK_HOOK + 2] = {"PreDown", k_hook, 1},
+    [IK_HOOK + 3] = {"PostDown", k_hook, 1},
 };
 
 /* ------------------------------------------------------------------ [Peer] */
@@ -866,8 +905,7 @@ static const struct key_def peer_keys[] = {
 
 /* Keys of wg/wg-quick that bpftun does not implement: a clearer refusal. */
 static const char *const wg_unsupported[] = {
-    "PresharedKey", "FwMark",  "DNS",	   "Table",	 "PreUp",
-    "PostUp",	    "PreDown", "PostDown", "SaveConfig",
+    "PresharedKey", "FwMark", "DNS", "Table", "SaveConfig",
 };
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -1366,5 +1404,8 @@ void bt_config_free(struct bt_config *cfg)
 	if (cfg->peers) /* PresharedKeys */
 		sodium_memzero(cfg->peers, (size_t)cfg->npeers * sizeof(*cfg->peers));
 	free(cfg->peers);
+	for (int i = 0; i < cfg->nhooks; i++)
+		free(cfg->hooks[i].cmd);
+	free(cfg->hooks);
 	sodium_memzero(cfg, sizeof(*cfg));
 }

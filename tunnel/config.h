@@ -65,6 +65,15 @@ struct bt_peer {
 	unsigned int endpoint_line; /* the Endpoint line, 0 if none */
 };
 
+/* wg-quick's PreUp/PostUp/PreDown/PostDown, in file order. */
+enum { BT_PRE_UP, BT_POST_UP, BT_PRE_DOWN, BT_POST_DOWN, BT_HOOK_KINDS };
+#define BT_MAX_HOOKS 64
+struct bt_hook {
+	int kind; /* BT_PRE_UP ... */
+	unsigned int line;
+	char *cmd; /* malloc'd; %i is replaced by the interface name when run */
+};
+
 struct bt_config {
 	char ifname[BT_IFNAME_LEN]; /* from the file name: bt0.conf -> "bt0" */
 	uint8_t private_key[BT_KEY_LEN];
@@ -81,6 +90,8 @@ struct bt_config {
 	char kernel_algo[BPFTUN_ALGO_LEN]; /* "ecb(aes)" or "ecb(aes-generic)" */
 	int steering;			   /* Steering = on: xdp_steer on the underlays */
 	uint32_t steer_cpus;		   /* SteeringCPUs bit c = CPU c; 0 = every online CPU */
+	struct bt_hook *hooks;		   /* malloc'd, nhooks of them */
+	int nhooks;
 	struct bt_peer *peers;		   /* malloc'd, 1..BT_MAX_PEERS of them */
 	int npeers;
 };

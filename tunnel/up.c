@@ -253,6 +253,118 @@ static int stop_keymgmt_of(const char *name)
 
 static int teardown(const char *name);
 
+/* ---------------------------------------------------------------- hooks */
+
+/* One wg-quick hook: cmd with every %i replaced by ifname, run by /bin/sh -c
+ * as this process (root), its output on ours. 0, or -1 if it failed. */
+static int run_hook(const char *what, const char *cmd, const char *ifname)
+{
+	size_t n = 0, cap = strlen(cmd) * (strlen(ifname) + 1) + 1;
+	char *line = malloc(cap);
+	int st = -1;
+	pid_t pid;
+
+	if (!line)
+		return -1;
+	for (const char *c = cmd; *c; c++) {
+		if (c[0] == '%' && c[1] == 'i') {
+			n += (size_t)sprintf(line + n, "%s", ifname);
+			c++;
+		} else {
+			line[n++] = *c;
+		}
+	}
+	line[n] = 0;
+	pr_info("%s: %s", what, line);
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		execl("/bin/sh", "sh", "-c", line, (char *)NULL);
+		_exit(127);
+	}
+	while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (pid < 0 || !WIFEXITED(st) || WEXITSTATUS(st)) {
+		pr_err("%s '%s' failed (%s %d)", what, line,
+		       pid > 0 && WIFSIGNALED(st) ? "signal" : "exit status",
+		       pid < 0 ? -1 : WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+		st = -1;
+	}
+	free(line);
+	return st ? -1 : 0;
+}
+
+/* The hooks of one kind in file order; stops at the first that fails. */
+static int run_hooks(const struct bt_config *c, int kind)
+{
+	static const char *const names[] = {"PreUp", "PostUp", "PreDown", "PostDown"};
+
+	for (int i = 0; i < c->nhooks; i++)
+		if (c->hooks[i].kind == kind && run_hook(names[kind], c->hooks[i].cmd, c->ifname))
+			return -ECANCELED;
+	return 0;
+}
+
+/* `down` runs the PreDown/PostDown hooks of the file the tunnel came up
+ * with: `up` keeps them in /run/bpftun/NETNSINODE-IFNAME.hooks (0600),
+ * one per line, "D cmd" (PreDown) or "d cmd" (PostDown). */
+static int save_down_hooks(const struct bt_config *c)
+{
+	char path[PATH_MAX];
+	FILE *f;
+	int fd, n = 0;
+
+	for (int i = 0; i < c->nhooks; i++)
+		n += c->hooks[i].kind == BT_PRE_DOWN || c->hooks[i].kind == BT_POST_DOWN;
+	if (!n || bt_run_path(path, sizeof(path), c->ifname, "hooks"))
+		return 0;
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	f = fd < 0 ? NULL : fdopen(fd, "w");
+	if (!f) {
+		pr_err("%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	for (int i = 0; i < c->nhooks; i++)
+		if (c->hooks[i].kind == BT_PRE_DOWN || c->hooks[i].kind == BT_POST_DOWN)
+			fprintf(f, "%c %s\n", c->hooks[i].kind == BT_PRE_DOWN ? 'D' : 'd',
+				c->hooks[i].cmd);
+	return fclose(f) ? -EIO : 0;
+}
+
+static void remove_down_hooks(const char *ifname)
+{
+	char path[PATH_MAX];
+
+	if (!bt_run_path(path, sizeof(path), ifname, "hooks"))
+		unlink(path);
+}
+
+/* Run the saved hooks of kind 'D' or 'd' for ifname. */
+static void run_down_hooks(const char *ifname, char kind)
+{
+	char path[PATH_MAX], line[4096];
+	struct stat st;
+	FILE *f;
+
+	if (bt_run_path(path, sizeof(path), ifname, "hooks"))
+		return;
+	f = fopen(path, "re");
+	/* written by `up` as root, 0600: anything else is not ours to run */
+	if (!f || fstat(fileno(f), &st) || st.st_uid || (st.st_mode & 077)) {
+		if (f)
+			pr_err("%s: not a root-owned 0600 file; its hooks are not run", path);
+		if (f)
+			fclose(f);
+		return;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = 0;
+		if (line[0] == kind && line[1] == ' ')
+			run_hook(kind == 'D' ? "PreDown" : "PostDown", line + 2, ifname);
+	}
+	fclose(f);
+}
+
 /* ------------------------------------------------------------------- up */
 
 /* The default route's device, for peers that have no endpoint yet. */
@@ -685,6 +797,9 @@ int up_main(int argc, char **argv)
 		return 1;
 	}
 	err = preflight(s);
+	/* wg-quick's PreUp, before the host changes; a failure stops `up` */
+	err = err ?: run_hooks(&s->cfg, BT_PRE_UP);
+	err = err ?: save_down_hooks(&s->cfg);
 	if (err)
 		goto out;
 
@@ -753,16 +868,22 @@ int up_main(int argc, char **argv)
 		up_step("maps pinned");
 	}
 
+	if (!no_keymgmt) {
+		err = start_keymgmt(s);
+		if (err)
+			goto fail;
+		up_step("key manager ready");
+	}
+	/* wg-quick's PostUp; a failure undoes the whole `up` */
+	err = run_hooks(&s->cfg, BT_POST_UP);
+	if (err)
+		goto fail;
 	if (no_keymgmt) { /* a supervisor (bpftun-keymgmt@.service) starts it */
 		pr_info("interface '%s' is up without its key manager: start bpftun-keymgmt "
 			"--ifname %s --config %s",
 			s->cfg.ifname, s->cfg.ifname, s->conf_path);
 		goto out;
 	}
-	err = start_keymgmt(s);
-	if (err)
-		goto fail;
-	up_step("key manager ready");
 	pr_info("interface '%s' is up: mtu %u, port %u, %d peer%s, cipher %s", s->cfg.ifname,
 		s->cfg.mtu, s->cfg.listen_port, s->cfg.npeers, s->cfg.npeers == 1 ? "" : "s",
 		s->cfg.cipher);
@@ -775,6 +896,8 @@ fail:
 		stop_pid(s->keymgmt);
 	if (s->tun_created)
 		teardown(s->cfg.ifname);
+	else
+		remove_down_hooks(s->cfg.ifname);
 out:
 	dp_destroy(s->dp);
 	bt_config_free(&s->cfg);
@@ -791,7 +914,7 @@ out:
  * it). Returns 1 if there was something to remove, 0 if nothing, -ENOTTY
  * if `name` is a device that is not a bpftun tunnel (left alone).
  */
-static int teardown(const char *name)
+static int teardown_keep_hooks(const char *name)
 {
 	int marked = nl_tunnel_marked(name), hidden = tunnel_hidden_ifindex(name);
 	int something = 0, err;
@@ -854,6 +977,15 @@ static int teardown(const char *name)
 	return something;
 }
 
+/* ... and the down hooks `up` saved (a failed `up` runs none of them) */
+static int teardown(const char *name)
+{
+	int r = teardown_keep_hooks(name);
+
+	remove_down_hooks(name);
+	return r;
+}
+
 int down_main(int argc, char **argv)
 {
 	const char *name;
@@ -873,7 +1005,12 @@ int down_main(int argc, char **argv)
 	}
 	name = argv[1];
 	gone = nl_link_index(name) <= 0;
-	r = teardown(name);
+	if (!gone && nl_tunnel_marked(name) > 0)
+		run_down_hooks(name, 'D'); /* wg-quick's PreDown (a failure is only said) */
+	r = teardown_keep_hooks(name);
+	if (r > 0)
+		run_down_hooks(name, 'd'); /* PostDown */
+	remove_down_hooks(name);
 	if (r == -ENOTTY) {
 		pr_err("interface '%s': not a bpftun tunnel", name);
 		return 1;
