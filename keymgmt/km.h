@@ -38,7 +38,7 @@ enum {
 
 struct km_peer {
 	uint32_t id;
-	int present; /* in the peers map (up, or a live change: live.h) */
+	int present;		 /* in the peers map (up, or a live change: live.h) */
 	uint8_t psk[BT_KEY_LEN]; /* PresharedKey (all zero: none), as bt_peer's */
 	int have_psk;
 	uint64_t next_init_ns; /* when to send the next initiation (0: not due) */
@@ -63,8 +63,8 @@ struct km {
 	int sock;	 /* handshakes with peers, keepalives */
 	int sock_cookie; /* same port: cookie replies to unproven sources only */
 	int sigfd;
-	struct log_limit evlog; /* per-packet log lines (log.h) */
-	uint64_t send_dropped;	/* replies dropped because a send would block */
+	struct log_limit evlog;		    /* per-packet log lines (log.h) */
+	uint64_t send_dropped;		    /* replies dropped because a send would block */
 	struct km_peer peers[BT_MAX_PEERS]; /* by peer id; 0..nids-1 may be present */
 	int nids;
 	int ctl; /* control socket (live.h): live peer changes from `bpftun set` */

@@ -153,8 +153,8 @@ int resume(struct km *km)
 		/* a newer SA installed but not yet sending: a responder that was
 		 * waiting for confirmation when the last process stopped */
 		if (!dp_tx_sa(km->dp, i, p.tx_active, &cur) &&
-		    !dp_tx_sa(km->dp, i, (p.tx_active + 1) % BPFTUN_SLOTS, &next) &&
-		    next.present && (!cur.present || next.expire_ns > cur.expire_ns) &&
+		    !dp_tx_sa(km->dp, i, (p.tx_active + 1) % BPFTUN_SLOTS, &next) && next.present &&
+		    (!cur.present || next.expire_ns > cur.expire_ns) &&
 		    !dp_rx_index(km->dp, i, (p.tx_active + 1) % BPFTUN_SLOTS, &kp->pending_index)) {
 			kp->pending_slot = (int)((p.tx_active + 1) % BPFTUN_SLOTS);
 			kp->pending_since = mono_ns();

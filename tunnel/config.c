@@ -1389,8 +1389,8 @@ int bt_config_peer_value(const char *name, struct bt_peer *peer, const char *key
 	return fail(&p, 0, key, "not a [Peer] key");
 }
 
-int bt_key_file_read(const char *name, const char *field, const char *path,
-		     uint8_t key[BT_KEY_LEN], struct config_error *err)
+int bt_key_file_read(const char *name, const char *field, const char *path, uint8_t key[BT_KEY_LEN],
+		     struct config_error *err)
 {
 	struct parser p = {.name = name, .err = err};
 

@@ -92,7 +92,7 @@ struct bt_config {
 	uint32_t steer_cpus;		   /* SteeringCPUs bit c = CPU c; 0 = every online CPU */
 	struct bt_hook *hooks;		   /* malloc'd, nhooks of them */
 	int nhooks;
-	struct bt_peer *peers;		   /* malloc'd, 1..BT_MAX_PEERS of them */
+	struct bt_peer *peers; /* malloc'd, 1..BT_MAX_PEERS of them */
 	int npeers;
 };
 
@@ -138,8 +138,8 @@ int bt_config_keyring_load(struct bt_config *cfg, const char *path, struct confi
  */
 int bt_config_peer_value(const char *name, struct bt_peer *peer, const char *key, char *val,
 			 struct config_error *err);
-int bt_key_file_read(const char *name, const char *field, const char *path,
-		     uint8_t key[BT_KEY_LEN], struct config_error *err);
+int bt_key_file_read(const char *name, const char *field, const char *path, uint8_t key[BT_KEY_LEN],
+		     struct config_error *err);
 
 /* Zero the private key (sodium_memzero) and the rest, free the peers. */
 void bt_config_free(struct bt_config *cfg);

@@ -258,7 +258,8 @@ int live_apply(struct datapath *dp, int tun_ifindex, enum live_mode mode, struct
 		struct bpftun_iface plan = ifc;
 		int oif, added;
 
-		if (!(lp[i].flags & LIVE_ENDPOINT) || (lp[i].flags & LIVE_REMOVE) || !lp[i].p.have_endpoint)
+		if (!(lp[i].flags & LIVE_ENDPOINT) || (lp[i].flags & LIVE_REMOVE) ||
+		    !lp[i].p.have_endpoint)
 			continue;
 		peer_name(kb, lp[i].p.public_key);
 		inet_ntop(lp[i].p.family, lp[i].p.endpoint, pb, sizeof(pb));
@@ -289,15 +290,16 @@ int live_apply(struct datapath *dp, int tun_ifindex, enum live_mode mode, struct
 				continue;
 			bpf_map_delete_elem(fd, &trie[t].k);
 			if (tun_ifindex > 0 && trie[t].k.prefixlen > BPFTUN_LPM_FAMILY_BITS)
-				nl_route_del(tun_ifindex, trie[t].k.family == 6 ? AF_INET6 : AF_INET,
-					     trie[t].k.addr,
-					     trie[t].k.prefixlen - BPFTUN_LPM_FAMILY_BITS);
+				nl_route_del(
+				    tun_ifindex, trie[t].k.family == 6 ? AF_INET6 : AF_INET,
+				    trie[t].k.addr, trie[t].k.prefixlen - BPFTUN_LPM_FAMILY_BITS);
 		}
 		if (hooks && hooks->remove)
 			hooks->remove(hooks->arg, k);
 		if (dp_set_peer(dp, k, &none)) {
 			err = -errno;
-			snprintf(msg, msglen, "peer %u: clearing its entry: %s", k, strerror(errno));
+			snprintf(msg, msglen, "peer %u: clearing its entry: %s", k,
+				 strerror(errno));
 			goto out;
 		}
 	}
@@ -337,13 +339,14 @@ int live_apply(struct datapath *dp, int tun_ifindex, enum live_mode mode, struct
 		}
 		if (dp_set_peer(dp, id, &v)) {
 			err = -errno;
-			snprintf(msg, msglen, "peer %u: writing its entry: %s", id, strerror(errno));
+			snprintf(msg, msglen, "peer %u: writing its entry: %s", id,
+				 strerror(errno));
 			goto out;
 		}
 		/* AllowedIPs: the new ones first (a moved prefix changes owner at
 		 * once), then those it no longer has */
-		for (int a = 0; (lp[i].flags & (LIVE_ALLOWED | LIVE_ALLOWED_ADD)) &&
-				a < lp[i].p.nallowed;
+		for (int a = 0;
+		     (lp[i].flags & (LIVE_ALLOWED | LIVE_ALLOWED_ADD)) && a < lp[i].p.nallowed;
 		     a++) {
 			struct bt_prefix *pf = &lp[i].p.allowed[a];
 			int had = 0;
@@ -353,17 +356,20 @@ int live_apply(struct datapath *dp, int tun_ifindex, enum live_mode mode, struct
 
 				had = trie[t].id == id && !memcmp(&trie[t].k, &key, sizeof(key));
 			}
-			err = dp_allow(dp, pf->family == AF_INET6 ? 6 : 4, pf->addr, pf->prefix, id);
+			err =
+			    dp_allow(dp, pf->family == AF_INET6 ? 6 : 4, pf->addr, pf->prefix, id);
 			if (err) {
-				snprintf(msg, msglen, "peer %u: AllowedIPs: %s", id, strerror(-err));
+				snprintf(msg, msglen, "peer %u: AllowedIPs: %s", id,
+					 strerror(-err));
 				goto out;
 			}
 			if (!had && tun_ifindex > 0 && pf->prefix) {
 				int e = nl_route_add(tun_ifindex, pf->family, pf->addr, pf->prefix);
 
 				if (e && e != -EEXIST)
-					fprintf(stderr, "bpftun: peer %u: route for an AllowedIP: %s\n",
-						id, strerror(-e));
+					fprintf(stderr,
+						"bpftun: peer %u: route for an AllowedIP: %s\n", id,
+						strerror(-e));
 			}
 		}
 		if (lp[i].flags & LIVE_ALLOWED)

@@ -30,12 +30,12 @@
 #include "datapath.h"
 
 /* What a live_peer sets; a field whose bit is clear is left as it runs. */
-#define LIVE_REMOVE	(1U << 0) /* remove the peer (nothing else applies) */
-#define LIVE_ALLOWED	(1U << 1) /* replace its AllowedIPs by p.allowed */
+#define LIVE_REMOVE	 (1U << 0) /* remove the peer (nothing else applies) */
+#define LIVE_ALLOWED	 (1U << 1) /* replace its AllowedIPs by p.allowed */
 #define LIVE_ALLOWED_ADD (1U << 2) /* add p.allowed to its AllowedIPs (addconf) */
-#define LIVE_ENDPOINT	(1U << 3) /* p.endpoint/p.port */
-#define LIVE_KEEPALIVE	(1U << 4) /* p.keepalive */
-#define LIVE_PSK	(1U << 5) /* p.psk/p.have_psk (have_psk 0: no PSK) */
+#define LIVE_ENDPOINT	 (1U << 3) /* p.endpoint/p.port */
+#define LIVE_KEEPALIVE	 (1U << 4) /* p.keepalive */
+#define LIVE_PSK	 (1U << 5) /* p.psk/p.have_psk (have_psk 0: no PSK) */
 
 struct live_peer {
 	struct bt_peer p; /* public_key always; the rest as flags say */
@@ -75,9 +75,9 @@ int live_ctl_path(char *buf, size_t len, const char *ifname);
 #define LIVE_MAGIC 0x6274756cU /* "btul" */
 struct live_msg_hdr {
 	uint32_t magic;
-	uint32_t mode;	     /* enum live_mode */
-	uint32_t n;	     /* live_peer records that follow */
-	uint32_t rec_size;   /* sizeof(struct live_peer): both ends are one build */
+	uint32_t mode;	   /* enum live_mode */
+	uint32_t n;	   /* live_peer records that follow */
+	uint32_t rec_size; /* sizeof(struct live_peer): both ends are one build */
 };
 struct live_msg_reply {
 	int32_t err; /* 0 or -errno */

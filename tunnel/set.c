@@ -87,8 +87,8 @@ static int apply(const char *ifname, enum live_mode mode, struct live_peer *lp, 
 				 strerror(-err));
 		else
 			err = live_apply(dp, nl_link_index(ifname), mode, lp, n,
-					 &(struct live_hooks){.arg = dp, .remove = remove_hook}, msg,
-					 sizeof(msg));
+					 &(struct live_hooks){.arg = dp, .remove = remove_hook},
+					 msg, sizeof(msg));
 		dp_destroy(dp);
 	}
 	if (err) {
@@ -124,9 +124,10 @@ static int parse_peer_args(const char *ifname, int argc, char **argv, struct liv
 			cur = &lp[n++];
 			memset(cur, 0, sizeof(*cur));
 			if (bt_key_from_base64(cur->p.public_key, val)) {
-				pr_err("set: peer '%.60s': not a public key (44 characters of base64, "
-				       "as bpftun pubkey prints)",
-				       val);
+				pr_err(
+				    "set: peer '%.60s': not a public key (44 characters of base64, "
+				    "as bpftun pubkey prints)",
+				    val);
 				goto bad;
 			}
 			i++;
@@ -250,9 +251,10 @@ static int conf_main(int argc, char **argv, int sync)
 	}
 	crypto_scalarmult_base(pub, cfg.private_key);
 	if (sodium_memcmp(pub, ifc.public_key, 32)) {
-		pr_err("%s: PrivateKey: not the running tunnel's key (changing it needs bpftun down, "
-		       "then up)",
-		       argv[2]);
+		pr_err(
+		    "%s: PrivateKey: not the running tunnel's key (changing it needs bpftun down, "
+		    "then up)",
+		    argv[2]);
 		goto out;
 	}
 	if (cfg.listen_port && cfg.listen_port != ifc.listen_port) {

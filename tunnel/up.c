@@ -287,7 +287,9 @@ static int run_hook(const char *what, const char *cmd, const char *ifname)
 	if (pid < 0 || !WIFEXITED(st) || WEXITSTATUS(st)) {
 		pr_err("%s '%s' failed (%s %d)", what, line,
 		       pid > 0 && WIFSIGNALED(st) ? "signal" : "exit status",
-		       pid < 0 ? -1 : WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+		       pid < 0		 ? -1
+		       : WIFSIGNALED(st) ? WTERMSIG(st)
+					 : WEXITSTATUS(st));
 		st = -1;
 	}
 	free(line);
