@@ -483,7 +483,7 @@ int main(int argc, char **argv)
 	struct km *km;
 	struct config_error e;
 	struct bpftun_iface ifc;
-	int err;
+	int err, npeers = 0;
 
 	log_init("bpftun-keymgmt", BT_LOG_TIME);
 	log_libbpf_hook();
@@ -513,8 +513,10 @@ int main(int argc, char **argv)
 		ifc.keymgmt_pid = (uint32_t)getpid();
 		dp_set_iface(km->dp, &ifc);
 	}
+	for (int i = 0; i < km->nids; i++)
+		npeers += km->peers[i].present;
 	pr_info("interface '%s': listening on port %u, %d peer%s", km->ifname, km->cfg.listen_port,
-		km->nids, km->nids == 1 ? "" : "s");
+		npeers, npeers == 1 ? "" : "s");
 	run(km);
 	pr_info("exiting; keys stay installed until they expire");
 	if (!dp_get_iface(km->dp, &ifc) && ifc.keymgmt_pid == (uint32_t)getpid()) {

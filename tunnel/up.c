@@ -975,6 +975,8 @@ static int teardown_keep_hooks(const char *name)
 	}
 	if (!bt_run_path(p, sizeof(p), name, "log") && !unlink(p))
 		something = 1;
+	if (!bt_run_path(p, sizeof(p), name, "ctl")) /* a killed key manager's */
+		unlink(p);
 	something |= underlay_sweep_orphans(0) > 0;
 	return something;
 }
@@ -1050,15 +1052,19 @@ static int remove_stale_run_files(void)
 		size_t pl = strlen(prefix), len = strlen(d->d_name);
 		char name[IF_NAMESIZE], path[PATH_MAX];
 
+		int is_log = len >= 4 && !strcmp(d->d_name + len - 4, ".log");
+
+		/* logs, and control sockets a killed key manager left */
 		if (strncmp(d->d_name, prefix, pl) || len < pl + 5 ||
-		    strcmp(d->d_name + len - 4, ".log") || len - pl - 4 >= sizeof(name))
+		    (!is_log && strcmp(d->d_name + len - 4, ".ctl")) ||
+		    len - pl - 4 >= sizeof(name))
 			continue;
 		snprintf(name, sizeof(name), "%.*s", (int)(len - pl - 4), d->d_name + pl);
 		if (nl_link_index(name) > 0)
 			continue;
 		stop_keymgmt_of(name); /* it would stop by itself within 1 s */
 		snprintf(path, sizeof(path), "%s/%s", BT_RUN_DIR, d->d_name);
-		n += !unlink(path);
+		n += !unlink(path) && is_log;
 	}
 	closedir(dh);
 	return n;
