@@ -185,6 +185,13 @@ EOF
 check "257 peers: more than the maps hold" refused "no room for another peer" inH "$BT" syncconf bt0 "$TMP/c1/bt0.conf"
 check "65 x 64 AllowedIPs: more than the table holds" refused "table holds 4096" inH "$BT" syncconf bt0 "$TMP/c2/bt0.conf"
 
+# --- a prefix moves from one peer to another in one syncconf: owner and route kept
+conf "$TMP/s/bt0.conf" "$KH" 10.9.9.1/24 "$PP1" "10.80.1.2:$PORT" "10.9.9.2/32, 10.9.10.0/24" "$PP2" "10.80.2.3:$PORT" 10.9.9.3/32
+check "syncconf: 10.9.10.0/24 moves from peer 2 to peer 1" inH "$BT" syncconf bt0 "$TMP/s/bt0.conf"
+check "dump: peer 1 has it, peer 2 not; its route stays" bash -c "
+	ip netns exec $H '$BT' show bt0 dump | awk -F'\t' '(\$1 == \"$PP1\" && \$4 == \"10.9.9.2/32,10.9.10.0/24\") || (\$1 == \"$PP2\" && \$4 == \"10.9.9.3/32\")' | wc -l | grep -qx 2 &&
+	ip -n $H route show dev bt0 | grep -q '^10.9.10.0/24'"
+
 # --- set remove
 check "set: peer 2 removed" inH "$BT" set bt0 peer "$PP2" remove
 check "hub -> peer 2 fails after set remove" bash -c "! ip netns exec $H ping -c 2 -i 0.3 -W 1 10.9.9.3"

@@ -54,6 +54,29 @@ static void key_str(char *buf, size_t len, const struct bpftun_lpm_key *k)
 	snprintf(buf, len, "%s/%u", ip, k->prefixlen - BPFTUN_LPM_FAMILY_BITS);
 }
 
+static int key_cmp(const void *a, const void *b)
+{
+	return memcmp(&((const struct owned *)a)->k, &((const struct owned *)b)->k,
+		      sizeof(struct bpftun_lpm_key));
+}
+
+/* k is in the resulting trie (res: sorted, one entry per key). */
+static int in_result(const struct owned *res, size_t n, const struct bpftun_lpm_key *k)
+{
+	struct owned o = {*k, 0};
+
+	return n && bsearch(&o, res, n, sizeof(*res), key_cmp);
+}
+
+/* A trie entry and its route (a /0 has none: see `up`). */
+static void trie_del(int fd, int tun_ifindex, const struct bpftun_lpm_key *k)
+{
+	bpf_map_delete_elem(fd, k);
+	if (tun_ifindex > 0 && k->prefixlen > BPFTUN_LPM_FAMILY_BITS)
+		nl_route_del(tun_ifindex, k->family == 6 ? AF_INET6 : AF_INET, k->addr,
+			     k->prefixlen - BPFTUN_LPM_FAMILY_BITS);
+}
+
 /* Every trie entry (key -> peer id), malloc'd. */
 static int read_trie(int fd, struct owned **out, size_t *n)
 {
@@ -98,6 +121,17 @@ static int zero_stats(struct datapath *dp, uint32_t id)
 	return err;
 }
 
+/* Public keys sorted with their index, for lookups in O(log n). */
+struct keyidx {
+	const uint8_t *key;
+	uint32_t idx;
+};
+
+static int keyidx_cmp(const void *a, const void *b)
+{
+	return memcmp(((const struct keyidx *)a)->key, ((const struct keyidx *)b)->key, 32);
+}
+
 static void peer_name(char *buf, const uint8_t key[32])
 {
 	bt_key_to_base64(buf, key);
@@ -106,12 +140,14 @@ static void peer_name(char *buf, const uint8_t key[32])
 int live_apply(struct datapath *dp, int tun_ifindex, enum live_mode mode, struct live_peer *lp,
 	       int n, const struct live_hooks *hooks, char *msg, size_t msglen)
 {
-	uint32_t max = dp_max_peers(dp), max_allowed, nfree = 0, *ids = NULL;
+	uint32_t max = dp_max_peers(dp), max_allowed, nrun = 0, next_free = 0, *ids = NULL;
 	struct bpf_map_info info = {0};
 	uint32_t ilen = sizeof(info);
 	struct bpftun_iface ifc;
 	struct bpftun_peer *run = NULL; /* running entries, by id */
-	uint8_t *drop = NULL;		/* running peers removed */
+	uint8_t *drop = NULL;		/* by id: a running peer removed */
+	int32_t *rec = NULL;		/* by id: its record in lp, -1 none */
+	struct keyidx *byk = NULL;	/* running peers, then records, by key */
 	struct owned *trie = NULL, *res = NULL;
 	size_t ntrie = 0, nres = 0;
 	int fd = dp_map_fd(dp, "allowed_ips"), err;
@@ -125,48 +161,43 @@ int live_apply(struct datapath *dp, int tun_ifindex, enum live_mode mode, struct
 	max_allowed = info.max_entries;
 	run = calloc(max, sizeof(*run));
 	drop = calloc(max, 1);
+	rec = malloc(max * sizeof(*rec));
 	ids = calloc((size_t)n + 1, sizeof(*ids));
-	err = run && drop && ids ? read_trie(fd, &trie, &ntrie) : -ENOMEM;
+	byk = malloc(((size_t)max + (size_t)n + 1) * sizeof(*byk));
+	err = run && drop && rec && ids && byk ? read_trie(fd, &trie, &ntrie) : -ENOMEM;
 	if (err)
 		goto out;
-	for (uint32_t id = 0; id < max; id++)
+	for (uint32_t id = 0; id < max; id++) {
+		rec[id] = -1;
 		if (dp_get_peer(dp, id, &run[id]) || !run[id].present)
-			run[id].present = 0, nfree++;
+			run[id].present = 0;
+		else
+			byk[nrun++] = (struct keyidx){run[id].public_key, id};
+	}
+	qsort(byk, nrun, sizeof(*byk), keyidx_cmp);
 
 	/* 1. Each record's peer id: running (by public key) or a free one. */
 	for (int i = 0; i < n; i++) {
-		const uint8_t *pk = lp[i].p.public_key;
+		struct keyidx want = {lp[i].p.public_key, 0}, *hit;
 		uint32_t id = max;
 
-		peer_name(kb, pk);
-		if (!memcmp(pk, ifc.public_key, 32)) {
+		peer_name(kb, want.key);
+		if (!memcmp(want.key, ifc.public_key, 32)) {
 			snprintf(msg, msglen, "peer %s: is this interface's own public key", kb);
 			err = -EINVAL;
 			goto out;
 		}
-		for (int j = 0; j < i; j++)
-			if (!memcmp(lp[j].p.public_key, pk, 32)) {
-				snprintf(msg, msglen, "peer %s: named twice", kb);
-				err = -EINVAL;
-				goto out;
-			}
-		for (uint32_t k = 0; k < max && id == max; k++)
-			if (run[k].present && !memcmp(run[k].public_key, pk, 32))
-				id = k;
+		hit = nrun ? bsearch(&want, byk, nrun, sizeof(*byk), keyidx_cmp) : NULL;
+		if (hit)
+			id = hit->idx;
 		if (id == max && (lp[i].flags & LIVE_REMOVE)) {
 			ids[i] = max; /* removing a peer that is not there: nothing (as wg) */
 			continue;
 		}
 		if (id == max) { /* new: the lowest free id no earlier record took */
-			for (uint32_t k = 0; k < max && id == max; k++) {
-				int taken = run[k].present;
-
-				for (int j = 0; j < i && !taken; j++)
-					taken = ids[j] == k;
-				if (!taken)
-					id = k;
-			}
-			if (id == max) {
+			while (next_free < max && (run[next_free].present || rec[next_free] >= 0))
+				next_free++;
+			if (next_free == max) {
 				snprintf(msg, msglen,
 					 "peer %s: no room for another peer: this tunnel's maps "
 					 "hold %u peers (sized at up; down and up to grow them)",
@@ -174,31 +205,41 @@ int live_apply(struct datapath *dp, int tun_ifindex, enum live_mode mode, struct
 				err = -ENOSPC;
 				goto out;
 			}
+			id = next_free;
+		}
+		if (rec[id] >= 0) {
+			snprintf(msg, msglen, "peer %s: named twice", kb);
+			err = -EINVAL;
+			goto out;
 		}
 		ids[i] = id;
+		rec[id] = i;
 		if (lp[i].flags & LIVE_REMOVE)
 			drop[id] = 1;
 	}
-	if (mode == LIVE_SYNC)
-		for (uint32_t k = 0; k < max; k++) {
-			int named = 0;
-
-			for (int i = 0; i < n && !named; i++)
-				named = ids[i] == k;
-			if (run[k].present && !named)
-				drop[k] = 1;
+	/* a new key named twice took two free ids: the records, sorted */
+	for (int i = 0; i < n; i++)
+		byk[i] = (struct keyidx){lp[i].p.public_key, (uint32_t)i};
+	qsort(byk, (size_t)n, sizeof(*byk), keyidx_cmp);
+	for (int i = 1; i < n; i++)
+		if (!memcmp(byk[i - 1].key, byk[i].key, 32)) {
+			peer_name(kb, byk[i].key);
+			snprintf(msg, msglen, "peer %s: named twice", kb);
+			err = -EINVAL;
+			goto out;
 		}
+	if (mode == LIVE_SYNC)
+		for (uint32_t k = 0; k < max; k++)
+			if (run[k].present && rec[k] < 0)
+				drop[k] = 1;
 
 	/* 2. The trie as it will be: no prefix owned twice, within its size. */
 	res = malloc((ntrie + 1) * sizeof(*res));
 	err = res ? 0 : -ENOMEM;
 	for (size_t t = 0; !err && t < ntrie; t++) {
-		int keep = !drop[trie[t].id];
+		uint32_t id = trie[t].id;
 
-		for (int i = 0; i < n && keep; i++)
-			if (ids[i] == trie[t].id && (lp[i].flags & LIVE_ALLOWED))
-				keep = 0;
-		if (keep)
+		if (id < max && !drop[id] && !(rec[id] >= 0 && (lp[rec[id]].flags & LIVE_ALLOWED)))
 			res[nres++] = trie[t];
 	}
 	for (int i = 0; !err && i < n; i++) {
@@ -227,12 +268,13 @@ int live_apply(struct datapath *dp, int tun_ifindex, enum live_mode mode, struct
 				if (res[w - 1].id == res[t].id)
 					continue; /* the same peer lists it again: once */
 				key_str(pb, sizeof(pb), &res[t].k);
-				peer_name(kb, run[res[t].id].present && !drop[res[t].id]
-						  ? run[res[t].id].public_key
-						  : run[res[w - 1].id].public_key);
-				for (int i = 0; i < n; i++)
-					if (ids[i] == res[t].id || ids[i] == res[w - 1].id)
-						peer_name(kb, lp[i].p.public_key);
+				{ /* name the peer of the change set */
+					int32_t r = rec[res[t].id] >= 0 ? rec[res[t].id]
+									: rec[res[w - 1].id];
+
+					peer_name(kb, r >= 0 ? lp[r].p.public_key
+							     : run[res[t].id].public_key);
+				}
 				snprintf(msg, msglen,
 					 "peer %s: AllowedIPs %s: already routed to another peer "
 					 "(remove it there first)",
@@ -279,21 +321,18 @@ int live_apply(struct datapath *dp, int tun_ifindex, enum live_mode mode, struct
 		}
 	}
 
-	/* From here on the maps change. 4. Removed peers, one by one. */
+	/* From here on the maps change. 4. Removed peers: their trie entries
+	 * and routes (not a prefix another peer takes over in this set), then
+	 * their SAs and key material, then their entries. */
+	qsort(trie, ntrie, sizeof(*trie), owned_cmp);
+	for (size_t t = 0; t < ntrie; t++)
+		if (trie[t].id < max && drop[trie[t].id] && !in_result(res, nres, &trie[t].k))
+			trie_del(fd, tun_ifindex, &trie[t].k);
 	for (uint32_t k = 0; k < max; k++) {
 		struct bpftun_peer none = {0};
 
 		if (!drop[k] || !run[k].present)
 			continue;
-		for (size_t t = 0; t < ntrie; t++) {
-			if (trie[t].id != k)
-				continue;
-			bpf_map_delete_elem(fd, &trie[t].k);
-			if (tun_ifindex > 0 && trie[t].k.prefixlen > BPFTUN_LPM_FAMILY_BITS)
-				nl_route_del(
-				    tun_ifindex, trie[t].k.family == 6 ? AF_INET6 : AF_INET,
-				    trie[t].k.addr, trie[t].k.prefixlen - BPFTUN_LPM_FAMILY_BITS);
-		}
 		if (hooks && hooks->remove)
 			hooks->remove(hooks->arg, k);
 		if (dp_set_peer(dp, k, &none)) {
@@ -343,19 +382,17 @@ int live_apply(struct datapath *dp, int tun_ifindex, enum live_mode mode, struct
 				 strerror(errno));
 			goto out;
 		}
-		/* AllowedIPs: the new ones first (a moved prefix changes owner at
-		 * once), then those it no longer has */
+		/* AllowedIPs it gains or keeps (a prefix that moves changes owner
+		 * at once); those it loses go in step 6 */
 		for (int a = 0;
 		     (lp[i].flags & (LIVE_ALLOWED | LIVE_ALLOWED_ADD)) && a < lp[i].p.nallowed;
 		     a++) {
 			struct bt_prefix *pf = &lp[i].p.allowed[a];
-			int had = 0;
+			struct owned o = {lpm_key(pf), 0};
+			struct owned *was =
+			    ntrie ? bsearch(&o, trie, ntrie, sizeof(*trie), key_cmp) : NULL;
+			int had = was != NULL; /* routed already (step 4 kept it) */
 
-			for (size_t t = 0; t < ntrie && !had; t++) {
-				struct bpftun_lpm_key key = lpm_key(pf);
-
-				had = trie[t].id == id && !memcmp(&trie[t].k, &key, sizeof(key));
-			}
 			err =
 			    dp_allow(dp, pf->family == AF_INET6 ? 6 : 4, pf->addr, pf->prefix, id);
 			if (err) {
@@ -372,35 +409,23 @@ int live_apply(struct datapath *dp, int tun_ifindex, enum live_mode mode, struct
 						strerror(-e));
 			}
 		}
-		if (lp[i].flags & LIVE_ALLOWED)
-			for (size_t t = 0; t < ntrie; t++) {
-				int keep = 0;
-
-				if (trie[t].id != id)
-					continue;
-				for (int a = 0; a < lp[i].p.nallowed && !keep; a++) {
-					struct bpftun_lpm_key key = lpm_key(&lp[i].p.allowed[a]);
-
-					keep = !memcmp(&trie[t].k, &key, sizeof(key));
-				}
-				if (keep)
-					continue;
-				bpf_map_delete_elem(fd, &trie[t].k);
-				if (tun_ifindex > 0 && trie[t].k.prefixlen > BPFTUN_LPM_FAMILY_BITS)
-					nl_route_del(tun_ifindex,
-						     trie[t].k.family == 6 ? AF_INET6 : AF_INET,
-						     trie[t].k.addr,
-						     trie[t].k.prefixlen - BPFTUN_LPM_FAMILY_BITS);
-			}
 		if (hooks && hooks->added)
 			hooks->added(hooks->arg, id, &lp[i], is_new);
 	}
+	/* 6. The entries changed peers no longer have (after the new ones: a
+	 * prefix that moved to another peer is not in this list) */
+	for (size_t t = 0; t < ntrie; t++)
+		if (trie[t].id < max && !drop[trie[t].id] && rec[trie[t].id] >= 0 &&
+		    (lp[rec[trie[t].id]].flags & LIVE_ALLOWED) && !in_result(res, nres, &trie[t].k))
+			trie_del(fd, tun_ifindex, &trie[t].k);
 	err = 0;
 out:
 	if (err && !msg[0])
 		snprintf(msg, msglen, "%s", strerror(-err));
 	free(run);
 	free(drop);
+	free(rec);
+	free(byk);
 	free(ids);
 	free(trie);
 	free(res);
