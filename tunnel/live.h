@@ -14,11 +14,13 @@
  *
  * live_apply checks everything first (own key, capacities, AllowedIPs
  * owned by another peer in the result, routes to endpoints, underlay slots)
- * and changes nothing on a refusal. Then per peer, in an order that keeps
- * every other peer untouched: removed peers lose their AllowedIPs (trie
- * entries, routes), then their SAs and key material (hooks->remove), then
- * their entry; changed and new peers get their entry, then their trie
- * entries and routes. A peer that is not named is never written.
+ * and changes nothing on a refusal. Then, in an order that keeps every other
+ * peer untouched: removed peers lose their AllowedIPs (trie entries and
+ * routes, but not a prefix another peer takes over in the same set), then
+ * their SAs and key material (hooks->remove), then their entry; new and
+ * changed peers get their entry, then the trie entries and routes they gain
+ * or keep; last, changed peers lose the entries they no longer have. A peer
+ * that is not named is never written.
  */
 #ifndef BPFTUN_LIVE_H
 #define BPFTUN_LIVE_H
