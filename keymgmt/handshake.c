@@ -430,10 +430,11 @@ static void peer_clear_pending(struct hs_peer *p)
 	p->pending_index = 0;
 }
 
+static int peer_init(struct hs_peer *p, const uint8_t pub[NOISE_DHLEN]);
+
 int hs_peer_add(struct hs_device *dev, const uint8_t pub[NOISE_DHLEN], uint32_t *peer_id)
 {
 	struct hs_peer *p = NULL;
-	int ret;
 
 	if (!dev || !pub || sodium_memcmp(pub, dev->s.pub, NOISE_DHLEN) == 0)
 		return -EINVAL;
@@ -450,6 +451,25 @@ int hs_peer_add(struct hs_device *dev, const uint8_t pub[NOISE_DHLEN], uint32_t 
 	}
 	if (!p)
 		return -ENOSPC;
+	return peer_init(p, pub);
+}
+
+int hs_peer_add_at(struct hs_device *dev, const uint8_t pub[NOISE_DHLEN], uint32_t peer_id)
+{
+	if (!dev || !pub || peer_id >= HS_MAX_PEERS ||
+	    sodium_memcmp(pub, dev->s.pub, NOISE_DHLEN) == 0)
+		return -EINVAL;
+	if (dev->peers[peer_id].used)
+		return -EBUSY;
+	/* no scan for the key under another id (O(n^2) at a resume of 16,384
+	 * peers): the caller's peers come from the peers map, unique by key */
+	return peer_init(&dev->peers[peer_id], pub);
+}
+
+static int peer_init(struct hs_peer *p, const uint8_t pub[NOISE_DHLEN])
+{
+	int ret;
+
 	memset(p, 0, sizeof(*p));
 	memcpy(p->pub, pub, NOISE_DHLEN);
 	ret = derive_key("mac1----", pub, p->mac1_key);

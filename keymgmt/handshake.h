@@ -241,6 +241,11 @@ void hs_get_stats(const struct hs_device *dev, struct hs_stats *st);
 /* A peer by static public key. -EEXIST if known, -ENOSPC if the table is full,
  * -EINVAL for our own key. */
 int hs_peer_add(struct hs_device *dev, const uint8_t pub[NOISE_DHLEN], uint32_t *peer_id);
+/* The same at a given id (the datapath's peer id): -EBUSY if taken. The
+ * caller guarantees pub is not known under another id (the peers map is
+ * unique by key), which is not checked. */
+int hs_peer_add_at(struct hs_device *dev, const uint8_t pub[NOISE_DHLEN], uint32_t peer_id);
+/* Forget a peer: its state (pending handshake, cookie, timestamps) zeroed. */
 int hs_peer_remove(struct hs_device *dev, uint32_t peer_id);
 /* The peer's pre-shared key (Noise psk2, as WireGuard's PresharedKey); NULL
  * or never set: 32 zero bytes. Used from the next initiation this side writes

@@ -245,7 +245,8 @@ static void receive(struct km *km, int fd)
 			if (!dp_keepalive(km->dp, res.keys.peer_id, ka))
 				km_send(km, km->sock, ka, sizeof(ka), &from);
 		}
-	} else if (buf[0] == BPFTUN_MSG_COOKIE && res.peer_id < (uint32_t)km->cfg.npeers) {
+	} else if (buf[0] == BPFTUN_MSG_COOKIE && res.peer_id < (uint32_t)km->nids &&
+		   km->peers[res.peer_id].present) {
 		struct km_peer *kp = &km->peers[res.peer_id];
 
 		/* The peer is under load and answered our initiation with a
@@ -398,6 +399,20 @@ static int setup(struct km *km)
 		pr_err("handshake state: %s", strerror(-err));
 		return err;
 	}
+	{
+		/* the tunnel's own key and port, from the running datapath */
+		struct bpftun_iface ifc;
+		uint8_t pub[32];
+
+		hs_device_public_key(km->hs, pub);
+		if (dp_get_iface(km->dp, &ifc) || memcmp(pub, ifc.public_key, 32)) {
+			pr_err("interface '%s': %s's PrivateKey is not the running tunnel's",
+			       km->ifname, km->conf_path);
+			return -ESTALE;
+		}
+		if (!km->cfg.listen_port) /* ListenPort absent: the one `up` chose */
+			km->cfg.listen_port = ifc.listen_port;
+	}
 	err = resume(km);
 	if (err) {
 		pr_err("interface '%s': peers do not match the running tunnel (%s)", km->ifname,
@@ -405,6 +420,7 @@ static int setup(struct km *km)
 		return err;
 	}
 	err = open_sockets(km);
+	err = err ?: km_ctl_open(km); /* live peer changes (control.c) */
 	if (err)
 		return err;
 	sigemptyset(&mask);
@@ -426,7 +442,7 @@ static void on_signal(struct km *km)
 		return;
 	if (si.ssi_signo == SIGUSR1) {
 		pr_info("rekey requested");
-		for (int i = 0; i < km->cfg.npeers; i++) {
+		for (int i = 0; i < km->nids; i++) {
 			km->peers[i].force = 1;
 			km->peers[i].awaiting = 0;
 			km->peers[i].retry_ns = 0;
@@ -442,13 +458,17 @@ static void run(struct km *km)
 {
 	log_limit_init(&km->evlog, LOG_WINDOW_NS, LOG_VERBATIM, EV_N, ev_what);
 	while (!km->stop) {
-		struct pollfd pfd[3] = {
-		    {km->sock, POLLIN, 0}, {km->sock_cookie, POLLIN, 0}, {km->sigfd, POLLIN, 0}};
+		struct pollfd pfd[4] = {{km->sock, POLLIN, 0},
+					{km->sock_cookie, POLLIN, 0},
+					{km->sigfd, POLLIN, 0},
+					{km->ctl, POLLIN, 0}};
 
-		if (poll(pfd, 3, TICK_MS) < 0 && errno != EINTR)
+		if (poll(pfd, 4, TICK_MS) < 0 && errno != EINTR)
 			break;
 		if (pfd[2].revents & POLLIN)
 			on_signal(km);
+		if (pfd[3].revents & POLLIN)
+			km_live(km);
 		/* A full batch with more still queued is a deep queue: load, as
 		 * WireGuard measures it, whatever the sources. */
 		for (int k = 0; k < 2; k++) {
@@ -475,14 +495,14 @@ int main(int argc, char **argv)
 	struct km *km;
 	struct config_error e;
 	struct bpftun_iface ifc;
-	int err;
+	int err, npeers = 0;
 
 	log_init("bpftun-keymgmt", BT_LOG_TIME);
 	log_libbpf_hook();
 	km = calloc(1, sizeof(*km));
 	if (!km || sodium_init() < 0)
 		return 1;
-	km->sock = km->sock_cookie = -1;
+	km->sock = km->sock_cookie = km->ctl = -1;
 	err = parse_args(km, argc, argv);
 	if (err >= 0) {
 		free(km);
@@ -505,8 +525,10 @@ int main(int argc, char **argv)
 		ifc.keymgmt_pid = (uint32_t)getpid();
 		dp_set_iface(km->dp, &ifc);
 	}
+	for (int i = 0; i < km->nids; i++)
+		npeers += km->peers[i].present;
 	pr_info("interface '%s': listening on port %u, %d peer%s", km->ifname, km->cfg.listen_port,
-		km->cfg.npeers, km->cfg.npeers == 1 ? "" : "s");
+		npeers, npeers == 1 ? "" : "s");
 	run(km);
 	pr_info("exiting; keys stay installed until they expire");
 	if (!dp_get_iface(km->dp, &ifc) && ifc.keymgmt_pid == (uint32_t)getpid()) {
@@ -515,6 +537,7 @@ int main(int argc, char **argv)
 	}
 	err = 0;
 out:
+	km_ctl_close(km);
 	hs_device_free(km->hs);
 	dp_destroy(km->dp);
 	bt_config_free(&km->cfg);

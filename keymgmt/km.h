@@ -6,6 +6,7 @@
  *   keymgmt.c  event loop, main, sockets, endpoints (set_endpoint)
  *   session.c  a completed handshake -> SA slots (install, spare slot),
  *              resuming from the maps after a restart
+ *   control.c  live peer changes from `bpftun set/syncconf/addconf`
  *   timers.c   the tick: rekey, retry with backoff, the responder's
  *              confirmation timeout, keepalives, route re-resolution
  * Everything that outlives the process is in the datapath's maps.
@@ -37,6 +38,7 @@ enum {
 
 struct km_peer {
 	uint32_t id;
+	int present;	       /* in the peers map (up, or a live change: live.h) */
 	uint64_t next_init_ns; /* when to send the next initiation (0: not due) */
 	uint64_t retry_ns;     /* current retry interval (backoff) */
 	int awaiting;	       /* an initiation is out */
@@ -59,9 +61,12 @@ struct km {
 	int sock;	 /* handshakes with peers, keepalives */
 	int sock_cookie; /* same port: cookie replies to unproven sources only */
 	int sigfd;
-	struct log_limit evlog; /* per-packet log lines (log.h) */
-	uint64_t send_dropped;	/* replies dropped because a send would block */
-	struct km_peer peers[BT_MAX_PEERS];
+	struct log_limit evlog;		    /* per-packet log lines (log.h) */
+	uint64_t send_dropped;		    /* replies dropped because a send would block */
+	struct km_peer peers[BT_MAX_PEERS]; /* by peer id; 0..nids-1 may be present */
+	int nids;
+	int ctl; /* control socket (live.h): live peer changes from `bpftun set` */
+	char ctl_path[128];
 	uint64_t last_dev_check_ns;
 	uint64_t last_kr_check_ns; /* PrivateKeyKeyring: the key's state, every 250 ms */
 	int kr_dead;		   /* it was revoked/expired/removed: SAs deleted, no handshakes */
@@ -90,8 +95,12 @@ int sa_op(struct km *km, uint32_t op, uint32_t id, uint32_t slot, uint32_t index
 	  const struct noise_direction *d, uint64_t expire);
 /* A handshake completed: both directions into a spare slot. */
 int install(struct km *km, const struct hs_keys *k);
-/* Configured peers matched to the datapath's, schedule resumed from the maps. */
+/* The peers of the peers map (by id), their schedule resumed from the maps. */
 int resume(struct km *km);
+/* control.c: the control socket (live.h); a change set from it, applied. */
+int km_ctl_open(struct km *km);
+void km_ctl_close(struct km *km);
+void km_live(struct km *km);
 
 /* timers.c */
 void send_initiation(struct km *km, uint32_t id);

@@ -115,36 +115,49 @@ int install(struct km *km, const struct hs_keys *k)
 	return err;
 }
 
-/* Match configured peers to datapath slots (index = config order, as `up`
- * wrote them) and resume their schedule from the maps. */
+/* The running peers are the peers map's (`up` wrote the configuration's
+ * in file order; live changes since may have added, removed or moved
+ * some): each gets the handshake state of its id. The configuration gives
+ * only what the maps do not hold, the PresharedKey, matched by public key. */
 int resume(struct km *km)
 {
-	for (int i = 0; i < km->cfg.npeers; i++) {
+	uint32_t max = dp_max_peers(km->dp);
+	int n = 0;
+
+	for (uint32_t i = 0; i < max; i++) {
 		struct km_peer *kp = &km->peers[i];
 		struct bpftun_tx_sa_info cur, next;
 		struct bpftun_peer p;
-		uint32_t id;
 		int err;
 
-		kp->id = (uint32_t)i;
+		if (dp_get_peer(km->dp, i, &p) || !p.present)
+			continue;
+		kp->id = i;
+		kp->present = 1;
 		kp->pending_slot = -1;
-		err = hs_peer_add(km->hs, km->cfg.peers[i].public_key, &id);
-		if (!err && id == (uint32_t)i) /* PresharedKey, all zero when none */
-			err = hs_peer_set_psk(km->hs, id, km->cfg.peers[i].psk);
-		/* the handshake device keeps the (mlocked) copy, as for the private key */
-		sodium_memzero(km->cfg.peers[i].psk, sizeof(km->cfg.peers[i].psk));
-		if (err || id != (uint32_t)i)
-			return err ?: -EINVAL;
-		if (dp_get_peer(km->dp, (uint32_t)i, &p) ||
-		    sodium_memcmp(p.public_key, km->cfg.peers[i].public_key, 32))
-			return -ESTALE; /* the tunnel was set up from another config */
+		km->nids = (int)i + 1;
+		n++;
+		err = hs_peer_add_at(km->hs, p.public_key, i);
+		if (err)
+			return err;
+		/* its PresharedKey (all zero: none) from the file, the file's
+		 * peer i first (`up` wrote them in file order); the handshake
+		 * device keeps the (mlocked) copy, as for the private key */
+		for (int c = (int)i < km->cfg.npeers ? (int)i : 0, k = 0; k < km->cfg.npeers;
+		     k++, c = (c + 1) % km->cfg.npeers)
+			if (!memcmp(km->cfg.peers[c].public_key, p.public_key, 32)) {
+				err = hs_peer_set_psk(km->hs, i, km->cfg.peers[c].psk);
+				sodium_memzero(km->cfg.peers[c].psk, sizeof(km->cfg.peers[c].psk));
+				if (err)
+					return err;
+				break;
+			}
 		/* a newer SA installed but not yet sending: a responder that was
 		 * waiting for confirmation when the last process stopped */
-		if (!dp_tx_sa(km->dp, (uint32_t)i, p.tx_active, &cur) &&
-		    !dp_tx_sa(km->dp, (uint32_t)i, (p.tx_active + 1) % BPFTUN_SLOTS, &next) &&
-		    next.present && (!cur.present || next.expire_ns > cur.expire_ns) &&
-		    !dp_rx_index(km->dp, (uint32_t)i, (p.tx_active + 1) % BPFTUN_SLOTS,
-				 &kp->pending_index)) {
+		if (!dp_tx_sa(km->dp, i, p.tx_active, &cur) &&
+		    !dp_tx_sa(km->dp, i, (p.tx_active + 1) % BPFTUN_SLOTS, &next) && next.present &&
+		    (!cur.present || next.expire_ns > cur.expire_ns) &&
+		    !dp_rx_index(km->dp, i, (p.tx_active + 1) % BPFTUN_SLOTS, &kp->pending_index)) {
 			kp->pending_slot = (int)((p.tx_active + 1) % BPFTUN_SLOTS);
 			kp->pending_since = mono_ns();
 		}
@@ -152,12 +165,15 @@ int resume(struct km *km)
 			static const uint8_t none[12];
 
 			if (memcmp(p.handshake_ts, none, sizeof(none)))
-				hs_peer_set_timestamp(km->hs, (uint32_t)i, p.handshake_ts);
+				hs_peer_set_timestamp(km->hs, i, p.handshake_ts);
 		}
 		if (p.session_start_ns)
 			pr_info(
-			    "peer %d: resuming session from %llus ago", i,
+			    "peer %u: resuming session from %llus ago", i,
 			    (unsigned long long)((mono_ns() - p.session_start_ns) / 1000000000ULL));
 	}
+	if (n != km->cfg.npeers)
+		pr_info("%d peer%s running (%d in %s): live changes since up are kept", n,
+			n == 1 ? "" : "s", km->cfg.npeers, km->conf_path);
 	return 0;
 }

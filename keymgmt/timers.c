@@ -205,7 +205,7 @@ static void tick_peer(struct km *km, int i, uint64_t now)
  * answered again (a new key needs a new `up`). One log line. */
 static void keyring_check(struct km *km, uint64_t now)
 {
-	int st;
+	int st, npresent = 0;
 
 	if (!km->cfg.keyring_line || km->kr_dead || now - km->last_kr_check_ns < KR_CHECK_NS)
 		return;
@@ -214,11 +214,12 @@ static void keyring_check(struct km *km, uint64_t now)
 	if (st != -EKEYREVOKED && st != -EKEYEXPIRED && st != -ENOKEY)
 		return; /* usable (or an error that says nothing about the key) */
 	km->kr_dead = 1;
-	for (int i = 0; i < km->cfg.npeers; i++)
-		sa_op(km, BPFTUN_OP_DELETE_PEER, (uint32_t)i, 0, 0, NULL, 0);
+	for (int i = 0; i < km->nids; i++)
+		if (km->peers[i].present && ++npresent)
+			sa_op(km, BPFTUN_OP_DELETE_PEER, (uint32_t)i, 0, 0, NULL, 0);
 	pr_err("identity key %s (serial %d) is %s: deleted the SAs of all %d peers; no more "
 	       "handshakes",
-	       km->cfg.keyring_desc, km->cfg.keyring_serial, bt_kr_state_name(st), km->cfg.npeers);
+	       km->cfg.keyring_desc, km->cfg.keyring_serial, bt_kr_state_name(st), npresent);
 }
 
 void tick(struct km *km)
@@ -239,6 +240,7 @@ void tick(struct km *km)
 			return;
 		}
 	}
-	for (int i = 0; i < km->cfg.npeers; i++)
-		tick_peer(km, i, now);
+	for (int i = 0; i < km->nids; i++)
+		if (km->peers[i].present)
+			tick_peer(km, i, now);
 }

@@ -27,8 +27,9 @@ mkdir "$TMP/u"
 for u in bpftun@.service bpftun-keymgmt@.service; do
 	sed "s#$SBIN/#$TMP/p/sbin/#" "$U/$u" >"$TMP/u/$u"
 done
-check "bpftun@: up --no-keymgmt, down, oneshot, wants the key manager" bash -c "
+check "bpftun@: up --no-keymgmt, reload = syncconf, down, oneshot, wants the key manager" bash -c "
 	grep -qx 'ExecStart=$TMP/p/sbin/bpftun up --no-keymgmt /etc/bpftun/%i.conf' $TMP/u/bpftun@.service &&
+	grep -qx 'ExecReload=$TMP/p/sbin/bpftun syncconf %i /etc/bpftun/%i.conf' $TMP/u/bpftun@.service &&
 	grep -qx 'ExecStop=$TMP/p/sbin/bpftun down %i' $TMP/u/bpftun@.service &&
 	grep -qx 'Type=oneshot' $TMP/u/bpftun@.service && grep -qx 'RemainAfterExit=yes' $TMP/u/bpftun@.service &&
 	grep -q '^Wants=.*bpftun-keymgmt@%i.service' $TMP/u/bpftun@.service"

@@ -94,6 +94,9 @@ VER=$(sed -n 's/^project(bpftun VERSION \([0-9.]*\).*/\1/p' "$(dirname "$0")/../
 check "'bpftun --version' prints project()'s version ($VER)" bash -c "[ -n '$VER' ] && [ \"\$('$BT' --version)\" = 'bpftun $VER' ] && [ \"\$('$BT' version)\" = 'bpftun $VER' ]"
 check "'bpftun show --bogus' exits 2" status 2 "$BT" show --bogus
 check "'bpftun rekey' with no IFNAME exits 2" status 2 "$BT" rekey
+check "'bpftun set bt0' with no peer exits 2" status 2 "$BT" set bt0
+check "'bpftun syncconf bt0' with no FILE exits 2" status 2 "$BT" syncconf bt0
+check "'bpftun addconf a b c' exits 2" status 2 "$BT" addconf a b c
 check "'bpftun cleanup extra' exits 2" status 2 "$BT" cleanup extra
 check "'bpftun genkey extra' exits 2" status 2 "$BT" genkey extra
 check "'bpftun pubkey extra' exits 2" status 2 "$BT" pubkey extra
@@ -285,6 +288,11 @@ check "addconf completes tunnels, then a file, then nothing" bash -c "
 	expect '' bpftun addconf bt0 x.conf ''"
 check "genkey completes nothing" expect "" bpftun genkey ""
 check "cleanup completes nothing" expect "" bpftun cleanup ""
+check "set completes bpftun tunnels" expect "averylongname1 bt0" bpftun set ""
+check "set completes peer options" expect "allowed-ips endpoint peer persistent-keepalive preshared-key remove" bpftun set bt0 peer KEY ""
+check "set completes no word after endpoint" expect "" bpftun set bt0 peer KEY endpoint ""
+check "syncconf completes a tunnel" expect "averylongname1 bt0" bpftun syncconf ""
+check "syncconf completes *.conf after the tunnel" expect "bt0.conf sub wg1.conf" bpftun syncconf bt0 ""
 check "options complete --help" expect "--help" bpftun down --h
 
 check_summary

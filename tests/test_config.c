@@ -143,8 +143,6 @@ static const struct bad_case bad[] = {
      "bt0.conf:2: ListenPort: '-1': not a number"},
     {"ListenPort 99999999999999999999", NULL, 0, "[Interface]\nListenPort = 99999999999999999999\n",
      "bt0.conf:2: ListenPort: '99999999999999999999': out of range (1-65535)"},
-    {"ListenPort missing", NULL, 0, "[Interface]\nPrivateKey = " PRIV "\n" PEER1,
-     "bt0.conf:1: ListenPort: missing from [Interface]"},
     {"ListenPort duplicate", NULL, 0, IFACE "ListenPort = 51821\n" PEER1,
      "bt0.conf:4: ListenPort: duplicate key (first at line 3)"},
     {"ListenPort duplicate, other case", NULL, 0, IFACE "LISTENPORT = 51820\n" PEER1,
@@ -571,6 +569,19 @@ static void check_defaults(void)
 	      "minimal config: MTU 576 (IPv4 only), Cipher aes-fixed-time -> ecb(aes), no "
 	      "endpoint, no keepalive (%d: %s)",
 	      r, err.msg);
+	bt_config_free(&cfg);
+}
+
+/* ListenPort is optional (as wg): 0 in the config, `up` picks a free port. */
+static void check_no_listen_port(void)
+{
+	static const char text[] = "[Interface]\nPrivateKey = " PRIV "\n" PEER1;
+	struct bt_config cfg;
+	struct config_error err;
+	int r = bt_config_parse_buffer("bt0.conf", text, strlen(text), &cfg, &err);
+
+	check(r == 0 && cfg.listen_port == 0, "no ListenPort: accepted, listen_port 0 (%d: %s)", r,
+	      err.msg);
 	bt_config_free(&cfg);
 }
 
@@ -1056,6 +1067,7 @@ int main(int argc, char **argv)
 	check_keys();
 	check_good();
 	check_defaults();
+	check_no_listen_port();
 	check_steering();
 	check_wg_quick_keys();
 	check_mtu_v6_ok();

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * bpftun.c - the `bpftun` command: its subcommand table and main. up/down/
- * cleanup are up.c, show is show.c, genkey/genpsk/pubkey/rekey are keys.c;
+ * cleanup are up.c, set/syncconf/addconf set.c, show is show.c, genkey/genpsk/pubkey/rekey
+ * are keys.c;
  * logging is log.c, the underlays are underlay.c.
  *
  * Exit status: 0 ok, 1 failure, 2 usage.
@@ -32,6 +33,10 @@ static const struct {
     {"up", up_main, "up CONFIG: create the tunnel described by CONFIG (e.g. bt0.conf -> bt0)"},
     {"down", down_main, "down IFNAME: remove the tunnel, its routes, filters, pins and process"},
     {"show", show_main, "show [IFNAME] [--json]: state and counters"},
+    {"set", set_main,
+     "set IFNAME peer KEY [remove] [allowed-ips ...] [endpoint ...] ...: change peers live"},
+    {"syncconf", syncconf_main, "syncconf IFNAME FILE: make the running peers exactly FILE's"},
+    {"addconf", addconf_main, "addconf IFNAME FILE: add FILE's peers to the running ones"},
     {"rekey", rekey_main, "rekey IFNAME: new session keys now"},
     {"cleanup", cleanup_main, "cleanup: remove tc_open filters left by tunnels that are gone"},
     {"genkey", genkey_main, "genkey: new private key to stdout"},

@@ -30,6 +30,10 @@ int rekey_main(int argc, char **argv);
 int up_main(int argc, char **argv);
 int down_main(int argc, char **argv);
 int cleanup_main(int argc, char **argv);
+/* set.c: live peer changes */
+int set_main(int argc, char **argv);
+int syncconf_main(int argc, char **argv);
+int addconf_main(int argc, char **argv);
 /* show.c */
 int show_main(int argc, char **argv);
 void usage_show(FILE *f);

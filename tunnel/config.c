@@ -49,7 +49,7 @@ struct parser {
 	unsigned int mode; /* of the file, when check_mode */
 	enum section sec;
 	unsigned int sec_line;
-	unsigned int seen[16]; /* line of each single-valued key of the current section */
+	unsigned int seen[32]; /* line of each single-valued key of the current section */
 	unsigned int iface_line;
 	size_t peers_cap;
 	int nallowed;	      /* AllowedIPs of all peers so far */
@@ -558,6 +558,7 @@ enum {
 	IK_FWMARK,
 	IK_TABLE,
 	IK_DNS,
+	IK_HOOK, /* PreUp, PostUp, PreDown, PostDown (repeatable) */
 };
 
 static int k_private_key(struct parser *p, unsigned int line, const char *field, char *val)
@@ -823,6 +824,40 @@ static int k_dns(struct parser *p, unsigned int line, const char *field, char *v
 	return for_each_entry(p, line, field, val, dns_entry);
 }
 
+/* wg-quick's hooks, run by `up`/`down` as root with /bin/sh -c: the file
+ * must not be writable by anyone else. */
+static const char *const hook_names[BT_HOOK_KINDS] = {"PreUp", "PostUp", "PreDown", "PostDown"};
+
+static int k_hook(struct parser *p, unsigned int line, const char *field, char *val)
+{
+	struct bt_config *cfg = p->cfg;
+	struct bt_hook *nh;
+	int kind = 0;
+
+	while (kind < BT_HOOK_KINDS - 1 && strcasecmp(field, hook_names[kind]))
+		kind++;
+	if (p->check_mode && (p->mode & (S_IWGRP | S_IWOTH)))
+		return fail(p, line, hook_names[kind],
+			    "the file is writable by group or others (mode %04o) and its hooks "
+			    "run as root; chmod go-w it",
+			    p->mode & 07777);
+	if (!*val)
+		return fail(p, line, hook_names[kind], "empty command");
+	if (cfg->nhooks >= BT_MAX_HOOKS)
+		return fail(p, line, hook_names[kind], "too many hooks (max %d)", BT_MAX_HOOKS);
+	nh = realloc(cfg->hooks, (size_t)(cfg->nhooks + 1) * sizeof(*nh));
+	if (!nh)
+		return fail_nomem(p, line);
+	cfg->hooks = nh;
+	nh[cfg->nhooks].kind = kind;
+	nh[cfg->nhooks].line = line;
+	nh[cfg->nhooks].cmd = strdup(val);
+	if (!nh[cfg->nhooks].cmd)
+		return fail_nomem(p, line);
+	cfg->nhooks++;
+	return 0;
+}
+
 static const struct key_def iface_keys[] = {
     [IK_PRIVATE_KEY] = {"PrivateKey", k_private_key, 0},
     [IK_PRIVATE_KEY_FILE] = {"PrivateKeyFile", k_private_key_file, 0},
@@ -836,7 +871,12 @@ static const struct key_def iface_keys[] = {
     [IK_FWMARK] = {"FwMark", k_fwmark, 0},
     [IK_TABLE] = {"Table", k_table, 0},
     [IK_DNS] = {"DNS", k_dns, 1},
+    [IK_HOOK] = {"PreUp", k_hook, 1},
+    [IK_HOOK + 1] = {"PostUp", k_hook, 1},
+    [IK_HOOK + 2] = {"PreDown", k_hook, 1},
+    [IK_HOOK + 3] = {"PostDown", k_hook, 1},
 };
+_Static_assert(sizeof(iface_keys) / sizeof(iface_keys[0]) <= 32, "parser.seen holds every key");
 
 /* ------------------------------------------------------------------ [Peer] */
 
@@ -1018,7 +1058,7 @@ static const struct key_def peer_keys[] = {
 
 /* Keys of wg/wg-quick that bpftun does not implement: a clearer refusal. */
 static const char *const wg_unsupported[] = {
-    "PreUp", "PostUp", "PreDown", "PostDown", "SaveConfig",
+    "SaveConfig",
 };
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -1034,9 +1074,7 @@ static int end_section(struct parser *p)
 			return fail(p, p->sec_line, "PrivateKey",
 				    "missing from [Interface]; set PrivateKey, PrivateKeyFile or "
 				    "PrivateKeyKeyring");
-		if (!cfg->listen_port)
-			return fail(p, p->sec_line, "ListenPort",
-				    "missing from [Interface]; it is required (1-65535)");
+		/* no ListenPort: `up` picks a free port (listen_port 0 here) */
 		if (cfg->mtu && cfg->mtu < BT_MTU_MIN_V6) {
 			for (int i = 0; i < cfg->naddrs; i++)
 				if (cfg->addrs[i].family == AF_INET6)
@@ -1551,6 +1589,26 @@ int bt_config_resolve(struct bt_config *cfg, const char *path, struct config_err
 	return 0;
 }
 
+int bt_config_peer_value(const char *name, struct bt_peer *peer, const char *key, char *val,
+			 struct config_error *err)
+{
+	struct bt_config cfg = {.peers = peer, .npeers = 1};
+	struct parser p = {.name = name, .cfg = &cfg, .err = err, .sec = SEC_PEER};
+
+	for (size_t i = 0; i < ARRAY_SIZE(peer_keys); i++)
+		if (!strcasecmp(key, peer_keys[i].name))
+			return peer_keys[i].fn(&p, 0, peer_keys[i].name, val);
+	return fail(&p, 0, key, "not a [Peer] key");
+}
+
+int bt_key_file_read(const char *name, const char *field, const char *path, uint8_t key[BT_KEY_LEN],
+		     struct config_error *err)
+{
+	struct parser p = {.name = name, .err = err};
+
+	return read_key_file(&p, 0, field, path, key);
+}
+
 void bt_config_free(struct bt_config *cfg)
 {
 	if (!cfg)
@@ -1558,5 +1616,8 @@ void bt_config_free(struct bt_config *cfg)
 	if (cfg->peers) /* PresharedKeys */
 		sodium_memzero(cfg->peers, (size_t)cfg->npeers * sizeof(*cfg->peers));
 	free(cfg->peers);
+	for (int i = 0; i < cfg->nhooks; i++)
+		free(cfg->hooks[i].cmd);
+	free(cfg->hooks);
 	sodium_memzero(cfg, sizeof(*cfg));
 }

@@ -66,6 +66,15 @@ struct bt_peer {
 	char host[256]; /* Endpoint = name:port: the name (resolved by bt_config_resolve) */
 };
 
+/* wg-quick's PreUp/PostUp/PreDown/PostDown, in file order. */
+enum { BT_PRE_UP, BT_POST_UP, BT_PRE_DOWN, BT_POST_DOWN, BT_HOOK_KINDS };
+#define BT_MAX_HOOKS 64
+struct bt_hook {
+	int kind; /* BT_PRE_UP ... */
+	unsigned int line;
+	char *cmd; /* malloc'd; %i is replaced by the interface name when run */
+};
+
 struct bt_config {
 	char ifname[BT_IFNAME_LEN]; /* from the file name: bt0.conf -> "bt0" */
 	uint8_t private_key[BT_KEY_LEN];
@@ -74,7 +83,7 @@ struct bt_config {
 	char keyring_desc[BT_KR_DESC_LEN]; /* PrivateKeyKeyring's "bpftun:<ifname>" */
 	unsigned int keyring_line;	   /* its line, 0 if none */
 	int32_t keyring_serial;		   /* set by bt_config_keyring_load() */
-	uint16_t listen_port;		   /* host order, 1..65535 */
+	uint16_t listen_port;		   /* host order, 1..65535; 0 = absent: `up` picks one */
 	struct bt_prefix addrs[BT_MAX_ADDRS];
 	int naddrs;
 	uint32_t mtu;			   /* 0 = default: the caller resolves it */
@@ -86,7 +95,9 @@ struct bt_config {
 	uint32_t table;			   /* Table: BT_TABLE_AUTO, BT_TABLE_OFF or a table id */
 	char dns[512];			   /* DNS: resolvconf(8) input lines, "" if none */
 	unsigned int dns_line;		   /* its (first) line, 0 if none */
-	struct bt_peer *peers;		   /* malloc'd, 1..BT_MAX_PEERS of them */
+	struct bt_hook *hooks;		   /* malloc'd, nhooks of them */
+	int nhooks;
+	struct bt_peer *peers; /* malloc'd, 1..BT_MAX_PEERS of them */
 	int npeers;
 };
 
@@ -134,6 +145,18 @@ int bt_config_keyring_load(struct bt_config *cfg, const char *path, struct confi
 int bt_config_resolve(struct bt_config *cfg, const char *path, struct config_error *err);
 /* Resolve one peer's host name: 0 (family/addr set) or an EAI_* code. */
 int bt_resolve_host(const char *host, int *family, uint8_t addr[16]);
+
+/*
+ * Live changes (`bpftun set`): one [Peer] key ("AllowedIPs", "Endpoint",
+ * "PersistentKeepalive") parsed into peer as the file's parser does it (name
+ * stands for the file in messages); AllowedIPs add to peer->allowed. And a key
+ * file read with the checks of PrivateKeyFile (regular file, mode 0600 or
+ * stricter, one base64 key). 0 or -errno with err->msg set.
+ */
+int bt_config_peer_value(const char *name, struct bt_peer *peer, const char *key, char *val,
+			 struct config_error *err);
+int bt_key_file_read(const char *name, const char *field, const char *path, uint8_t key[BT_KEY_LEN],
+		     struct config_error *err);
 
 /* Zero the private key (sodium_memzero) and the rest, free the peers. */
 void bt_config_free(struct bt_config *cfg);

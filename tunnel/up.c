@@ -256,6 +256,120 @@ static int stop_keymgmt_of(const char *name)
 
 static int teardown(const char *name);
 
+/* ---------------------------------------------------------------- hooks */
+
+/* One wg-quick hook: cmd with every %i replaced by ifname, run by /bin/sh -c
+ * as this process (root), its output on ours. 0, or -1 if it failed. */
+static int run_hook(const char *what, const char *cmd, const char *ifname)
+{
+	size_t n = 0, cap = strlen(cmd) * (strlen(ifname) + 1) + 1;
+	char *line = malloc(cap);
+	int st = -1;
+	pid_t pid;
+
+	if (!line)
+		return -1;
+	for (const char *c = cmd; *c; c++) {
+		if (c[0] == '%' && c[1] == 'i') {
+			n += (size_t)sprintf(line + n, "%s", ifname);
+			c++;
+		} else {
+			line[n++] = *c;
+		}
+	}
+	line[n] = 0;
+	pr_info("%s: %s", what, line);
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		execl("/bin/sh", "sh", "-c", line, (char *)NULL);
+		_exit(127);
+	}
+	while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (pid < 0 || !WIFEXITED(st) || WEXITSTATUS(st)) {
+		pr_err("%s '%s' failed (%s %d)", what, line,
+		       pid > 0 && WIFSIGNALED(st) ? "signal" : "exit status",
+		       pid < 0		 ? -1
+		       : WIFSIGNALED(st) ? WTERMSIG(st)
+					 : WEXITSTATUS(st));
+		st = -1;
+	}
+	free(line);
+	return st ? -1 : 0;
+}
+
+/* The hooks of one kind in file order; stops at the first that fails. */
+static int run_hooks(const struct bt_config *c, int kind)
+{
+	static const char *const names[] = {"PreUp", "PostUp", "PreDown", "PostDown"};
+
+	for (int i = 0; i < c->nhooks; i++)
+		if (c->hooks[i].kind == kind && run_hook(names[kind], c->hooks[i].cmd, c->ifname))
+			return -ECANCELED;
+	return 0;
+}
+
+/* `down` runs the PreDown/PostDown hooks of the file the tunnel came up
+ * with: `up` keeps them in /run/bpftun/NETNSINODE-IFNAME.hooks (0600),
+ * one per line, "D cmd" (PreDown) or "d cmd" (PostDown). */
+static int save_down_hooks(const struct bt_config *c)
+{
+	char path[PATH_MAX];
+	FILE *f;
+	int fd, n = 0;
+
+	for (int i = 0; i < c->nhooks; i++)
+		n += c->hooks[i].kind == BT_PRE_DOWN || c->hooks[i].kind == BT_POST_DOWN;
+	if (!n || bt_run_path(path, sizeof(path), c->ifname, "hooks"))
+		return 0;
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	f = fd < 0 ? NULL : fdopen(fd, "w");
+	if (!f) {
+		pr_err("%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	for (int i = 0; i < c->nhooks; i++)
+		if (c->hooks[i].kind == BT_PRE_DOWN || c->hooks[i].kind == BT_POST_DOWN)
+			fprintf(f, "%c %s\n", c->hooks[i].kind == BT_PRE_DOWN ? 'D' : 'd',
+				c->hooks[i].cmd);
+	return fclose(f) ? -EIO : 0;
+}
+
+static void remove_down_hooks(const char *ifname)
+{
+	char path[PATH_MAX];
+
+	if (!bt_run_path(path, sizeof(path), ifname, "hooks"))
+		unlink(path);
+}
+
+/* Run the saved hooks of kind 'D' or 'd' for ifname. */
+static void run_down_hooks(const char *ifname, char kind)
+{
+	char path[PATH_MAX], line[4096];
+	struct stat st;
+	FILE *f;
+
+	if (bt_run_path(path, sizeof(path), ifname, "hooks"))
+		return;
+	f = fopen(path, "re");
+	/* written by `up` as root, 0600: anything else is not ours to run */
+	if (!f || fstat(fileno(f), &st) || st.st_uid || (st.st_mode & 077)) {
+		if (f)
+			pr_err("%s: not a root-owned 0600 file; its hooks are not run", path);
+		if (f)
+			fclose(f);
+		return;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = 0;
+		if (line[0] == kind && line[1] == ' ')
+			run_hook(kind == 'D' ? "PreDown" : "PostDown", line + 2, ifname);
+	}
+	fclose(f);
+}
+
 /* ------------------------------------------------------------------- up */
 
 /* The default route's device, for peers that have no endpoint yet. */
@@ -619,6 +733,16 @@ static int preflight(struct up_state *s)
 		fprintf(stderr, "%s\n", e.msg);
 		return err;
 	}
+	if (!c->listen_port) { /* no ListenPort: the free port the kernel chose (as wg) */
+		socklen_t sl = sizeof(sa);
+
+		if (getsockname(fd, (struct sockaddr *)&sa, &sl)) {
+			err = -errno;
+			close(fd);
+			return err;
+		}
+		c->listen_port = ntohs(sa.sin6_port);
+	}
 	close(fd);
 	return 0;
 }
@@ -767,7 +891,7 @@ static int load_datapath(struct up_state *s)
 	memcpy(s->ifc.public_key, s->public_key, 32);
 	snprintf(s->ifc.cipher, sizeof(s->ifc.cipher), "%s", s->cfg.cipher);
 	snprintf(s->ifc.algo, sizeof(s->ifc.algo), "%s", s->cfg.kernel_algo);
-	s->ifc.steering = (uint16_t)!!s->cfg.steering;
+	s->ifc.steering = (uint16_t) !!s->cfg.steering;
 	s->ifc.steer_cpus = s->cfg.steer_cpus;
 	s->ifc.keyring_serial = s->cfg.keyring_serial; /* show reports its state */
 	s->ifc.fwmark = s->fwmark;
@@ -856,6 +980,9 @@ int up_main(int argc, char **argv)
 		return 1;
 	}
 	err = preflight(s);
+	/* wg-quick's PreUp, before the host changes; a failure stops `up` */
+	err = err ?: run_hooks(&s->cfg, BT_PRE_UP);
+	err = err ?: save_down_hooks(&s->cfg);
 	if (err)
 		goto out;
 
@@ -937,16 +1064,22 @@ int up_main(int argc, char **argv)
 		up_step("DNS set");
 	}
 
+	if (!no_keymgmt) {
+		err = start_keymgmt(s);
+		if (err)
+			goto fail;
+		up_step("key manager ready");
+	}
+	/* wg-quick's PostUp; a failure undoes the whole `up` */
+	err = run_hooks(&s->cfg, BT_POST_UP);
+	if (err)
+		goto fail;
 	if (no_keymgmt) { /* a supervisor (bpftun-keymgmt@.service) starts it */
 		pr_info("interface '%s' is up without its key manager: start bpftun-keymgmt "
 			"--ifname %s --config %s",
 			s->cfg.ifname, s->cfg.ifname, s->conf_path);
 		goto out;
 	}
-	err = start_keymgmt(s);
-	if (err)
-		goto fail;
-	up_step("key manager ready");
 	pr_info("interface '%s' is up: mtu %u, port %u, %d peer%s, cipher %s", s->cfg.ifname,
 		s->cfg.mtu, s->cfg.listen_port, s->cfg.npeers, s->cfg.npeers == 1 ? "" : "s",
 		s->cfg.cipher);
@@ -959,6 +1092,8 @@ fail:
 		stop_pid(s->keymgmt);
 	if (s->tun_created)
 		teardown(s->cfg.ifname);
+	else
+		remove_down_hooks(s->cfg.ifname);
 out:
 	dp_destroy(s->dp);
 	bt_config_free(&s->cfg);
@@ -975,7 +1110,7 @@ out:
  * it). Returns 1 if there was something to remove, 0 if nothing, -ENOTTY
  * if `name` is a device that is not a bpftun tunnel (left alone).
  */
-static int teardown(const char *name)
+static int teardown_keep_hooks(const char *name)
 {
 	int marked = nl_tunnel_marked(name), hidden = tunnel_hidden_ifindex(name);
 	int something = 0, err;
@@ -1036,8 +1171,19 @@ static int teardown(const char *name)
 	}
 	if (!bt_run_path(p, sizeof(p), name, "log") && !unlink(p))
 		something = 1;
+	if (!bt_run_path(p, sizeof(p), name, "ctl")) /* a killed key manager's */
+		unlink(p);
 	something |= underlay_sweep_orphans(0) > 0;
 	return something;
+}
+
+/* ... and the down hooks `up` saved (a failed `up` runs none of them) */
+static int teardown(const char *name)
+{
+	int r = teardown_keep_hooks(name);
+
+	remove_down_hooks(name);
+	return r;
 }
 
 int down_main(int argc, char **argv)
@@ -1059,7 +1205,12 @@ int down_main(int argc, char **argv)
 	}
 	name = argv[1];
 	gone = nl_link_index(name) <= 0;
-	r = teardown(name);
+	if (!gone && nl_tunnel_marked(name) > 0)
+		run_down_hooks(name, 'D'); /* wg-quick's PreDown (a failure is only said) */
+	r = teardown_keep_hooks(name);
+	if (r > 0)
+		run_down_hooks(name, 'd'); /* PostDown */
+	remove_down_hooks(name);
 	if (r == -ENOTTY) {
 		pr_err("interface '%s': not a bpftun tunnel", name);
 		return 1;
@@ -1097,15 +1248,19 @@ static int remove_stale_run_files(void)
 		size_t pl = strlen(prefix), len = strlen(d->d_name);
 		char name[IF_NAMESIZE], path[PATH_MAX];
 
+		int is_log = len >= 4 && !strcmp(d->d_name + len - 4, ".log");
+
+		/* logs, and control sockets a killed key manager left */
 		if (strncmp(d->d_name, prefix, pl) || len < pl + 5 ||
-		    strcmp(d->d_name + len - 4, ".log") || len - pl - 4 >= sizeof(name))
+		    (!is_log && strcmp(d->d_name + len - 4, ".ctl")) ||
+		    len - pl - 4 >= sizeof(name))
 			continue;
 		snprintf(name, sizeof(name), "%.*s", (int)(len - pl - 4), d->d_name + pl);
 		if (nl_link_index(name) > 0)
 			continue;
 		stop_keymgmt_of(name); /* it would stop by itself within 1 s */
 		snprintf(path, sizeof(path), "%s/%s", BT_RUN_DIR, d->d_name);
-		n += !unlink(path);
+		n += !unlink(path) && is_log;
 	}
 	closedir(dh);
 	return n;
