@@ -279,12 +279,12 @@ check "set ... preshared-key completes files" expect "bt0.conf notes.txt sub wg1
 check "set ... endpoint EP completes the options again" \
 	expect "allowed-ips endpoint peer persistent-keepalive preshared-key remove" bpftun set bt0 peer KEY endpoint 192.0.2.1:51820 ""
 check "set ... remove completes peer (another peer)" expect "peer" bpftun set bt0 peer KEY remove ""
-check "syncconf completes tunnels, then a file" bash -c "
+check "syncconf completes tunnels, then a *.conf file" bash -c "
 	$(declare -f complete_words expect); TMP='$TMP' COMP='$COMP'
-	expect 'averylongname1 bt0' bpftun syncconf '' && expect 'bt0.conf notes.txt sub wg1.conf' bpftun syncconf bt0 ''"
-check "addconf completes tunnels, then a file, then nothing" bash -c "
+	expect 'averylongname1 bt0' bpftun syncconf '' && expect 'bt0.conf sub wg1.conf' bpftun syncconf bt0 ''"
+check "addconf completes tunnels, then a *.conf file, then nothing" bash -c "
 	$(declare -f complete_words expect); TMP='$TMP' COMP='$COMP'
-	expect 'averylongname1 bt0' bpftun addconf '' && expect 'bt0.conf notes.txt sub wg1.conf' bpftun addconf bt0 '' &&
+	expect 'averylongname1 bt0' bpftun addconf '' && expect 'bt0.conf sub wg1.conf' bpftun addconf bt0 '' &&
 	expect '' bpftun addconf bt0 x.conf ''"
 check "genkey completes nothing" expect "" bpftun genkey ""
 check "cleanup completes nothing" expect "" bpftun cleanup ""
