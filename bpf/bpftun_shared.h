@@ -242,6 +242,11 @@ struct bpftun_iface {
 	__u32 clsact_created;		       /* bit i: bpftun added underlays[i]'s clsact */
 	__u32 steer_cpus;     /* SteeringCPUs: bit c = CPU c; 0 = every online CPU */
 	__s32 keyring_serial; /* PrivateKeyKeyring: the identity key's serial; 0 = none */
+	/* sa_ctl_keyring's refusals, counted by the gate itself (the kernel
+	 * writes them; dp_set_iface keeps them): how many, and the last error
+	 * (-ENOKEY, -EKEYREJECTED, -EKEYREVOKED or -EKEYEXPIRED) */
+	__u32 keyring_refused;
+	__s32 keyring_last_err;
 };
 
 /* ------------------------------------------------------------ allowed IPs */

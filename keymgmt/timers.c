@@ -9,6 +9,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -166,6 +167,44 @@ static void tick_peer(struct km *km, int i, uint64_t now)
 	rekey_or_retry(km, i, &p, now);
 }
 
+/* Test builds only (bpftun-keymgmt-testhooks, never installed): with
+ * BPFTUN_TEST_NO_KILL_SWITCH=1 the key manager neither polls the identity
+ * key nor reacts to the gate's refusals, as if userspace would not stop:
+ * what is left is sa_ctl_keyring's own gate (tests/netns_keyring.sh). */
+static int kill_switch_off(void)
+{
+#ifdef BPFTUN_TEST_HOOKS
+	const char *v = getenv("BPFTUN_TEST_NO_KILL_SWITCH");
+
+	return v && v[0] == '1';
+#else
+	return 0;
+#endif
+}
+
+void kill_switch(struct km *km, int st, const char *who)
+{
+	if (km->kr_dead)
+		return;
+	if (kill_switch_off()) {
+		if (!km->kr_test_said)
+			pr_info("test: kill switch off (BPFTUN_TEST_NO_KILL_SWITCH): %s says the "
+				"identity key is %s; SAs kept, handshakes go on",
+				who, bt_kr_state_name(st));
+		km->kr_test_said = 1;
+		return;
+	}
+	km->kr_dead = 1;
+	/* deletes through plain sa_ctl: the gate refuses every op once the key
+	 * is unusable, and deleting keys must always work */
+	for (int i = 0; i < km->cfg.npeers; i++)
+		sa_op(km, BPFTUN_OP_DELETE_PEER, (uint32_t)i, 0, 0, NULL, 0);
+	pr_err("identity key %s (serial %d) is %s (%s): deleted the SAs of all %d peers; no more "
+	       "handshakes",
+	       km->cfg.keyring_desc, km->cfg.keyring_serial, bt_kr_state_name(st), who,
+	       km->cfg.npeers);
+}
+
 /* PrivateKeyKeyring: once the identity key is revoked, expired or gone,
  * every peer's SAs are deleted at once and no handshake is sent or
  * answered again (a new key needs a new `up`). One log line. */
@@ -173,18 +212,14 @@ static void keyring_check(struct km *km, uint64_t now)
 {
 	int st;
 
-	if (!km->cfg.keyring_line || km->kr_dead || now - km->last_kr_check_ns < KR_CHECK_NS)
+	if (!km->cfg.keyring_line || km->kr_dead || kill_switch_off() ||
+	    now - km->last_kr_check_ns < KR_CHECK_NS)
 		return;
 	km->last_kr_check_ns = now;
 	st = bt_kr_state(km->cfg.keyring_serial);
 	if (st != -EKEYREVOKED && st != -EKEYEXPIRED && st != -ENOKEY)
 		return; /* usable (or an error that says nothing about the key) */
-	km->kr_dead = 1;
-	for (int i = 0; i < km->cfg.npeers; i++)
-		sa_op(km, BPFTUN_OP_DELETE_PEER, (uint32_t)i, 0, 0, NULL, 0);
-	pr_err("identity key %s (serial %d) is %s: deleted the SAs of all %d peers; no more "
-	       "handshakes",
-	       km->cfg.keyring_desc, km->cfg.keyring_serial, bt_kr_state_name(st), km->cfg.npeers);
+	kill_switch(km, st, "polled");
 }
 
 void tick(struct km *km)

@@ -349,10 +349,17 @@ static int preflight(struct up_state *s)
 	unsigned int mtu = 0;
 	int fd, one = 1, err;
 	struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_port = htons(c->listen_port)};
-	char why[320];
+	char why[400];
 
 	if ((err = dp_kernel_check(c->kernel_algo, why, sizeof(why))))
 		return fprintf(stderr, "%s\n", why), err;
+	/* PrivateKeyKeyring: the SA-install gate (sa_ctl_keyring) must load
+	 * here, or the tunnel would run without it: refused, naming the line */
+	if (c->keyring_line && (err = dp_keyring_check(why, sizeof(why)))) {
+		config_error_set(&e, s->conf_path, c->keyring_line, "PrivateKeyKeyring", "%s",
+				 strncmp(why, "bpftun: ", 8) ? why : why + 8);
+		return fprintf(stderr, "%s\n", e.msg), err;
+	}
 	/* PrivateKeyKeyring: the key from the user keyring, before any change */
 	if ((err = bt_config_keyring_load(c, s->conf_path, &e)))
 		return fprintf(stderr, "%s\n", e.msg), err;
@@ -566,7 +573,11 @@ static int load_datapath(struct up_state *s)
 
 		for (int i = 0; i < s->cfg.npeers; i++)
 			nallowed += (uint32_t)s->cfg.peers[i].nallowed;
-		err = dp_load_sized(&s->dp, &dcfg, (uint32_t)s->cfg.npeers, nallowed);
+		/* with PrivateKeyKeyring, sa_ctl_keyring too: every SA the key
+		 * manager installs passes its gate */
+		err = dp_load_keyring(&s->dp, &dcfg,
+				      s->cfg.keyring_line ? s->cfg.keyring_desc : NULL,
+				      (uint32_t)s->cfg.npeers, nallowed);
 	}
 	if (err) {
 		pr_err("loading the datapath (verifier, run with -v for libbpf's log): %s",
