@@ -9,8 +9,9 @@
  * down: the same steps backwards, for a tunnel found from its device alone,
  * so it works from any process in the namespace, after a failed up and
  * after an up killed at any step.
- * cleanup: tc_open filters whose tunnel is gone (underlay_sweep_orphans) and
- * the logs of such tunnels. tc_open and clsact on the underlays: underlay.c.
+ * cleanup: tc_open filters and xdp_steer programs whose tunnel is gone
+ * (underlay_sweep_orphans, underlay_sweep_steer_orphans) and the logs of
+ * such tunnels. tc_open and clsact on the underlays: underlay.c.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -430,8 +431,9 @@ static int preflight(struct up_state *s)
 	if (err)
 		return err;
 	/* A tc_open left on an underlay by a tunnel that is gone would take
-	 * this tunnel's packets first. */
-	if (underlay_sweep_orphans(1)) {
+	 * this tunnel's packets first; an xdp_steer left there would steer
+	 * them with the dead tunnel's settings. */
+	if (underlay_sweep_orphans(1) + underlay_sweep_steer_orphans(1)) {
 		pr_err("remove what tunnels that are gone left behind first: bpftun cleanup");
 		return -EBUSY;
 	}
@@ -852,6 +854,7 @@ static int teardown(const char *name)
 	if (!bt_run_path(p, sizeof(p), name, "log") && !unlink(p))
 		something = 1;
 	something |= underlay_sweep_orphans(0) > 0;
+	something |= underlay_sweep_steer_orphans(0) > 0;
 	return something;
 }
 
@@ -937,14 +940,19 @@ int cleanup_main(int argc, char **argv)
 		    help ? stdout : stderr,
 		    "usage: bpftun cleanup\n"
 		    "Removes from every device of this network namespace the tc_open filters\n"
-		    "of bpftun tunnels that are gone (deleted with ip link del after their key\n"
-		    "manager died), and the clsact qdiscs they leave without filters; and the\n"
+		    "and xdp_steer programs of bpftun tunnels that are gone (deleted with ip\n"
+		    "link del after their key manager died), and the clsact qdiscs they leave\n"
+		    "without filters; and the\n"
 		    "key manager logs of such tunnels from /run/bpftun. Tunnels that exist are\n"
 		    "not touched.\n");
 		return help ? 0 : 2;
 	}
 	n = underlay_sweep_orphans(0);
 	pr_info("removed %d tc_open filter%s of tunnels that are gone", n, n == 1 ? "" : "s");
+	n = underlay_sweep_steer_orphans(0);
+	if (n)
+		pr_info("removed %d xdp_steer program%s of tunnels that are gone", n,
+			n == 1 ? "" : "s");
 	n = remove_stale_run_files();
 	if (n)
 		pr_info("removed %d key manager log%s of tunnels that are gone", n,
