@@ -71,8 +71,7 @@ int dp_sa_ctl_keyring(struct datapath *dp, struct bpftun_sa_req *req, int32_t se
 
 static inline int dp_kr_gate_error(int err)
 {
-	return err == -ENOKEY || err == -EKEYREJECTED || err == -EKEYREVOKED ||
-	       err == -EKEYEXPIRED;
+	return err == -ENOKEY || err == -EKEYREJECTED || err == -EKEYREVOKED || err == -EKEYEXPIRED;
 }
 
 int dp_set_peer(struct datapath *dp, uint32_t peer_id, const struct bpftun_peer *peer);

@@ -25,8 +25,7 @@ int sa_op(struct km *km, uint32_t op, uint32_t id, uint32_t slot, uint32_t index
 		memcpy(req.key, d->key, sizeof(req.key));
 		memcpy(req.salt, d->salt, sizeof(req.salt));
 	}
-	if (km->cfg.keyring_line &&
-	    (op == BPFTUN_OP_INSTALL_RX || op == BPFTUN_OP_INSTALL_TX)) {
+	if (km->cfg.keyring_line && (op == BPFTUN_OP_INSTALL_RX || op == BPFTUN_OP_INSTALL_TX)) {
 		int err = dp_sa_ctl_keyring(km->dp, &req, km->cfg.keyring_serial); /* zeroes */
 
 		if (dp_kr_gate_error(err)) {

@@ -180,10 +180,11 @@ int underlay_steer_check(int dev, char *why, size_t whylen)
 		uint16_t port;
 
 		if (steer_orphan(dev, &port)) {
-			snprintf(why, whylen,
-				 "'%s' has the xdp_steer of a tunnel that is gone (port %u): remove "
-				 "it with bpftun cleanup",
-				 name, port);
+			snprintf(
+			    why, whylen,
+			    "'%s' has the xdp_steer of a tunnel that is gone (port %u): remove "
+			    "it with bpftun cleanup",
+			    name, port);
 			return -EBUSY;
 		}
 		snprintf(why, whylen,

@@ -577,9 +577,9 @@ static int load_datapath(struct up_state *s)
 			nallowed += (uint32_t)s->cfg.peers[i].nallowed;
 		/* with PrivateKeyKeyring, sa_ctl_keyring too: every SA the key
 		 * manager installs passes its gate */
-		err = dp_load_keyring(&s->dp, &dcfg,
-				      s->cfg.keyring_line ? s->cfg.keyring_desc : NULL,
-				      (uint32_t)s->cfg.npeers, nallowed);
+		err =
+		    dp_load_keyring(&s->dp, &dcfg, s->cfg.keyring_line ? s->cfg.keyring_desc : NULL,
+				    (uint32_t)s->cfg.npeers, nallowed);
 	}
 	if (err) {
 		pr_err("loading the datapath (verifier, run with -v for libbpf's log): %s",
