@@ -342,9 +342,7 @@ int dp_keyring_check(char *why, size_t len)
 	char *log;
 	int err;
 
-	err = dp_kernel_check_kfuncs(kf, 2, why, len);
-	if (err)
-		return err;
+	why[0] = 0;
 	if (uname(&u))
 		snprintf(u.release, sizeof(u.release), "?");
 	skel = datapath_bpf__open();
@@ -360,10 +358,13 @@ int dp_keyring_check(char *why, size_t len)
 	bpf_object__for_each_program(prog, skel->obj)
 	    bpf_program__set_autoload(prog, prog == skel->progs.sa_ctl_keyring);
 	memcpy((char *)skel->rodata->keyring_desc, "bpftun:probe", sizeof("bpftun:probe"));
+	/* log level 0: libbpf loads without a log first, and only after a
+	 * failure loads again with level 1 into log (for the reason) */
 	bpf_program__set_log_buf(skel->progs.sa_ctl_keyring, log, logsz);
-	bpf_program__set_log_level(skel->progs.sa_ctl_keyring, 1);
 	err = datapath_bpf__load(skel);
-	if (err && strstr(log, KEYRING_REFUSED_MSG)) {
+	if (err && dp_kernel_check_kfuncs(kf, 2, why, len)) {
+		err = -EOPNOTSUPP; /* not in this kernel at all; why says which */
+	} else if (err && strstr(log, KEYRING_REFUSED_MSG)) {
 		snprintf(why, len,
 			 "this kernel (%s) refuses bpf_lookup_user_key in BPF syscall programs "
 			 "(verifier: \"" KEYRING_REFUSED_MSG "\"): the SA-install gate cannot "
