@@ -170,7 +170,7 @@ static void tick_peer(struct km *km, int i, uint64_t now)
 /* Test builds only (bpftun-keymgmt-testhooks, never installed): with
  * BPFTUN_TEST_NO_KILL_SWITCH=1 the key manager neither polls the identity
  * key nor reacts to the gate's refusals, as if userspace would not stop:
- * what is left is sa_ctl_keyring's own gate (tests/netns_keyring.sh). */
+ * what is left is sa_ctl_keyring's own gate (tests/netns_keyring_gate.sh). */
 static int kill_switch_off(void)
 {
 #ifdef BPFTUN_TEST_HOOKS

@@ -152,7 +152,7 @@ kill -USR1 "$KM" # rekey: A initiates, B answers, the install is refused
 check "the gate refuses the rekey: key_gate_refused > 0" \
 	wait_until 5 bash -c "ip netns exec $A '$BT' show $IF --json | grep -Eq '\"key_gate_refused\": *[1-9]'"
 check "the key manager logs the gate's refusal (EKEYREVOKED), once for the peer" bash -c \
-	"[ \$(grep -c 'SA-install gate (sa_ctl_keyring) refused the key.*revoked' '$TMP/km.log') = 1 ]"
+	"[ \$(grep -c 'SA-install gate (sa_ctl_keyring) refused the install.*revoked' '$TMP/km.log') = 1 ]"
 grep -m1 "SA-install gate" "$TMP/km.log" | sed 's/^/    log: /'
 sleep 1
 kill -USR1 "$KM" # a second forced rekey
