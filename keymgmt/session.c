@@ -33,10 +33,11 @@ int sa_op(struct km *km, uint32_t op, uint32_t id, uint32_t slot, uint32_t index
 
 			dp_get_iface(km->dp, &ifc);
 			if (id < BT_MAX_PEERS && !km->peers[id].gate_logged)
-				pr_err("peer %u: the SA-install gate (sa_ctl_keyring) refused the "
-				       "install: identity key %s (serial %d): %s; refusals so far: %u",
-				       id, km->cfg.keyring_desc, km->cfg.keyring_serial,
-				       strerror(-err), ifc.keyring_refused);
+				pr_err(
+				    "peer %u: the SA-install gate (sa_ctl_keyring) refused the "
+				    "install: identity key %s (serial %d): %s; refusals so far: %u",
+				    id, km->cfg.keyring_desc, km->cfg.keyring_serial,
+				    strerror(-err), ifc.keyring_refused);
 			if (id < BT_MAX_PEERS)
 				km->peers[id].gate_logged = 1;
 			kill_switch(km, err, "the SA-install gate");
