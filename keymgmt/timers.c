@@ -167,19 +167,31 @@ static void tick_peer(struct km *km, int i, uint64_t now)
 	rekey_or_retry(km, i, &p, now);
 }
 
-/* Test builds only (bpftun-keymgmt-testhooks, never installed): with
- * BPFTUN_TEST_NO_KILL_SWITCH=1 the key manager neither polls the identity
+/* Test builds only (bpftun-keymgmt-testhooks, never installed):
+ * BPFTUN_TEST_NO_KILL_SWITCH=1: the key manager neither polls the identity
  * key nor reacts to the gate's refusals, as if userspace would not stop:
- * what is left is sa_ctl_keyring's own gate (tests/netns_keyring_gate.sh). */
-static int kill_switch_off(void)
+ * what is left is sa_ctl_keyring's own gate. =poll: no polling, but a
+ * refusal by the gate still pulls the kill switch (tests/netns_keyring_gate.sh
+ * shows both). */
+static const char *test_hook(void)
 {
 #ifdef BPFTUN_TEST_HOOKS
 	const char *v = getenv("BPFTUN_TEST_NO_KILL_SWITCH");
 
-	return v && v[0] == '1';
+	return v ? v : "";
 #else
-	return 0;
+	return "";
 #endif
+}
+
+static int kill_switch_off(void)
+{
+	return !strcmp(test_hook(), "1");
+}
+
+static int kr_poll_off(void)
+{
+	return kill_switch_off() || !strcmp(test_hook(), "poll");
 }
 
 void kill_switch(struct km *km, int st, const char *who)
@@ -212,7 +224,7 @@ static void keyring_check(struct km *km, uint64_t now)
 {
 	int st;
 
-	if (!km->cfg.keyring_line || km->kr_dead || kill_switch_off() ||
+	if (!km->cfg.keyring_line || km->kr_dead || kr_poll_off() ||
 	    now - km->last_kr_check_ns < KR_CHECK_NS)
 		return;
 	km->last_kr_check_ns = now;

@@ -18,7 +18,10 @@
 # (latest_handshake unchanged, no "new session" in the log), traffic goes on
 # after the revoke (userspace did not stop it) and stops when the session
 # installed before the revoke expires; then 0 replies either way, the
-# datapath counts key_expired drops; `down` works.
+# datapath counts key_expired drops; `down` works. Then, with a new key and
+# BPFTUN_TEST_NO_KILL_SWITCH=poll (no polling, but the reaction to the gate
+# on): a revoke goes unnoticed until a rekey's install is refused by the
+# gate, which pulls the kill switch: SAs deleted, 0 replies either way.
 #
 # usage: netns_keyring_gate.sh BUILD_DIR
 set -u
@@ -189,6 +192,34 @@ check "ping B->A for 2 s after the expiry: 0 received" bash -c \
 	"ip netns exec $B ping -i 0.1 -w 2 -W 1 -q 10.9.9.1 | grep -q ' 0 received'"
 check "A's datapath counts key_expired drops" \
 	python3 -c "import sys; sys.exit(not int('$(js "i['peers'][0]['drops']['key_expired']")') > 0)"
+
+echo "== a refusal by the gate pulls the kill switch (the key manager does not poll)"
+# a new key (the revoked one cannot be updated: a new serial), B told of it
+PA2=$("$BT" genkey --keyring "user:$DESC" 2>/dev/null)
+SERIAL=$(keyctl_py find "$DESC")
+sed -i "s|^PublicKey = .*|PublicKey = $PA2|" "$TMP/b/bt0.conf"
+kill "$KM" 2>/dev/null
+wait "$KM" 2>/dev/null
+KM=
+check "A and B down and up again with A's new key, A without its key manager" bash -c "
+	ip netns exec $A '$BT' down $IF && ip netns exec $B '$BT' down bt0 &&
+	ip netns exec $B '$BT' up '$TMP/b/bt0.conf' >/dev/null &&
+	ip netns exec $A '$BT' up --no-keymgmt '$TMP/a/$IF.conf' >/dev/null"
+ip netns exec "$A" env BPFTUN_TEST_NO_KILL_SWITCH=poll "$KMT" --ifname "$IF" --config "$TMP/a/$IF.conf" \
+	>"$TMP/km2.log" 2>&1 &
+KM=$!
+check "A's key manager (testhooks, BPFTUN_TEST_NO_KILL_SWITCH=poll) carries traffic" \
+	wait_until 10 inA ping -c 1 -W 1 -q 10.9.9.2
+check "revoke the new key" bash -c "keyctl_py revoke $SERIAL >'$TMP/t1'"
+sleep 1
+check "not polled: 1 s after the revoke traffic still flows" inA ping -c 1 -W 1 -q 10.9.9.2
+kill -USR1 "$KM" # the rekey's install is refused by the gate
+check "the gate's refusal pulls the kill switch: SAs deleted (log)" \
+	wait_until 5 grep -q "is revoked (the SA-install gate): deleted the SAs of all 1 peers" "$TMP/km2.log"
+check "ping A->B for 2 s after that: 0 received" bash -c \
+	"ip netns exec $A ping -i 0.1 -w 2 -W 1 -q 10.9.9.2 | grep -q ' 0 received'"
+check "ping B->A for 2 s after that: 0 received" bash -c \
+	"ip netns exec $B ping -i 0.1 -w 2 -W 1 -q 10.9.9.1 | grep -q ' 0 received'"
 check "A down" inA "$BT" down "$IF"
 KM=
 check "B down" inB "$BT" down bt0
