@@ -942,9 +942,8 @@ int cleanup_main(int argc, char **argv)
 		    "Removes from every device of this network namespace the tc_open filters\n"
 		    "and xdp_steer programs of bpftun tunnels that are gone (deleted with ip\n"
 		    "link del after their key manager died), and the clsact qdiscs they leave\n"
-		    "without filters; and the\n"
-		    "key manager logs of such tunnels from /run/bpftun. Tunnels that exist are\n"
-		    "not touched.\n");
+		    "without filters; and the key manager logs of such tunnels from\n"
+		    "/run/bpftun. Tunnels that exist are not touched.\n");
 		return help ? 0 : 2;
 	}
 	n = underlay_sweep_orphans(0);
