@@ -245,6 +245,11 @@ struct bpftun_iface {
 	__u32 fwmark;	      /* FwMark: tc_seal puts it in skb->mark of every outer packet */
 	__u32 rt_table;	      /* Table = auto with a /0: the policy table; 0 = none */
 	__u32 host_state;     /* BPFTUN_HOST_*: what `down` undoes besides the device */
+	/* sa_ctl_keyring's refusals, counted by the gate itself (the kernel
+	 * writes them; dp_set_iface keeps them): how many, and the last error
+	 * (-ENOKEY, -EKEYREJECTED, -EKEYREVOKED or -EKEYEXPIRED) */
+	__u32 keyring_refused;
+	__s32 keyring_last_err;
 };
 /* bpftun_iface.host_state: set before the change is made (crash-safe). */
 #define BPFTUN_HOST_RULE4     0x1 /* ip -4 rule: not fwmark M table T */

@@ -164,8 +164,16 @@ wipe_ctx:
 		goto out;
 	if (keyring) {
 		err = keyring_gate(ctx);
-		if (err)
+		if (err) {
+			/* counted where show reads it (iface), by the gate itself */
+			struct bpftun_iface *ifc = bpf_map_lookup_elem(&iface, &zero);
+
+			if (ifc) {
+				__sync_fetch_and_add(&ifc->keyring_refused, 1);
+				ifc->keyring_last_err = err;
+			}
 			goto out;
+		}
 	}
 
 	err = sa_run(req, params);

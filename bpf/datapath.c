@@ -323,9 +323,63 @@ int dp_load_sized(struct datapath **out, const struct bpftun_config *cfg, uint32
 	return load(out, cfg, NULL, npeers, nallowed);
 }
 
-int dp_load_keyring(struct datapath **out, const struct bpftun_config *cfg, const char *desc)
+int dp_load_keyring(struct datapath **out, const struct bpftun_config *cfg, const char *desc,
+		    uint32_t npeers, uint32_t nallowed)
 {
-	return load(out, cfg, desc, 0, 0);
+	return load(out, cfg, desc, npeers, nallowed);
+}
+
+/* The verifier's words when it refuses the kfunc in a syscall program. */
+#define KEYRING_REFUSED_MSG "calling kernel function bpf_lookup_user_key is not allowed"
+
+int dp_keyring_check(char *why, size_t len)
+{
+	static const char *const kf[] = {"bpf_lookup_user_key", "bpf_key_put"};
+	const size_t logsz = 1 << 20;
+	struct datapath_bpf *skel;
+	struct bpf_program *prog;
+	struct utsname u;
+	char *log;
+	int err;
+
+	why[0] = 0;
+	if (uname(&u))
+		snprintf(u.release, sizeof(u.release), "?");
+	skel = datapath_bpf__open();
+	if (!skel)
+		return -errno;
+	log = calloc(1, logsz);
+	if (!log) {
+		datapath_bpf__destroy(skel);
+		return -ENOMEM;
+	}
+	/* sa_ctl_keyring alone, exactly as up loads it (the maps are created
+	 * in this process only) */
+	bpf_object__for_each_program(prog, skel->obj)
+	    bpf_program__set_autoload(prog, prog == skel->progs.sa_ctl_keyring);
+	memcpy((char *)skel->rodata->keyring_desc, "bpftun:probe", sizeof("bpftun:probe"));
+	/* log level 0: libbpf loads without a log first, and only after a
+	 * failure loads again with level 1 into log (for the reason) */
+	bpf_program__set_log_buf(skel->progs.sa_ctl_keyring, log, logsz);
+	err = datapath_bpf__load(skel);
+	if (err && dp_kernel_check_kfuncs(kf, 2, why, len)) {
+		err = -EOPNOTSUPP; /* not in this kernel at all; why says which */
+	} else if (err && strstr(log, KEYRING_REFUSED_MSG)) {
+		snprintf(why, len,
+			 "this kernel (%s) refuses bpf_lookup_user_key in BPF syscall programs "
+			 "(verifier: \"" KEYRING_REFUSED_MSG "\"): the SA-install gate cannot "
+			 "load; use PrivateKey or PrivateKeyFile here (docs/kernel.md)",
+			 u.release);
+		err = -EOPNOTSUPP;
+	} else if (err) {
+		snprintf(why, len,
+			 "the keyring gate sa_ctl_keyring does not load on this kernel (%s): %s "
+			 "(run with -v for the verifier's log)",
+			 u.release, strerror(-err));
+	}
+	free(log);
+	datapath_bpf__destroy(skel);
+	return err;
 }
 
 /* Would the datapath load without sa_ctl_keyring? Then the kernel refused
@@ -703,6 +757,9 @@ int dp_set_iface(struct datapath *dp, const struct bpftun_iface *ifc)
 
 	next.nmaps = cur.nmaps;
 	memcpy(next.map_ids, cur.map_ids, sizeof(next.map_ids));
+	/* the gate's counters are the kernel's (sa_ctl_keyring writes them) */
+	next.keyring_refused = cur.keyring_refused;
+	next.keyring_last_err = cur.keyring_last_err;
 	if (bpf_map_update_elem(bpf_map__fd(dp->skel->maps.iface), &zero, &next, BPF_ANY))
 		return -errno;
 	return 0;

@@ -7,6 +7,7 @@
 #ifndef BPFTUN_DP_H
 #define BPFTUN_DP_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "bpftun_shared.h"
@@ -43,18 +44,35 @@ int dp_load_sized(struct datapath **out, const struct bpftun_config *cfg, uint32
 uint32_t dp_capacity(uint32_t n, uint32_t min, uint32_t max);
 /* Peers this datapath holds: valid peer ids are 0..dp_max_peers()-1. */
 uint32_t dp_max_peers(struct datapath *dp);
-/* dp_load, plus sa_ctl_keyring, whose gate accepts only the "user" key
- * described as desc ("bpftun:<ifname>", < BPFTUN_KEYDESC_LEN). -EOPNOTSUPP
- * if the kernel refuses bpf_lookup_user_key in syscall programs (6.12). */
-int dp_load_keyring(struct datapath **out, const struct bpftun_config *cfg, const char *desc);
+/* dp_load_sized, plus sa_ctl_keyring, whose gate accepts only the "user"
+ * key described as desc ("bpftun:<ifname>", < BPFTUN_KEYDESC_LEN); with
+ * desc NULL, exactly dp_load_sized (one load path for all three).
+ * -EOPNOTSUPP if the kernel refuses bpf_lookup_user_key in syscall programs
+ * (6.12). The live tunnel's desc is in its .rodata: dp_find loads
+ * sa_ctl_keyring again for it (a restarted key manager). */
+int dp_load_keyring(struct datapath **out, const struct bpftun_config *cfg, const char *desc,
+		    uint32_t npeers, uint32_t nallowed);
+/* Would sa_ctl_keyring load here? It alone is loaded (nothing attached,
+ * nothing on the host changes). 0, or -EOPNOTSUPP with why saying that
+ * the kernel refuses bpf_lookup_user_key in syscall programs (the
+ * verifier's words, uname -r), or another -errno with why set. */
+int dp_keyring_check(char *why, size_t len);
 void dp_destroy(struct datapath *dp);
 
 /* Run sa_ctl with req; returns req->err (0 or -errno). Zeroes req->key. */
 int dp_sa_ctl(struct datapath *dp, struct bpftun_sa_req *req);
 /* Run sa_ctl_keyring with req and the identity key's serial (now = time(NULL));
  * returns req->err: 0, -ENOKEY, -EKEYREJECTED, -EKEYREVOKED, -EKEYEXPIRED or
- * sa_ctl's errors. Zeroes req->key. */
+ * sa_ctl's errors. Zeroes req->key. The gate refuses every op (installs,
+ * deletes) while the key is unusable; each refusal is counted in the iface
+ * map (keyring_refused, keyring_last_err) by the program itself.
+ * dp_kr_gate_error() tells the gate's errors from sa_ctl's. */
 int dp_sa_ctl_keyring(struct datapath *dp, struct bpftun_sa_req *req, int32_t serial);
+
+static inline int dp_kr_gate_error(int err)
+{
+	return err == -ENOKEY || err == -EKEYREJECTED || err == -EKEYREVOKED || err == -EKEYEXPIRED;
+}
 
 int dp_set_peer(struct datapath *dp, uint32_t peer_id, const struct bpftun_peer *peer);
 int dp_get_peer(struct datapath *dp, uint32_t peer_id, struct bpftun_peer *peer);

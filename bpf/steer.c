@@ -184,7 +184,7 @@ int steer_attach(const struct steer_opts *o, char *errbuf, size_t errlen)
 			cfg.cpus[cfg.ncpus++] = (uint32_t)c;
 	}
 	cfg.listen_port = htons(o->listen_port);
-	cfg.flags = o->esp ? BPFTUN_STEER_F_ESP : 0;
+	cfg.flags = (o->esp ? BPFTUN_STEER_F_ESP : 0) | (o->tunnel ? BPFTUN_STEER_F_TUNNEL : 0);
 	randombytes_buf(cfg.key, sizeof(cfg.key));
 
 	skel = steer_bpf__open_and_load();

@@ -20,6 +20,7 @@ struct steer_opts {
 	int esp;	     /* steer ESP (kernel IPsec SAs) too */
 	int fix_gro;	     /* turn GRO list / UDP GRO forwarding off instead of refusing */
 	const char *pin_dir; /* pin steer_cfg, steer_stats, cpu_map here; NULL = no pins */
+	int tunnel;	     /* attached for a tunnel: BPFTUN_STEER_F_TUNNEL */
 };
 
 /* GRO features that let the cpumap merge data messages into one skb, which

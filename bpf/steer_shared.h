@@ -53,6 +53,11 @@ struct bpftun_steer_cfg {
 	__u32 cpus[BPFTUN_STEER_MAX_CPUS]; /* the allowed CPUs, each with a cpumap entry */
 };
 #define BPFTUN_STEER_F_ESP (1U << 0) /* steer ESP (kernel IPsec SAs) too */
+/* Attached by a bpftun tunnel (tunnel/underlay.c), beside its tc_open on the
+ * device: the tunnel listening on listen_port owns it, and once no live
+ * tunnel's tc_open there listens on that port it is an orphan that `down`
+ * and `cleanup` remove (underlay_sweep_orphans). Not read by BPF. */
+#define BPFTUN_STEER_F_TUNNEL (1U << 1)
 
 /* Counters of bpf/steer.bpf.c, one copy per CPU (the CPU that ran XDP). */
 struct bpftun_steer_stats {

@@ -50,6 +50,7 @@ struct km_peer {
 	int cookie_retried; /* a cookie reply already made us resend at once */
 	uint64_t last_keepalive_ns;
 	uint64_t last_route_ns; /* when our route to the peer was last re-resolved */
+	int gate_logged;	/* the keyring gate's refusal for this peer was logged */
 };
 
 struct km {
@@ -70,6 +71,7 @@ struct km {
 	uint64_t last_dev_check_ns;
 	uint64_t last_kr_check_ns; /* PrivateKeyKeyring: the key's state, every 250 ms */
 	int kr_dead;		   /* it was revoked/expired/removed: SAs deleted, no handshakes */
+	int kr_test_said;	   /* test builds: "kill switch off" logged */
 	int stop;
 };
 
@@ -90,7 +92,10 @@ int set_endpoint(struct km *km, uint32_t id, const struct hs_addr *a);
 void device_gone(struct km *km);
 
 /* session.c */
-/* One sa_ctl request (bpftun_shared.h); d may be NULL (no key). */
+/* One sa_ctl request (bpftun_shared.h); d may be NULL (no key). With
+ * PrivateKeyKeyring, installs go through sa_ctl_keyring's gate: a refusal
+ * is logged once per peer (the gate counts every one in the iface map) and
+ * pulls the kill switch. */
 int sa_op(struct km *km, uint32_t op, uint32_t id, uint32_t slot, uint32_t index,
 	  const struct noise_direction *d, uint64_t expire);
 /* A handshake completed: both directions into a spare slot. */
@@ -104,6 +109,10 @@ void km_live(struct km *km);
 
 /* timers.c */
 void send_initiation(struct km *km, uint32_t id);
+/* The identity key is unusable (st: -EKEYREVOKED, -EKEYEXPIRED, -ENOKEY,
+ * -EKEYREJECTED), as who saw it ("polled", "the SA-install gate"): every
+ * peer's SAs deleted, no more handshakes (kr_dead). Once. */
+void kill_switch(struct km *km, int st, const char *who);
 /* Every TICK_MS: due handshakes, switch-overs, keepalives, routes. */
 void tick(struct km *km);
 

@@ -25,6 +25,25 @@ int sa_op(struct km *km, uint32_t op, uint32_t id, uint32_t slot, uint32_t index
 		memcpy(req.key, d->key, sizeof(req.key));
 		memcpy(req.salt, d->salt, sizeof(req.salt));
 	}
+	if (km->cfg.keyring_line && (op == BPFTUN_OP_INSTALL_RX || op == BPFTUN_OP_INSTALL_TX)) {
+		int err = dp_sa_ctl_keyring(km->dp, &req, km->cfg.keyring_serial); /* zeroes */
+
+		if (dp_kr_gate_error(err)) {
+			struct bpftun_iface ifc = {0};
+
+			dp_get_iface(km->dp, &ifc);
+			if (id < BT_MAX_PEERS && !km->peers[id].gate_logged)
+				pr_err(
+				    "peer %u: the SA-install gate (sa_ctl_keyring) refused the "
+				    "install: identity key %s (serial %d): %s; refusals so far: %u",
+				    id, km->cfg.keyring_desc, km->cfg.keyring_serial,
+				    strerror(-err), ifc.keyring_refused);
+			if (id < BT_MAX_PEERS)
+				km->peers[id].gate_logged = 1;
+			kill_switch(km, err, "the SA-install gate");
+		}
+		return err;
+	}
 	return dp_sa_ctl(km->dp, &req); /* zeroes req.key */
 }
 

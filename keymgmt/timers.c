@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -200,26 +201,73 @@ static void tick_peer(struct km *km, int i, uint64_t now)
 	rekey_or_retry(km, i, &p, now);
 }
 
+/* Test builds only (bpftun-keymgmt-testhooks, never installed):
+ * BPFTUN_TEST_NO_KILL_SWITCH=1: the key manager neither polls the identity
+ * key nor reacts to the gate's refusals, as if userspace would not stop:
+ * what is left is sa_ctl_keyring's own gate. =poll: no polling, but a
+ * refusal by the gate still pulls the kill switch (tests/netns_keyring_gate.sh
+ * shows both). */
+static const char *test_hook(void)
+{
+#ifdef BPFTUN_TEST_HOOKS
+	const char *v = getenv("BPFTUN_TEST_NO_KILL_SWITCH");
+
+	return v ? v : "";
+#else
+	return "";
+#endif
+}
+
+static int kill_switch_off(void)
+{
+	return !strcmp(test_hook(), "1");
+}
+
+static int kr_poll_off(void)
+{
+	return kill_switch_off() || !strcmp(test_hook(), "poll");
+}
+
+void kill_switch(struct km *km, int st, const char *who)
+{
+	int npresent = 0;
+
+	if (km->kr_dead)
+		return;
+	if (kill_switch_off()) {
+		if (!km->kr_test_said)
+			pr_info("test: kill switch off (BPFTUN_TEST_NO_KILL_SWITCH): %s says the "
+				"identity key is %s; SAs kept, handshakes go on",
+				who, bt_kr_state_name(st));
+		km->kr_test_said = 1;
+		return;
+	}
+	km->kr_dead = 1;
+	/* deletes through plain sa_ctl: the gate refuses every op once the key
+	 * is unusable, and deleting keys must always work */
+	for (int i = 0; i < km->nids; i++)
+		if (km->peers[i].present && ++npresent)
+			sa_op(km, BPFTUN_OP_DELETE_PEER, (uint32_t)i, 0, 0, NULL, 0);
+	pr_err("identity key %s (serial %d) is %s (%s): deleted the SAs of all %d peers; no more "
+	       "handshakes",
+	       km->cfg.keyring_desc, km->cfg.keyring_serial, bt_kr_state_name(st), who, npresent);
+}
+
 /* PrivateKeyKeyring: once the identity key is revoked, expired or gone,
  * every peer's SAs are deleted at once and no handshake is sent or
  * answered again (a new key needs a new `up`). One log line. */
 static void keyring_check(struct km *km, uint64_t now)
 {
-	int st, npresent = 0;
+	int st;
 
-	if (!km->cfg.keyring_line || km->kr_dead || now - km->last_kr_check_ns < KR_CHECK_NS)
+	if (!km->cfg.keyring_line || km->kr_dead || kr_poll_off() ||
+	    now - km->last_kr_check_ns < KR_CHECK_NS)
 		return;
 	km->last_kr_check_ns = now;
 	st = bt_kr_state(km->cfg.keyring_serial);
 	if (st != -EKEYREVOKED && st != -EKEYEXPIRED && st != -ENOKEY)
 		return; /* usable (or an error that says nothing about the key) */
-	km->kr_dead = 1;
-	for (int i = 0; i < km->nids; i++)
-		if (km->peers[i].present && ++npresent)
-			sa_op(km, BPFTUN_OP_DELETE_PEER, (uint32_t)i, 0, 0, NULL, 0);
-	pr_err("identity key %s (serial %d) is %s: deleted the SAs of all %d peers; no more "
-	       "handshakes",
-	       km->cfg.keyring_desc, km->cfg.keyring_serial, bt_kr_state_name(st), npresent);
+	kill_switch(km, st, "polled");
 }
 
 void tick(struct km *km)

@@ -9,7 +9,11 @@
 # TCP flows whose marks (predicted with libsodium from A's pinned key) map to
 # CPU 0 and CPU 1 open there (tc_open's per-CPU rx_packets on B), sha256
 # matches; a device that already has an XDP program is refused before
-# anything changes; down leaves no XDP program, clsact or pin.
+# anything changes; down leaves no XDP program, clsact or pin. Orphans: a
+# tunnel whose key manager was killed and whose device was deleted by hand
+# leaves its xdp_steer on the underlay; `down` of that name and `cleanup`
+# remove it, `up` refuses naming cleanup while it is there, an `up` that
+# fails after attaching leaves none, and live tunnels' xdp_steer stay.
 #
 # usage: netns_steer_up.sh BUILD_DIR
 set -u
@@ -91,6 +95,7 @@ up_both() { # EXTRA
 }
 down_both() { btA down "$IA"; btB down "$IB"; }
 no_xdp() { ! inA ip link show va | grep -q xdp && ! inB ip link show vb | grep -q xdp; }
+no_xdp_va() { ! inA ip link show va | grep -q xdp || { inA ip link show va; false; }; }
 nothing_left() {
 	no_xdp || { echo "XDP left"; return 1; }
 	! inA tc qdisc show dev va | grep -q clsact || { echo "clsact left on va"; return 1; }
@@ -174,5 +179,32 @@ fi
 check "no bad_tag/replay/too_big drops on B" \
 	eval 'show_b && json "$TMP/s.json" "(lambda d: d[\"bad_tag\"] + d[\"replay\"] + d[\"too_big\"] == 0 or sys.exit(str(d)))(j[\"interfaces\"][0][\"peers\"][0][\"drops\"])"'
 check "down leaves nothing (no XDP program, clsact, pin, device)" eval 'down_both && nothing_left'
+
+echo "== orphaned xdp_steer: what is left when a tunnel dies without its down"
+steer_on_va() { inA ip link show va | grep -q "prog/xdp id [0-9]* name xdp_steer"; }
+# die_by_hand: A's key manager killed (-9), then A's device deleted by hand:
+# nobody ran underlay_detach_all for it
+die_by_hand() {
+	local pid
+	pid=$(btA show "$IA" --json | python3 -c "import json,sys; print(json.load(sys.stdin)['interfaces'][0].get('keymgmt_pid', ''))")
+	[ -n "$pid" ] || { echo "no key manager pid"; return 1; }
+	kill -9 "$pid" && wait_until 5 bash -c "! kill -0 $pid 2>/dev/null" || return 1
+	ip -n "$A" link del "$IA" && steer_on_va || { echo "setup: no xdp_steer left on va"; return 1; }
+}
+conf "$IA" "$KA" "$PB" 10.9.8.1/24 10.78.0.2:$PORT 10.9.8.2/32 $'Steering = on'
+check "A up (Steering = on), key manager killed, device deleted by hand: xdp_steer left on va" \
+	eval 'btA up "$TMP/$IA.conf" && die_by_hand'
+check "bpftun down of the deleted device removes the orphaned xdp_steer (and clsact)" \
+	eval 'btA down "$IA" && no_xdp_va && ! inA tc qdisc show dev va | grep -q clsact'
+check "again: A up, key manager killed, device deleted by hand" eval 'btA up "$TMP/$IA.conf" && die_by_hand'
+check "up refuses while it is there, naming bpftun cleanup" \
+	eval '! btA up "$TMP/$IA.conf" 2>"$TMP/err" && grep -q "xdp_steer of a tunnel that is gone.*bpftun cleanup" "$TMP/err" || { cat "$TMP/err"; false; }'
+check "bpftun cleanup removes it" \
+	eval 'btA cleanup 2>"$TMP/err" && grep -q "removed 1 xdp_steer" "$TMP/err" && no_xdp_va || { cat "$TMP/err"; inA ip link show va; false; }'
+check "an up that fails after attaching xdp_steer (its key manager exits at start) leaves none" \
+	eval '! BPFTUN_KEYMGMT=/bin/false btA up "$TMP/$IA.conf" 2>/dev/null && no_xdp_va && ! ip -n "$A" link show "$IA" >/dev/null 2>&1'
+check "live tunnels' xdp_steer stay: up both, then cleanup in A and B" \
+	eval 'up_both "Steering = on" && btA cleanup 2>/dev/null && btB cleanup 2>/dev/null && steer_on_va && inB ip link show vb | grep -q "name xdp_steer"'
+check "down leaves nothing" eval 'down_both && nothing_left'
 
 check_summary

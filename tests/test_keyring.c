@@ -185,7 +185,8 @@ static void test_library(struct datapath *dp)
 		struct datapath *d2 = NULL;
 
 		(void)dp;
-		if (check(dp_load_keyring(&d2, &cfg, desc) == 0, "load a datapath for %s", desc)) {
+		if (check(dp_load_keyring(&d2, &cfg, desc, 0, 0) == 0, "load a datapath for %s",
+			  desc)) {
 			dp_set_peer(d2, 0, &peer);
 			err = install(d2, serial, 1, NULL);
 			check(err == 0, "the @u key installs: %s", ename(err));
@@ -244,12 +245,29 @@ int main(void)
 		dp_destroy(plain);
 	}
 
-	err = dp_load_keyring(&dp, &cfg, desc);
+	err = dp_load_keyring(&dp, &cfg, desc, 0, 0);
 	if (!check(err == 0, "dp_load_keyring(\"%s\") loads sa_ctl_keyring (verifier): %s", desc,
 		   ename(err)))
 		return check_summary();
-	check(dp_load_keyring(&plain, &cfg, "") == -EINVAL, "an empty description is refused");
-	check(dp_load_keyring(&plain, &cfg, "bpftun:0123456789abcdef0123456789") == -EINVAL,
+	{ /* one load path: sized like dp_load_sized, with the gate */
+		struct datapath *big = NULL;
+		char why[512];
+
+		err = dp_load_keyring(&big, &cfg, desc, 5000, 9000);
+		check(err == 0 &&
+			  dp_max_peers(big) ==
+			      dp_capacity(5000, BPFTUN_MIN_PEERS, BPFTUN_MAX_PEERS) &&
+			  dp_sa_ctl_fd(big) >= 0,
+		      "dp_load_keyring for 5000 peers: %u peer slots (%s)",
+		      big ? dp_max_peers(big) : 0, ename(err));
+		dp_destroy(big);
+		err = dp_keyring_check(why, sizeof(why));
+		check(err == 0, "dp_keyring_check: the gate loads on this kernel (%s%s)",
+		      ename(err), err ? why : "");
+	}
+	check(dp_load_keyring(&plain, &cfg, "", 0, 0) == -EINVAL,
+	      "an empty description is refused");
+	check(dp_load_keyring(&plain, &cfg, "bpftun:0123456789abcdef0123456789", 0, 0) == -EINVAL,
 	      "a description of 32+ bytes is refused");
 	dp_set_peer(dp, 0, &peer);
 
@@ -366,6 +384,30 @@ int main(void)
 	      ename(err), flags2);
 	check(before == after, "usage count of the revoked key across a refused install: %d, %d",
 	      before, after);
+	/* the gate counts its refusals itself, in the iface map, and
+	 * dp_set_iface (userspace's read-modify-write) does not reset them */
+	{
+		struct bpftun_iface i0 = {0}, i1 = {0}, i2 = {0};
+
+		dp_get_iface(dp, &i0);
+		install(dp, revoked, 1, NULL);
+		install(dp, other, 1, NULL);
+		dp_get_iface(dp, &i1);
+		check(i1.keyring_refused == i0.keyring_refused + 2 &&
+			  i1.keyring_last_err == -EKEYREJECTED,
+		      "iface keyring_refused counts 2 more refusals (%u -> %u), last error %s",
+		      i0.keyring_refused, i1.keyring_refused, ename(i1.keyring_last_err));
+		install(dp, revoked, 1, NULL);
+		i0.keyring_refused = 0; /* a stale copy written back */
+		i0.keyring_last_err = 0;
+		dp_set_iface(dp, &i0);
+		dp_get_iface(dp, &i2);
+		check(
+		    i2.keyring_refused == i1.keyring_refused + 1 &&
+			i2.keyring_last_err == -EKEYREVOKED,
+		    "dp_set_iface of a stale copy keeps the gate's count (%u) and last error (%s)",
+		    i2.keyring_refused, ename(i2.keyring_last_err));
+	}
 	test_library(dp);
 out:
 	dp_destroy(dp);

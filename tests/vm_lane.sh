@@ -10,7 +10,10 @@
 #   - ESP software RSS: xdp_steer's found path (tests/vm_esp_steer.sh: found,
 #     steered to the expected CPU, released; unknown SPIs pass untouched);
 #   - kernel WireGuard: the module loads and a wireguard link can be created;
-#   - `bpftun up`'s kernel check loads a named cipher's module (aes_ti).
+#   - `bpftun up`'s kernel check loads a named cipher's module (aes_ti);
+#   - PrivateKeyKeyring: 6.12 refuses bpf_lookup_user_key in syscall
+#     programs, so `bpftun up` refuses, naming file:line: PrivateKeyKeyring
+#     and the kernel's reason, and nothing is left behind.
 # Each result is a PASS or FAIL line naming what was checked; something the
 # kernel lacks is a FAIL that names it, never a skip.
 #
@@ -23,18 +26,22 @@ TESTS=(datapath poly1305_bpf ctx_lifetime steer kernel_check netns_datapath netn
 [ $# -gt 0 ] && TESTS=("$@")
 X="bt-vx-$$"
 Y="bt-vy-$$"
+K="bt-vk-$$"
 TMP=$(mktemp -d /tmp/bt-vm-XXXXXX)
 
 # shellcheck source=../scripts/lib/netns.sh
 . "$HERE/../scripts/lib/netns.sh"
 cleanup() {
-	ns_remove "$X" "$Y"
+	ns_remove "$X" "$Y" "$K"
+	[ -n "${KR_SERIAL-}" ] && keyctl_py unlink "$KR_SERIAL" 2>/dev/null
 	rm -rf "$TMP"
 	return 0
 }
 trap cleanup EXIT INT TERM
 # shellcheck source=lib/check.sh
 . "$HERE/lib/check.sh"
+# shellcheck source=lib/keyctl.sh
+. "$HERE/lib/keyctl.sh"
 
 echo "kernel: $(uname -r) ($(nproc) CPUs; AES-NI in CPU flags: $(grep -qw aes /proc/cpuinfo && echo yes || echo no))"
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
@@ -96,6 +103,48 @@ cipher_module() {
 	"$BUILD/tests/test_kernel_check" "$HERE/.." "ecb(aes-fixed-time)"
 }
 check "kernel check loads a cipher's module: after rmmod aes_ti, dp_kernel_check(ecb(aes-fixed-time)) passes and aes-fixed-time is registered" cipher_module
+
+# PrivateKeyKeyring on a kernel that refuses bpf_lookup_user_key in syscall
+# programs (6.12): `bpftun up` refuses before any change, naming the file,
+# the line and the field, and the kernel's reason (the verifier's words).
+# Compared before and after: the namespace's links, addresses, qdiscs and
+# processes, /run/bpftun, the pins under /sys/fs/bpf/bpftun, and the BPF
+# programs loaded on the machine.
+keyring_refused() {
+	local bt=$BUILD/tunnel/bpftun dir=$TMP/kr before after out pub
+	ip netns add "$K" && ip -n "$K" link add va type veth peer name vb &&
+		ip -n "$K" link set lo up && ip -n "$K" link set va up && ip -n "$K" link set vb up &&
+		ip -n "$K" addr add 10.87.0.1/24 dev va || return 1
+	"$bt" genkey --keyring user:bpftun:vk0 >/dev/null || { echo "bpftun genkey --keyring failed"; return 1; }
+	KR_SERIAL=$(keyctl_py find bpftun:vk0)
+	pub=$("$bt" genkey | "$bt" pubkey)
+	mkdir -m 700 "$dir"
+	printf '%s\n' "[Interface]" "PrivateKeyKeyring = user:bpftun:vk0" "ListenPort = 51840" \
+		"Address = 10.9.7.1/24" "" "[Peer]" "PublicKey = $pub" "Endpoint = 10.87.0.2:51840" \
+		"AllowedIPs = 10.9.7.2/32" >"$dir/vk0.conf"
+	state() {
+		{ ip -n "$K" -o link show; ip -n "$K" -o addr show; ip -n "$K" qdisc show
+		  ip netns pids "$K"; ls -R /run/bpftun /sys/fs/bpf/bpftun
+		  bpftool prog show | grep -c '^[0-9]*:'; } 2>&1 | sed 's/ tentative//'
+	}
+	before=$(state)
+	if out=$(ip netns exec "$K" "$bt" up "$dir/vk0.conf" 2>&1); then
+		echo "bpftun up succeeded on $(uname -r) (this lane expects 6.12's refusal): $out"
+		ip netns exec "$K" "$bt" down vk0
+		return 1
+	fi
+	printf '%s\n' "$out" >"$TMP/kr-msg"
+	after=$(state)
+	printf '%s\n' "$out" | grep -qF "$dir/vk0.conf:2: PrivateKeyKeyring: this kernel ($(uname -r)) refuses bpf_lookup_user_key" ||
+		{ echo "no 'FILE:2: PrivateKeyKeyring: this kernel ($(uname -r)) refuses bpf_lookup_user_key'"; return 1; }
+	printf '%s\n' "$out" | grep -qF 'calling kernel function bpf_lookup_user_key is not allowed' ||
+		{ echo "the verifier's reason is not named"; return 1; }
+	[ "$before" = "$after" ] || { echo "the host changed:"; diff <(echo "$before") <(echo "$after"); return 1; }
+	ip -n "$K" link show vk0 >/dev/null 2>&1 && { echo "a vk0 device was left"; return 1; }
+	return 0
+}
+check "PrivateKeyKeyring: up refused with file:2: PrivateKeyKeyring and the kernel's reason, nothing left behind" keyring_refused
+[ -s "$TMP/kr-msg" ] && sed 's/^/    bpftun up said: /' "$TMP/kr-msg"
 
 # ESP between two namespaces: states in both directions, policies, ping.
 esp() {

@@ -128,6 +128,8 @@ const char *bt_kr_state_name(int state)
 		return "expired";
 	case -ENOKEY:
 		return "missing";
+	case -EKEYREJECTED:
+		return "rejected";
 	default:
 		return "error";
 	}

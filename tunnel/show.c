@@ -379,9 +379,16 @@ static int show_iface(struct out *o, const char *name, int hidden)
 	show_steering(o, &ifc);
 	/* PrivateKeyKeyring: the identity key's state now (ok, revoked,
 	 * expired, missing); the key manager stops the tunnel on any but ok */
-	if (ifc.keyring_serial > 0)
+	if (ifc.keyring_serial > 0) {
 		out_str(o, "identity_key", "identity key",
 			bt_kr_state_name(bt_kr_state(ifc.keyring_serial)));
+		/* SA installs the BPF gate (sa_ctl_keyring) refused, counted by
+		 * the gate itself, and why the last one was */
+		out_u64(o, "key_gate_refused", "key gate refusals", ifc.keyring_refused);
+		if (ifc.keyring_refused)
+			out_str(o, "key_gate_last", "key gate last refusal",
+				bt_kr_state_name(ifc.keyring_last_err));
+	}
 	/* a pid recorded by a key manager that has since died is not shown */
 	if (keymgmt_running(ifc.keymgmt_pid))
 		out_u64(o, "keymgmt_pid", "key manager pid", ifc.keymgmt_pid);

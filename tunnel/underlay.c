@@ -161,6 +161,8 @@ static void release_clsact(int dev)
 
 /* ------------------------------------------------------- software RSS */
 
+static int steer_orphan(int dev, uint16_t *port);
+
 int underlay_steer_check(int dev, char *why, size_t whylen)
 {
 	LIBBPF_OPTS(bpf_xdp_query_opts, q);
@@ -175,6 +177,16 @@ int underlay_steer_check(int dev, char *why, size_t whylen)
 		return err;
 	}
 	if (q.attach_mode != XDP_ATTACHED_NONE) {
+		uint16_t port;
+
+		if (steer_orphan(dev, &port)) {
+			snprintf(
+			    why, whylen,
+			    "'%s' has the xdp_steer of a tunnel that is gone (port %u): remove "
+			    "it with bpftun cleanup",
+			    name, port);
+			return -EBUSY;
+		}
 		snprintf(why, whylen,
 			 "'%s' already has an XDP program (id %u); Steering = on needs the "
 			 "device's XDP hook",
@@ -196,7 +208,10 @@ int underlay_steer_check(int dev, char *why, size_t whylen)
 	return 0;
 }
 
-int underlay_steer_find(int dev, uint16_t port, struct bpftun_steer_stats *stats)
+/* dev's xdp_steer (native mode): its steer_cfg into c (the fallback-hash key
+ * zeroed) and, if stats is not NULL, its counters. -ENOENT if dev has no
+ * xdp_steer. */
+static int steer_cfg_of(int dev, struct bpftun_steer_cfg *c, struct bpftun_steer_stats *stats)
 {
 	struct bpf_prog_info info = {0};
 	uint32_t ids[8], len = sizeof(info), id = 0, zero = 0;
@@ -226,12 +241,9 @@ int underlay_steer_find(int dev, uint16_t port, struct bpftun_steer_stats *stats
 		else
 			close(fd);
 	}
-	if (cfd >= 0) {
-		struct bpftun_steer_cfg c;
-
-		if (!bpf_map_lookup_elem(cfd, &zero, &c) && c.listen_port == htons(port))
-			err = 0;
-		sodium_memzero(&c, sizeof(c)); /* its fallback-hash key */
+	if (cfd >= 0 && !bpf_map_lookup_elem(cfd, &zero, c)) {
+		sodium_memzero(c->key, sizeof(c->key)); /* its fallback-hash key */
+		err = 0;
 	}
 	if (!err && stats)
 		err = sfd >= 0 ? steer_read_stats(sfd, stats) : -ENOENT;
@@ -244,11 +256,21 @@ out:
 	return err;
 }
 
+int underlay_steer_find(int dev, uint16_t port, struct bpftun_steer_stats *stats)
+{
+	struct bpftun_steer_cfg c;
+	int err = steer_cfg_of(dev, &c, stats);
+
+	if (!err && c.listen_port != htons(port))
+		err = -ENOENT;
+	return err;
+}
+
 /* xdp_steer on ifc->underlays[i] (ifc->steering). */
 static int steer_on(const struct bpftun_iface *ifc, uint32_t i)
 {
 	uint32_t cpus[BPFTUN_STEER_MAX_CPUS];
-	struct steer_opts o = {.listen_port = ifc->listen_port};
+	struct steer_opts o = {.listen_port = ifc->listen_port, .tunnel = 1};
 	char name[IF_NAMESIZE] = "?", why[256];
 	int err, dev = (int)ifc->underlays[i];
 
@@ -397,6 +419,72 @@ static uint32_t filter_peers_id(int dev, uint32_t handle, char *name)
 	return id;
 }
 
+/* The tunnel of bpftun's tc_open filter `handle` on dev: its hidden end (>
+ * 0) if the tunnel is alive (the device of that index is a tunnel whose
+ * tc_seal shares the filter's `peers` map), 0 if it is gone, -ENOENT if the
+ * filter is not a tc_open of bpftun. */
+static int filter_tunnel(int dev, uint32_t handle)
+{
+	char pname[16] = "", tname[IF_NAMESIZE];
+	uint32_t peers = filter_peers_id(dev, handle, pname);
+	int hidden;
+
+	if (!peers || strcmp(pname, "tc_open"))
+		return -ENOENT;
+	hidden = if_indextoname(handle, tname) ? nl_veth_peer_ifindex((int)handle) : -ENODEV;
+	if (hidden > 0 && filter_peers_id(hidden, BPFTUN_TC_HANDLE, NULL) == peers)
+		return hidden;
+	return 0;
+}
+
+/* The iface map of the live tunnel whose hidden end is `hidden` (read from
+ * its tc_seal's maps, nothing loaded). 0 or -errno. */
+static int tunnel_iface(int hidden, struct bpftun_iface *ifc)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = hidden, .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = BPFTUN_TC_HANDLE, .priority = BPFTUN_TC_PRIO);
+	uint32_t id, zero = 0;
+	int pfd, fd, err;
+
+	if (bpf_tc_query(&hook, &opts))
+		return -ENOENT;
+	pfd = bpf_prog_get_fd_by_id(opts.prog_id);
+	if (pfd < 0)
+		return -errno;
+	id = prog_map_id(pfd, "iface", NULL);
+	close(pfd);
+	fd = id ? bpf_map_get_fd_by_id(id) : -1;
+	if (fd < 0)
+		return -ENOENT;
+	err = bpf_map_lookup_elem(fd, &zero, ifc) ? -errno : 0;
+	close(fd);
+	return err;
+}
+
+/* 1 if dev's xdp_steer was attached by a tunnel (BPFTUN_STEER_F_TUNNEL) and
+ * no live tunnel's tc_open on dev listens on its port: the tunnel that
+ * attached it is gone (ip link del, a key manager killed, an `up` killed
+ * half way) and nobody else will detach it. Its port into *port. */
+static int steer_orphan(int dev, uint16_t *port)
+{
+	struct bpftun_steer_cfg c;
+	uint32_t handles[64];
+	int n;
+
+	if (steer_cfg_of(dev, &c, NULL) || !(c.flags & BPFTUN_STEER_F_TUNNEL))
+		return 0;
+	*port = ntohs(c.listen_port);
+	n = nl_clsact_filters(dev, handles, 64);
+	for (int k = 0; k < n && k < 64; k++) {
+		struct bpftun_iface ifc;
+		int hidden = filter_tunnel(dev, handles[k]);
+
+		if (hidden > 0 && !tunnel_iface(hidden, &ifc) && ifc.listen_port == *port)
+			return 0;
+	}
+	return 1;
+}
+
 /*
  * A tc_open of bpftun on some device of this namespace whose tunnel is gone:
  * its program is called tc_open, its filter handle is its tunnel device's
@@ -422,17 +510,8 @@ int underlay_sweep_orphans(int dry)
 
 		n = nl_clsact_filters(dev, handles, 64);
 		for (int k = 0; k < n && k < 64; k++) {
-			char pname[16] = "", tname[IF_NAMESIZE];
-			uint32_t peers = filter_peers_id(dev, handles[k], pname);
-			int hidden;
-
-			if (!peers || strcmp(pname, "tc_open"))
-				continue;
-			hidden = if_indextoname(handles[k], tname)
-				     ? nl_veth_peer_ifindex((int)handles[k])
-				     : -ENODEV;
-			if (hidden > 0 && filter_peers_id(hidden, BPFTUN_TC_HANDLE, NULL) == peers)
-				continue; /* its tunnel is alive */
+			if (filter_tunnel(dev, handles[k]) != 0)
+				continue; /* not a tc_open of bpftun, or its tunnel is alive */
 			found++;
 			if (dry || log_verbose)
 				pr_info(
@@ -445,6 +524,29 @@ int underlay_sweep_orphans(int dry)
 		}
 		if (removed && nl_clsact_filters(dev, NULL, 0) == 0)
 			nl_clsact_del(dev);
+	}
+	if_freenameindex(ifs);
+	return found;
+}
+
+int underlay_sweep_steer_orphans(int dry)
+{
+	struct if_nameindex *ifs = if_nameindex(), *i;
+	int found = 0;
+
+	if (!ifs)
+		return 0;
+	for (i = ifs; i->if_index; i++) {
+		uint16_t port = 0;
+
+		if (!steer_orphan((int)i->if_index, &port))
+			continue;
+		found++;
+		if (dry || log_verbose)
+			pr_info("%s '%s': xdp_steer of a tunnel that is gone (port %u)",
+				dry ? "underlay" : "removing from", i->if_name, port);
+		if (!dry)
+			steer_detach(i->if_name);
 	}
 	if_freenameindex(ifs);
 	return found;

@@ -73,6 +73,15 @@ void underlay_detach_all(const struct bpftun_iface *ifc);
  * Returns how many were found; names them when dry or with -v.
  */
 int underlay_sweep_orphans(int dry);
+/*
+ * The same for xdp_steer: a program a tunnel attached (BPFTUN_STEER_F_TUNNEL)
+ * on a device where no live tunnel's tc_open listens on its port any more
+ * (the device deleted by hand, the key manager killed, an `up` killed half
+ * way). Detached unless dry; how many were found. Run after
+ * underlay_sweep_orphans, by `down` and `cleanup`; `up` refuses while one is
+ * on a device it would use.
+ */
+int underlay_sweep_steer_orphans(int dry);
 
 /*
  * The endpoint (addr, port) reached by route r: device, source (the

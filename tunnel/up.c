@@ -9,8 +9,9 @@
  * down: the same steps backwards, for a tunnel found from its device alone,
  * so it works from any process in the namespace, after a failed up and
  * after an up killed at any step.
- * cleanup: tc_open filters whose tunnel is gone (underlay_sweep_orphans) and
- * the logs of such tunnels. tc_open and clsact on the underlays: underlay.c.
+ * cleanup: tc_open filters and xdp_steer programs whose tunnel is gone
+ * (underlay_sweep_orphans, underlay_sweep_steer_orphans) and the logs of
+ * such tunnels. tc_open and clsact on the underlays: underlay.c.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -625,10 +626,17 @@ static int preflight(struct up_state *s)
 	unsigned int mtu = 0;
 	int fd, one = 1, err;
 	struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_port = htons(c->listen_port)};
-	char why[320];
+	char why[400];
 
 	if ((err = dp_kernel_check(c->kernel_algo, why, sizeof(why))))
 		return fprintf(stderr, "%s\n", why), err;
+	/* PrivateKeyKeyring: the SA-install gate (sa_ctl_keyring) must load
+	 * here, or the tunnel would run without it: refused, naming the line */
+	if (c->keyring_line && (err = dp_keyring_check(why, sizeof(why)))) {
+		config_error_set(&e, s->conf_path, c->keyring_line, "PrivateKeyKeyring", "%s",
+				 strncmp(why, "bpftun: ", 8) ? why : why + 8);
+		return fprintf(stderr, "%s\n", e.msg), err;
+	}
 	/* PrivateKeyKeyring: the key from the user keyring, before any change */
 	if ((err = bt_config_keyring_load(c, s->conf_path, &e)))
 		return fprintf(stderr, "%s\n", e.msg), err;
@@ -714,8 +722,9 @@ static int preflight(struct up_state *s)
 	if (err)
 		return err;
 	/* A tc_open left on an underlay by a tunnel that is gone would take
-	 * this tunnel's packets first. */
-	if (underlay_sweep_orphans(1)) {
+	 * this tunnel's packets first; an xdp_steer left there would steer
+	 * them with the dead tunnel's settings. */
+	if (underlay_sweep_orphans(1) + underlay_sweep_steer_orphans(1)) {
 		pr_err("remove what tunnels that are gone left behind first: bpftun cleanup");
 		return -EBUSY;
 	}
@@ -867,7 +876,11 @@ static int load_datapath(struct up_state *s)
 
 		for (int i = 0; i < s->cfg.npeers; i++)
 			nallowed += (uint32_t)s->cfg.peers[i].nallowed;
-		err = dp_load_sized(&s->dp, &dcfg, (uint32_t)s->cfg.npeers, nallowed);
+		/* with PrivateKeyKeyring, sa_ctl_keyring too: every SA the key
+		 * manager installs passes its gate */
+		err =
+		    dp_load_keyring(&s->dp, &dcfg, s->cfg.keyring_line ? s->cfg.keyring_desc : NULL,
+				    (uint32_t)s->cfg.npeers, nallowed);
 	}
 	if (err) {
 		pr_err("loading the datapath (verifier, run with -v for libbpf's log): %s",
@@ -1174,6 +1187,7 @@ static int teardown_keep_hooks(const char *name)
 	if (!bt_run_path(p, sizeof(p), name, "ctl")) /* a killed key manager's */
 		unlink(p);
 	something |= underlay_sweep_orphans(0) > 0;
+	something |= underlay_sweep_steer_orphans(0) > 0;
 	return something;
 }
 
@@ -1277,14 +1291,18 @@ int cleanup_main(int argc, char **argv)
 		    help ? stdout : stderr,
 		    "usage: bpftun cleanup\n"
 		    "Removes from every device of this network namespace the tc_open filters\n"
-		    "of bpftun tunnels that are gone (deleted with ip link del after their key\n"
-		    "manager died), and the clsact qdiscs they leave without filters; and the\n"
-		    "key manager logs of such tunnels from /run/bpftun. Tunnels that exist are\n"
-		    "not touched.\n");
+		    "and xdp_steer programs of bpftun tunnels that are gone (deleted with ip\n"
+		    "link del after their key manager died), and the clsact qdiscs they leave\n"
+		    "without filters; and the key manager logs of such tunnels from\n"
+		    "/run/bpftun. Tunnels that exist are not touched.\n");
 		return help ? 0 : 2;
 	}
 	n = underlay_sweep_orphans(0);
 	pr_info("removed %d tc_open filter%s of tunnels that are gone", n, n == 1 ? "" : "s");
+	n = underlay_sweep_steer_orphans(0);
+	if (n)
+		pr_info("removed %d xdp_steer program%s of tunnels that are gone", n,
+			n == 1 ? "" : "s");
 	n = remove_stale_run_files();
 	if (n)
 		pr_info("removed %d key manager log%s of tunnels that are gone", n,
