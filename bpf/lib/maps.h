@@ -81,7 +81,7 @@ struct rx_sa {
 	__u32 slot;
 	struct bpftun_replay replay;
 	/* after the replay window, so that bpftun_rx_sa_view (the head) stays */
-	__u32 suite;	 /* BPFTUN_SUITE_*: what tc_open runs */
+	__u32 suite; /* BPFTUN_SUITE_*: what tc_open runs */
 	__u32 pad;
 	__u64 wg_key[4]; /* the WireGuard suite's key; zero otherwise */
 };

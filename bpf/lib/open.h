@@ -186,8 +186,7 @@ static __always_inline int open_find_sa(struct bpftun_scratch *s, struct rx_sa *
 	*salt = sa->salt;
 	*suite = sa->suite;
 	*peer_id = *sa_peer;
-	if (*suite == BPFTUN_SUITE_WIREGUARD &&
-	    (h->reserved[0] | h->reserved[1] | h->reserved[2]))
+	if (*suite == BPFTUN_SUITE_WIREGUARD && (h->reserved[0] | h->reserved[1] | h->reserved[2]))
 		return BPFTUN_DROP_MALFORMED;
 	if (sa->expire_ns && bpf_ktime_get_ns() >= sa->expire_ns)
 		return BPFTUN_DROP_KEY_EXPIRED;
