@@ -350,7 +350,7 @@ static int impl_setup(struct impl *im)
 		im->wgc->bss->tm_counter = 1;
 		sodium_memzero(key, sizeof(key));
 		im->ecb_fd = bpf_program__fd(im->wgc->progs.tc_chacha);
-		snprintf(im->driver, sizeof(im->driver), "chacha20-poly1305 (BPF)");
+		snprintf(im->driver, sizeof(im->driver), "chacha20-poly1305-bpf");
 		snprintf(im->label, sizeof(im->label), "wireguard");
 		goto label;
 	}
