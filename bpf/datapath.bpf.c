@@ -115,7 +115,8 @@ int tc_keepalive(struct __sk_buff *skb)
 	hdr_fill(s, tx, counter);
 	if (suite == BPFTUN_SUITE_WIREGUARD) {
 		/* WireGuard's keepalive: an empty plaintext, so header || tag */
-		wg_seal(s, tx->wg_key, counter, 0, 0);
+		if (wg_seal(s, tx->wg_key, counter, 0, 0))
+			return TC_ACT_SHOT;
 	} else {
 		if (aead_keystream(ctx, s, tx->salt, counter, BPFTUN_POLYKEY_BLOCKS))
 			return TC_ACT_SHOT;

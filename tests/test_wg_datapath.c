@@ -812,6 +812,70 @@ static void test_keys(void)
 	pair_destroy(&p);
 }
 
+/* A key with a zero 64-bit word: sa_ctl refuses it, and the datapath treats
+ * one it finds in a map value (a key being cleared or not yet written, which
+ * a packet may race with) as no SA, on both sides. The race itself cannot be
+ * forced under BPF_PROG_TEST_RUN: the values are written from userspace. */
+static void test_zero_key_words(void)
+{
+	struct pair p;
+	uint8_t frame[FRAME_MAX], k2[32], pt[FRAME_MAX], msg[FRAME_MAX + 64], f2[FRAME_MAX + 128];
+	struct bpftun_tx_sa_view v;
+	static uint8_t rv[8192];
+	uint32_t key = 1, ridx = RIDX;
+	struct bpftun_peer_stats b0, b1;
+	struct run r;
+	size_t flen, mlen;
+	int ok = 1;
+
+	if (pair_setup(&p, 0))
+		return;
+	memcpy(k2, KEY, 32);
+	memset(k2 + 8, 0, 8);
+	ok &= wg_sa(p.a, BPFTUN_OP_INSTALL_TX, 2, 5, k2, BPFTUN_SA_F_WIREGUARD) == -EINVAL;
+	ok &= wg_sa(p.b, BPFTUN_OP_INSTALL_RX, 2, 5, k2, BPFTUN_SA_F_WIREGUARD) == -EINVAL;
+	check(ok, "zero word: sa_ctl refuses a WireGuard key with a zero 64-bit word (tx and rx)");
+
+	/* the active tx slot's key, its second word zeroed in place */
+	flen = inner_frame(frame, 0, IN4_A, IN4_B, 200, 1);
+	check(!bpf_map_lookup_elem(dp_map_fd(p.a, "tx_sas"), &key, &v) && v.present &&
+		  (memset(v.wg_key + 8, 0, 8),
+		   !bpf_map_update_elem(dp_map_fd(p.a, "tx_sas"), &key, &v, BPF_EXIST)),
+	      "zero word: the tx slot's key word written as zero (from userspace)");
+	sodium_memzero(&v, sizeof(v));
+	b0 = stats(p.a, 0);
+	check(!run(dp_seal_fd(p.a), frame, flen, &r) && r.ret == TC_ACT_SHOT &&
+		  (b1 = stats(p.a, 0),
+		   b1.drops[BPFTUN_DROP_NO_SA] == b0.drops[BPFTUN_DROP_NO_SA] + 1) &&
+		  b1.tx_packets == b0.tx_packets,
+	      "zero word: tc_seal refuses to seal under it (no_sa)");
+
+	/* the rx SA's key, its last word zeroed: a message under that partly
+	 * zero key (an attacker knows 64 of its bits fewer) is not opened */
+	check(!bpf_map_lookup_elem(dp_map_fd(p.b, "rx_sas"), &ridx, rv) &&
+		  holds_key(rv, sizeof(rv), KEY),
+	      "zero word: the rx SA holds the key");
+	for (size_t i = 0; i + 32 <= sizeof(rv); i++)
+		if (!memcmp(rv + i, KEY, 32)) {
+			memset(rv + i + 24, 0, 8);
+			break;
+		}
+	memcpy(k2, KEY, 32);
+	memset(k2 + 24, 0, 8);
+	check(!bpf_map_update_elem(dp_map_fd(p.b, "rx_sas"), &ridx, rv, BPF_EXIST),
+	      "zero word: the rx key's last word written as zero (from userspace)");
+	sodium_memzero(rv, sizeof(rv));
+	inner_frame(frame, 0, IN4_A, IN4_B, 60, 2);
+	memset(pt, 0, sizeof(pt));
+	memcpy(pt, frame + 14, 60);
+	mlen = sodium_msg(msg, k2, RIDX, 3, pt, 64);
+	check(expect_drop(&p, f2, wrap(f2, 0, msg, mlen), BPFTUN_DROP_NO_SA),
+	      "zero word: a message sealed under the partly zero rx key -> no_sa, not delivered");
+	check(scratch_holds_key(p.a, k2) == 0 && scratch_holds_key(p.b, k2) == 0,
+	      "zero word: no copy left in scratch");
+	pair_destroy(&p);
+}
+
 /* tc_seal keeps the AES suite's flow mark and the WireGuard suite's zero
  * reserved bytes apart: a peer whose slot changes suite changes format. */
 static void test_suite_switch(void)
@@ -878,5 +942,6 @@ int main(void)
 	test_allowed_ips();
 	test_keys();
 	test_suite_switch();
+	test_zero_key_words();
 	return check_summary();
 }

@@ -62,6 +62,17 @@ static __always_inline void wg_key_set(__u64 *dst, struct bpf_crypto_params *par
 		*(volatile __u64 *)&dst[i] = *(volatile __u64 *)(params->key + i * 8);
 }
 
+/* A WireGuard key without a zero 64-bit word (see wg_key_load). */
+static __always_inline int wg_key_ok(struct bpf_crypto_params *params)
+{
+	int ok = 1;
+
+#pragma unroll
+	for (int i = 0; i < 4; i++)
+		ok &= *(volatile __u64 *)(params->key + i * 8) != 0;
+	return ok;
+}
+
 static __always_inline void wg_key_zero(__u64 *dst)
 {
 #pragma unroll
@@ -275,6 +286,10 @@ static __always_inline int sa_run(struct bpftun_sa_req *req, struct bpf_crypto_p
 		return -EINVAL;
 	if (req->flags & ~BPFTUN_SA_F_WIREGUARD)
 		return -EINVAL; /* a flag this datapath does not know */
+	if ((req->flags & BPFTUN_SA_F_WIREGUARD) &&
+	    (req->op == BPFTUN_OP_INSTALL_TX || req->op == BPFTUN_OP_INSTALL_RX) &&
+	    !wg_key_ok(params))
+		return -EINVAL; /* the datapath reads a zero word as "no key" (wg_data.h) */
 	switch (req->op) {
 	case BPFTUN_OP_INSTALL_TX:
 		err = install_tx(req, params, p);

@@ -143,6 +143,7 @@ static __always_inline int seal_encrypt(struct __sk_buff *skb, struct bpftun_scr
 {
 	__u64 t0, t1;
 	__u32 len;
+	int err;
 
 	hdr_fill(s, tx, counter);
 	/* Keep this check as its own 64-bit compare: clang folds it into
@@ -161,9 +162,9 @@ static __always_inline int seal_encrypt(struct __sk_buff *skb, struct bpftun_scr
 
 		if (plen > BPFTUN_MAX_INNER)
 			return BPFTUN_DROP_TOO_BIG;
-		wg_seal(s, tx->wg_key, counter, len, plen);
+		err = wg_seal(s, tx->wg_key, counter, len, plen);
 		*lenp = plen;
-		return 0;
+		return err;
 	}
 	flow_mark_set(s->buf, len); /* steering hint, before the tag covers it */
 

@@ -15,6 +15,16 @@
  * tag check and the decryption of one packet use the same key even if the
  * SA is replaced meanwhile, and both copies are wiped before the program
  * returns (wg_wipe).
+ *
+ * A copy with a zero 64-bit word is refused (no_sa): sa_ctl zeroes a key in
+ * place when it clears a slot, and fills a new rx entry after inserting it
+ * zeroed, so a packet racing with either could otherwise read a key that is
+ * zero in part or whole (and open a forgery under it, or seal under it).
+ * sa_ctl refuses such a key at install (a derived key has one with
+ * probability 2^-62), so a legitimate key never fails this. A copy that mixes
+ * an old and a new key's words (a slot re-keyed during the copy) is a
+ * secret key as strong as either, used with a counter no other message of
+ * the slot has: the peer drops that one message as bad_tag.
  */
 #ifndef BPFTUN_WG_DATA_H
 #define BPFTUN_WG_DATA_H
@@ -43,17 +53,6 @@ static __always_inline __u32 wg_padded_len(__u32 len, __u32 mtu)
 	return len + (padded - last);
 }
 
-static __always_inline const __u32 *wg_key_load(struct bpftun_scratch *s, const __u64 *key)
-{
-	__u64 *d = (__u64 *)(s->ks + WG_KS_KEY);
-
-	d[0] = key[0];
-	d[1] = key[1];
-	d[2] = key[2];
-	d[3] = key[3];
-	return (const __u32 *)d;
-}
-
 /* The key copy and the one-time key, gone. */
 static __always_inline void wg_wipe(struct bpftun_scratch *s)
 {
@@ -63,17 +62,36 @@ static __always_inline void wg_wipe(struct bpftun_scratch *s)
 		*(volatile __u64 *)&p[i] = 0;
 }
 
+/* Copy the SA's key into scratch; NULL (nothing left in scratch) if a word
+ * of the copy is zero: a key being cleared or not yet written. */
+static __always_inline const __u32 *wg_key_load(struct bpftun_scratch *s, const __u64 *key)
+{
+	__u64 *d = (__u64 *)(s->ks + WG_KS_KEY);
+
+	d[0] = *(volatile const __u64 *)&key[0];
+	d[1] = *(volatile const __u64 *)&key[1];
+	d[2] = *(volatile const __u64 *)&key[2];
+	d[3] = *(volatile const __u64 *)&key[3];
+	if (!d[0] || !d[1] || !d[2] || !d[3]) {
+		wg_wipe(s);
+		return NULL;
+	}
+	return (const __u32 *)d;
+}
+
 /* Seal s->buf[16 .. 16 + len), padded to plen (>= len), in place with key
  * and counter, the tag right after the ciphertext and 8 zero bytes after
- * the tag. The header is the caller's. */
-static __always_inline void wg_seal(struct bpftun_scratch *s, const __u64 *key, __u64 counter,
-				    __u32 len, __u32 plen)
+ * the tag. The header is the caller's. 0 or BPFTUN_DROP_NO_SA. */
+static __always_inline int wg_seal(struct bpftun_scratch *s, const __u64 *key, __u64 counter,
+				   __u32 len, __u32 plen)
 {
 	const __u32 *k = wg_key_load(s, key);
 	__u8 *b = s->buf + BPFTUN_HDR_LEN;
 	__u64 t0, t1;
 	__u8 *tp;
 
+	if (!k)
+		return BPFTUN_DROP_NO_SA;
 	/* the padding: zeros from len to the next 16-byte boundary (and on) */
 	aead_zero_tail(s, len);
 	wg_aead_seal_at(k, counter, b, (__u64 *)(s->ks + WG_KS_OTK), plen, &t0, &t1);
@@ -82,11 +100,13 @@ static __always_inline void wg_seal(struct bpftun_scratch *s, const __u64 *key, 
 	*(__u64 *)(tp + 0) = t0;
 	*(__u64 *)(tp + 8) = t1;
 	*(__u64 *)(tp + 16) = 0;
+	return 0;
 }
 
 /* Check the tag (r0, r1) of the ciphertext s->buf[16 .. 16 + len) and, only
- * if it matches, decrypt it in place: 0 or BPFTUN_DROP_BAD_TAG. As
- * WireGuard, the decryption comes before the replay check. */
+ * if it matches, decrypt it in place: 0, BPFTUN_DROP_BAD_TAG, or
+ * BPFTUN_DROP_NO_SA (see wg_key_load). As WireGuard, the decryption comes
+ * before the replay check. */
 static __always_inline int wg_open(struct bpftun_scratch *s, const __u64 *key, __u64 counter,
 				   __u32 len, __u64 r0, __u64 r1)
 {
@@ -94,6 +114,8 @@ static __always_inline int wg_open(struct bpftun_scratch *s, const __u64 *key, _
 	__u8 *b = s->buf + BPFTUN_HDR_LEN;
 	__u64 t0, t1;
 
+	if (!k)
+		return BPFTUN_DROP_NO_SA;
 	wg_aead_verify_tag_at(k, counter, b, (__u64 *)(s->ks + WG_KS_OTK), len, &t0, &t1);
 	/* one branch on the whole difference, as in open_verify */
 	t0 = (t0 ^ r0) | (t1 ^ r1);
