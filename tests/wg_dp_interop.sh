@@ -18,17 +18,28 @@
 # bad_tag and a replayed one as replay, no other drops, wireguard-go's own
 # counters moving.
 #
-# usage: wg_dp_interop.sh PATH/TO/dp_attach PATH/TO/wg_dp_handshake
+# With "kernel" as third argument the peer is the kernel's WireGuard module
+# (`ip link add type wireguard`), for kernels that have it (Debian 13's, in
+# the stock-kernel guest; not this project's 6.18).
+#
+# usage: wg_dp_interop.sh PATH/TO/dp_attach PATH/TO/wg_dp_handshake [go|kernel]
 set -u
 
-DP_ATTACH=${1:?usage: wg_dp_interop.sh PATH/TO/dp_attach PATH/TO/wg_dp_handshake}
-HS=${2:?usage: wg_dp_interop.sh PATH/TO/dp_attach PATH/TO/wg_dp_handshake}
+DP_ATTACH=${1:?usage: wg_dp_interop.sh PATH/TO/dp_attach PATH/TO/wg_dp_handshake [go|kernel]}
+HS=${2:?usage: wg_dp_interop.sh PATH/TO/dp_attach PATH/TO/wg_dp_handshake [go|kernel]}
+IMPL=${3:-go}
+NAME=wireguard-go
+[ "$IMPL" = kernel ] && NAME="kernel WireGuard"
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib/check.sh
 . "$HERE/lib/check.sh"
 
-command -v wireguard-go >/dev/null && command -v wg >/dev/null ||
-	{ echo "FAIL: wireguard-go or wg not installed (scripts/install-deps.sh)"; exit 1; }
+case $IMPL in
+go) command -v wireguard-go >/dev/null && command -v wg >/dev/null ||
+	{ echo "FAIL: wireguard-go or wg not installed (scripts/install-deps.sh)"; exit 1; } ;;
+kernel) command -v wg >/dev/null || { echo "FAIL: wg not installed (scripts/install-deps.sh)"; exit 1; } ;;
+*) echo "FAIL: peer '$IMPL': want go or kernel"; exit 1 ;;
+esac
 
 G="wgdg-$$"
 B="wgdb-$$"
@@ -70,14 +81,20 @@ inB ip addr add fd09::2/64 dev bt0 nodad
 (umask 077 && wg genkey >"$TMP/go.key" && wg genkey >"$TMP/us.key")
 GO_PUB=$(wg pubkey <"$TMP/go.key")
 US_PUB=$(wg pubkey <"$TMP/us.key")
-inG env LOG_LEVEL=verbose WG_PROCESS_FOREGROUND=1 wireguard-go "$IF" >"$TMP/go.log" 2>&1 &
-GO_PID=$!
-for _ in $(seq 1 50); do
-	[ -S "/var/run/wireguard/$IF.sock" ] && break
-	sleep 0.1
-done
-check "wireguard-go $(wireguard-go --version | head -1 | awk '{print $2}') starts in $G" \
-	test -S "/var/run/wireguard/$IF.sock"
+touch "$TMP/go.log"
+if [ "$IMPL" = go ]; then
+	inG env LOG_LEVEL=verbose WG_PROCESS_FOREGROUND=1 wireguard-go "$IF" >"$TMP/go.log" 2>&1 &
+	GO_PID=$!
+	for _ in $(seq 1 50); do
+		[ -S "/var/run/wireguard/$IF.sock" ] && break
+		sleep 0.1
+	done
+	check "wireguard-go $(wireguard-go --version | head -1 | awk '{print $2}') starts in $G" \
+		test -S "/var/run/wireguard/$IF.sock"
+else
+	check "kernel WireGuard ($(uname -r)): ip link add type wireguard in $G" \
+		inG ip link add "$IF" type wireguard
+fi
 inG wg set "$IF" private-key "$TMP/go.key" listen-port 51820 \
 	peer "$US_PUB" allowed-ips 10.9.0.2/32,fd09::2/128 endpoint 10.78.0.2:51820 &&
 	inG ip addr add 10.9.0.1/24 dev "$IF" && inG ip addr add fd09::1/64 dev "$IF" nodad &&
@@ -94,22 +111,22 @@ nsenter --net="/run/netns/$B" "$HS" --key-file "$TMP/us.key" --peer-pub "$GO_PUB
 	>"$TMP/hs.out" 2>&1
 rc=$?
 cat "$TMP/hs.out"
-check "handshake with wireguard-go (wg_noise, we initiate), datapath keyed with its transport keys" \
+check "handshake with $NAME (wg_noise, we initiate), datapath keyed with its transport keys" \
 	[ $rc = 0 ]
 LOCAL_INDEX=$(awk '/local index/ {print $5}' "$TMP/hs.out" | tr -d ,)
 
 # The first data message must be ours (wireguard-go, the responder, sends
 # only after it has received one, and records the handshake then).
-check "inner IPv4 ping: tc_seal -> wireguard-go, its reply -> tc_open" \
+check "inner IPv4 ping: tc_seal -> $NAME, its reply -> tc_open" \
 	inB ping -c 3 -i 0.2 -W 3 10.9.0.1
-check "wireguard-go records the handshake (confirmed by our first data message)" \
+check "$NAME records the handshake (confirmed by our first data message)" \
 	sh -c "ip netns exec $G wg show $IF latest-handshakes | awk '\$2 > 0 {f=1} END {exit !f}'"
-check "inner IPv6 ping through wireguard-go" inB ping -6 -c 3 -i 0.2 -W 3 fd09::1
-check "wireguard-go pings us (inner IPv4): its data opened by tc_open, ours back" \
+check "inner IPv6 ping through $NAME" inB ping -6 -c 3 -i 0.2 -W 3 fd09::1
+check "$NAME pings us (inner IPv4): its data opened by tc_open, ours back" \
 	inG ping -c 3 -i 0.2 -W 3 10.9.0.2
 check "full-MTU ping from us (1420 B, DF): padding bounded by the MTU" \
 	inB ping -c 2 -W 3 -M do -s 1392 10.9.0.1
-check "full-MTU ping from wireguard-go (1420 B, DF)" inG ping -c 2 -W 3 -M do -s 1392 10.9.0.2
+check "full-MTU ping from $NAME (1420 B, DF)" inG ping -c 2 -W 3 -M do -s 1392 10.9.0.2
 for s in 1 15 16 17 100 1000; do
 	inB ping -c 1 -W 3 -s "$s" 10.9.0.1 >/dev/null || { echo "  ping -s $s failed"; touch "$TMP/sizes.bad"; }
 done
@@ -127,8 +144,8 @@ tcp_copy() { # SRC_NS DST_NS DST_ADDR BYTES
 	wait $srv || return 1
 	[ "$(sha256sum <"$TMP/in" | cut -d' ' -f1)" = "$(sha256sum <"$TMP/out" | cut -d' ' -f1)" ]
 }
-check "8 MB TCP from us to wireguard-go (inner IPv4), sha256 matches" tcp_copy "$B" "$G" 10.9.0.1 8000000
-check "8 MB TCP from wireguard-go to us (inner IPv6), sha256 matches" tcp_copy "$G" "$B" "[fd09::2]" 8000000
+check "8 MB TCP from us to $NAME (inner IPv4), sha256 matches" tcp_copy "$B" "$G" 10.9.0.1 8000000
+check "8 MB TCP from $NAME to us (inner IPv6), sha256 matches" tcp_copy "$G" "$B" "[fd09::2]" 8000000
 
 # wireguard-go's keepalives (every second) are consumed: rx_packets grows
 # while nothing else is sent
@@ -136,7 +153,7 @@ inG wg set "$IF" peer "$US_PUB" persistent-keepalive 1
 rx0=$(counter "peer0 rx_packets")
 sleep 3.5
 rx1=$(counter "peer0 rx_packets")
-check "wireguard-go's keepalives are opened and counted (rx_packets $rx0 -> $rx1)" \
+check "$NAME's keepalives are opened and counted (rx_packets $rx0 -> $rx1)" \
 	[ "${rx1:-0}" -ge $((${rx0:-0} + 2)) ]
 inG wg set "$IF" peer "$US_PUB" persistent-keepalive 0
 
@@ -174,7 +191,7 @@ rp0=$(counter "peer0 replay")
 [ -n "$REPLAY" ] && send_udp "$G" "$REPLAY"
 sleep 0.3
 rp1=$(counter "peer0 replay")
-check "a captured wireguard-go data message sent again is dropped as replay ($rp0 -> $rp1)" \
+check "a captured $NAME data message sent again is dropped as replay ($rp0 -> $rp1)" \
 	[ -n "$REPLAY" ] && [ "${rp1:-0}" = $((${rp0:-0} + 1)) ]
 
 for reason in malformed not_allowed_ip no_sa crypto_error internal too_big; do
@@ -183,7 +200,7 @@ for reason in malformed not_allowed_ip no_sa crypto_error internal too_big; do
 done
 v=$(counter "peer0 rx_packets")
 check "rx_packets ${v:-?} > 1000" [ "${v:-0}" -gt 1000 ]
-check "wireguard-go counts bytes both ways" \
+check "$NAME counts bytes both ways" \
 	sh -c "ip netns exec $G wg show $IF transfer | awk '\$2 > 1000000 && \$3 > 1000000 {f=1} END {exit !f}'"
 
 check_summary
