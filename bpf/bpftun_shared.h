@@ -23,7 +23,8 @@
 #define BPFTUN_MSG_COOKIE	  3
 #define BPFTUN_MSG_DATA		  4
 
-/* Transport data header; it is also the AEAD's associated data. */
+/* Transport data header: WireGuard's. It is also the AES suite's associated
+ * data; the WireGuard suite authenticates none and keeps reserved[] zero. */
 struct bpftun_hdr {
 	__u8 type;
 	__u8 reserved[3];
@@ -50,7 +51,8 @@ _Static_assert(sizeof(struct bpftun_hdr) == BPFTUN_HDR_LEN, "wire header is 16 b
 
 /* ------------------------------------------------------------------- the AEAD */
 
-/* AES-256 in counter mode built from ecb(aes), Poly1305 as in RFC 8439 2.8.
+/* The AES suite: AES-256 in counter mode built from ecb(aes), Poly1305 as in
+ * RFC 8439 2.8 (the WireGuard suite's ChaCha20-Poly1305: lib/wg_data.h).
  * Keystream block i = AES_K(salt[4] || le64(counter) || be32(i)).
  * Blocks 0-1: Poly1305 one-time key. Blocks 2..: payload keystream. */
 #define BPFTUN_KEY_LEN	      32
