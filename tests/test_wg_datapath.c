@@ -483,6 +483,25 @@ static void test_open(int outer6)
 		      "outer v%d: rx_packets %llu, no drops", outer6 ? 6 : 4,
 		      (unsigned long long)st.rx_packets);
 	}
+	/* the largest inner packet (BPFTUN_MAX_INNER), and one byte past it */
+	{
+		size_t mlen;
+		uint8_t f2[FRAME_MAX + 128];
+
+		inner_frame(frame, 0, IN4_A, IN4_B, MAX_INNER, 7);
+		memset(pt, 0, sizeof(pt));
+		memcpy(pt, frame + 14, MAX_INNER);
+		mlen = sodium_msg(msg, KEY, RIDX, counter++, pt, MAX_INNER);
+		check(open_ok(&p, msg, mlen, frame + 14, MAX_INNER, 0),
+		      "outer v%d: an inner packet of %d B (the maximum) opens", outer6 ? 6 : 4,
+		      MAX_INNER);
+		mlen = sodium_msg(msg, KEY, RIDX, counter++, pt, MAX_INNER + 1);
+		check(expect_drop_at(&p, f2, wrap(f2, outer6, msg, mlen), BPFTUN_DROP_TOO_BIG,
+				     BPFTUN_NO_PEER),
+		      "outer v%d: a plaintext of %d B -> too_big (before the SA lookup: "
+		      "unattributed)",
+		      outer6 ? 6 : 4, MAX_INNER + 1);
+	}
 	pair_destroy(&p);
 }
 
