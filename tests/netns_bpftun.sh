@@ -180,7 +180,7 @@ no_leftovers() { # NS: nothing of bt0 left in the namespace or on the host
 	for l in bt0 bt0-s bt1 bt1-s; do
 		! ip -n "$ns" link show $l >/dev/null 2>&1 || { echo "$l still there"; return 1; }
 	done
-	! ip -n "$ns" -j qdisc show | grep -q clsact || { echo "clsact left"; return 1; }
+	! tc -n "$ns" qdisc show | grep -q clsact || { echo "clsact left"; return 1; }
 	! ls /run/bpftun/"$ino"-bt* >/dev/null 2>&1 || { echo "run files left"; return 1; }
 	[ -z "$(ip netns pids "$ns")" ] || { echo "processes left: $(ip netns pids "$ns")"; return 1; }
 }
@@ -444,7 +444,7 @@ check "... nothing left on A: links, qdiscs, processes, run files" no_leftovers 
 check "... nothing left on B" no_leftovers "$B"
 check "ip link del instead of down: the key manager detaches from the underlay and exits" bash -c "
 	ip netns exec $A '$BT' up $TMP/a/bt0.conf && ip -n $A link del bt0 &&
-	wait_until 10 sh -c '[ -z \"\$(ip netns pids $A)\" ] && ! ip -n $A -j qdisc show | grep -q clsact'"
+	wait_until 10 sh -c '[ -z \"\$(ip netns pids $A)\" ] && ! tc -n $A qdisc show | grep -q clsact'"
 check "... down bt0 then removes what is left (its key manager's log)" bash -c "
 	ip netns exec $A '$BT' down bt0 2>$TMP/e && grep -q 'was gone; removed what it left' $TMP/e &&
 	! ls /run/bpftun/\$(ip netns exec $A stat -Lc %i /proc/self/ns/net)-bt0.log 2>/dev/null"

@@ -101,7 +101,7 @@ EOF
 
 # host_state NS: links, addresses, qdiscs and processes of NS (to compare)
 host_state() {
-	{ ip -n "$1" -o link show; ip -n "$1" -o addr show; ip -n "$1" qdisc show
+	{ ip -n "$1" -o link show; ip -n "$1" -o addr show; tc -n "$1" qdisc show
 	  ip netns pids "$1"; } 2>&1 | sed 's/ link-netns[^ ]*//; s/ tentative//'
 }
 refused() { # CONF EXPECT: up refused with EXPECT in stderr, A unchanged
