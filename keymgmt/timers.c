@@ -132,13 +132,18 @@ static void keepalive(struct km *km, int i, const struct bpftun_peer *p, uint64_
  * getaddrinfo blocks the loop while it runs (once per retry, >= 5 s apart). */
 static void reresolve_host(struct km *km, int i, const struct bpftun_peer *p)
 {
-	const struct bt_peer *cp = &km->cfg.peers[i];
+	const struct bt_peer *cp = NULL;
 	uint8_t addr[16] = {0};
 	struct hs_addr a;
 	int fam = 0, r;
 	char who[64];
 
-	if (!cp->host[0])
+	/* the file's peer with this public key: ids follow the maps, not the
+	 * file, once peers were changed live or the key manager restarted */
+	for (int c = 0; c < km->cfg.npeers && !cp; c++)
+		if (!memcmp(km->cfg.peers[c].public_key, p->public_key, 32))
+			cp = &km->cfg.peers[c];
+	if (!cp || !cp->host[0])
 		return;
 	r = bt_resolve_host(cp->host, &fam, addr);
 	if (r) {
