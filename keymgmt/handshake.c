@@ -580,20 +580,21 @@ static bool peer_cookie_fresh(const struct hs_peer *p, uint64_t now)
 }
 
 /* mac1 for the peer, and mac2 if we hold a fresh cookie from it. */
-static int peer_seal_macs(const struct hs_device *dev, struct hs_peer *p, uint8_t *msg,
-			  size_t len, uint64_t now)
+static int peer_seal_macs(const struct hs_device *dev, struct hs_peer *p, uint8_t *msg, size_t len,
+			  uint64_t now)
 {
 	int ret;
 
 	ret = dev->suite->mac(p->mac1_key, sizeof(p->mac1_key), msg, len - 2 * HS_MAC_LEN,
-		    msg + len - 2 * HS_MAC_LEN);
+			      msg + len - 2 * HS_MAC_LEN);
 	if (ret)
 		return ret;
 	if (!peer_cookie_fresh(p, now)) {
 		memset(msg + len - HS_MAC_LEN, 0, HS_MAC_LEN);
 		return 0;
 	}
-	return dev->suite->mac(p->cookie, HS_MAC_LEN, msg, len - HS_MAC_LEN, msg + len - HS_MAC_LEN);
+	return dev->suite->mac(p->cookie, HS_MAC_LEN, msg, len - HS_MAC_LEN,
+			       msg + len - HS_MAC_LEN);
 }
 
 /* ------------------------------------------------------------ rate limiter */
@@ -887,9 +888,9 @@ static int ik_read_init(union hs_noise *st, const struct noise_keypair *s, const
 	prologue_for(msg, prologue);
 	ret = noise_handshake_init(&st->ik, NOISE_RESPONDER, s, NULL, prologue, sizeof(prologue));
 	if (!ret)
-		ret = noise_read_message(&st->ik, msg + INIT_OFF(ephemeral),
-					 INIT_OFF(mac1) - INIT_OFF(ephemeral), ts, HS_TAI64N_LEN,
-					 &n);
+		ret =
+		    noise_read_message(&st->ik, msg + INIT_OFF(ephemeral),
+				       INIT_OFF(mac1) - INIT_OFF(ephemeral), ts, HS_TAI64N_LEN, &n);
 	return ret ?: noise_handshake_remote_static(&st->ik, rs);
 }
 

@@ -253,12 +253,12 @@ struct hs_suite {
 	int (*read_init)(union hs_noise *st, const struct noise_keypair *s, const uint8_t *msg,
 			 uint8_t rs[NOISE_DHLEN], uint8_t ts[HS_TAI64N_LEN]);
 	/* responder: msg[0..12) written; the body, and the session's keys */
-	int (*write_resp)(union hs_noise *st, const struct noise_keypair *s,
-			  const uint8_t psk[32], const uint8_t *e, uint8_t *msg,
-			  struct noise_direction *tx, struct noise_direction *rx);
+	int (*write_resp)(union hs_noise *st, const struct noise_keypair *s, const uint8_t psk[32],
+			  const uint8_t *e, uint8_t *msg, struct noise_direction *tx,
+			  struct noise_direction *rx);
 	/* initiator: open a response on st (a copy of the pending one); keys */
-	int (*read_resp)(union hs_noise *st, const struct noise_keypair *s,
-			 const uint8_t psk[32], const uint8_t *msg, struct noise_direction *tx,
+	int (*read_resp)(union hs_noise *st, const struct noise_keypair *s, const uint8_t psk[32],
+			 const uint8_t *msg, struct noise_direction *tx,
 			 struct noise_direction *rx);
 };
 

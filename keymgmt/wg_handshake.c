@@ -27,8 +27,8 @@ _Static_assert(WG_INIT_MAC1 == offsetof(struct hs_initiation, mac1) &&
 		   WG_RESP_RECEIVER == offsetof(struct hs_response, receiver_index),
 	       "WireGuard's offsets are handshake.h's");
 _Static_assert(WG_MSG_INITIATION == BPFTUN_MSG_HANDSHAKE_INIT &&
-		   WG_MSG_RESPONSE == BPFTUN_MSG_HANDSHAKE_RESP && WG_MSG_COOKIE == BPFTUN_MSG_COOKIE &&
-		   WG_MSG_DATA == BPFTUN_MSG_DATA,
+		   WG_MSG_RESPONSE == BPFTUN_MSG_HANDSHAKE_RESP &&
+		   WG_MSG_COOKIE == BPFTUN_MSG_COOKIE && WG_MSG_DATA == BPFTUN_MSG_DATA,
 	       "message types");
 _Static_assert(sizeof(((struct noise_direction *)0)->key) == WG_KEY_LEN, "a ChaCha20 key fits");
 
@@ -79,8 +79,7 @@ static int write_init(union hs_noise *st, const struct noise_keypair *s,
 	int ret;
 
 	identity_of(&id, s);
-	ret = wg_init_create(&st->wg, &id, rs, e, ts, le32toh_bytes(msg + WG_INIT_SENDER), NULL,
-			     m);
+	ret = wg_init_create(&st->wg, &id, rs, e, ts, le32toh_bytes(msg + WG_INIT_SENDER), NULL, m);
 	if (!ret) /* the body; handshake.c writes the macs */
 		memcpy(msg + WG_INIT_EPHEMERAL, m + WG_INIT_EPHEMERAL,
 		       WG_INIT_MAC1 - WG_INIT_EPHEMERAL);

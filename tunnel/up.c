@@ -351,7 +351,9 @@ static int preflight(struct up_state *s)
 	struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_port = htons(c->listen_port)};
 	char why[320];
 
-	if ((err = dp_kernel_check(c->kernel_algo, why, sizeof(why))))
+	/* Protocol = wireguard: ChaCha20 in BPF, no kernel cipher to check */
+	if ((err = dp_kernel_check(c->protocol == BT_PROTO_WIREGUARD ? NULL : c->kernel_algo, why,
+				   sizeof(why))))
 		return fprintf(stderr, "%s\n", why), err;
 	/* PrivateKeyKeyring: the key from the user keyring, before any change */
 	if ((err = bt_config_keyring_load(c, s->conf_path, &e)))
