@@ -999,11 +999,14 @@ int hs_create_initiation(struct hs_device *dev, uint32_t peer_id, uint8_t *out, 
 		return ret;
 	now = now_mono(dev);
 	/* Timestamps to one peer strictly increase even if the clock stalls
-	 * (in steps of the suite's quantum). */
-	real = dev->real_ns(dev->clock_arg) / q * q;
-	if (real <= p->last_sent_real_ns)
-		real = p->last_sent_real_ns + q;
+	 * (WireGuard's are coarse: a step of its quantum makes the next one). */
+	real = dev->real_ns(dev->clock_arg);
 	dev->suite->tai64n(real, ts);
+	dev->suite->tai64n(p->last_sent_real_ns, e); /* e: scratch, the last one sent */
+	if (memcmp(ts, e, HS_TAI64N_LEN) <= 0) {
+		real = p->last_sent_real_ns + q;
+		dev->suite->tai64n(real, ts);
+	}
 
 	memset(&hs, 0, sizeof(hs));
 	memset(msg, 0, sizeof(msg));

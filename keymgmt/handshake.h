@@ -239,8 +239,8 @@ struct hs_suite {
 	/* the 16-byte keyed MAC of mac1, mac2 and cookies */
 	int (*mac)(const uint8_t *key, size_t key_len, const uint8_t *msg, size_t len,
 		   uint8_t out[HS_MAC_LEN]);
-	/* TAI64N of a wall-clock time in ns; initiations carry multiples of
-	 * ts_quantum_ns (WireGuard hides finer time) */
+	/* TAI64N of a wall-clock time in ns (WireGuard's hides finer time than
+	 * its quantum: a time ts_quantum_ns later always encodes greater) */
 	void (*tai64n)(uint64_t real_ns, uint8_t out[HS_TAI64N_LEN]);
 	uint64_t ts_quantum_ns;
 	/* initiator: msg[0..8) written; the body into msg, st pending. e: an

@@ -54,9 +54,11 @@ static int wg_mac16(const uint8_t *key, size_t key_len, const uint8_t *msg, size
 	return 0;
 }
 
+/* TAI64N as WireGuard sends it: nanoseconds rounded down to 2^24. */
 static void wg_tai64n_ns(uint64_t real_ns, uint8_t out[HS_TAI64N_LEN])
 {
-	wg_tai64n(real_ns / 1000000000ULL, (uint32_t)(real_ns % 1000000000ULL), out);
+	wg_tai64n(real_ns / 1000000000ULL,
+		  (uint32_t)(real_ns % 1000000000ULL) & ~((1U << 24) - 1), out);
 }
 
 /* wg_noise's view of our static key. Its mac1/cookie keys are derived here
@@ -157,7 +159,7 @@ const struct hs_suite hs_suite_wireguard = {
     .label_key = wg_label_key,
     .mac = wg_mac16,
     .tai64n = wg_tai64n_ns,
-    /* WireGuard rounds its timestamps down to 2^24 ns (~16.8 ms), the
+    /* WireGuard rounds the nanoseconds down to 2^24 (~16.8 ms), the
      * largest power of two below 1 s / 50 initiations */
     .ts_quantum_ns = 1ULL << 24,
     .write_init = write_init,
