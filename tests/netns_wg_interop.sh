@@ -123,17 +123,17 @@ check "2: pings over inner IPv4 and IPv6, both ways" pings "$B" 10.9.7.2 fd09:7:
 check "2: ... and from G" pings "$G" 10.9.7.1 fd09:7::1
 head -c 8M /dev/urandom >"$TMP/data"
 want=$(sha256sum <"$TMP/data" | cut -d' ' -f1)
-tcp_copy() { # FROM_NS TO_NS TO_ADDR: 8 MB over TCP, sha256 compared
+tcp_copy() { # FROM_NS TO_NS 4|6 TO_ADDR: 8 MB over TCP, sha256 compared
 	rm -f "$TMP/got"
-	ip netns exec "$2" timeout 40 socat -u TCP-LISTEN:5001,reuseaddr,bind="$3" OPEN:"$TMP/got",creat,trunc &
+	ip netns exec "$2" timeout 40 socat -u TCP$3-LISTEN:5001,reuseaddr,bind="$4" OPEN:"$TMP/got",creat,trunc &
 	local srv=$!
 	wait_until 5 listening "$2" t 5001 || { kill $srv; echo "no listener"; return 1; }
-	ip netns exec "$1" timeout 40 socat -u OPEN:"$TMP/data" TCP:"$3":5001 || { kill $srv; echo "copy failed"; return 1; }
+	ip netns exec "$1" timeout 40 socat -u OPEN:"$TMP/data" TCP$3:"$4":5001 || { kill $srv; echo "copy failed"; return 1; }
 	wait $srv
 	[ "$(sha256sum <"$TMP/got" | cut -d' ' -f1)" = "$want" ] || { echo "sha256 differs"; return 1; }
 }
-check "2: 8 MB TCP B -> G (wireguard-go opens), sha256 matches" tcp_copy "$B" "$G" 10.9.7.2
-check "2: 8 MB TCP G -> B (B opens), sha256 matches" tcp_copy "$G" "$B" "[fd09:7::1]"
+check "2: 8 MB TCP over inner IPv4 B -> G (wireguard-go opens), sha256 matches" tcp_copy "$B" "$G" 4 10.9.7.2
+check "2: 8 MB TCP over inner IPv6 G -> B (B opens), sha256 matches" tcp_copy "$G" "$B" 6 "[fd09:7::1]"
 
 # --- 3. three forced rekeys from our side
 for k in 1 2 3; do
@@ -184,8 +184,8 @@ check "5: B counted the tampered messages as bad_tag (>= 2 more)" drops_at_least
 check "5: traffic resumes once the path is clean" wait_until 5 inG ping -c 1 -W 1 10.9.7.1
 
 # --- 6. roaming: G moves to 10.79.0.3 and port $GPORT2
-inG ip addr add 10.79.0.3/24 dev vg
 inG ip addr del 10.79.0.2/24 dev vg
+inG ip addr add 10.79.0.3/24 dev vg
 inG wg set "$WIF" listen-port $GPORT2
 check "6: G, from its new address and port, reaches B" wait_until 10 inG ping -c 1 -W 1 10.9.7.1
 ep_is() { [ "$(inB "$BT" show bt0 dump | sed -n 2p | cut -f3)" = "$1" ]; }
