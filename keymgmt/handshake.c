@@ -51,7 +51,7 @@ struct hs_peer {
 	bool pending;
 	uint32_t pending_index;
 	uint64_t pending_at;
-	struct noise_handshake hs;
+	union hs_noise hs;
 	/* A cookie this peer gave us, for mac2 of what we send it. */
 	uint8_t cookie[HS_MAC_LEN];
 	uint64_t cookie_at;
@@ -74,6 +74,7 @@ struct hs_rl_entry {
 };
 
 struct hs_device {
+	const struct hs_suite *suite;
 	struct noise_keypair s;
 	uint8_t mac1_key[32];	/* checks mac1 of messages sent to us */
 	uint8_t cookie_key[32]; /* encrypts our cookie replies */
@@ -267,10 +268,16 @@ void hs_result_wipe(struct hs_result *res)
 
 int hs_device_new(struct hs_device **out, const uint8_t static_priv[NOISE_DHLEN])
 {
+	return hs_device_new_suite(out, static_priv, &hs_suite_bpftun);
+}
+
+int hs_device_new_suite(struct hs_device **out, const uint8_t static_priv[NOISE_DHLEN],
+			const struct hs_suite *suite)
+{
 	struct hs_device *dev;
 	int ret;
 
-	if (!out)
+	if (!out || !suite)
 		return -EINVAL;
 	*out = NULL;
 	ret = noise_init();
@@ -283,12 +290,13 @@ int hs_device_new(struct hs_device **out, const uint8_t static_priv[NOISE_DHLEN]
 	if (!dev)
 		return -ENOMEM;
 	memset(dev, 0, sizeof(*dev));
+	dev->suite = suite;
 	ret = static_priv ? noise_keypair_from_private(&dev->s, static_priv)
 			  : noise_keypair_generate(&dev->s);
 	if (!ret)
-		ret = derive_key("mac1----", dev->s.pub, dev->mac1_key);
+		ret = suite->label_key("mac1----", dev->s.pub, dev->mac1_key);
 	if (!ret)
-		ret = derive_key("cookie--", dev->s.pub, dev->cookie_key);
+		ret = suite->label_key("cookie--", dev->s.pub, dev->cookie_key);
 	if (ret) {
 		hs_device_free(dev);
 		return ret;
@@ -408,29 +416,27 @@ int hs_set_next_ephemeral(struct hs_device *dev, const uint8_t priv[NOISE_DHLEN]
 	return 0;
 }
 
-/* Hand an injected ephemeral to hs, once. */
-static int use_next_ephemeral(struct hs_device *dev, struct noise_handshake *hs)
+/* The injected ephemeral, once: copied into e (the caller wipes it), or NULL. */
+static const uint8_t *next_ephemeral(struct hs_device *dev, uint8_t e[NOISE_DHLEN])
 {
-	int ret;
-
 	if (!dev->has_next_e)
-		return 0;
-	ret = noise_handshake_set_ephemeral(hs, dev->next_e);
+		return NULL;
+	memcpy(e, dev->next_e, NOISE_DHLEN);
 	sodium_memzero(dev->next_e, sizeof(dev->next_e));
 	dev->has_next_e = false;
-	return ret;
+	return e;
 }
 
 /* ------------------------------------------------------------------ peers */
 
 static void peer_clear_pending(struct hs_peer *p)
 {
-	noise_handshake_wipe(&p->hs);
+	sodium_memzero(&p->hs, sizeof(p->hs));
 	p->pending = false;
 	p->pending_index = 0;
 }
 
-static int peer_init(struct hs_peer *p, const uint8_t pub[NOISE_DHLEN]);
+static int peer_init(struct hs_device *dev, struct hs_peer *p, const uint8_t pub[NOISE_DHLEN]);
 
 int hs_peer_add(struct hs_device *dev, const uint8_t pub[NOISE_DHLEN], uint32_t *peer_id)
 {
@@ -451,7 +457,7 @@ int hs_peer_add(struct hs_device *dev, const uint8_t pub[NOISE_DHLEN], uint32_t 
 	}
 	if (!p)
 		return -ENOSPC;
-	return peer_init(p, pub);
+	return peer_init(dev, p, pub);
 }
 
 int hs_peer_add_at(struct hs_device *dev, const uint8_t pub[NOISE_DHLEN], uint32_t peer_id)
@@ -463,18 +469,18 @@ int hs_peer_add_at(struct hs_device *dev, const uint8_t pub[NOISE_DHLEN], uint32
 		return -EBUSY;
 	/* no scan for the key under another id (O(n^2) at a resume of 16,384
 	 * peers): the caller's peers come from the peers map, unique by key */
-	return peer_init(&dev->peers[peer_id], pub);
+	return peer_init(dev, &dev->peers[peer_id], pub);
 }
 
-static int peer_init(struct hs_peer *p, const uint8_t pub[NOISE_DHLEN])
+static int peer_init(struct hs_device *dev, struct hs_peer *p, const uint8_t pub[NOISE_DHLEN])
 {
 	int ret;
 
 	memset(p, 0, sizeof(*p));
 	memcpy(p->pub, pub, NOISE_DHLEN);
-	ret = derive_key("mac1----", pub, p->mac1_key);
+	ret = dev->suite->label_key("mac1----", pub, p->mac1_key);
 	if (!ret)
-		ret = derive_key("cookie--", pub, p->cookie_key);
+		ret = dev->suite->label_key("cookie--", pub, p->cookie_key);
 	if (ret) {
 		sodium_memzero(p, sizeof(*p));
 		return ret;
@@ -598,19 +604,21 @@ static bool peer_cookie_fresh(const struct hs_peer *p, uint64_t now)
 }
 
 /* mac1 for the peer, and mac2 if we hold a fresh cookie from it. */
-static int peer_seal_macs(struct hs_peer *p, uint8_t *msg, size_t len, uint64_t now)
+static int peer_seal_macs(const struct hs_device *dev, struct hs_peer *p, uint8_t *msg, size_t len,
+			  uint64_t now)
 {
 	int ret;
 
-	ret = mac16(p->mac1_key, sizeof(p->mac1_key), msg, len - 2 * HS_MAC_LEN,
-		    msg + len - 2 * HS_MAC_LEN);
+	ret = dev->suite->mac(p->mac1_key, sizeof(p->mac1_key), msg, len - 2 * HS_MAC_LEN,
+			      msg + len - 2 * HS_MAC_LEN);
 	if (ret)
 		return ret;
 	if (!peer_cookie_fresh(p, now)) {
 		memset(msg + len - HS_MAC_LEN, 0, HS_MAC_LEN);
 		return 0;
 	}
-	return mac16(p->cookie, HS_MAC_LEN, msg, len - HS_MAC_LEN, msg + len - HS_MAC_LEN);
+	return dev->suite->mac(p->cookie, HS_MAC_LEN, msg, len - HS_MAC_LEN,
+			       msg + len - HS_MAC_LEN);
 }
 
 /* ------------------------------------------------------------ rate limiter */
@@ -714,7 +722,7 @@ static int make_cookie(struct hs_device *dev, const struct hs_addr *src, uint64_
 	memcpy(in, src->addr, n);
 	in[n] = (uint8_t)(src->port >> 8);
 	in[n + 1] = (uint8_t)src->port;
-	return mac16(dev->secret, sizeof(dev->secret), in, n + 2, cookie);
+	return dev->suite->mac(dev->secret, sizeof(dev->secret), in, n + 2, cookie);
 }
 
 /* A cookie reply to msg (an initiation or response from src) into res. */
@@ -780,7 +788,7 @@ static int mac2_check(struct hs_device *dev, const uint8_t *msg, size_t len,
 	}
 	ret = make_cookie(dev, src, now, cookie);
 	if (!ret)
-		ret = mac16(cookie, sizeof(cookie), msg, len - HS_MAC_LEN, want);
+		ret = dev->suite->mac(cookie, sizeof(cookie), msg, len - HS_MAC_LEN, want);
 	if (!ret && sodium_memcmp(want, mac2, HS_MAC_LEN) != 0)
 		*why = HS_R_BAD_MAC2;
 	sodium_memzero(cookie, sizeof(cookie));
@@ -851,7 +859,7 @@ static int check_header(struct hs_device *dev, const uint8_t *msg, size_t len, u
 		return reject(dev, HS_R_BAD_RESERVED);
 	if (type == BPFTUN_MSG_COOKIE)
 		return 0; /* a cookie reply has no mac1: its AEAD authenticates it */
-	ret = mac16(dev->mac1_key, sizeof(dev->mac1_key), msg, len - 2 * HS_MAC_LEN, mac);
+	ret = dev->suite->mac(dev->mac1_key, sizeof(dev->mac1_key), msg, len - 2 * HS_MAC_LEN, mac);
 	if (!ret && sodium_memcmp(mac, msg + len - 2 * HS_MAC_LEN, HS_MAC_LEN) != 0)
 		ret = reject(dev, HS_R_BAD_MAC1);
 	sodium_memzero(mac, sizeof(mac));
@@ -874,15 +882,112 @@ static void prologue_for(const uint8_t hdr[HS_PROLOGUE_HDR_LEN],
 	memcpy(out + HS_PROLOGUE_LEN, hdr, HS_PROLOGUE_HDR_LEN);
 }
 
-static void keys_from(struct hs_keys *k, const struct noise_transport *t, uint32_t peer_id,
-		      uint32_t local, uint32_t remote, bool initiator)
+/* ------------------------------------------------------ the bpftun suite */
+
+static int ik_write_init(union hs_noise *st, const struct noise_keypair *s,
+			 const uint8_t rs[NOISE_DHLEN], const uint8_t *e,
+			 const uint8_t ts[HS_TAI64N_LEN], uint8_t *msg)
+{
+	uint8_t prologue[HS_PROLOGUE_LEN + HS_PROLOGUE_HDR_LEN];
+	size_t n;
+	int ret;
+
+	prologue_for(msg, prologue);
+	ret = noise_handshake_init(&st->ik, NOISE_INITIATOR, s, rs, prologue, sizeof(prologue));
+	if (!ret && e)
+		ret = noise_handshake_set_ephemeral(&st->ik, e);
+	if (!ret)
+		ret = noise_write_message(&st->ik, ts, HS_TAI64N_LEN, msg + INIT_OFF(ephemeral),
+					  INIT_OFF(mac1) - INIT_OFF(ephemeral), &n);
+	return ret;
+}
+
+static int ik_read_init(union hs_noise *st, const struct noise_keypair *s, const uint8_t *msg,
+			uint8_t rs[NOISE_DHLEN], uint8_t ts[HS_TAI64N_LEN])
+{
+	uint8_t prologue[HS_PROLOGUE_LEN + HS_PROLOGUE_HDR_LEN];
+	size_t n;
+	int ret;
+
+	prologue_for(msg, prologue);
+	ret = noise_handshake_init(&st->ik, NOISE_RESPONDER, s, NULL, prologue, sizeof(prologue));
+	if (!ret)
+		ret =
+		    noise_read_message(&st->ik, msg + INIT_OFF(ephemeral),
+				       INIT_OFF(mac1) - INIT_OFF(ephemeral), ts, HS_TAI64N_LEN, &n);
+	return ret ?: noise_handshake_remote_static(&st->ik, rs);
+}
+
+/* Split() into the tunnel's tx/rx key and salt. */
+static int ik_split(union hs_noise *st, struct noise_direction *tx, struct noise_direction *rx)
+{
+	struct noise_transport t;
+	int ret;
+
+	memset(&t, 0, sizeof(t));
+	ret = noise_split(&st->ik, &t);
+	if (!ret) {
+		*tx = t.tx;
+		*rx = t.rx;
+	}
+	noise_transport_wipe(&t);
+	return ret;
+}
+
+static int ik_write_resp(union hs_noise *st, const struct noise_keypair *s, const uint8_t psk[32],
+			 const uint8_t *e, uint8_t *msg, struct noise_direction *tx,
+			 struct noise_direction *rx)
+{
+	size_t n;
+	int ret = noise_handshake_set_psk(&st->ik, psk); /* psk2: all zero when none */
+
+	(void)s;
+	if (!ret && e)
+		ret = noise_handshake_set_ephemeral(&st->ik, e);
+	if (!ret)
+		ret = noise_write_message(&st->ik, NULL, 0, msg + RESP_OFF(ephemeral),
+					  RESP_OFF(mac1) - RESP_OFF(ephemeral), &n);
+	return ret ?: ik_split(st, tx, rx);
+}
+
+static int ik_read_resp(union hs_noise *st, const struct noise_keypair *s, const uint8_t psk[32],
+			const uint8_t *msg, struct noise_direction *tx, struct noise_direction *rx)
+{
+	size_t n;
+	int ret;
+
+	(void)s;
+	ret = noise_handshake_set_psk(&st->ik, psk); /* psk2: all zero when none */
+	if (!ret)
+		ret = noise_read_message(&st->ik, msg + RESP_OFF(ephemeral),
+					 RESP_OFF(mac1) - RESP_OFF(ephemeral), NULL, 0, &n);
+	return ret ?: ik_split(st, tx, rx);
+}
+
+const struct hs_suite hs_suite_bpftun = {
+    .name = "bpftun",
+    .label_key = derive_key,
+    .mac = mac16,
+    .tai64n = hs_tai64n,
+    .ts_quantum_ns = 1,
+    .write_init = ik_write_init,
+    .read_init = ik_read_init,
+    .write_resp = ik_write_resp,
+    .read_resp = ik_read_resp,
+};
+
+/* ------------------------------------------------------------------------ */
+
+static void keys_from(struct hs_keys *k, const struct noise_direction *tx,
+		      const struct noise_direction *rx, uint32_t peer_id, uint32_t local,
+		      uint32_t remote, bool initiator)
 {
 	k->peer_id = peer_id;
 	k->local_index = local;
 	k->remote_index = remote;
 	k->initiator = initiator;
-	k->tx = t->tx;
-	k->rx = t->rx;
+	k->tx = *tx;
+	k->rx = *rx;
 }
 
 static int reset_result(struct hs_device *dev, const uint8_t *msg, struct hs_result *res)
@@ -900,13 +1005,12 @@ static int reset_result(struct hs_device *dev, const uint8_t *msg, struct hs_res
 
 int hs_create_initiation(struct hs_device *dev, uint32_t peer_id, uint8_t *out, size_t out_size)
 {
-	uint8_t msg[HS_INITIATION_LEN], ts[HS_TAI64N_LEN];
-	uint8_t prologue[HS_PROLOGUE_LEN + HS_PROLOGUE_HDR_LEN];
-	struct noise_handshake hs;
+	uint8_t msg[HS_INITIATION_LEN], ts[HS_TAI64N_LEN], e[NOISE_DHLEN];
+	const uint64_t q = dev ? dev->suite->ts_quantum_ns : 1;
+	union hs_noise hs;
 	struct hs_peer *p;
 	uint64_t now, real;
 	uint32_t idx;
-	size_t n;
 	int ret;
 
 	if (!dev || !out)
@@ -920,27 +1024,23 @@ int hs_create_initiation(struct hs_device *dev, uint32_t peer_id, uint8_t *out, 
 	if (ret)
 		return ret;
 	now = now_mono(dev);
-	/* Timestamps to one peer strictly increase even if the clock stalls. */
+	/* Timestamps to one peer strictly increase even if the clock stalls
+	 * (WireGuard's are coarse: a step of its quantum makes the next one). */
 	real = dev->real_ns(dev->clock_arg);
-	if (real <= p->last_sent_real_ns)
-		real = p->last_sent_real_ns + 1;
-	hs_tai64n(real, ts);
+	dev->suite->tai64n(real, ts);
+	dev->suite->tai64n(p->last_sent_real_ns, e); /* e: scratch, the last one sent */
+	if (memcmp(ts, e, HS_TAI64N_LEN) <= 0) {
+		real = p->last_sent_real_ns + q;
+		dev->suite->tai64n(real, ts);
+	}
 
+	memset(&hs, 0, sizeof(hs));
 	memset(msg, 0, sizeof(msg));
 	msg[0] = BPFTUN_MSG_HANDSHAKE_INIT;
 	put_le32(msg + INIT_OFF(sender_index), idx);
-	prologue_for(msg, prologue);
-	ret =
-	    noise_handshake_init(&hs, NOISE_INITIATOR, &dev->s, p->pub, prologue, sizeof(prologue));
+	ret = dev->suite->write_init(&hs, &dev->s, p->pub, next_ephemeral(dev, e), ts, msg);
 	if (!ret)
-		ret = noise_handshake_set_psk(&hs, p->psk);
-	if (!ret)
-		ret = use_next_ephemeral(dev, &hs);
-	if (!ret)
-		ret = noise_write_message(&hs, ts, sizeof(ts), msg + INIT_OFF(ephemeral),
-					  INIT_OFF(mac1) - INIT_OFF(ephemeral), &n);
-	if (!ret)
-		ret = peer_seal_macs(p, msg, sizeof(msg), now);
+		ret = peer_seal_macs(dev, p, msg, sizeof(msg), now);
 	if (ret)
 		goto out;
 
@@ -955,7 +1055,8 @@ int hs_create_initiation(struct hs_device *dev, uint32_t peer_id, uint8_t *out, 
 	p->sent_mac1_valid = true;
 	memcpy(out, msg, sizeof(msg));
 out:
-	noise_handshake_wipe(&hs);
+	sodium_memzero(&hs, sizeof(hs));
+	sodium_memzero(e, sizeof(e));
 	sodium_memzero(ts, sizeof(ts));
 	return ret;
 }
@@ -978,14 +1079,12 @@ static int consume_begin(struct hs_device *dev, const uint8_t *msg, size_t len,
 int hs_consume_initiation(struct hs_device *dev, const uint8_t *msg, size_t len,
 			  const struct hs_addr *src, struct hs_result *res)
 {
-	uint8_t prologue[HS_PROLOGUE_LEN + HS_PROLOGUE_HDR_LEN], ts[HS_TAI64N_LEN];
-	uint8_t rs[NOISE_DHLEN], reply[HS_RESPONSE_LEN];
-	struct noise_handshake hs;
-	struct noise_transport t;
+	uint8_t ts[HS_TAI64N_LEN], rs[NOISE_DHLEN], reply[HS_RESPONSE_LEN], e[NOISE_DHLEN];
+	struct noise_direction tx, rx;
+	union hs_noise hs;
 	uint32_t sender, idx;
 	struct hs_peer *p;
 	uint64_t now;
-	size_t n;
 	int ret;
 
 	ret = consume_begin(dev, msg, len, src, res, BPFTUN_MSG_HANDSHAKE_INIT, HS_INITIATION_LEN);
@@ -997,21 +1096,16 @@ int hs_consume_initiation(struct hs_device *dev, const uint8_t *msg, size_t len,
 	if (ret)
 		return ret;
 
-	memset(&t, 0, sizeof(t));
+	memset(&hs, 0, sizeof(hs));
+	memset(&tx, 0, sizeof(tx));
+	memset(&rx, 0, sizeof(rx));
 	memset(reply, 0, sizeof(reply));
 	dev->stats.noise_attempts++;
-	prologue_for(msg, prologue);
-	ret = noise_handshake_init(&hs, NOISE_RESPONDER, &dev->s, NULL, prologue, sizeof(prologue));
-	if (!ret)
-		ret = noise_read_message(&hs, msg + INIT_OFF(ephemeral),
-					 INIT_OFF(mac1) - INIT_OFF(ephemeral), ts, sizeof(ts), &n);
+	ret = dev->suite->read_init(&hs, &dev->s, msg, rs, ts);
 	if (ret) {
 		ret = noise_reason(dev, ret);
 		goto out;
 	}
-	ret = noise_handshake_remote_static(&hs, rs);
-	if (ret)
-		goto out;
 	p = peer_by_pub(dev, rs);
 	if (!p) {
 		ret = reject(dev, HS_R_UNKNOWN_PEER);
@@ -1029,16 +1123,9 @@ int hs_consume_initiation(struct hs_device *dev, const uint8_t *msg, size_t len,
 	reply[0] = BPFTUN_MSG_HANDSHAKE_RESP;
 	put_le32(reply + RESP_OFF(sender_index), idx);
 	put_le32(reply + RESP_OFF(receiver_index), sender);
-	ret = noise_handshake_set_psk(&hs, p->psk);
+	ret = dev->suite->write_resp(&hs, &dev->s, p->psk, next_ephemeral(dev, e), reply, &tx, &rx);
 	if (!ret)
-		ret = use_next_ephemeral(dev, &hs);
-	if (!ret)
-		ret = noise_write_message(&hs, NULL, 0, reply + RESP_OFF(ephemeral),
-					  RESP_OFF(mac1) - RESP_OFF(ephemeral), &n);
-	if (!ret)
-		ret = peer_seal_macs(p, reply, sizeof(reply), now);
-	if (!ret)
-		ret = noise_split(&hs, &t);
+		ret = peer_seal_macs(dev, p, reply, sizeof(reply), now);
 	if (ret)
 		goto out;
 
@@ -1052,12 +1139,14 @@ int hs_consume_initiation(struct hs_device *dev, const uint8_t *msg, size_t len,
 	memcpy(res->reply, reply, sizeof(reply));
 	res->reply_len = sizeof(reply);
 	res->peer_id = peer_id_of(dev, p);
-	keys_from(&res->keys, &t, res->peer_id, idx, sender, false);
+	keys_from(&res->keys, &tx, &rx, res->peer_id, idx, sender, false);
 	res->have_keys = true;
 	dev->stats.accepted++;
 out:
-	noise_handshake_wipe(&hs);
-	noise_transport_wipe(&t);
+	sodium_memzero(&hs, sizeof(hs));
+	sodium_memzero(&tx, sizeof(tx));
+	sodium_memzero(&rx, sizeof(rx));
+	sodium_memzero(e, sizeof(e));
 	sodium_memzero(ts, sizeof(ts));
 	sodium_memzero(reply, sizeof(reply));
 	return ret;
@@ -1068,12 +1157,11 @@ out:
 int hs_consume_response(struct hs_device *dev, const uint8_t *msg, size_t len,
 			const struct hs_addr *src, struct hs_result *res)
 {
-	struct noise_handshake hs;
-	struct noise_transport t;
+	struct noise_direction tx, rx;
+	union hs_noise hs;
 	struct hs_peer *p = NULL;
 	uint32_t sender, receiver;
 	uint64_t now;
-	size_t n;
 	int ret;
 
 	ret = consume_begin(dev, msg, len, src, res, BPFTUN_MSG_HANDSHAKE_RESP, HS_RESPONSE_LEN);
@@ -1097,11 +1185,11 @@ int hs_consume_response(struct hs_device *dev, const uint8_t *msg, size_t len,
 		return ret;
 
 	/* Work on a copy: a forged response must not kill the pending handshake. */
-	memset(&t, 0, sizeof(t));
+	memset(&tx, 0, sizeof(tx));
+	memset(&rx, 0, sizeof(rx));
 	hs = p->hs;
 	dev->stats.noise_attempts++;
-	ret = noise_read_message(&hs, msg + RESP_OFF(ephemeral),
-				 RESP_OFF(mac1) - RESP_OFF(ephemeral), NULL, 0, &n);
+	ret = dev->suite->read_resp(&hs, &dev->s, p->psk, msg, &tx, &rx);
 	if (ret) {
 		/* Message 2 has no tag before the psk token: a different
 		 * PresharedKey on the two sides and an altered e or tag look
@@ -1109,20 +1197,18 @@ int hs_consume_response(struct hs_device *dev, const uint8_t *msg, size_t len,
 		ret = ret == -EBADMSG ? reject(dev, HS_R_RESPONSE_AUTH) : noise_reason(dev, ret);
 		goto out;
 	}
-	ret = noise_split(&hs, &t);
-	if (ret)
-		goto out;
 
 	peer_clear_pending(p);
 	p->sent_mac1_valid = false;
 	peer_push_recent(p, receiver);
 	res->peer_id = peer_id_of(dev, p);
-	keys_from(&res->keys, &t, res->peer_id, receiver, sender, true);
+	keys_from(&res->keys, &tx, &rx, res->peer_id, receiver, sender, true);
 	res->have_keys = true;
 	dev->stats.accepted++;
 out:
-	noise_handshake_wipe(&hs);
-	noise_transport_wipe(&t);
+	sodium_memzero(&hs, sizeof(hs));
+	sodium_memzero(&tx, sizeof(tx));
+	sodium_memzero(&rx, sizeof(rx));
 	return ret;
 }
 

@@ -47,6 +47,7 @@
 
 #include "bpftun_shared.h"
 #include "noise.h"
+#include "wg_noise.h"
 
 /* ---------------------------------------------------------------- wire format */
 
@@ -210,6 +211,61 @@ struct hs_stats {
 
 struct hs_device;
 
+/* ---------------------------------------------------------------- suites */
+
+/*
+ * The Noise protocol under the messages. Wire format, order of checks,
+ * cookies, rate limits, replay protection and indices above are the same for
+ * both suites; a suite supplies only its hash-based MACs, its TAI64N and the
+ * Noise message bodies (initiation bytes 8..115, response bytes 12..59):
+ *   hs_suite_bpftun     Noise_IK_25519_ChaChaPoly_BLAKE2b, prologue
+ *                       HS_PROLOGUE || the initiation's first 8 bytes; MACs
+ *                       keyed BLAKE2b; keys: AES-256 key + salt (noise.h)
+ *   hs_suite_wireguard  WireGuard: Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s with
+ *                       its constants, MACs keyed BLAKE2s, the peer's psk;
+ *                       keys: the ChaCha20-Poly1305 keys, salt zero
+ *                       (wg_handshake.c on wg_noise.c)
+ * The body functions return 0, -EBADMSG (authentication), -EKEYREJECTED (a
+ * zero DH result) or -errno; st is wiped by the caller.
+ */
+union hs_noise {
+	struct noise_handshake ik;
+	struct wg_handshake wg;
+};
+
+struct hs_suite {
+	const char *name;
+	/* HASH(label || pub), 32 bytes: the mac1 and cookie-reply keys */
+	int (*label_key)(const char label[8], const uint8_t pub[NOISE_DHLEN], uint8_t out[32]);
+	/* the 16-byte keyed MAC of mac1, mac2 and cookies */
+	int (*mac)(const uint8_t *key, size_t key_len, const uint8_t *msg, size_t len,
+		   uint8_t out[HS_MAC_LEN]);
+	/* TAI64N of a wall-clock time in ns (WireGuard's hides finer time than
+	 * its quantum: a time ts_quantum_ns later always encodes greater) */
+	void (*tai64n)(uint64_t real_ns, uint8_t out[HS_TAI64N_LEN]);
+	uint64_t ts_quantum_ns;
+	/* initiator: msg[0..8) written; the body into msg, st pending. e: an
+	 * ephemeral private key to use (tests), or NULL */
+	int (*write_init)(union hs_noise *st, const struct noise_keypair *s,
+			  const uint8_t rs[NOISE_DHLEN], const uint8_t *e,
+			  const uint8_t ts[HS_TAI64N_LEN], uint8_t *msg);
+	/* responder: open an initiation (mac1 already checked): st, the
+	 * initiator's static key and timestamp */
+	int (*read_init)(union hs_noise *st, const struct noise_keypair *s, const uint8_t *msg,
+			 uint8_t rs[NOISE_DHLEN], uint8_t ts[HS_TAI64N_LEN]);
+	/* responder: msg[0..12) written; the body, and the session's keys */
+	int (*write_resp)(union hs_noise *st, const struct noise_keypair *s, const uint8_t psk[32],
+			  const uint8_t *e, uint8_t *msg, struct noise_direction *tx,
+			  struct noise_direction *rx);
+	/* initiator: open a response on st (a copy of the pending one); keys */
+	int (*read_resp)(union hs_noise *st, const struct noise_keypair *s, const uint8_t psk[32],
+			 const uint8_t *msg, struct noise_direction *tx,
+			 struct noise_direction *rx);
+};
+
+extern const struct hs_suite hs_suite_bpftun;
+extern const struct hs_suite hs_suite_wireguard;
+
 /* A clock: monotonic ns (rate limiting, ages) and wall-clock ns since the Unix
  * epoch (TAI64N timestamps). */
 typedef uint64_t (*hs_clock_fn)(void *arg);
@@ -218,6 +274,9 @@ typedef uint64_t (*hs_clock_fn)(void *arg);
 
 /* A device with the given static private key (NULL: a fresh random one). */
 int hs_device_new(struct hs_device **out, const uint8_t static_priv[NOISE_DHLEN]);
+/* The same for a suite (hs_device_new: hs_suite_bpftun). */
+int hs_device_new_suite(struct hs_device **out, const uint8_t static_priv[NOISE_DHLEN],
+			const struct hs_suite *suite);
 /* Wipes every secret and frees the device. NULL is allowed. */
 void hs_device_free(struct hs_device *dev);
 void hs_device_public_key(const struct hs_device *dev, uint8_t pub[NOISE_DHLEN]);
@@ -247,10 +306,9 @@ int hs_peer_add(struct hs_device *dev, const uint8_t pub[NOISE_DHLEN], uint32_t 
 int hs_peer_add_at(struct hs_device *dev, const uint8_t pub[NOISE_DHLEN], uint32_t peer_id);
 /* Forget a peer: its state (pending handshake, cookie, timestamps) zeroed. */
 int hs_peer_remove(struct hs_device *dev, uint32_t peer_id);
-/* The peer's pre-shared key (Noise psk2, as WireGuard's PresharedKey); NULL
- * or never set: 32 zero bytes. Used from the next initiation this side writes
- * and the next initiation it answers; a pending initiation keeps the key it
- * was started with. Wiped with the peer. */
+/* The peer's pre-shared key (psk2 in both suites, as WireGuard's
+ * PresharedKey); NULL or never set: 32 zero bytes. Used from the next
+ * handshake message 2 this side writes or reads; wiped with the peer. */
 int hs_peer_set_psk(struct hs_device *dev, uint32_t peer_id, const uint8_t psk[NOISE_PSKLEN]);
 /* The greatest initiation timestamp accepted from a peer, out and in, so
  * that a restarted key manager keeps refusing replays of old initiations.

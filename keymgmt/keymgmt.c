@@ -393,7 +393,8 @@ static int setup(struct km *km)
 		pr_err("interface '%s': no bpftun datapath found: %s", km->ifname, strerror(-err));
 		return err;
 	}
-	err = hs_device_new(&km->hs, km->cfg.private_key);
+	km->suite = km->cfg.protocol == BT_PROTO_WIREGUARD ? &km_suite_wireguard : &km_suite_bpftun;
+	err = hs_device_new_suite(&km->hs, km->cfg.private_key, km->suite->hs);
 	sodium_memzero(km->cfg.private_key, sizeof(km->cfg.private_key));
 	if (err) {
 		pr_err("handshake state: %s", strerror(-err));
@@ -527,8 +528,8 @@ int main(int argc, char **argv)
 	}
 	for (int i = 0; i < km->nids; i++)
 		npeers += km->peers[i].present;
-	pr_info("interface '%s': listening on port %u, %d peer%s", km->ifname, km->cfg.listen_port,
-		npeers, npeers == 1 ? "" : "s");
+	pr_info("interface '%s': listening on port %u, %d peer%s, protocol %s", km->ifname,
+		km->cfg.listen_port, npeers, npeers == 1 ? "" : "s", km->suite->name);
 	run(km);
 	pr_info("exiting; keys stay installed until they expire");
 	if (!dp_get_iface(km->dp, &ifc) && ifc.keymgmt_pid == (uint32_t)getpid()) {

@@ -9,6 +9,7 @@
  *   control.c  live peer changes from `bpftun set/syncconf/addconf`
  *   timers.c   the tick: rekey, retry with backoff, the responder's
  *              confirmation timeout, keepalives, route re-resolution
+ *   wg_timers.c  the WireGuard suite's own timers (struct km_suite)
  * Everything that outlives the process is in the datapath's maps.
  */
 #ifndef BPFTUN_KM_H
@@ -30,11 +31,40 @@ extern uint64_t REJECT_AFTER_NS;
 #define BACKOFF_MAX_NS	   (30 * 1000000000ULL) /* retry interval cap */
 #define KR_CHECK_NS	   (250 * 1000000ULL)	/* PrivateKeyKeyring poll */
 #define CONFIRM_TIMEOUT_NS (10 * 1000000000ULL) /* responder: no confirmation, initiate */
+/* WireGuard's (messages.h): passive keepalive after data received and
+ * nothing sent; initiations given up after REKEY_ATTEMPT_TIME. */
+#define KEEPALIVE_TIMEOUT_NS  (10 * 1000000000ULL)
+#define REKEY_ATTEMPT_TIME_NS (90 * 1000000000ULL)
 enum {
 	EV_SEND_FULL = HS_R_COUNT, /* a reply not sent: send buffer full */
 	EV_SEND_ERR,		   /* a reply not sent: another error */
 	EV_N
 };
+
+struct km;
+struct km_peer;
+
+/*
+ * What differs between the suites above the handshake layer (whose own
+ * part is struct hs_suite, handshake.h). keymgmt.c, session.c and timers.c
+ * run the same loop for both and ask this:
+ *   km_suite_bpftun     retries back off to BACKOFF_MAX_NS, forever
+ *   km_suite_wireguard  WireGuard's: every REKEY_TIMEOUT (+ jitter), given up
+ *                       after REKEY_ATTEMPT_TIME until data waits for a key;
+ *                       passive keepalives; a handshake when sent data gets
+ *                       no answer (wg_timers.c)
+ */
+struct km_suite {
+	const char *name;
+	const struct hs_suite *hs;
+	uint32_t sa_flags;   /* bpftun_sa_req.flags of every SA installed */
+	int backoff;	     /* retry interval doubles (else REKEY_TIMEOUT each time) */
+	uint64_t attempt_ns; /* stop initiating after this long unanswered; 0: never */
+	/* per peer, every tick, with an endpoint; NULL: none */
+	void (*peer_timers)(struct km *km, int i, const struct bpftun_peer *p, uint64_t now);
+};
+extern const struct km_suite km_suite_bpftun;
+extern const struct km_suite km_suite_wireguard;
 
 struct km_peer {
 	uint32_t id;
@@ -49,11 +79,19 @@ struct km_peer {
 	uint64_t pending_since;
 	int cookie_retried; /* a cookie reply already made us resend at once */
 	uint64_t last_keepalive_ns;
-	uint64_t last_route_ns; /* when our route to the peer was last re-resolved */
-	int gate_logged;	/* the keyring gate's refusal for this peer was logged */
+	uint64_t last_route_ns;	   /* when our route to the peer was last re-resolved */
+	int gate_logged;	   /* the keyring gate's refusal for this peer was logged */
+	uint64_t attempt_start_ns; /* first initiation of the current series */
+	int gave_up;		   /* attempt_ns passed: no initiation until data waits */
+	/* wg_timers.c: the datapath's counters as last seen, and WireGuard's timers */
+	int wg_sampled;
+	uint64_t wg_tx_packets, wg_rx_bytes, wg_last_rx_ns, wg_waiting;
+	uint64_t wg_keepalive_due_ns; /* data received at: keepalive unless we send (0: none) */
+	uint64_t wg_unanswered_ns;    /* data sent at, nothing received since (0: none) */
 };
 
 struct km {
+	const struct km_suite *suite;
 	const char *ifname;
 	const char *conf_path;
 	struct bt_config cfg;
@@ -113,6 +151,8 @@ void send_initiation(struct km *km, uint32_t id);
  * -EKEYREJECTED), as who saw it ("polled", "the SA-install gate"): every
  * peer's SAs deleted, no more handshakes (kr_dead). Once. */
 void kill_switch(struct km *km, int st, const char *who);
+/* A keepalive (an empty data message under the active tx SA) to peer i. */
+int send_keepalive(struct km *km, int i);
 /* Every TICK_MS: due handshakes, switch-overs, keepalives, routes. */
 void tick(struct km *km);
 

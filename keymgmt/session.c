@@ -20,6 +20,7 @@ int sa_op(struct km *km, uint32_t op, uint32_t id, uint32_t slot, uint32_t index
 	struct bpftun_sa_req req = {.op = op, .peer_id = id, .slot = slot, .index = index};
 
 	snprintf(req.algo, sizeof(req.algo), "%s", km->cfg.kernel_algo);
+	req.flags = km->suite->sa_flags;
 	req.expire_ns = expire;
 	if (d) {
 		memcpy(req.key, d->key, sizeof(req.key));
@@ -107,6 +108,7 @@ int install(struct km *km, const struct hs_keys *k)
 		return err;
 	}
 	kp->initiator = k->initiator;
+	kp->gave_up = 0; /* a session: initiate on the schedule again */
 	if (k->initiator) {
 		err = sa_op(km, BPFTUN_OP_ACTIVATE_TX, k->peer_id, slot, 0, NULL, 0);
 		kp->pending_slot = -1;

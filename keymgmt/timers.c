@@ -5,7 +5,8 @@
  * tunnel device still exists, and per peer the responder's switch-over or
  * confirmation timeout, roaming on data, route re-resolution, keepalives,
  * rekey after time or messages, and initiation retries with backoff
- * (send_initiation).
+ * (send_initiation). What the suites do differently is struct km_suite
+ * (km.h); the WireGuard suite's extra timers are wg_timers.c.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,6 +19,15 @@
 
 #include "km.h"
 #include "netlink.h"
+
+const struct km_suite km_suite_bpftun = {
+    .name = "bpftun",
+    .hs = &hs_suite_bpftun,
+    .sa_flags = 0,
+    .backoff = 1,
+    .attempt_ns = 0,
+    .peer_timers = NULL,
+};
 
 void send_initiation(struct km *km, uint32_t id)
 {
@@ -34,8 +44,10 @@ void send_initiation(struct km *km, uint32_t id)
 		err = km_send(km, km->sock, msg, sizeof(msg), &sa);
 	if (err)
 		pr_err("peer %u: sending initiation: %s", id, strerror(-err));
+	if (!kp->awaiting)
+		kp->attempt_start_ns = now;
 	kp->awaiting = 1;
-	kp->retry_ns = kp->retry_ns ? kp->retry_ns * 2 : REKEY_TIMEOUT_NS;
+	kp->retry_ns = kp->retry_ns && km->suite->backoff ? kp->retry_ns * 2 : REKEY_TIMEOUT_NS;
 	if (kp->retry_ns > BACKOFF_MAX_NS)
 		kp->retry_ns = BACKOFF_MAX_NS;
 	/* jitter so that two ends do not keep colliding */
@@ -114,17 +126,23 @@ static int reresolve(struct km *km, int i, struct bpftun_peer *p, uint64_t now)
 	return dp_get_peer(km->dp, (uint32_t)i, p) ? -1 : 0;
 }
 
+int send_keepalive(struct km *km, int i)
+{
+	uint8_t ka[BPFTUN_HDR_LEN + BPFTUN_TAG_LEN];
+	struct sockaddr_in6 to;
+	int err = dp_keepalive(km->dp, (uint32_t)i, ka) ?: peer_sockaddr(km, (uint32_t)i, &to);
+
+	return err ?: km_send(km, km->sock, ka, sizeof(ka), &to);
+}
+
 static void keepalive(struct km *km, int i, const struct bpftun_peer *p, uint64_t now)
 {
 	struct km_peer *kp = &km->peers[i];
-	uint8_t ka[BPFTUN_HDR_LEN + BPFTUN_TAG_LEN];
-	struct sockaddr_in6 to;
 
 	if (!p->keepalive || now - kp->last_keepalive_ns < p->keepalive * 1000000000ULL)
 		return;
 	kp->last_keepalive_ns = now;
-	if (!dp_keepalive(km->dp, (uint32_t)i, ka) && !peer_sockaddr(km, (uint32_t)i, &to))
-		km_send(km, km->sock, ka, sizeof(ka), &to);
+	send_keepalive(km, i);
 }
 
 /* Endpoint = name:port: a handshake timed out, so resolve the name again
@@ -167,6 +185,17 @@ static void rekey_or_retry(struct km *km, int i, const struct bpftun_peer *p, ui
 {
 	struct km_peer *kp = &km->peers[i];
 
+	if (kp->awaiting && km->suite->attempt_ns &&
+	    now - kp->attempt_start_ns >= km->suite->attempt_ns) {
+		/* WireGuard: give up until data waits for a key (wg_timers.c) */
+		pr_info("peer %d: no answer to initiations for %llu s; waiting for data to send", i,
+			(unsigned long long)(km->suite->attempt_ns / 1000000000ULL));
+		kp->awaiting = 0;
+		kp->retry_ns = 0;
+		kp->gave_up = 1;
+	}
+	if (kp->gave_up && !kp->force)
+		return;
 	if (!kp->awaiting) {
 		/* renew a session that reached REKEY_AFTER_TIME; the responder
 		 * waits 10 s longer so both ends rarely race */
@@ -203,6 +232,8 @@ static void tick_peer(struct km *km, int i, uint64_t now)
 	if (reresolve(km, i, &p, now))
 		return;
 	keepalive(km, i, &p, now);
+	if (km->suite->peer_timers)
+		km->suite->peer_timers(km, i, &p, now);
 	rekey_or_retry(km, i, &p, now);
 }
 

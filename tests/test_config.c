@@ -184,6 +184,17 @@ static const struct bad_case bad[] = {
      "bt0.conf:4: Cipher: 'aes-ni': unknown cipher; valid: aes-fixed-time"},
     {"Cipher: kernel name instead of the word", NULL, 0, IFACE "Cipher = ecb(aes)\n" PEER1,
      "bt0.conf:4: Cipher: 'ecb(aes)': unknown cipher"},
+    /* Protocol */
+    {"Protocol: unknown", NULL, 0, IFACE "Protocol = wg\n" PEER1,
+     "bt0.conf:4: Protocol: 'wg': valid: bpftun (the default: AES-256 on the kernel's "
+     "bpf_crypto), wireguard (WireGuard's handshake and ChaCha20-Poly1305: talks to WireGuard "
+     "peers)"},
+    {"Protocol duplicate", NULL, 0, IFACE "Protocol = wireguard\nProtocol = bpftun\n" PEER1,
+     "bt0.conf:5: Protocol: duplicate key (first at line 4)"},
+    {"Protocol = wireguard with Cipher", NULL, 0,
+     IFACE "Cipher = aes-generic\nProtocol = wireguard\n" PEER1,
+     "bt0.conf:4: Cipher: chooses the AES driver of Protocol = bpftun; Protocol = wireguard "
+     "(line 5) is ChaCha20-Poly1305: remove Cipher"},
     /* Steering, SteeringCPUs */
     {"Steering: yes", NULL, 0, IFACE "Steering = yes\n" PEER1,
      "bt0.conf:4: Steering: 'yes': valid: off (the default), on"},
@@ -702,6 +713,34 @@ static void check_wg_quick_keys(void)
 	check_resolve();
 }
 
+/* Protocol: bpftun by default; wireguard sets the cipher shown to the user. */
+static void check_protocol(void)
+{
+	static const char wg[] = IFACE "protocol = WireGuard\n" PEER1;
+	static const char bt[] = IFACE "Protocol = bpftun\nCipher = aes-generic\n" PEER1;
+	static const char dflt[] = IFACE PEER1;
+	struct bt_config cfg;
+	struct config_error err;
+	int r = bt_config_parse_buffer("bt0.conf", dflt, strlen(dflt), &cfg, &err);
+
+	check(r == 0 && cfg.protocol == BT_PROTO_BPFTUN && !strcmp(cfg.cipher, "aes-fixed-time"),
+	      "Protocol defaults to bpftun (%d: %s)", r, err.msg);
+	if (!r)
+		bt_config_free(&cfg);
+	r = bt_config_parse_buffer("bt0.conf", wg, strlen(wg), &cfg, &err);
+	check(r == 0 && cfg.protocol == BT_PROTO_WIREGUARD &&
+		  !strcmp(cfg.cipher, "chacha20-poly1305"),
+	      "protocol = WireGuard (any case) -> wireguard, cipher chacha20-poly1305 (%d: %s)", r,
+	      err.msg);
+	if (!r)
+		bt_config_free(&cfg);
+	r = bt_config_parse_buffer("bt0.conf", bt, strlen(bt), &cfg, &err);
+	check(r == 0 && cfg.protocol == BT_PROTO_BPFTUN && !strcmp(cfg.cipher, "aes-generic"),
+	      "Protocol = bpftun with Cipher = aes-generic (%d: %s)", r, err.msg);
+	if (!r)
+		bt_config_free(&cfg);
+}
+
 static void check_mtu_v6_ok(void)
 {
 	static const char text[] = IFACE "Address = fd09::1/64\nMTU = 1280\n" PEER1;
@@ -981,13 +1020,15 @@ static int write_seeds(const char *dir, const char *dict)
 	f = fopen(dict, "w");
 	if (!f)
 		return perror(dict), 1;
-	fputs("\"[Interface]\"\n\"[Peer]\"\n\"PrivateKey\"\n\"PrivateKeyFile\"\n\"ListenPort\"\n"
-	      "\"Address\"\n\"MTU\"\n\"Cipher\"\n\"Steering\"\n\"SteeringCPUs\"\n\"PublicKey\"\n\"E"
-	      "ndpoint\"\n\"AllowedIPs\"\n\"PresharedKey\"\n\"PresharedKeyFile\"\n"
-	      "\"PersistentKeepalive\"\n\"aes-generic\"\n\"aes-fixed-time\"\n\"off\"\n"
-	      "\" = \"\n\"\\x0a\"\n\"#\"\n\",\"\n\"/\"\n\"::\"\n\"[::1]:\"\n\"/32\"\n\"/128\"\n"
-	      "\"" PUB1 "\"\n\"" PUB2 "\"\n\"" PRIV "\"\n",
-	      f);
+	fputs(
+	    "\"[Interface]\"\n\"[Peer]\"\n\"PrivateKey\"\n\"PrivateKeyFile\"\n\"ListenPort\"\n"
+	    "\"Address\"\n\"MTU\"\n\"Cipher\"\n\"Protocol\"\n\"wireguard\"\n\"Steering\"\n\"Steerin"
+	    "gCPUs\"\n"
+	    "\"PublicKey\"\n\"Endpoint\"\n\"AllowedIPs\"\n\"PresharedKey\"\n\"PresharedKeyFile\"\n"
+	    "\"PersistentKeepalive\"\n\"aes-generic\"\n\"aes-fixed-time\"\n\"off\"\n"
+	    "\" = \"\n\"\\x0a\"\n\"#\"\n\",\"\n\"/\"\n\"::\"\n\"[::1]:\"\n\"/32\"\n\"/128\"\n"
+	    "\"" PUB1 "\"\n\"" PUB2 "\"\n\"" PRIV "\"\n",
+	    f);
 	return fclose(f) ? perror(dict), 1 : 0;
 }
 
@@ -1070,6 +1111,7 @@ int main(int argc, char **argv)
 	check_no_listen_port();
 	check_steering();
 	check_wg_quick_keys();
+	check_protocol();
 	check_mtu_v6_ok();
 	check_crlf();
 	check_nul();

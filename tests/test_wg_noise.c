@@ -21,6 +21,15 @@
  *     the handshake usable.
  *  5. Cookies: reply made, opened, mac2 checked; tampered reply refused.
  *  6. TAI64N.
+ *  7. The key manager's handshake layer (keymgmt/handshake.c) running the
+ *     WireGuard suite (hs_suite_wireguard, keymgmt/wg_handshake.c) against
+ *     wg_noise.c's functions, which 3 holds to OpenSSL and tests/wg_interop.sh
+ *     to wireguard-go: its message 1 is wg_init_create's byte for byte for the
+ *     same ephemeral, timestamp (its clock, rounded to 2^24 ns) and index;
+ *     with a psk both ways the keys agree crosswise; a replayed initiation is
+ *     refused; under load its cookie reply opens with wg_cookie_reply_consume
+ *     and an initiation whose mac2 uses that cookie is answered; a psk on one
+ *     side only fails.
  * Exit status 0 when every check passes.
  */
 #include <errno.h>
@@ -35,6 +44,7 @@
 
 #include "blake2s.h"
 #include "check.h"
+#include "handshake.h"
 #include "wg_noise.h"
 
 /* ============================================ OpenSSL reference (independent) */
@@ -628,6 +638,142 @@ static void test_tai64n(void)
 	      "TAI64N now: later than 2023, nanoseconds a multiple of 2^24");
 }
 
+/* ============================================ 7. handshake.c, WireGuard suite */
+
+static uint64_t fixed_real_ns;
+static uint64_t fixed_mono_ns = 1000000000ULL;
+static uint64_t clk_real(void *arg)
+{
+	(void)arg;
+	return fixed_real_ns;
+}
+static uint64_t clk_mono(void *arg)
+{
+	(void)arg;
+	return fixed_mono_ns;
+}
+
+static uint32_t get_le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void test_hs_suite(void)
+{
+	uint8_t m1[WG_INIT_LEN], want[WG_INIT_LEN], m2[WG_RESP_LEN], e[32], ts[12], peer[32];
+	uint8_t ts_got[12], psk[32], cookie[16];
+	struct hs_addr src = {.family = 4, .addr = {10, 0, 0, 9}, .port = 51820};
+	struct wg_identity us, them;
+	struct wg_handshake h, h2;
+	struct wg_session_keys k;
+	struct hs_device *dev = NULL;
+	struct hs_result res;
+	uint32_t id = 99;
+	int err;
+
+	wg_identity_init(&us, NULL);
+	wg_identity_init(&them, NULL);
+	randombytes_buf(psk, 32);
+	err = hs_device_new_suite(&dev, us.priv, &hs_suite_wireguard);
+	err = err ?: hs_peer_add(dev, them.pub, &id);
+	err = err ?: hs_peer_set_psk(dev, id, psk);
+	check(!err && id == 0, "hs device in the WireGuard suite, one peer with a psk (%d)", err);
+	if (err)
+		return;
+	hs_set_clock(dev, clk_mono, clk_real, NULL);
+	fixed_real_ns = 1700000000ULL * 1000000000ULL + 123456789;
+
+	/* we initiate: byte for byte wg_init_create's message */
+	randombytes_buf(e, 32);
+	hs_set_next_ephemeral(dev, e);
+	err = hs_create_initiation(dev, id, m1, sizeof(m1));
+	wg_tai64n(1700000000ULL, 123456789 & ~((1U << 24) - 1), ts);
+	err = err ?: wg_init_create(&h, &us, them.pub, e, ts, get_le32(m1 + 4), NULL, want);
+	check(!err && !memcmp(m1, want, sizeof(m1)),
+	      "hs (WireGuard suite) message 1 == wg_init_create's for the same e, TAI64N, index "
+	      "(%d)",
+	      err);
+	err = wg_init_consume(&h2, &them, m1, sizeof(m1), peer, ts_got);
+	check(!err && !memcmp(peer, us.pub, 32) && !memcmp(ts_got, ts, 12),
+	      "the peer (wg_noise) opens it: our static key, TAI64N rounded to 2^24 ns (%d)", err);
+	/* a second initiation at the same clock: its TAI64N is the next 2^24 ns */
+	{
+		uint8_t again[WG_INIT_LEN], ts2[12], nx[12];
+
+		err = hs_create_initiation(dev, id, again, sizeof(again));
+		err = err ?: wg_init_consume(&h2, &them, again, sizeof(again), peer, ts2);
+		wg_tai64n(1700000000ULL, (123456789 & ~((1U << 24) - 1)) + (1U << 24), nx);
+		check(!err && !memcmp(ts2, nx, 12),
+		      "a second initiation at the same clock carries the next 2^24 ns (%d)", err);
+		memcpy(m1, again, sizeof(m1)); /* it replaced the first as pending */
+	}
+	err = err ?: wg_resp_create(&h2, &them, psk, NULL, 0xabcdef01, NULL, m2);
+	err = err ?: hs_consume_response(dev, m2, sizeof(m2), &src, &res);
+	err = err ?: wg_derive_keys(&h2, &k);
+	check(!err && res.have_keys && res.keys.initiator && res.keys.remote_index == 0xabcdef01 &&
+		  res.keys.local_index == get_le32(m1 + 4) && !memcmp(res.keys.tx.key, k.recv, 32) &&
+		  !memcmp(res.keys.rx.key, k.send, 32) && sodium_is_zero(res.keys.tx.salt, 4),
+	      "with psk: its message 2 completes ours; keys agree crosswise, indices, salt zero "
+	      "(%d)",
+	      err);
+	hs_result_wipe(&res);
+
+	/* they initiate */
+	fixed_real_ns += 5000000000ULL;
+	wg_tai64n_now(ts);
+	err = wg_init_create(&h, &them, us.pub, NULL, ts, 0x01010101, NULL, m1);
+	err = err ?: hs_consume_initiation(dev, m1, sizeof(m1), &src, &res);
+	check(!err && res.have_keys && res.reply_len == WG_RESP_LEN && !res.keys.initiator &&
+		  res.keys.remote_index == 0x01010101,
+	      "their message 1 is answered with a 92-byte message 2 (%d)", err);
+	memcpy(m2, res.reply, sizeof(m2));
+	err = err ?: wg_resp_consume(&h, &them, psk, m2, sizeof(m2));
+	err = err ?: wg_derive_keys(&h, &k);
+	check(!err && !memcmp(res.keys.tx.key, k.recv, 32) && !memcmp(res.keys.rx.key, k.send, 32) &&
+		  k.remote_index == res.keys.local_index,
+	      "the peer (wg_noise) opens our message 2; keys agree crosswise (%d)", err);
+	hs_result_wipe(&res);
+	err = hs_consume_initiation(dev, m1, sizeof(m1), &src, &res);
+	check(err == -HS_R_REPLAY, "the same initiation again: refused as a replay (%d)", err);
+	hs_result_wipe(&res);
+
+	/* under load: a cookie reply that wg_noise opens, then mac2 is required */
+	hs_set_under_load(dev, true);
+	fixed_mono_ns += 1000000000ULL;
+	wg_tai64n(1800000000ULL, 0, ts);
+	err = wg_init_create(&h, &them, us.pub, NULL, ts, 0x02020202, NULL, m1);
+	err = err ?: hs_consume_initiation(dev, m1, sizeof(m1), &src, &res);
+	check(err == -HS_R_NEEDS_COOKIE && res.reply_len == WG_COOKIE_REPLY_LEN &&
+		  get_le32(res.reply + 4) == 0x02020202,
+	      "under load, mac2 zero: a cookie reply to the initiation's sender index (%d)", err);
+	err = wg_cookie_reply_consume(us.pub, h.last_mac1, res.reply, res.reply_len, cookie);
+	check(!err, "wg_cookie_reply_consume opens our cookie reply (XChaCha20-Poly1305) (%d)", err);
+	hs_result_wipe(&res);
+	wg_tai64n(1800000001ULL, 0, ts);
+	err = wg_init_create(&h, &them, us.pub, NULL, ts, 0x03030303, cookie, m1);
+	err = err ?: hs_consume_initiation(dev, m1, sizeof(m1), &src, &res);
+	check(!err && res.have_keys, "under load, mac2 with that cookie: answered (%d)", err);
+	hs_result_wipe(&res);
+	hs_set_under_load(dev, false);
+
+	/* a psk on our side only */
+	hs_device_free(dev);
+	dev = NULL;
+	err = hs_device_new_suite(&dev, us.priv, &hs_suite_wireguard);
+	err = err ?: hs_peer_add(dev, them.pub, &id);
+	err = err ?: hs_peer_set_psk(dev, id, psk);
+	err = err ?: hs_create_initiation(dev, id, m1, sizeof(m1));
+	err = err ?: wg_init_consume(&h2, &them, m1, sizeof(m1), peer, ts_got);
+	err = err ?: wg_resp_create(&h2, &them, NULL, NULL, 0x0badcafe, NULL, m2);
+	err = err ?: hs_consume_response(dev, m2, sizeof(m2), &src, &res);
+	check(err == -HS_R_DECRYPT && !res.have_keys,
+	      "psk on our side only: their message 2 is refused (decrypt) (%d)", err);
+	hs_result_wipe(&res);
+	hs_device_free(dev);
+	wg_identity_wipe(&us);
+	wg_identity_wipe(&them);
+}
+
 int main(void)
 {
 	if (wg_noise_init()) {
@@ -640,5 +786,6 @@ int main(void)
 	test_refusals();
 	test_cookies();
 	test_tai64n();
+	test_hs_suite();
 	return check_summary();
 }

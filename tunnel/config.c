@@ -558,6 +558,7 @@ enum {
 	IK_FWMARK,
 	IK_TABLE,
 	IK_DNS,
+	IK_PROTOCOL,
 	IK_HOOK, /* PreUp, PostUp, PreDown, PostDown (repeatable) */
 };
 
@@ -701,6 +702,22 @@ static int k_cipher(struct parser *p, unsigned int line, const char *field, char
 	return fail(p, line, field,
 		    "'%s': unknown cipher; valid: aes-fixed-time (constant time, the default), "
 		    "aes-generic (table-based: faster, exposed to cache timing)",
+		    shown(q, sizeof(q), val));
+}
+
+/* Protocol = bpftun | wireguard (docs/bpftun.conf.5). */
+static int k_protocol(struct parser *p, unsigned int line, const char *field, char *val)
+{
+	char q[VALUE_SHOWN_MAX + 8];
+
+	if (!strcasecmp(val, "bpftun") || !strcasecmp(val, "wireguard")) {
+		p->cfg->protocol = strcasecmp(val, "bpftun") ? BT_PROTO_WIREGUARD : BT_PROTO_BPFTUN;
+		return 0;
+	}
+	return fail(p, line, field,
+		    "'%s': valid: bpftun (the default: AES-256 on the kernel's bpf_crypto), "
+		    "wireguard (WireGuard's handshake and ChaCha20-Poly1305: talks to WireGuard "
+		    "peers)",
 		    shown(q, sizeof(q), val));
 }
 
@@ -868,6 +885,7 @@ static const struct key_def iface_keys[] = {
     [IK_STEERING] = {"Steering", k_steering, 0},
     [IK_STEERING_CPUS] = {"SteeringCPUs", k_steering_cpus, 0},
     [IK_PRIVATE_KEY_KEYRING] = {"PrivateKeyKeyring", k_private_key_keyring, 0},
+    [IK_PROTOCOL] = {"Protocol", k_protocol, 0},
     [IK_FWMARK] = {"FwMark", k_fwmark, 0},
     [IK_TABLE] = {"Table", k_table, 0},
     [IK_DNS] = {"DNS", k_dns, 1},
@@ -1074,6 +1092,13 @@ static int end_section(struct parser *p)
 			return fail(p, p->sec_line, "PrivateKey",
 				    "missing from [Interface]; set PrivateKey, PrivateKeyFile or "
 				    "PrivateKeyKeyring");
+		if (cfg->protocol == BT_PROTO_WIREGUARD && p->seen[IK_CIPHER])
+			return fail(p, p->seen[IK_CIPHER], "Cipher",
+				    "chooses the AES driver of Protocol = bpftun; Protocol = "
+				    "wireguard (line %u) is ChaCha20-Poly1305: remove Cipher",
+				    p->seen[IK_PROTOCOL]);
+		if (cfg->protocol == BT_PROTO_WIREGUARD)
+			snprintf(cfg->cipher, sizeof(cfg->cipher), "chacha20-poly1305");
 		/* no ListenPort: `up` picks a free port (listen_port 0 here) */
 		if (cfg->mtu && cfg->mtu < BT_MTU_MIN_V6) {
 			for (int i = 0; i < cfg->naddrs; i++)
@@ -1169,7 +1194,7 @@ static int key_value(struct parser *p, unsigned int line, char *key, char *val)
 	const struct key_def *other = p->sec == SEC_INTERFACE ? peer_keys : iface_keys;
 	size_t nother = p->sec == SEC_INTERFACE ? ARRAY_SIZE(peer_keys) : ARRAY_SIZE(iface_keys);
 	const char *shown_key = name_shown(key);
-	char valid[160];
+	char valid[256];
 	int r;
 
 	if (p->sec == SEC_NONE) {

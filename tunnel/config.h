@@ -75,6 +75,13 @@ struct bt_hook {
 	char *cmd; /* malloc'd; %i is replaced by the interface name when run */
 };
 
+/* Protocol = bpftun | wireguard: the suite of the handshake and the data
+ * messages (docs/crypto.md). */
+enum bt_protocol {
+	BT_PROTO_BPFTUN = 0,	/* Noise IK/BLAKE2b, AES-256 on bpf_crypto (the default) */
+	BT_PROTO_WIREGUARD = 1, /* WireGuard's: Noise IKpsk2/BLAKE2s, ChaCha20-Poly1305 in BPF */
+};
+
 struct bt_config {
 	char ifname[BT_IFNAME_LEN]; /* from the file name: bt0.conf -> "bt0" */
 	uint8_t private_key[BT_KEY_LEN];
@@ -87,7 +94,9 @@ struct bt_config {
 	struct bt_prefix addrs[BT_MAX_ADDRS];
 	int naddrs;
 	uint32_t mtu;			   /* 0 = default: the caller resolves it */
-	char cipher[24];		   /* "aes-fixed-time" (default) or "aes-generic" */
+	int protocol;			   /* enum bt_protocol */
+	char cipher[24]; /* "aes-fixed-time" (default) or "aes-generic"; Protocol =
+			  * wireguard: "chacha20-poly1305" */
 	char kernel_algo[BPFTUN_ALGO_LEN]; /* "ecb(aes)" or "ecb(aes-generic)" */
 	int steering;			   /* Steering = on: xdp_steer on the underlays */
 	uint32_t steer_cpus;		   /* SteeringCPUs bit c = CPU c; 0 = every online CPU */

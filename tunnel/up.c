@@ -628,7 +628,9 @@ static int preflight(struct up_state *s)
 	struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_port = htons(c->listen_port)};
 	char why[400];
 
-	if ((err = dp_kernel_check(c->kernel_algo, why, sizeof(why))))
+	/* Protocol = wireguard: ChaCha20 in BPF, no kernel cipher to check */
+	if ((err = dp_kernel_check(c->protocol == BT_PROTO_WIREGUARD ? NULL : c->kernel_algo, why,
+				   sizeof(why))))
 		return fprintf(stderr, "%s\n", why), err;
 	/* PrivateKeyKeyring: the SA-install gate (sa_ctl_keyring) must load
 	 * here, or the tunnel would run without it: refused, naming the line */
