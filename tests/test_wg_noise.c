@@ -766,8 +766,8 @@ static void test_hs_suite(void)
 	err = err ?: wg_init_consume(&h2, &them, m1, sizeof(m1), peer, ts_got);
 	err = err ?: wg_resp_create(&h2, &them, NULL, NULL, 0x0badcafe, NULL, m2);
 	err = err ?: hs_consume_response(dev, m2, sizeof(m2), &src, &res);
-	check(err == -HS_R_DECRYPT && !res.have_keys,
-	      "psk on our side only: their message 2 is refused (decrypt) (%d)", err);
+	check(err == -HS_R_RESPONSE_AUTH && !res.have_keys,
+	      "psk on our side only: their message 2 is refused (response_auth) (%d)", err);
 	hs_result_wipe(&res);
 	hs_device_free(dev);
 	wg_identity_wipe(&us);
