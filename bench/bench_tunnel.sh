@@ -12,6 +12,8 @@
 #   bpftun-gen      bpftun, Cipher = aes-generic (table-based, faster)
 #   bpftun-aft-steer  bpftun-aft with Steering = on (xdp_steer on both underlays)
 #   bpftun-gen-steer  bpftun-gen with Steering = on
+#   bpftun-wg       bpftun, Protocol = wireguard (ChaCha20-Poly1305 in BPF,
+#                   WireGuard's handshake; its messages carry no flow mark)
 #   wireguard-go    userspace WireGuard over TUN, configured with `wg set`
 #   openvpn         OpenVPN 2.6 p2p over UDP, TLS with run-time certificates,
 #                   --data-ciphers AES-256-GCM, no DCO
@@ -47,7 +49,7 @@ ONLY=
 CRYPTO=1
 PLOT=1
 PIN=1
-ALL_SCEN="veth bpftun-aft bpftun-gen bpftun-aft-steer bpftun-gen-steer wireguard-go openvpn"
+ALL_SCEN="veth bpftun-aft bpftun-gen bpftun-aft-steer bpftun-gen-steer bpftun-wg wireguard-go openvpn"
 
 usage() {
 	sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'
@@ -227,7 +229,10 @@ underlay() {
 setup_veth() { SRV=10.77.0.2; }
 
 setup_bpftun() { # CIPHER [STEERING]
-	local cipher=$1 steer=${2:-off} ka kb pa pb d=$SD j cpus_a= cpus_b=
+	local cipher=$1 steer=${2:-off} ka kb pa pb d=$SD j cpus_a= cpus_b= suite
+	# the WireGuard suite has no Cipher (ChaCha20-Poly1305); show reports it as the cipher
+	suite="Cipher = $cipher"
+	[ "$cipher" = wireguard ] && suite="Protocol = wireguard" cipher=chacha20-poly1305
 	if [ "$steer" = on ] && [ "$PIN" = 1 ]; then
 		cpus_a='SteeringCPUs = 0\n' cpus_b='SteeringCPUs = 1\n'
 	fi
@@ -237,10 +242,10 @@ setup_bpftun() { # CIPHER [STEERING]
 	mkdir -p "$d/a" "$d/b"
 	(
 		umask 077
-		printf '[Interface]\nPrivateKey = %s\nListenPort = 51820\nAddress = 10.9.0.1/24\nMTU = 1420\nCipher = %s\nSteering = %s\n'"$cpus_a"'\n[Peer]\nPublicKey = %s\nEndpoint = 10.77.0.2:51820\nAllowedIPs = 10.9.0.2/32\n' \
-			"$ka" "$cipher" "$steer" "$pb" >"$d/a/bt0.conf"
-		printf '[Interface]\nPrivateKey = %s\nListenPort = 51820\nAddress = 10.9.0.2/24\nMTU = 1420\nCipher = %s\nSteering = %s\n'"$cpus_b"'\n[Peer]\nPublicKey = %s\nEndpoint = 10.77.0.1:51820\nAllowedIPs = 10.9.0.1/32\n' \
-			"$kb" "$cipher" "$steer" "$pa" >"$d/b/bt0.conf"
+		printf '[Interface]\nPrivateKey = %s\nListenPort = 51820\nAddress = 10.9.0.1/24\nMTU = 1420\n%s\nSteering = %s\n'"$cpus_a"'\n[Peer]\nPublicKey = %s\nEndpoint = 10.77.0.2:51820\nAllowedIPs = 10.9.0.2/32\n' \
+			"$ka" "$suite" "$steer" "$pb" >"$d/a/bt0.conf"
+		printf '[Interface]\nPrivateKey = %s\nListenPort = 51820\nAddress = 10.9.0.2/24\nMTU = 1420\n%s\nSteering = %s\n'"$cpus_b"'\n[Peer]\nPublicKey = %s\nEndpoint = 10.77.0.1:51820\nAllowedIPs = 10.9.0.1/32\n' \
+			"$kb" "$suite" "$steer" "$pa" >"$d/b/bt0.conf"
 	)
 	timeout 20 ip netns exec "$NA" "${PIN_A[@]}" "$BT" up "$d/a/bt0.conf" >"$d/up-a.log" 2>&1 ||
 		{ ERR="bpftun up (A): $(tail -n 3 "$d/up-a.log" | tr '\n' ' ')"; return 1; }
@@ -435,6 +440,7 @@ run_scenario() { # NAME
 		bpftun-gen) setup_bpftun aes-generic ;;
 		bpftun-aft-steer) setup_bpftun aes-fixed-time on ;;
 		bpftun-gen-steer) setup_bpftun aes-generic on ;;
+		bpftun-wg) setup_bpftun wireguard ;;
 		wireguard-go) setup_wireguard_go ;;
 		openvpn) setup_openvpn ;;
 		esac || ok=0

@@ -18,7 +18,7 @@ import sys
 import tempfile
 
 SHORT = {"veth": "plain veth", "bpftun-aft": "bpftun\\naes-fixed-time", "bpftun-gen": "bpftun\\naes-generic",
-         "bpftun-aft-steer": "bpftun aft\\nsteering", "bpftun-gen-steer": "bpftun gen\\nsteering",
+         "bpftun-aft-steer": "bpftun aft\\nsteering", "bpftun-gen-steer": "bpftun gen\\nsteering", "bpftun-wg": "bpftun\\nWireGuard suite",
          "wireguard-go": "wireguard-go", "openvpn": "OpenVPN\\nAES-256-GCM"}
 
 

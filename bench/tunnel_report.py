@@ -6,6 +6,7 @@ doc = json.load(open(envf))
 recs = [json.loads(l) for l in open(recf) if l.strip()]
 LABEL = {"veth": "plain veth", "bpftun-aft": "bpftun aes-fixed-time", "bpftun-gen": "bpftun aes-generic",
          "bpftun-aft-steer": "bpftun aes-fixed-time, steering on", "bpftun-gen-steer": "bpftun aes-generic, steering on",
+         "bpftun-wg": "bpftun WireGuard suite (ChaCha20-Poly1305 in BPF)",
          "wireguard-go": "wireguard-go", "openvpn": "OpenVPN AES-256-GCM"}
 
 def pct(xs, p):
@@ -85,6 +86,8 @@ for t in ("tcp1", "tcp2"):
         rat["%s_%s_over_openvpn" % (t, b.replace("-", "_"))] = ratio(g(b, t + "_gbps"), g("openvpn", t + "_gbps"))
         rat["%s_%s_over_veth" % (t, b.replace("-", "_"))] = ratio(g(b, t + "_gbps"), g("veth", t + "_gbps"))
     rat["%s_wireguard_go_over_veth" % t] = ratio(g("wireguard-go", t + "_gbps"), g("veth", t + "_gbps"))
+    rat["%s_bpftun_wg_over_wireguard_go" % t] = ratio(g("bpftun-wg", t + "_gbps"), g("wireguard-go", t + "_gbps"))
+    rat["%s_bpftun_wg_over_bpftun_aft" % t] = ratio(g("bpftun-wg", t + "_gbps"), g("bpftun-aft", t + "_gbps"))
 for k in ("ping", "pingbusy", "sockperf"):
     base = g("veth", k + "_median_us")
     added = {}
@@ -140,6 +143,9 @@ lines.append("- TCP goodput, bpftun steering on / off, same cipher: x1 aes-gener
     pr(rat.get("tcp2_bpftun_gen_steer_on_over_off")), pr(rat.get("tcp2_bpftun_aft_steer_on_over_off"))))
 lines.append("- TCP x1 goodput, bpftun steering on / wireguard-go: aes-generic %s, aes-fixed-time %s" % (
     pr(rat.get("tcp1_bpftun_gen_steer_over_wireguard_go")), pr(rat.get("tcp1_bpftun_aft_steer_over_wireguard_go"))))
+lines.append("- TCP goodput, bpftun WireGuard suite / wireguard-go: x1 %s, x2 %s; / bpftun aes-fixed-time: x1 %s, x2 %s" % (
+    pr(rat.get("tcp1_bpftun_wg_over_wireguard_go")), pr(rat.get("tcp2_bpftun_wg_over_wireguard_go")),
+    pr(rat.get("tcp1_bpftun_wg_over_bpftun_aft")), pr(rat.get("tcp2_bpftun_wg_over_bpftun_aft"))))
 lines.append("- TCP x1 goodput, bpftun / OpenVPN: aes-generic %s, aes-fixed-time %s" % (
     pr(rat.get("tcp1_bpftun_gen_over_openvpn")), pr(rat.get("tcp1_bpftun_aft_over_openvpn"))))
 for k in sorted(rat):
