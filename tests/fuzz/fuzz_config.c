@@ -61,7 +61,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	require(!err.msg[0], "no message on success", &err);
 	require(!strcmp(cfg.ifname, "fuzz0"), "ifname from the name", &err);
-	require(cfg.have_private_key && cfg.listen_port, "required Interface keys", &err);
+	/* a private key (or the keyring key to read at up); ListenPort is
+	 * optional (0: up picks a free port) */
+	require(cfg.have_private_key || cfg.keyring_line, "required Interface keys", &err);
+	require(cfg.nhooks >= 0 && (cfg.nhooks == 0) == (cfg.hooks == NULL), "hooks", &err);
 	require(cfg.npeers >= 1 && cfg.npeers <= BT_MAX_PEERS && cfg.peers, "peer count", &err);
 	require(cfg.naddrs >= 0 && cfg.naddrs <= BT_MAX_ADDRS, "address count", &err);
 	require(!cfg.mtu || (cfg.mtu >= BT_MTU_MIN_V4 && cfg.mtu <= BT_MTU_MAX), "MTU range", &err);
