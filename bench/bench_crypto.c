@@ -3,8 +3,9 @@
  * bench_crypto.c - what the datapath's AEAD costs on top of the bare cipher.
  *
  * For every inner packet length L and every cipher implementation (by default
- * "ecb(aes)", which resolves to aes-fixed-time, and "ecb(aes-generic)"), one
- * run measures side by side:
+ * "ecb(aes)", which resolves to aes-fixed-time, "ecb(aes-generic)", and
+ * "wireguard", the WireGuard suite: SAs installed with BPFTUN_SA_F_WIREGUARD,
+ * ChaCha20-Poly1305 in BPF), one run measures side by side:
  *
  *   seal  tc_seal (datapath A) on an Ethernet frame carrying an inner IPv4/UDP
  *         packet of total length L;
@@ -12,7 +13,11 @@
  *         frame is opened exactly once, in counter order, so the replay window
  *         never rejects one;
  *   ecb   tc_ecb (tests/bpf/testprogs.bpf.c): one bare bpf_crypto_encrypt over
- *         the keystream bytes seal needs, 32 + roundup16(L).
+ *         the keystream bytes seal needs, 32 + roundup16(L). For the
+ *         WireGuard suite the row is its bare cipher instead: tc_chacha
+ *         (tests/bpf/wgcrypto.bpf.c), ChaCha20 keystream XORed over
+ *         64 + roundup16(L) bytes (block 0, the Poly1305 key, and the
+ *         padded payload).
  *
  * Every call is one BPF_PROG_TEST_RUN with repeat = 1 and the sample is
  * opts.duration: nanoseconds measured by the kernel around the program run
@@ -35,7 +40,7 @@
  * verdict makes the exit status non-zero; nothing is skipped silently.
  *
  * Usage: bench_crypto [--sizes 64,512,1400] [--samples 2000] [--warmup 100]
- *                     [--algos "ecb(aes),ecb(aes-generic)"] [--peers 1,10000]
+ *                     [--algos "ecb(aes),ecb(aes-generic),wireguard"] [--peers 1,10000]
  *                     [--cpu N] [--json FILE]
  * Needs root (BPF).
  */
@@ -61,6 +66,10 @@
 #include "frames.h"
 #include "datapath.h"
 #include "testprogs.skel.h"
+#include "wgcrypto.skel.h"
+
+/* --algos name of the WireGuard suite (not a kernel cipher) */
+#define WG_ALGO "wireguard"
 
 #define PORT		51820
 #define RIDX		0x0a0b0c0dU
@@ -92,6 +101,8 @@ struct impl {
 	char label[128];  /* short column label */
 	struct datapath *a, *b;
 	struct testprogs_bpf *tp;
+	struct wgcrypto_bpf *wgc; /* the WireGuard suite's bare cipher (tc_chacha) */
+	int wg;			  /* algo is WG_ALGO */
 	int ecb_fd;
 };
 
@@ -126,8 +137,8 @@ static struct {
 	const char *json;
 } opt = {.sizes = {64, 512, 1400},
 	 .nsizes = 3,
-	 .algos = {"ecb(aes)", "ecb(aes-generic)"},
-	 .nalgos = 2,
+	 .algos = {"ecb(aes)", "ecb(aes-generic)", WG_ALGO},
+	 .nalgos = 3,
 	 .pops = {1},
 	 .npops = 1,
 	 .samples = 2000,
@@ -180,7 +191,10 @@ static int sa(struct datapath *dp, uint32_t op, uint32_t pid, uint32_t index, co
 		memcpy(r.key, key, sizeof(r.key));
 	if (salt)
 		memcpy(r.salt, salt, sizeof(r.salt));
-	snprintf(r.algo, sizeof(r.algo), "%s", algo);
+	if (!strcmp(algo, WG_ALGO))
+		r.flags = BPFTUN_SA_F_WIREGUARD; /* key[] is the ChaCha20 key, algo unused */
+	else
+		snprintf(r.algo, sizeof(r.algo), "%s", algo);
 	return dp_sa_ctl(dp, &r);
 }
 
@@ -325,6 +339,21 @@ static int impl_setup(struct impl *im)
 		return err;
 	}
 
+	if (im->wg) {
+		im->wgc = wgcrypto_bpf__open_and_load();
+		if (!im->wgc) {
+			fail("%s: load wgcrypto (verifier rejection?): %s", im->algo,
+			     strerror(errno));
+			return -1;
+		}
+		memcpy(im->wgc->bss->tm_key, key, sizeof(key));
+		im->wgc->bss->tm_counter = 1;
+		sodium_memzero(key, sizeof(key));
+		im->ecb_fd = bpf_program__fd(im->wgc->progs.tc_chacha);
+		snprintf(im->driver, sizeof(im->driver), "chacha20-poly1305-bpf");
+		snprintf(im->label, sizeof(im->label), "wireguard");
+		goto label;
+	}
 	im->tp = testprogs_bpf__open_and_load();
 	if (!im->tp) {
 		fail("%s: load testprogs (verifier rejection?): %s", im->algo, strerror(errno));
@@ -349,6 +378,7 @@ static int impl_setup(struct impl *im)
 	sodium_memzero(key, sizeof(key));
 	im->ecb_fd = bpf_program__fd(im->tp->progs.tc_ecb);
 	resolve_driver(im, before, nb);
+label:
 	if (opt.npops > 1) {
 		size_t l = strlen(im->label);
 
@@ -360,6 +390,9 @@ static int impl_setup(struct impl *im)
 static void impl_destroy(struct impl *im)
 {
 	testprogs_bpf__destroy(im->tp);
+	if (im->wgc)
+		sodium_memzero(im->wgc->bss->tm_key, sizeof(im->wgc->bss->tm_key));
+	wgcrypto_bpf__destroy(im->wgc);
 	dp_destroy(im->a);
 	dp_destroy(im->b);
 }
@@ -406,8 +439,9 @@ static void report(struct variant *v, int op, const char *fmt, ...)
 /* seal, open what it sealed, bare ecb: one sample each (kept when record). */
 static void round_once(struct variant *v, int record)
 {
-	const size_t want_sealed =
-	    ETH_HLEN + BPFTUN_IP4_LEN + BPFTUN_UDP_LEN + BPFTUN_HDR_LEN + v->len + BPFTUN_TAG_LEN;
+	/* the WireGuard suite pads the plaintext to 16 (no MTU set here) */
+	const size_t want_sealed = ETH_HLEN + BPFTUN_IP4_LEN + BPFTUN_UDP_LEN + BPFTUN_HDR_LEN +
+				   (v->im->wg ? (v->len + 15) & ~15U : v->len) + BPFTUN_TAG_LEN;
 	uint32_t ret, olen, ns, slen;
 	int err;
 
@@ -440,7 +474,10 @@ static void round_once(struct variant *v, int record)
 
 ecb:
 	/* bare cipher over the same number of keystream bytes */
-	v->im->tp->data->ecb_len = v->ks;
+	if (v->im->wg)
+		v->im->wgc->bss->tm_len = v->ks;
+	else
+		v->im->tp->data->ecb_len = v->ks;
 	err =
 	    run1(v->im->ecb_fd, ecb_in, sizeof(ecb_in), ecb_out, sizeof(ecb_out), &ret, &olen, &ns);
 	if (err || ret != TC_ACT_OK) {
@@ -636,6 +673,32 @@ static void print_table(struct variant *vs, int nv, struct impl *im, int ni, con
 			       ratio(se + op, 2 * ec));
 		}
 		printf("\n");
+	}
+	for (int w = 0; w < ni; w++) {
+		if (!im[w].wg || im[w].npeers != opt.pops[0])
+			continue;
+		printf("\nsuites: median of %s / median of each AES cipher (same run)\n%5s %-4s",
+		       im[w].label, "L", "op");
+		for (int i = 0; i < ni; i++)
+			if (!im[i].wg && im[i].npeers == opt.pops[0])
+				printf(" | %-16.16s", im[i].label);
+		printf("\n");
+		for (int s = 0; s < opt.nsizes; s++)
+			for (int op = OP_SEAL; op <= OP_OPEN; op++) {
+				struct variant *vw = &vs[s * ni + w];
+				double mw = stats_of(vw->ns[op], vw->n[op]).median;
+
+				printf("%5u %-4s", opt.sizes[s], OP_NAME[op]);
+				for (int i = 0; i < ni; i++) {
+					struct variant *va = &vs[s * ni + i];
+
+					if (im[i].wg || im[i].npeers != opt.pops[0])
+						continue;
+					printf(" | %16.2f",
+					       ratio(mw, stats_of(va->ns[op], va->n[op]).median));
+				}
+				printf("\n");
+			}
 	}
 	if (opt.npops < 2)
 		return;
@@ -862,12 +925,14 @@ static void usage(FILE *f)
 	fprintf(
 	    f,
 	    "usage: bench_crypto [--sizes 64,512,1400] [--samples 2000] [--warmup 100]\n"
-	    "                    [--algos 'ecb(aes),ecb(aes-generic)'] [--peers 1,10000]\n"
+	    "                    [--algos 'ecb(aes),ecb(aes-generic),wireguard'] [--peers "
+	    "1,10000]\n"
 	    "                    [--cpu N] [--json FILE]\n"
 	    "  --sizes   inner IPv4 packet lengths L (20..%d); '64,128,...,1500' fills the step\n"
 	    "  --samples samples per (L, cipher, op), default 2000\n"
 	    "  --warmup  unrecorded rounds first, default 100\n"
-	    "  --algos   cipher implementations (bpftun_sa_req.algo / ecb_algo)\n"
+	    "  --algos   cipher implementations (bpftun_sa_req.algo / ecb_algo), or 'wireguard'\n"
+	    "            for the WireGuard suite (ChaCha20-Poly1305 in BPF)\n"
 	    "  --peers   peer counts to populate both ends with, e.g. 1,10000 (default 1)\n"
 	    "  --cpu     pin to this CPU (default: not pinned)\n"
 	    "  --json    also write every figure and the environment to FILE\n"
@@ -991,6 +1056,7 @@ int main(int argc, char **argv)
 	ni = opt.nalgos * opt.npops;
 	for (int i = 0; i < ni; i++) {
 		im[i].algo = opt.algos[i / opt.npops];
+		im[i].wg = !strcmp(im[i].algo, WG_ALGO);
 		im[i].npeers = opt.pops[i % opt.npops];
 		if (impl_setup(&im[i]))
 			ok = 0;
@@ -1013,7 +1079,8 @@ int main(int argc, char **argv)
 
 			v->im = &im[i];
 			v->len = opt.sizes[s];
-			v->ks = BPFTUN_POLYKEY_BLOCKS * BPFTUN_BLOCK + ((v->len + 15) & ~15U);
+			v->ks = (im[i].wg ? 64 : BPFTUN_POLYKEY_BLOCKS * BPFTUN_BLOCK) +
+				((v->len + 15) & ~15U);
 			v->flen = inner_frame(v->frame, v->len);
 			for (int op = 0; op < N_OPS; op++) {
 				v->ns[op] = calloc(opt.samples, sizeof(uint32_t));

@@ -23,7 +23,8 @@
 #define BPFTUN_MSG_COOKIE	  3
 #define BPFTUN_MSG_DATA		  4
 
-/* Transport data header; it is also the AEAD's associated data. */
+/* Transport data header: WireGuard's. It is also the AES suite's associated
+ * data; the WireGuard suite authenticates none and keeps reserved[] zero. */
 struct bpftun_hdr {
 	__u8 type;
 	__u8 reserved[3];
@@ -50,7 +51,8 @@ _Static_assert(sizeof(struct bpftun_hdr) == BPFTUN_HDR_LEN, "wire header is 16 b
 
 /* ------------------------------------------------------------------- the AEAD */
 
-/* AES-256 in counter mode built from ecb(aes), Poly1305 as in RFC 8439 2.8.
+/* The AES suite: AES-256 in counter mode built from ecb(aes), Poly1305 as in
+ * RFC 8439 2.8 (the WireGuard suite's ChaCha20-Poly1305: lib/wg_data.h).
  * Keystream block i = AES_K(salt[4] || le64(counter) || be32(i)).
  * Blocks 0-1: Poly1305 one-time key. Blocks 2..: payload keystream. */
 #define BPFTUN_KEY_LEN	      32
@@ -133,6 +135,12 @@ struct bpftun_sa_req {
  * unused); without it the AES suite on bpf_crypto. */
 #define BPFTUN_SA_F_WIREGUARD (1U << 0)
 
+/* The suite an installed SA belongs to, as the datapath records it in the
+ * SA's map value (tx_sas, rx_sas) and tc_seal / tc_open / tc_keepalive
+ * dispatch on it. */
+#define BPFTUN_SUITE_AES       0 /* AES-CTR (bpf_crypto ecb) + Poly1305, header as AD */
+#define BPFTUN_SUITE_WIREGUARD 1 /* WireGuard's ChaCha20-Poly1305 in BPF, no AD */
+
 /* Passed as ctx_in to sa_ctl_keyring: the same request, plus the serial of
  * the identity key in the kernel keyring and the time now (CLOCK_REALTIME
  * seconds: the keyring's expiry clock, which BPF cannot read). The program
@@ -199,8 +207,12 @@ struct bpftun_tx_sa_view {
 	__u32 remote_index;
 	__u32 salt;
 	__u32 present;
-	__u32 pad;
+	__u32 suite;	     /* BPFTUN_SUITE_* */
 	__u64 counter_start; /* the slot's counter when this key was installed */
+	/* The WireGuard suite's ChaCha20-Poly1305 key (zero for the AES suite,
+	 * whose key is inside the kernel's cipher context). Whoever reads the
+	 * value reads the key: zero the copy (bpf/datapath.c dp_tx_sa does). */
+	__u8 wg_key[32];
 };
 
 /* Userspace view of the head of an `rx_sas` value (its replay window

@@ -7,7 +7,8 @@
  *   lib/seal.h    seal(), step by step
  *   lib/open.h    open(), step by step
  *   lib/sa.h      SA install, clear and activate
- *   lib/aead.h, poly1305.h, replay.h  the AEAD and the replay window
+ *   lib/aead.h, poly1305.h, replay.h  the AES suite's AEAD and the replay window
+ *   lib/wg_data.h, wg_aead.h, chacha20.h  the WireGuard suite's data messages
  *
  *   tc_seal       TC ingress of the hidden peer of the tunnel veth pair: inner
  *                 packets arrive MTU-sized with complete checksums
@@ -100,24 +101,30 @@ int tc_keepalive(struct __sk_buff *skb)
 	struct bpf_crypto_ctx *ctx;
 	struct tx_sa *tx;
 	struct peer *p;
-	__u32 pid, key = 2;
+	__u32 pid, key = 2, suite = 0;
 	__u64 counter, t0, t1;
 
 	if (bpf_skb_load_bytes(skb, BPFTUN_ETH_LEN, &pid, sizeof(pid)))
 		return TC_ACT_SHOT;
 	p = bpf_map_lookup_elem(&peers, &pid);
-	if (!p || tx_take(p, pid, &tx, &ctx, &counter))
+	if (!p || tx_take(p, pid, &tx, &ctx, &suite, &counter))
 		return TC_ACT_SHOT;
 	s = bpf_map_lookup_elem(&scratch, &key);
 	if (!s)
 		return TC_ACT_SHOT;
 	hdr_fill(s, tx, counter);
-	if (aead_keystream(ctx, s, tx->salt, counter, BPFTUN_POLYKEY_BLOCKS))
-		return TC_ACT_SHOT;
-	aead_zero_tail(s, 0);
-	aead_tag(s, 0, &t0, &t1);
-	*(__u64 *)(s->buf + BPFTUN_HDR_LEN) = t0;
-	*(__u64 *)(s->buf + BPFTUN_HDR_LEN + 8) = t1;
+	if (suite == BPFTUN_SUITE_WIREGUARD) {
+		/* WireGuard's keepalive: an empty plaintext, so header || tag */
+		if (wg_seal(s, tx->wg_key, counter, 0, 0))
+			return TC_ACT_SHOT;
+	} else {
+		if (aead_keystream(ctx, s, tx->salt, counter, BPFTUN_POLYKEY_BLOCKS))
+			return TC_ACT_SHOT;
+		aead_zero_tail(s, 0);
+		aead_tag(s, 0, &t0, &t1);
+		*(__u64 *)(s->buf + BPFTUN_HDR_LEN) = t0;
+		*(__u64 *)(s->buf + BPFTUN_HDR_LEN + 8) = t1;
+	}
 	if (bpf_skb_change_tail(skb, BPFTUN_ETH_LEN + BPFTUN_HDR_LEN + BPFTUN_TAG_LEN, 0) ||
 	    bpf_skb_store_bytes(skb, BPFTUN_ETH_LEN, s->buf, BPFTUN_HDR_LEN + BPFTUN_TAG_LEN, 0))
 		return TC_ACT_SHOT;

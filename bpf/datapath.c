@@ -720,6 +720,8 @@ int dp_tx_sa(struct datapath *dp, uint32_t peer_id, uint32_t slot, struct bpftun
 	out->counter = v.counter - v.counter_start; /* messages under this key */
 	out->expire_ns = v.expire_ns;
 	out->remote_index = v.remote_index;
+	out->suite = v.suite;
+	sodium_memzero(&v, sizeof(v)); /* a WireGuard SA's key came with it */
 	return 0;
 }
 
@@ -737,13 +739,15 @@ int dp_rx_sa_used(struct datapath *dp, uint32_t index)
 		struct bpftun_rx_sa_view head;
 		uint8_t rest[4096];
 	} v;
-	int fd = dp_map_fd(dp, "rx_sas");
+	int fd = dp_map_fd(dp, "rx_sas"), used;
 
 	if (bpf_map__value_size(bpf_object__find_map_by_name(dp->skel->obj, "rx_sas")) > sizeof(v))
 		return -E2BIG;
 	if (bpf_map_lookup_elem(fd, &index, &v))
 		return -errno;
-	return v.head.replay_next > 0;
+	used = v.head.replay_next > 0;
+	sodium_memzero(&v, sizeof(v)); /* a WireGuard SA's key came with it */
+	return used;
 }
 
 int dp_rx_index(struct datapath *dp, uint32_t peer_id, uint32_t slot, uint32_t *index)

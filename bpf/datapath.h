@@ -94,6 +94,7 @@ struct bpftun_tx_sa_info {
 	uint64_t counter;
 	uint64_t expire_ns;
 	uint32_t remote_index;
+	uint32_t suite; /* BPFTUN_SUITE_* */
 };
 int dp_tx_sa(struct datapath *dp, uint32_t peer_id, uint32_t slot, struct bpftun_tx_sa_info *out);
 

@@ -9,6 +9,9 @@
  * deleting the devices (or the namespace) removes everything.
  *
  * stdin: two lines of 72 hex digits: tx key(32) || salt(4), rx key || salt.
+ * --algo wireguard installs WireGuard-suite SAs (BPFTUN_SA_F_WIREGUARD; the
+ * salts are ignored) and records the tunnel device's MTU in iface, which
+ * bounds WireGuard's padding as `bpftun up` does.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -32,7 +35,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: dp_attach --tun DEV --hidden DEV --underlay DEV --port N --local ADDR\n"
 		"                 --remote ADDR --remote-mac MAC --tx-index N --rx-index N\n"
-		"                 --allowed PREFIX [--allowed PREFIX...] [--algo NAME]\n"
+		"                 --allowed PREFIX [--allowed PREFIX...] [--algo NAME|wireguard]\n"
 		"                 [--pin DIR] < keys\n"
 		"       dp_attach --show DIR\n");
 }
@@ -50,6 +53,22 @@ static int read_mac(const char *dev, uint8_t mac[6])
 		err = -errno;
 	else
 		memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
+	close(fd);
+	return err;
+}
+
+static int read_mtu(const char *dev, uint32_t *mtu)
+{
+	struct ifreq ifr = {0};
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", dev);
+	if (ioctl(fd, SIOCGIFMTU, &ifr))
+		err = -errno;
+	else
+		*mtu = (uint32_t)ifr.ifr_mtu;
 	close(fd);
 	return err;
 }
@@ -252,7 +271,18 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
-	snprintf(req.algo, sizeof(req.algo), "%s", algo);
+	if (!strcmp(algo, "wireguard")) {
+		struct bpftun_iface ifc;
+
+		req.flags = BPFTUN_SA_F_WIREGUARD;
+		err = dp_get_iface(dp, &ifc) ?: read_mtu(tun, &ifc.mtu) ?: dp_set_iface(dp, &ifc);
+		if (err) {
+			fprintf(stderr, "dp_attach: iface mtu: %s\n", strerror(-err));
+			goto out;
+		}
+	} else {
+		snprintf(req.algo, sizeof(req.algo), "%s", algo);
+	}
 	req.op = BPFTUN_OP_INSTALL_TX;
 	req.slot = 1;
 	req.index = tx_index;

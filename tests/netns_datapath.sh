@@ -6,10 +6,15 @@
 # purpose: docs/kernel.md shows that sealing before checksums are complete only
 # breaks TCP once checksums fall back to software.
 #
-# usage: netns_datapath.sh PATH/TO/dp_attach
+# ALGO (default ecb(aes)) is dp_attach's --algo: "wireguard" runs the same
+# checks with SAs of the WireGuard suite (ChaCha20-Poly1305 in BPF, padded
+# plaintext, no flow mark).
+#
+# usage: netns_datapath.sh PATH/TO/dp_attach [ALGO]
 set -u
 
-DP_ATTACH=${1:?usage: netns_datapath.sh PATH/TO/dp_attach}
+DP_ATTACH=${1:?usage: netns_datapath.sh PATH/TO/dp_attach [ALGO]}
+ALGO=${2:-ecb(aes)}
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../scripts/lib/topo.sh
 . "$HERE/../scripts/lib/topo.sh"
@@ -75,9 +80,36 @@ no_marker() {
 	! grep -aq "BPFTUN" "$TMP/cap.pcap"          # but never in clear on the wire
 }
 
+# wg_format: every data message in the last capture is WireGuard's: the first
+# word 04 00 00 00 (no flow mark), the plaintext padded to 16 or cut at the
+# 1420-byte MTU (UDP payload - 32 header and tag bytes).
+wg_format() {
+	python3 - "$TMP/cap.pcap" <<'PY'
+import struct, sys
+d = open(sys.argv[1], "rb").read()
+assert struct.unpack("<I", d[:4])[0] == 0xa1b2c3d4 and struct.unpack("<I", d[20:24])[0] == 1
+off, n, bad = 24, 0, 0
+while off + 16 <= len(d):
+    incl = struct.unpack("<I", d[off + 8:off + 12])[0]
+    f = d[off + 16:off + 16 + incl]
+    off += 16 + incl
+    et = f[12:14]
+    l4 = 14 + (f[14] & 15) * 4 if et == b"\x08\x00" else 14 + 40
+    p = f[l4 + 8:]
+    if len(p) < 32 or p[0] != 4:
+        continue
+    n += 1
+    plen = len(p) - 32
+    if p[1:4] != b"\0\0\0" or not (plen % 16 == 0 or plen == 1420):
+        bad += 1
+print("%d data messages, %d not in WireGuard's format" % (n, bad))
+sys.exit(0 if n > 10 and bad == 0 else 1)
+PY
+}
+
 for outer in 4 6; do
-	echo "== outer IPv$outer, underlay tx checksum offload off"
-	if ! topo_setup $outer; then
+	echo "== outer IPv$outer, underlay tx checksum offload off, $ALGO"
+	if ! topo_setup $outer "$ALGO"; then
 		check "outer v$outer: set up namespaces and attach the datapath" false
 		continue
 	fi
@@ -90,6 +122,9 @@ for outer in 4 6; do
 	check "outer v$outer: 8 MB TCP over inner IPv6 (B to A), sha256 matches" \
 		tcp_copy "$B" "$A" "[fd09::1]" 8000000
 	check "outer v$outer: no plaintext marker in a capture of the underlay" no_marker
+	if [ "$ALGO" = wireguard ]; then
+		check "outer v$outer: captured data messages: type word 4, padded to 16 (or the MTU)" wg_format
+	fi
 	for side in a b; do
 		for reason in bad_tag replay malformed crypto_error internal; do
 			v=$(topo_counter $side "peer0 $reason")

@@ -9,7 +9,9 @@
 #     and ESP-protected pings pass between two namespaces;
 #   - ESP software RSS: xdp_steer's found path (tests/vm_esp_steer.sh: found,
 #     steered to the expected CPU, released; unknown SPIs pass untouched);
-#   - kernel WireGuard: the module loads and a wireguard link can be created;
+#   - kernel WireGuard: the module loads and a wireguard link can be created,
+#     and it interoperates with the datapath's WireGuard suite
+#     (tests/wg_dp_interop.sh kernel: handshake, pings, TCP, keepalives);
 #   - `bpftun up`'s kernel check loads a named cipher's module (aes_ti).
 # Each result is a PASS or FAIL line naming what was checked; something the
 # kernel lacks is a FAIL that names it, never a skip.
@@ -160,5 +162,17 @@ wireguard() {
 }
 ip netns add "$X" 2>/dev/null
 check "kernel WireGuard: modprobe wireguard, ip link add wg0 type wireguard (in a netns)" wireguard
+
+# the datapath's WireGuard suite against the kernel module (own namespaces,
+# PASS/FAIL lines of its own; about 160 s under TCG)
+echo "--- the datapath's WireGuard suite against kernel WireGuard (tests/wg_dp_interop.sh kernel)"
+if bash "$HERE/wg_dp_interop.sh" "$BUILD/tests/dp_attach" "$BUILD/tests/wg_dp_handshake" kernel 2>&1 |
+	sed 's/^/    /'; [ "${PIPESTATUS[0]}" -eq 0 ]; then
+	echo "PASS: kernel WireGuard <-> tc_seal/tc_open WireGuard suite: pings, TCP sha256, keepalives, bad_tag, replay"
+	pass=$((pass + 1))
+else
+	echo "FAIL: kernel WireGuard <-> the datapath's WireGuard suite (tests/wg_dp_interop.sh, lines above)"
+	fail=$((fail + 1))
+fi
 
 check_summary

@@ -100,28 +100,10 @@ static __always_inline void aead_tag(struct bpftun_scratch *s, __u32 len, __u64 
 {
 	struct poly1305 p;
 	__u64 *k = (__u64 *)s->ks;
-	__u32 nb = 1 + round16(len) / BPFTUN_BLOCK;
-	int i;
 
 	poly1305_init(&p, k[0], k[1], k[2], k[3]);
-	/* four blocks a step: fewer iterator calls */
-	bpf_for(i, 0, nb / 4)
-	{
-		__u64 *m = (__u64 *)(s->buf + (i & 31) * 64);
-
-		poly1305_block(&p, m[0], m[1], 1ULL << 24);
-		poly1305_block(&p, m[2], m[3], 1ULL << 24);
-		poly1305_block(&p, m[4], m[5], 1ULL << 24);
-		poly1305_block(&p, m[6], m[7], 1ULL << 24);
-	}
-	bpf_for(i, nb & ~3U, nb)
-	{
-		__u64 *m = (__u64 *)(s->buf + (i & 127) * 16);
-
-		poly1305_block(&p, m[0], m[1], 1ULL << 24);
-	}
-	poly1305_block(&p, BPFTUN_HDR_LEN, len, 1ULL << 24);
-	poly1305_finish(&p, t0, t1);
+	poly1305_aead_finish(&p, s->buf, 1 + round16(len) / BPFTUN_BLOCK, BPFTUN_HDR_LEN, len, t0,
+			     t1);
 }
 
 #endif /* BPFTUN_AEAD_H */

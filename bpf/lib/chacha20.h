@@ -62,7 +62,12 @@ static __always_inline void chacha20_xor_block(const __u32 *k, __u32 ctr, __u32 
 	__u32 x12 = ctr, x13 = n0, x14 = n1, x15 = n2;
 	int i;
 
+#ifdef CHACHA20_UNROLL
+	/* bench/bench_chacha_unroll.c's comparison build only */
+#pragma clang loop unroll(full)
+#else
 #pragma clang loop unroll(disable)
+#endif
 	for (i = 0; i < CHACHA20_DOUBLE_ROUNDS; i++) {
 		/* column round */
 		CHACHA20_QR(x0, x4, x8, x12);

@@ -31,8 +31,9 @@ struct tx_sa {
 	__u32 remote_index;
 	__u32 salt;
 	__u32 present;
-	__u32 pad;
+	__u32 suite;	     /* BPFTUN_SUITE_*: what tc_seal and tc_keepalive run */
 	__u64 counter_start; /* counter when the key was installed (userspace) */
+	__u64 wg_key[4];     /* the WireGuard suite's key; zero otherwise */
 };
 _Static_assert(sizeof(struct tx_sa) == sizeof(struct bpftun_tx_sa_view), "tx_sa view");
 _Static_assert(__builtin_offsetof(struct tx_sa, present) ==
@@ -41,9 +42,17 @@ _Static_assert(__builtin_offsetof(struct tx_sa, present) ==
 _Static_assert(__builtin_offsetof(struct tx_sa, counter_start) ==
 		   __builtin_offsetof(struct bpftun_tx_sa_view, counter_start),
 	       "tx_sa view");
+_Static_assert(__builtin_offsetof(struct tx_sa, suite) ==
+		   __builtin_offsetof(struct bpftun_tx_sa_view, suite),
+	       "tx_sa view");
+_Static_assert(__builtin_offsetof(struct tx_sa, wg_key) ==
+		   __builtin_offsetof(struct bpftun_tx_sa_view, wg_key),
+	       "tx_sa view");
 
 /* The peer's own reference to an rx context; the hot path finds the same
- * context through rx_sas by receiver index (bpf_crypto_ctx_acquire). */
+ * context through rx_sas by receiver index (bpf_crypto_ctx_acquire). A
+ * WireGuard-suite rx SA has no context: ctx stays NULL, index and present
+ * say where its rx_sas entry is. */
 struct rx_ref {
 	struct bpf_crypto_ctx __kptr_bt *ctx;
 	__u32 index;
@@ -71,6 +80,10 @@ struct rx_sa {
 	__u32 salt;
 	__u32 slot;
 	struct bpftun_replay replay;
+	/* after the replay window, so that bpftun_rx_sa_view (the head) stays */
+	__u32 suite; /* BPFTUN_SUITE_*: what tc_open runs */
+	__u32 pad;
+	__u64 wg_key[4]; /* the WireGuard suite's key; zero otherwise */
 };
 
 _Static_assert(__builtin_offsetof(struct rx_sa, replay) ==

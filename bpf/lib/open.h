@@ -15,6 +15,7 @@
 #include "maps.h"
 #include "packet.h"
 #include "local.h"
+#include "wg_data.h"
 
 enum { OPEN_PASS = -1 };
 
@@ -164,9 +165,13 @@ static __always_inline int open_load(struct __sk_buff *skb, struct bpftun_scratc
  * once, here, before the crypto: the entry can be deleted and its memory
  * reused for another SA (another peer) while this packet is being opened.
  * The packet is attributed to, and its inner source checked against, the
- * peer read here (*sa_peer, also *peer_id from here on). */
+ * peer read here (*sa_peer, also *peer_id from here on). (The WireGuard
+ * suite's key is copied once too, in wg_open.) A WireGuard-suite message
+ * whose three reserved bytes are not zero is not a data message to
+ * WireGuard, which drops it: dropped here as malformed. */
 static __always_inline int open_find_sa(struct bpftun_scratch *s, struct rx_sa **sap,
-					__u64 *counter, __u32 *sa_peer, __u32 *salt, __u32 *peer_id)
+					__u64 *counter, __u32 *sa_peer, __u32 *salt, __u32 *suite,
+					__u32 *peer_id)
 {
 	struct bpftun_hdr *h = (struct bpftun_hdr *)s->buf;
 	struct rx_sa *sa;
@@ -179,7 +184,10 @@ static __always_inline int open_find_sa(struct bpftun_scratch *s, struct rx_sa *
 		return BPFTUN_DROP_NO_SA;
 	*sa_peer = sa->peer_id;
 	*salt = sa->salt;
+	*suite = sa->suite;
 	*peer_id = *sa_peer;
+	if (*suite == BPFTUN_SUITE_WIREGUARD && (h->reserved[0] | h->reserved[1] | h->reserved[2]))
+		return BPFTUN_DROP_MALFORMED;
 	if (sa->expire_ns && bpf_ktime_get_ns() >= sa->expire_ns)
 		return BPFTUN_DROP_KEY_EXPIRED;
 	*sap = sa;
@@ -187,12 +195,18 @@ static __always_inline int open_find_sa(struct bpftun_scratch *s, struct rx_sa *
 }
 
 /* Step 5: keystream, Poly1305 and the tag compare. On a failure the
- * keystream of nblk blocks is wiped. */
+ * keystream of nblk blocks is wiped. The WireGuard suite checks the tag
+ * and, only if it matches, decrypts here (wg_open). */
 static __always_inline int open_verify(struct rx_sa *sa, struct bpftun_scratch *s, __u32 salt,
-				       __u64 counter, __u32 len, __u32 nblk, __u64 r0, __u64 r1)
+				       __u32 suite, __u64 counter, __u32 len, __u32 nblk, __u64 r0,
+				       __u64 r1)
 {
 	__u64 t0, t1;
 
+	if (suite == BPFTUN_SUITE_WIREGUARD)
+		return wg_open(s, sa->wg_key, counter, len, r0, r1);
+	if (suite != BPFTUN_SUITE_AES)
+		return BPFTUN_DROP_NO_SA;
 	{
 		struct bpf_crypto_ctx *ctx = sa->ctx;
 
@@ -248,16 +262,18 @@ static __always_inline void open_roam(__u32 sa_peer, __u64 *src, __u16 sport, __
 	}
 }
 
-/* Step 9: decrypt, remove outer IP + UDP + header and the tag, and store the
- * plaintext after the MAC header. As in seal, a change of family goes
- * through bpf_skb_change_proto so the size checks use the right family. The
- * barrier is left on *lenp, for the steps after this one. */
+/* Step 9: decrypt (the AES suite; the WireGuard suite has decrypted in step
+ * 5 and cut the padding in step 8), remove outer IP + UDP + header and the
+ * tag, and store the plaintext after the MAC header. As in seal, a change
+ * of family goes through bpf_skb_change_proto so the size checks use the
+ * right family. The barrier is left on *lenp, for the steps after this one. */
 static __always_inline int open_decap(struct __sk_buff *skb, struct bpftun_scratch *s, __u32 l4off,
-				      __u16 oproto, __u32 *lenp)
+				      __u16 oproto, __u32 suite, __u32 *lenp)
 {
 	__u32 len = *lenp;
 
-	aead_xor(s, len);
+	if (suite == BPFTUN_SUITE_AES)
+		aead_xor(s, len);
 	{
 		__u8 ver = s->buf[BPFTUN_HDR_LEN] >> 4;
 		__u16 iproto = bpf_htons(ver == 6 ? ETH_P_IPV6 : ETH_P_IP);
@@ -328,7 +344,7 @@ static __always_inline int open(struct __sk_buff *skb, __u32 *peer_id, __u32 *in
 	struct ethhdr eth;
 	__u64 dst[2] = {}; /* outer destination address, for addressed_to_us() */
 	__u32 tos = 0;	   /* IPv4 TOS, or IPv6 traffic class and flow label */
-	__u32 one = 1, l4off, ulen, len, sa_peer, salt, nblk;
+	__u32 one = 1, l4off, ulen, len, sa_peer, salt, suite, nblk;
 	__u64 counter, r0, r1;
 	__u64 src[2] = {}; /* outer source address, for roaming */
 	__u16 dport, sport;
@@ -353,11 +369,11 @@ static __always_inline int open(struct __sk_buff *skb, __u32 *peer_id, __u32 *in
 	rc = open_load(skb, s, l4off, &len, &r0, &r1); /* 3 */
 	if (rc)
 		return rc;
-	rc = open_find_sa(s, &sa, &counter, &sa_peer, &salt, peer_id); /* 4 */
+	rc = open_find_sa(s, &sa, &counter, &sa_peer, &salt, &suite, peer_id); /* 4 */
 	if (rc)
 		return rc;
 	nblk = BPFTUN_POLYKEY_BLOCKS + round16(len) / 16;
-	rc = open_verify(sa, s, salt, counter, len, nblk, r0, r1); /* 5 */
+	rc = open_verify(sa, s, salt, suite, counter, len, nblk, r0, r1); /* 5 */
 	if (rc)
 		return rc;
 	rc = open_replay(sa, counter); /* 6 */
@@ -365,10 +381,16 @@ static __always_inline int open(struct __sk_buff *skb, __u32 *peer_id, __u32 *in
 		return rc;
 	open_roam(sa_peer, src, sport, v6); /* 7 */
 
-	/* 8: a keepalive: authentic, consumed */
+	/* 8: a keepalive: authentic, consumed. The WireGuard suite's inner
+	 * length is the inner IP header's: the padding goes. */
 	if (len == 0)
 		return 0;
-	rc = open_decap(skb, s, l4off, eth.h_proto, &len); /* 9 */
+	if (suite == BPFTUN_SUITE_WIREGUARD) {
+		rc = wg_inner_len(s, &len);
+		if (rc)
+			return rc;
+	}
+	rc = open_decap(skb, s, l4off, eth.h_proto, suite, &len); /* 9 */
 	if (rc)
 		return rc;
 	rc = open_check_inner(skb, len, sa_peer, &in); /* 10 */

@@ -149,4 +149,43 @@ static __always_inline void poly1305_finish(struct poly1305 *p, __u64 *t0, __u64
 	*t1 = hi + p->pad1 + c;
 }
 
+#ifdef bpf_for
+/*
+ * The end of RFC 8439 2.8's MAC, shared by both AEADs of the datapath: after
+ * poly1305_init and any AAD block, nb whole 16-byte blocks of m (the caller
+ * zero-pads the last one: pad16), then le64(aad_len) || le64(ct_len), and
+ * the tag. m is map-value memory with at least 2048 + 16 bytes readable from
+ * it (offsets are masked to stay inside), nb <= 128.
+ *   aead.h (AES suite): m = header || ciphertext, the header being the
+ *     16-byte AAD block, aad_len 16;
+ *   wg_aead.h (WireGuard): m = ciphertext, aad_len 0 (or an AAD block fed
+ *     before, for RFC 8439's own vectors).
+ * Needs bpf_for (common.h): BPF only.
+ */
+static __always_inline void poly1305_aead_finish(struct poly1305 *p, const __u8 *m, __u32 nb,
+						 __u64 aad_len, __u64 ct_len, __u64 *t0, __u64 *t1)
+{
+	int i;
+
+	/* four blocks a step: fewer iterator calls */
+	bpf_for(i, 0, nb / 4)
+	{
+		const __u64 *w = (const __u64 *)(m + (i & 31) * 64);
+
+		poly1305_block(p, w[0], w[1], 1ULL << 24);
+		poly1305_block(p, w[2], w[3], 1ULL << 24);
+		poly1305_block(p, w[4], w[5], 1ULL << 24);
+		poly1305_block(p, w[6], w[7], 1ULL << 24);
+	}
+	bpf_for(i, nb & ~3U, nb)
+	{
+		const __u64 *w = (const __u64 *)(m + (i & 127) * 16);
+
+		poly1305_block(p, w[0], w[1], 1ULL << 24);
+	}
+	poly1305_block(p, aad_len, ct_len, 1ULL << 24);
+	poly1305_finish(p, t0, t1);
+}
+#endif
+
 #endif /* BPFTUN_POLY1305_H */

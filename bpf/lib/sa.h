@@ -52,18 +52,54 @@ static __always_inline __u32 slot_key(__u32 peer_id, __u32 slot)
 	return peer_id * BPFTUN_SLOTS + slot;
 }
 
-/* Drop the rx SA of a peer slot: both references. */
+/* The WireGuard suite's key of an SA: the request's key (in params->key,
+ * see sa_ctl) copied map value to map value, one word at a time through a
+ * register, never onto the stack; or zeroed. */
+static __always_inline void wg_key_set(__u64 *dst, struct bpf_crypto_params *params)
+{
+#pragma unroll
+	for (int i = 0; i < 4; i++)
+		*(volatile __u64 *)&dst[i] = *(volatile __u64 *)(params->key + i * 8);
+}
+
+/* A WireGuard key without a zero 64-bit word (see wg_key_load). */
+static __always_inline int wg_key_ok(struct bpf_crypto_params *params)
+{
+	int ok = 1;
+
+#pragma unroll
+	for (int i = 0; i < 4; i++)
+		ok &= *(volatile __u64 *)(params->key + i * 8) != 0;
+	return ok;
+}
+
+static __always_inline void wg_key_zero(__u64 *dst)
+{
+#pragma unroll
+	for (int i = 0; i < 4; i++)
+		*(volatile __u64 *)&dst[i] = 0;
+}
+
+/* Drop the rx SA of a peer slot: both references. A WireGuard key is zeroed
+ * in the entry before it goes (a deleted element's memory is not cleared). */
 static __always_inline int rx_clear(__u32 peer_id, __u32 slot)
 {
 	__u32 key = slot_key(peer_id, slot), idx;
 	struct rx_ref *ref = bpf_map_lookup_elem(&rx_refs, &key);
+	struct rx_sa *sa;
 
 	if (!ref)
 		return -ENOENT;
 	release(bpf_kptr_xchg(&ref->ctx, NULL));
 	idx = ref->index;
-	if (ref->present)
+	if (ref->present) {
+		sa = bpf_map_lookup_elem(&rx_sas, &idx);
+		if (sa) {
+			wg_key_zero(sa->wg_key);
+			sa->suite = BPFTUN_SUITE_AES;
+		}
 		bpf_map_delete_elem(&rx_sas, &idx); /* frees its own kptr */
+	}
 	ref->present = 0;
 	ref->index = 0;
 	return 0;
@@ -78,6 +114,8 @@ static __always_inline int tx_clear(__u32 peer_id, __u32 slot)
 		return -ENOENT;
 	release(bpf_kptr_xchg(&tx->ctx, NULL));
 	tx->present = 0;
+	wg_key_zero(tx->wg_key);
+	tx->suite = BPFTUN_SUITE_AES;
 	return 0;
 }
 
@@ -93,11 +131,18 @@ static __always_inline int install_tx(struct bpftun_sa_req *req, struct bpf_cryp
 	if (!tx)
 		return -ENOENT;
 	/* Refuse to rewrite the slot packets are being sealed with. */
-	if (req->slot == p->tx_active && tx->ctx)
+	if (req->slot == p->tx_active && tx->present)
 		return -EBUSY;
-	ctx = sa_create(req, params, &err);
-	if (!ctx)
-		return err ?: -ENOMEM;
+	if (req->flags & BPFTUN_SA_F_WIREGUARD) {
+		ctx = NULL;
+	} else {
+		ctx = sa_create(req, params, &err);
+		if (!ctx)
+			return err ?: -ENOMEM;
+	}
+	/* Not present while it changes: tc_seal never takes a half-written
+	 * slot of the other suite. */
+	tx->present = 0;
 	release(bpf_kptr_xchg(&tx->ctx, NULL));
 	/* The counter is not reset: a tc_seal that read the old context just
 	 * before this install (a softirq preempted on PREEMPT_RT, or simply
@@ -116,9 +161,49 @@ static __always_inline int install_tx(struct bpftun_sa_req *req, struct bpf_cryp
 	}
 	tx->expire_ns = req->expire_ns;
 	tx->remote_index = req->index;
+	if (req->flags & BPFTUN_SA_F_WIREGUARD) {
+		tx->salt = 0;
+		wg_key_set(tx->wg_key, params);
+		tx->suite = BPFTUN_SUITE_WIREGUARD;
+		tx->present = 1;
+		return 0;
+	}
+	wg_key_zero(tx->wg_key);
+	tx->suite = BPFTUN_SUITE_AES;
 	__builtin_memcpy(&tx->salt, req->salt, 4);
-	tx->present = 1;
 	release(bpf_kptr_xchg(&tx->ctx, ctx));
+	tx->present = 1;
+	return 0;
+}
+
+/* install_rx for the WireGuard suite: the key in the rx_sas entry, no
+ * context; the peer's rx_ref only records the index. */
+static __always_inline int install_rx_wg(struct bpftun_sa_req *req,
+					 struct bpf_crypto_params *params, __u32 idx, __u32 key)
+{
+	struct rx_sa_bytes *init;
+	struct rx_ref *ref;
+	struct rx_sa *sa;
+	__u32 zero = 0;
+	int err;
+
+	init = bpf_map_lookup_elem(&rx_sa_zero, &zero);
+	err = init ? bpf_map_update_elem(&rx_sas, &idx, init, BPF_NOEXIST) : -ENOENT;
+	sa = err ? NULL : bpf_map_lookup_elem(&rx_sas, &idx);
+	if (!sa)
+		return err ?: -ENOENT;
+	sa->peer_id = req->peer_id;
+	sa->expire_ns = req->expire_ns;
+	sa->slot = req->slot;
+	sa->suite = BPFTUN_SUITE_WIREGUARD;
+	wg_key_set(sa->wg_key, params);
+
+	rx_clear(req->peer_id, req->slot); /* whatever this slot held before */
+	ref = bpf_map_lookup_elem(&rx_refs, &key);
+	if (!ref)
+		return -ENOENT;
+	ref->index = idx;
+	ref->present = 1;
 	return 0;
 }
 
@@ -136,6 +221,8 @@ static __always_inline int install_rx(struct bpftun_sa_req *req, struct bpf_cryp
 	if (bpf_map_lookup_elem(&rx_sas, &idx))
 		return -EEXIST; /* receiver indices are unique per tunnel */
 
+	if (req->flags & BPFTUN_SA_F_WIREGUARD)
+		return install_rx_wg(req, params, idx, key);
 	ctx = sa_create(req, params, &err);
 	if (!ctx)
 		return err ?: -ENOMEM;
@@ -179,7 +266,7 @@ static __always_inline int activate_tx(struct bpftun_sa_req *req, struct peer *p
 
 	if (!tx)
 		return -ENOENT;
-	if (!tx->ctx)
+	if (!tx->present)
 		return -ENOENT;
 	p->tx_active = req->slot;
 	return 0;
@@ -197,6 +284,12 @@ static __always_inline int sa_run(struct bpftun_sa_req *req, struct bpf_crypto_p
 		return -ENOENT;
 	if (req->slot >= BPFTUN_SLOTS)
 		return -EINVAL;
+	if (req->flags & ~BPFTUN_SA_F_WIREGUARD)
+		return -EINVAL; /* a flag this datapath does not know */
+	if ((req->flags & BPFTUN_SA_F_WIREGUARD) &&
+	    (req->op == BPFTUN_OP_INSTALL_TX || req->op == BPFTUN_OP_INSTALL_RX) &&
+	    !wg_key_ok(params))
+		return -EINVAL; /* the datapath reads a zero word as "no key" (wg_data.h) */
 	switch (req->op) {
 	case BPFTUN_OP_INSTALL_TX:
 		err = install_tx(req, params, p);

@@ -14,6 +14,7 @@
 #include "maps.h"
 #include "packet.h"
 #include "flow_mark.h"
+#include "wg_data.h"
 
 static __always_inline int tx_counter_ok(struct tx_sa *tx, __u64 counter)
 {
@@ -22,15 +23,17 @@ static __always_inline int tx_counter_ok(struct tx_sa *tx, __u64 counter)
 	return counter < limit && counter < BPFTUN_REJECT_AFTER_MESSAGES;
 }
 
-/* The active tx SA of peer pid and a fresh counter from it, or a drop
- * reason. tc_seal and tc_keepalive both take their counters here: one
- * counter per SA, so no nonce is ever used twice. */
+/* The active tx SA of peer pid, its suite and a fresh counter from it, or a
+ * drop reason. tc_seal and tc_keepalive both take their counters here: one
+ * counter per SA, so no nonce is ever used twice. The suite and (AES) the
+ * context are read once, here; a WireGuard SA has no context (*ctxp NULL). */
 static __always_inline int tx_take(struct peer *p, __u32 pid, struct tx_sa **txp,
-				   struct bpf_crypto_ctx **ctxp, __u64 *counter)
+				   struct bpf_crypto_ctx **ctxp, __u32 *suite, __u64 *counter)
 {
 	__u32 slot = p->tx_active;
 	struct bpf_crypto_ctx *ctx;
 	struct tx_sa *tx;
+	__u32 su;
 
 	if (slot >= BPFTUN_SLOTS)
 		return BPFTUN_DROP_NO_SA;
@@ -38,8 +41,11 @@ static __always_inline int tx_take(struct peer *p, __u32 pid, struct tx_sa **txp
 	tx = bpf_map_lookup_elem(&tx_sas, &slot);
 	if (!tx)
 		return BPFTUN_DROP_NO_SA;
+	if (!tx->present)
+		return BPFTUN_DROP_NO_SA;
+	su = tx->suite;
 	ctx = tx->ctx;
-	if (!ctx)
+	if (su == BPFTUN_SUITE_AES ? !ctx : su != BPFTUN_SUITE_WIREGUARD)
 		return BPFTUN_DROP_NO_SA;
 	if (tx->expire_ns && bpf_ktime_get_ns() >= tx->expire_ns)
 		return BPFTUN_DROP_KEY_EXPIRED;
@@ -53,10 +59,12 @@ static __always_inline int tx_take(struct peer *p, __u32 pid, struct tx_sa **txp
 		return BPFTUN_DROP_COUNTER_EXHAUSTED;
 	*txp = tx;
 	*ctxp = ctx;
+	*suite = su;
 	return 0;
 }
 
-/* The 16-byte data header (also the AEAD's associated data) into s->buf. */
+/* The 16-byte data header into s->buf (the AES suite's associated data;
+ * the WireGuard suite authenticates no header). Reserved bytes zero. */
 static __always_inline void hdr_fill(struct bpftun_scratch *s, struct tx_sa *tx, __u64 counter)
 {
 	struct bpftun_hdr *h = (struct bpftun_hdr *)s->buf;
@@ -75,8 +83,8 @@ struct seal_out {
 };
 
 /* Step 1: what must not be sealed, and a tunnel going down. *zero is 0 (the
- * key of iface). */
-static __always_inline int seal_admit(struct __sk_buff *skb, __u32 *zero)
+ * key of iface). *mtu: the tunnel device's MTU (WireGuard's padding bound). */
+static __always_inline int seal_admit(struct __sk_buff *skb, __u32 *zero, __u32 *mtu)
 {
 	struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
 	struct bpftun_iface *ifc;
@@ -91,6 +99,7 @@ static __always_inline int seal_admit(struct __sk_buff *skb, __u32 *zero)
 	ifc = bpf_map_lookup_elem(&iface, zero);
 	if (!ifc || ifc->disabled)
 		return BPFTUN_DROP_NO_SA;
+	*mtu = ifc->mtu;
 	return 0;
 }
 
@@ -125,13 +134,16 @@ static __always_inline int seal_find_peer(struct inner *in, struct seal_out *out
 
 /* Step 5, in scratch s: header, inner packet behind it, keystream, XOR, zero
  * tail, Poly1305, the tag right after the ciphertext and zeros after it. The
- * bounds check on *lenp is left on *lenp, for the steps after this one. */
+ * bounds check on *lenp is left on *lenp, for the steps after this one,
+ * which take *lenp as the ciphertext's length: the WireGuard suite pads, so
+ * there it becomes the padded length. */
 static __always_inline int seal_encrypt(struct __sk_buff *skb, struct bpftun_scratch *s,
-					struct tx_sa *tx, struct bpf_crypto_ctx *ctx, __u64 counter,
-					__u32 *lenp)
+					struct tx_sa *tx, struct bpf_crypto_ctx *ctx, __u32 suite,
+					__u64 counter, __u32 mtu, __u32 *lenp)
 {
 	__u64 t0, t1;
 	__u32 len;
+	int err;
 
 	hdr_fill(s, tx, counter);
 	/* Keep this check as its own 64-bit compare: clang folds it into
@@ -143,6 +155,17 @@ static __always_inline int seal_encrypt(struct __sk_buff *skb, struct bpftun_scr
 		return BPFTUN_DROP_MALFORMED;
 	if (bpf_skb_load_bytes(skb, BPFTUN_ETH_LEN, s->buf + BPFTUN_HDR_LEN, len))
 		return BPFTUN_DROP_MALFORMED;
+	if (suite == BPFTUN_SUITE_WIREGUARD) {
+		/* No flow mark: WireGuard's receivers take the first four bytes
+		 * as one little-endian type word and drop anything but 4. */
+		__u32 plen = wg_padded_len(len, mtu);
+
+		if (plen > BPFTUN_MAX_INNER)
+			return BPFTUN_DROP_TOO_BIG;
+		err = wg_seal(s, tx->wg_key, counter, len, plen);
+		*lenp = plen;
+		return err;
+	}
 	flow_mark_set(s->buf, len); /* steering hint, before the tag covers it */
 
 	if (aead_keystream(ctx, s, tx->salt, counter, BPFTUN_POLYKEY_BLOCKS + round16(len) / 16))
@@ -214,11 +237,11 @@ static __always_inline int seal(struct __sk_buff *skb, struct seal_out *out)
 	struct tx_sa *tx;
 	struct bpf_crypto_ctx *ctx;
 	__u8 smac[6], dmac[6];
-	__u32 zero = 0, *pid, len, ifindex, olen;
+	__u32 zero = 0, *pid, len, ifindex, olen, mtu = 0, suite = 0;
 	__u64 counter;
 	int err, v6;
 
-	err = seal_admit(skb, &zero); /* 1 */
+	err = seal_admit(skb, &zero, &mtu); /* 1 */
 	if (err)
 		return err;
 	err = seal_parse(skb, &in); /* 2 */
@@ -229,13 +252,13 @@ static __always_inline int seal(struct __sk_buff *skb, struct seal_out *out)
 	err = seal_find_peer(&in, out, &pid, &p); /* 3 */
 	if (err)
 		return err;
-	err = tx_take(p, *pid, &tx, &ctx, &counter); /* 4 */
+	err = tx_take(p, *pid, &tx, &ctx, &suite, &counter); /* 4 */
 	if (err)
 		return err;
 	s = bpf_map_lookup_elem(&scratch, &zero); /* 5 */
 	if (!s)
 		return BPFTUN_DROP_INTERNAL;
-	err = seal_encrypt(skb, s, tx, ctx, counter, &len);
+	err = seal_encrypt(skb, s, tx, ctx, suite, counter, mtu, &len);
 	if (err)
 		return err;
 	err = resolve_nexthop(&p->ep, smac, dmac, &ifindex); /* 6 */

@@ -54,46 +54,58 @@ struct wg_aead_key {
 };
 
 /* Poly1305 over b[0 .. len) || pad16 || le64(aad_len) || le64(len), preceded
- * by the (zero-padded) AAD block when aad_len > 0. Zeroes b[len .. len+16)
- * first (the pad16 bytes); the caller keeps whatever it needs from there. */
-static __always_inline void wg_aead_tag(const __u32 *k, __u32 n0, __u32 n1, __u32 n2, __u64 aad_lo,
-					__u64 aad_hi, __u32 aad_len, struct wg_aead_buf *s,
-					__u32 len, __u64 *t0, __u64 *t1)
+ * by the (zero-padded) AAD block when aad_len > 0, with the one-time key
+ * made in otk[0..8) (64 bytes of map value) and zeroed again after. Zeroes
+ * b[len .. len+16) first (the pad16 bytes); the caller keeps whatever it
+ * needs from there. b: map-value memory with 2048 + 64 bytes from b. */
+static __always_inline void wg_aead_tag_at(const __u32 *k, __u32 n0, __u32 n1, __u32 n2,
+					   __u64 aad_lo, __u64 aad_hi, __u32 aad_len, __u8 *b,
+					   __u64 *otk, __u32 len, __u64 *t0, __u64 *t1)
 {
-	__u64 *otk = s->otk;
 	struct poly1305 p;
-	__u32 nb = (len + 15) / 16;
-	__u8 *tail = s->b + (len & (WG_AEAD_BUF - 1));
-	int i;
+	__u8 *tail = b + (len & (WG_AEAD_BUF - 1));
 
 	*(__u64 *)(tail + 0) = 0;
 	*(__u64 *)(tail + 8) = 0;
 
-	__builtin_memset(otk, 0, sizeof(s->otk));
+	__builtin_memset(otk, 0, 64);
 	chacha20_xor_block(k, 0, n0, n1, n2, otk);
 	poly1305_init(&p, otk[0], otk[1], otk[2], otk[3]);
+	/* the one-time key is a secret: do not leave it in the map */
+	__builtin_memset(otk, 0, 64);
 	if (aad_len)
 		poly1305_block(&p, aad_lo, aad_hi, 1ULL << 24);
-	/* four blocks a step: fewer iterator calls */
-	bpf_for(i, 0, nb / 4)
-	{
-		__u64 *m = (__u64 *)(s->b + (i & 31) * 64);
+	poly1305_aead_finish(&p, b, (len + 15) / 16, aad_len, len, t0, t1);
+}
 
-		poly1305_block(&p, m[0], m[1], 1ULL << 24);
-		poly1305_block(&p, m[2], m[3], 1ULL << 24);
-		poly1305_block(&p, m[4], m[5], 1ULL << 24);
-		poly1305_block(&p, m[6], m[7], 1ULL << 24);
-	}
-	bpf_for(i, nb & ~3U, nb)
-	{
-		__u64 *m = (__u64 *)(s->b + (i & 127) * 16);
+static __always_inline void wg_aead_tag(const __u32 *k, __u32 n0, __u32 n1, __u32 n2, __u64 aad_lo,
+					__u64 aad_hi, __u32 aad_len, struct wg_aead_buf *s,
+					__u32 len, __u64 *t0, __u64 *t1)
+{
+	wg_aead_tag_at(k, n0, n1, n2, aad_lo, aad_hi, aad_len, s->b, s->otk, len, t0, t1);
+}
 
-		poly1305_block(&p, m[0], m[1], 1ULL << 24);
-	}
-	poly1305_block(&p, aad_len, len, 1ULL << 24);
-	poly1305_finish(&p, t0, t1);
-	/* the one-time key is a secret: do not leave it in the map */
-	__builtin_memset(otk, 0, sizeof(s->otk));
+/* WireGuard's seal of b[0 .. len) in place (nonce 0^32 || le64(counter), no
+ * AAD), the tag in *t0, *t1; b and otk as for wg_aead_tag_at. The datapath
+ * (lib/wg_data.h) calls this on its own scratch layout. */
+static __always_inline void wg_aead_seal_at(const __u32 *k, __u64 counter, __u8 *b, __u64 *otk,
+					    __u32 len, __u64 *t0, __u64 *t1)
+{
+	chacha20_xor(k, 1, 0, (__u32)counter, (__u32)(counter >> 32), b, len);
+	wg_aead_tag_at(k, 0, (__u32)counter, (__u32)(counter >> 32), 0, 0, 0, b, otk, len, t0, t1);
+}
+
+/* WireGuard's tag over the ciphertext b[0 .. len): compare it with the
+ * received one before wg_aead_decrypt_at. */
+static __always_inline void wg_aead_verify_tag_at(const __u32 *k, __u64 counter, __u8 *b,
+						  __u64 *otk, __u32 len, __u64 *t0, __u64 *t1)
+{
+	wg_aead_tag_at(k, 0, (__u32)counter, (__u32)(counter >> 32), 0, 0, 0, b, otk, len, t0, t1);
+}
+
+static __always_inline void wg_aead_decrypt_at(const __u32 *k, __u64 counter, __u8 *b, __u32 len)
+{
+	chacha20_xor(k, 1, 0, (__u32)counter, (__u32)(counter >> 32), b, len);
 }
 
 /* Encrypt b[0 .. len) in place and write the tag to b[len .. len+16). */
