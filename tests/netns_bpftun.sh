@@ -454,6 +454,8 @@ check "down of a missing tunnel fails clearly" bash -c "
 echo "== bad configurations change nothing"
 ip netns add "$C"
 ip -n "$C" link set lo up
+# a reused namespace inode: files under it are a dead namespace's
+rm -f /run/bpftun/"$(ip netns exec "$C" stat -Lc %i /proc/self/ns/net)"-*
 # /run/bpftun is shared by every namespace on the machine: only C's files count.
 snapshot() {
 	ip netns exec "$C" sh -c 'ip -d -j link; ip -j addr; ip -j route; ip -j -6 route; tc -j qdisc'

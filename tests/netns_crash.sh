@@ -118,6 +118,9 @@ check "topology" topology
 check "configs" configs
 check "B's tunnel is up (it stays up)" inB "$BT" up "$TMP/b/bt0.conf"
 INO=$(inA stat -Lc %i /proc/self/ns/net)
+# A namespace inode is reused once its namespace is gone: a file under that
+# name is a dead namespace's (a key manager killed there), never A's tunnel.
+rm -f /run/bpftun/"$INO"-*
 BEFORE=$(snapshot)
 up_works() { # a normal up, and a ping through the tunnel
 	inA "$BT" up "$TMP/a/bt0.conf" >"$TMP/up2.out" 2>&1 || { cat "$TMP/up2.out"; return 1; }
