@@ -711,8 +711,9 @@ static void test_hs_suite(void)
 	err = err ?: hs_consume_response(dev, m2, sizeof(m2), &src, &res);
 	err = err ?: wg_derive_keys(&h2, &k);
 	check(!err && res.have_keys && res.keys.initiator && res.keys.remote_index == 0xabcdef01 &&
-		  res.keys.local_index == get_le32(m1 + 4) && !memcmp(res.keys.tx.key, k.recv, 32) &&
-		  !memcmp(res.keys.rx.key, k.send, 32) && sodium_is_zero(res.keys.tx.salt, 4),
+		  res.keys.local_index == get_le32(m1 + 4) &&
+		  !memcmp(res.keys.tx.key, k.recv, 32) && !memcmp(res.keys.rx.key, k.send, 32) &&
+		  sodium_is_zero(res.keys.tx.salt, 4),
 	      "with psk: its message 2 completes ours; keys agree crosswise, indices, salt zero "
 	      "(%d)",
 	      err);
@@ -729,8 +730,8 @@ static void test_hs_suite(void)
 	memcpy(m2, res.reply, sizeof(m2));
 	err = err ?: wg_resp_consume(&h, &them, psk, m2, sizeof(m2));
 	err = err ?: wg_derive_keys(&h, &k);
-	check(!err && !memcmp(res.keys.tx.key, k.recv, 32) && !memcmp(res.keys.rx.key, k.send, 32) &&
-		  k.remote_index == res.keys.local_index,
+	check(!err && !memcmp(res.keys.tx.key, k.recv, 32) &&
+		  !memcmp(res.keys.rx.key, k.send, 32) && k.remote_index == res.keys.local_index,
 	      "the peer (wg_noise) opens our message 2; keys agree crosswise (%d)", err);
 	hs_result_wipe(&res);
 	err = hs_consume_initiation(dev, m1, sizeof(m1), &src, &res);
@@ -747,7 +748,8 @@ static void test_hs_suite(void)
 		  get_le32(res.reply + 4) == 0x02020202,
 	      "under load, mac2 zero: a cookie reply to the initiation's sender index (%d)", err);
 	err = wg_cookie_reply_consume(us.pub, h.last_mac1, res.reply, res.reply_len, cookie);
-	check(!err, "wg_cookie_reply_consume opens our cookie reply (XChaCha20-Poly1305) (%d)", err);
+	check(!err, "wg_cookie_reply_consume opens our cookie reply (XChaCha20-Poly1305) (%d)",
+	      err);
 	hs_result_wipe(&res);
 	wg_tai64n(1800000001ULL, 0, ts);
 	err = wg_init_create(&h, &them, us.pub, NULL, ts, 0x03030303, cookie, m1);

@@ -93,8 +93,8 @@ struct bt_config {
 	uint16_t listen_port;		   /* host order, 1..65535; 0 = absent: `up` picks one */
 	struct bt_prefix addrs[BT_MAX_ADDRS];
 	int naddrs;
-	uint32_t mtu;			   /* 0 = default: the caller resolves it */
-	int protocol;			   /* enum bt_protocol */
+	uint32_t mtu;	 /* 0 = default: the caller resolves it */
+	int protocol;	 /* enum bt_protocol */
 	char cipher[24]; /* "aes-fixed-time" (default) or "aes-generic"; Protocol =
 			  * wireguard: "chacha20-poly1305" */
 	char kernel_algo[BPFTUN_ALGO_LEN]; /* "ecb(aes)" or "ecb(aes-generic)" */

@@ -906,7 +906,7 @@ static int load_datapath(struct up_state *s)
 	memcpy(s->ifc.public_key, s->public_key, 32);
 	snprintf(s->ifc.cipher, sizeof(s->ifc.cipher), "%s", s->cfg.cipher);
 	snprintf(s->ifc.algo, sizeof(s->ifc.algo), "%s", s->cfg.kernel_algo);
-	s->ifc.steering = (uint16_t) !!s->cfg.steering;
+	s->ifc.steering = (uint16_t)!!s->cfg.steering;
 	s->ifc.steer_cpus = s->cfg.steer_cpus;
 	s->ifc.keyring_serial = s->cfg.keyring_serial; /* show reports its state */
 	s->ifc.fwmark = s->fwmark;
@@ -1289,14 +1289,13 @@ int cleanup_main(int argc, char **argv)
 	if (argc != 1) {
 		int help = argc == 2 && !strcmp(argv[1], "--help");
 
-		fprintf(
-		    help ? stdout : stderr,
-		    "usage: bpftun cleanup\n"
-		    "Removes from every device of this network namespace the tc_open filters\n"
-		    "and xdp_steer programs of bpftun tunnels that are gone (deleted with ip\n"
-		    "link del after their key manager died), and the clsact qdiscs they leave\n"
-		    "without filters; and the key manager logs of such tunnels from\n"
-		    "/run/bpftun. Tunnels that exist are not touched.\n");
+		fprintf(help ? stdout : stderr,
+			"usage: bpftun cleanup\n"
+			"Removes from every device of this network namespace the tc_open filters\n"
+			"and xdp_steer programs of bpftun tunnels that are gone (deleted with ip\n"
+			"link del after their key manager died), and the clsact qdiscs they leave\n"
+			"without filters; and the key manager logs of such tunnels from\n"
+			"/run/bpftun. Tunnels that exist are not touched.\n");
 		return help ? 0 : 2;
 	}
 	n = underlay_sweep_orphans(0);
