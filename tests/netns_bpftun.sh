@@ -37,13 +37,10 @@ trap 'exit 143' INT TERM # then the EXIT trap cleans up
 # both): ctest kills a test that runs over with SIGKILL, which leaves the
 # namespaces and key managers behind; this stops it with SIGTERM instead, so
 # it cleans up and the log says which step it had reached.
-( trap 'kill $s 2>/dev/null; exit 0' TERM
-  sleep "${BT_DEADLINE:-1440}" & s=$!
-  wait $s && echo "FAIL: deadline of ${BT_DEADLINE:-1440} s reached" && kill -TERM $$ ) &
-WATCHDOG=$!
 
 # shellcheck source=lib/check.sh
 . "$(dirname "$0")/lib/check.sh"
+deadline 1440
 
 inA() { ip netns exec "$A" "$@"; }
 inB() { ip netns exec "$B" "$@"; }

@@ -27,13 +27,10 @@ cleanup() {
 }
 trap 'kill "$WATCHDOG" 2>/dev/null; cleanup' EXIT
 trap 'exit 143' INT TERM
-( trap 'kill $s 2>/dev/null; exit 0' TERM
-  sleep "${BT_DEADLINE:-150}" & s=$!
-  wait $s && echo "FAIL: deadline of ${BT_DEADLINE:-150} s reached" && kill -TERM $$ ) &
-WATCHDOG=$!
 
 # shellcheck source=lib/check.sh
 . "$(dirname "$0")/lib/check.sh"
+deadline 150
 
 inN() { ip netns exec "$NS" "$@"; }
 json() { python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1"; }

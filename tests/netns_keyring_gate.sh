@@ -54,8 +54,9 @@ cleanup() {
 	rm -rf "$TMP"
 	return 0
 }
-trap cleanup EXIT
+trap 'kill "$WATCHDOG" 2>/dev/null; cleanup' EXIT
 trap 'exit 143' INT TERM
+deadline 130 # below ctest's TIMEOUT of 150 s
 
 inA() { ip netns exec "$A" "$@"; }
 inB() { ip netns exec "$B" "$@"; }

@@ -44,3 +44,19 @@ listening() {
 	ip netns exec "$1" ss -Hln"$2" "sport = :$3" 2>/dev/null | grep -q .
 }
 export -f wait_until listening
+
+# deadline SECONDS: stop this script with SIGTERM (so its EXIT trap cleans
+# up, and the log says which step it had reached) once SECONDS have passed.
+# ctest kills a test that runs over its TIMEOUT with SIGKILL, which leaves
+# namespaces and key managers behind; keep SECONDS below that TIMEOUT.
+# BT_DEADLINE overrides it. The caller's EXIT trap kills "$WATCHDOG".
+deadline() {
+	local t=${BT_DEADLINE:-$1}
+	(
+		trap 'kill $s 2>/dev/null; exit 0' TERM
+		sleep "$t" &
+		s=$!
+		wait $s && echo "FAIL: deadline of $t s reached" && kill -TERM $$
+	) &
+	WATCHDOG=$!
+}
