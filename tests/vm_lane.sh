@@ -11,7 +11,11 @@
 #     steered to the expected CPU, released; unknown SPIs pass untouched);
 #   - kernel WireGuard: the module loads and a wireguard link can be created,
 #     and it interoperates with the datapath's WireGuard suite
-#     (tests/wg_dp_interop.sh kernel: handshake, pings, TCP, keepalives);
+#     (tests/wg_dp_interop.sh kernel: handshake, pings, TCP, keepalives),
+#     and `bpftun up` with Protocol = wireguard, the key manager's handshake
+#     and timers, interoperates with it (tests/netns_wg_interop.sh kernel);
+#   - bench_crypto: both suites' seal/open, printed (timings under TCG are
+#     QEMU's, not the CPU's; BPFTUN_VM_BENCH=0 skips it);
 #   - `bpftun up`'s kernel check loads a named cipher's module (aes_ti);
 #   - PrivateKeyKeyring: 6.12 refuses bpf_lookup_user_key in syscall
 #     programs, so `bpftun up` refuses, naming file:line: PrivateKeyKeyring
@@ -222,6 +226,26 @@ if bash "$HERE/wg_dp_interop.sh" "$BUILD/tests/dp_attach" "$BUILD/tests/wg_dp_ha
 else
 	echo "FAIL: kernel WireGuard <-> the datapath's WireGuard suite (tests/wg_dp_interop.sh, lines above)"
 	fail=$((fail + 1))
+fi
+
+# bpftun up (Protocol = wireguard, the key manager's handshake) against the
+# kernel module (own namespaces; PASS/FAIL lines of its own)
+echo "--- bpftun up against kernel WireGuard (tests/netns_wg_interop.sh kernel)"
+if bash "$HERE/netns_wg_interop.sh" "$BUILD" kernel 2>&1 | sed 's/^/    /'; [ "${PIPESTATUS[0]}" -eq 0 ]; then
+	echo "PASS: bpftun up <-> kernel WireGuard: both initiate, pings v4/v6, TCP sha256, 3 rekeys, show dump = wg show dump, bad_tag, roaming"
+	pass=$((pass + 1))
+else
+	echo "FAIL: bpftun up <-> kernel WireGuard (tests/netns_wg_interop.sh kernel, lines above)"
+	fail=$((fail + 1))
+fi
+
+# The two suites' seal/open cost on this kernel, ecb(aes) on AES-NI beside
+# ChaCha20-Poly1305 in BPF. Under TCG (no /dev/kvm) the guest's timings
+# measure QEMU's emulation, not the CPU: printed for the record, not judged.
+if [ -x "$BUILD/bench/bench_crypto" ] && [ "${BPFTUN_VM_BENCH:-1}" = 1 ]; then
+	echo "--- bench_crypto in the guest ($( [ -e /dev/kvm ] && echo KVM || echo 'TCG: emulated timings'))"
+	"$BUILD/bench/bench_crypto" --algos 'ecb(aes),ecb(aes-generic),wireguard' --sizes 64,1400 \
+		--samples 200 --warmup 20 2>&1 | sed 's/^/    /'
 fi
 
 check_summary
