@@ -231,7 +231,7 @@ setup_veth() { SRV=10.77.0.2; }
 setup_bpftun() { # CIPHER [STEERING]
 	local cipher=$1 steer=${2:-off} ka kb pa pb d=$SD j cpus_a= cpus_b= suite
 	# the WireGuard suite has no Cipher (ChaCha20-Poly1305); show reports it as the cipher
-	suite="Cipher = $cipher"
+	suite=$'Protocol = bpftun\nCipher = '"$cipher"
 	[ "$cipher" = wireguard ] && suite="Protocol = wireguard" cipher=chacha20-poly1305
 	if [ "$steer" = on ] && [ "$PIN" = 1 ]; then
 		cpus_a='SteeringCPUs = 0\n' cpus_b='SteeringCPUs = 1\n'

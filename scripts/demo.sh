@@ -3,7 +3,10 @@
 # bpftun tunnel between two network namespaces, step by step, the way you
 # would set one up between two hosts.
 #
-# Environment: CIPHER=aes-generic for the faster, table-based AES;
+# The demo runs the AES suite on the kernel's bpf_crypto (Protocol = bpftun),
+# the one this project is named for. Environment: PROTOCOL=wireguard for the
+# default suite (WireGuard's, ChaCha20-Poly1305 in BPF, which talks to
+# WireGuard peers); CIPHER=aes-generic for the faster, table-based AES;
 # REBUILD=1 to rebuild first.
 set -uo pipefail
 
@@ -12,7 +15,14 @@ if [ "$(id -u)" -ne 0 ]; then
 	echo "demo.sh: run as root (it loads BPF programs and creates namespaces)" >&2
 	exit 1
 fi
+PROTOCOL=${PROTOCOL:-bpftun}
 CIPHER=${CIPHER:-aes-fixed-time}
+case $PROTOCOL in
+bpftun) SUITE="Protocol = bpftun
+Cipher = $CIPHER" ;;
+wireguard) SUITE="Protocol = wireguard"; CIPHER=chacha20-poly1305 ;;
+*) echo "demo.sh: PROTOCOL='$PROTOCOL': want bpftun or wireguard" >&2; exit 1 ;;
+esac
 BT=$top/build/tunnel/bpftun
 A="bt-demo-a-$$"
 B="bt-demo-b-$$"
@@ -58,7 +68,7 @@ cat >"$TMP/a/bt0.conf" <<EOF
 PrivateKey = $(cat "$TMP/a.key")
 ListenPort = 51820
 Address = 10.9.0.1/24, fd09::1/64
-Cipher = $CIPHER
+$SUITE
 
 [Peer]
 PublicKey = $("$BT" pubkey <"$TMP/b.key")
@@ -70,7 +80,7 @@ cat >"$TMP/b/bt0.conf" <<EOF
 PrivateKey = $(cat "$TMP/b.key")
 ListenPort = 51820
 Address = 10.9.0.2/24, fd09::2/64
-Cipher = $CIPHER
+$SUITE
 
 [Peer]
 PublicKey = $("$BT" pubkey <"$TMP/a.key")

@@ -88,6 +88,7 @@ conf() {
 PrivateKey = $2
 ListenPort = $PORT
 Address = $4, $5
+Protocol = bpftun
 $8
 
 [Peer]

@@ -68,9 +68,9 @@ configs() {
 	pa=$(echo "$ka" | "$BT" pubkey) && pb=$(echo "$kb" | "$BT" pubkey) || return 1
 	mkdir -p "$TMP/a" "$TMP/b"
 	(umask 077
-	printf '[Interface]\nPrivateKey = %s\nListenPort = %s\nAddress = 10.9.0.1/24, fd09::1/64\n\n[Peer]\nPublicKey = %s\nEndpoint = 10.66.0.2:%s\nAllowedIPs = 10.9.0.2/32, fd09::2/128, 10.9.5.0/24\n' \
+	printf '[Interface]\nPrivateKey = %s\nListenPort = %s\nAddress = 10.9.0.1/24, fd09::1/64\nProtocol = bpftun\n[Peer]\nPublicKey = %s\nEndpoint = 10.66.0.2:%s\nAllowedIPs = 10.9.0.2/32, fd09::2/128, 10.9.5.0/24\n' \
 		"$ka" "$PORT" "$pb" "$PORT" >"$TMP/a/bt0.conf"
-	printf '[Interface]\nPrivateKey = %s\nListenPort = %s\nAddress = 10.9.0.2/24, fd09::2/64\n\n[Peer]\nPublicKey = %s\nEndpoint = 10.66.0.1:%s\nAllowedIPs = 10.9.0.1/32, fd09::1/128\n' \
+	printf '[Interface]\nPrivateKey = %s\nListenPort = %s\nAddress = 10.9.0.2/24, fd09::2/64\nProtocol = bpftun\n[Peer]\nPublicKey = %s\nEndpoint = 10.66.0.1:%s\nAllowedIPs = 10.9.0.1/32, fd09::1/128\n' \
 		"$kb" "$PORT" "$pa" "$PORT" >"$TMP/b/bt0.conf")
 }
 

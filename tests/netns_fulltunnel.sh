@@ -62,7 +62,7 @@ KA=$("$BT" genkey); KB=$("$BT" genkey)
 PA=$(echo "$KA" | "$BT" pubkey); PB=$(echo "$KB" | "$BT" pubkey)
 mkdir "$TMP/a" "$TMP/b" "$TMP/bin" "$TMP/nobin"
 conf() { # DIR PRIV PEER_PUB ADDR EP ALLOWED [EXTRA-INTERFACE-LINES]
-	(umask 077 && printf '[Interface]\nPrivateKey = %s\nListenPort = %s\nAddress = %s\n%s\n[Peer]\nPublicKey = %s\nEndpoint = %s\nAllowedIPs = %s\n' \
+	(umask 077 && printf '[Interface]\nPrivateKey = %s\nListenPort = %s\nAddress = %s\n%s\nProtocol = bpftun\n[Peer]\nPublicKey = %s\nEndpoint = %s\nAllowedIPs = %s\n' \
 		"$2" "$PORT" "$4" "${7:-}" "$3" "$5" "$6" >"$1/bt0.conf")
 }
 conf "$TMP/b" "$KB" "$PA" "10.9.7.2/24, fd09:7::2/64" "10.80.0.1:$PORT" "10.9.7.1/32, fd09:7::1/128"

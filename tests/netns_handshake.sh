@@ -66,6 +66,7 @@ cat >"$TMP/r/bt0.conf" <<EOF
 PrivateKey = $KR
 ListenPort = $PORT
 Address = 10.9.0.1/24
+Protocol = bpftun
 
 [Peer]
 PublicKey = $PL
@@ -81,6 +82,7 @@ cat >"$TMP/a/bt0.conf" <<EOF
 PrivateKey = $KA
 ListenPort = $PORT
 Address = 10.9.0.2/24
+Protocol = bpftun
 
 [Peer]
 PublicKey = $PR

@@ -51,7 +51,7 @@ KA=$("$BT" genkey); KB=$("$BT" genkey)
 PA=$(echo "$KA" | "$BT" pubkey); PB=$(echo "$KB" | "$BT" pubkey)
 mkdir "$TMP/a" "$TMP/b"
 conf() { # DIR PRIV PEER_PUB ADDR EP ALLOWED
-	(umask 077 && printf '[Interface]\nPrivateKey = %s\nListenPort = %s\nAddress = %s\n\n[Peer]\nPublicKey = %s\nEndpoint = %s\nAllowedIPs = %s\n' \
+	(umask 077 && printf '[Interface]\nPrivateKey = %s\nListenPort = %s\nAddress = %s\nProtocol = bpftun\n[Peer]\nPublicKey = %s\nEndpoint = %s\nAllowedIPs = %s\n' \
 		"$2" "$PORT" "$4" "$3" "$5" "$6" >"$1/bt0.conf")
 }
 conf "$TMP/b" "$KB" "$PA" 10.9.6.2/24 "10.81.0.1:$PORT" "10.9.6.1/32"

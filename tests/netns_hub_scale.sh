@@ -41,7 +41,7 @@ KEY=$("$BT" genkey)
 (umask 077 && python3 - "$KEY" "$N" >"$TMP/$IF.conf" <<'PY'
 import base64, os, sys
 key, n = sys.argv[1], int(sys.argv[2])
-print("[Interface]\nPrivateKey = %s\nListenPort = 51999\nAddress = 10.63.0.1/16" % key)
+print("[Interface]\nPrivateKey = %s\nListenPort = 51999\nAddress = 10.63.0.1/16\nProtocol = bpftun" % key)
 for i in range(n):
     print("\n[Peer]\nPublicKey = %s\nAllowedIPs = 10.%d.%d.%d/32" % (
         base64.b64encode(os.urandom(32)).decode(), 64 + (i >> 16), (i >> 8) & 255, i & 255))

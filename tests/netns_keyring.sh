@@ -78,6 +78,7 @@ cat >"$TMP/a/$IF.conf" <<EOF
 PrivateKeyKeyring = user:$DESC
 ListenPort = $PORT
 Address = 10.9.8.1/24
+Protocol = bpftun
 
 [Peer]
 PublicKey = $PB
@@ -91,6 +92,7 @@ cat >"$TMP/b/bt0.conf" <<EOF
 PrivateKey = $KB
 ListenPort = $PORT
 Address = 10.9.8.2/24
+Protocol = bpftun
 
 [Peer]
 PublicKey = $PA

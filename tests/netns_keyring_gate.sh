@@ -89,6 +89,7 @@ cat >"$TMP/a/$IF.conf" <<EOF
 PrivateKeyKeyring = user:$DESC
 ListenPort = $PORT
 Address = 10.9.9.1/24
+Protocol = bpftun
 
 [Peer]
 PublicKey = $PB
@@ -100,6 +101,7 @@ cat >"$TMP/b/bt0.conf" <<EOF
 PrivateKey = $KB
 ListenPort = $PORT
 Address = 10.9.9.2/24
+Protocol = bpftun
 
 [Peer]
 PublicKey = $PA

@@ -49,7 +49,7 @@ conf() {
 	local f=$1 k=$2 a=$3
 	shift 3
 	(umask 077 && {
-		printf '[Interface]\nPrivateKey = %s\nListenPort = %s\nAddress = %s\n' "$k" "$PORT" "$a"
+		printf '[Interface]\nPrivateKey = %s\nListenPort = %s\nAddress = %s\nProtocol = bpftun\n' "$k" "$PORT" "$a"
 		while [ $# -ge 3 ]; do
 			printf '\n[Peer]\nPublicKey = %s\n' "$1"
 			[ -n "$2" ] && printf 'Endpoint = %s\n' "$2"

@@ -43,7 +43,7 @@ LOGA=/run/bpftun/$IA-bt0.log
 
 # conf DIR PRIV PEER_PUB ADDR ENDPOINTLINE ALLOWED [PSKLINE]: DIR/bt0.conf, mode 0600
 conf() {
-	(umask 077 && printf '[Interface]\nPrivateKey = %s\nListenPort = %s\nAddress = %s\n\n[Peer]\nPublicKey = %s\n%s\nAllowedIPs = %s\n%s\n' \
+	(umask 077 && printf '[Interface]\nPrivateKey = %s\nListenPort = %s\nAddress = %s\nProtocol = bpftun\n[Peer]\nPublicKey = %s\n%s\nAllowedIPs = %s\n%s\n' \
 		"$2" "$PORT" "$4" "$3" "$5" "$6" "${7:-}" >"$1/bt0.conf")
 }
 # confs PSKLINE_A PSKLINE_B: only A has an endpoint, so A is always the

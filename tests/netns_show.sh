@@ -33,7 +33,7 @@ inA ethtool -K va tx off >/dev/null; inB ethtool -K vb tx off >/dev/null
 KA=$("$BT" genkey); KB=$("$BT" genkey)
 PA=$(echo "$KA" | "$BT" pubkey); PB=$(echo "$KB" | "$BT" pubkey)
 conf() { # FILE PRIV PEER_PUB ADDR EP ALLOWED
-	(umask 077 && printf '[Interface]\nPrivateKey = %s\nListenPort = %s\nAddress = %s\n\n[Peer]\nPublicKey = %s\nEndpoint = %s\nAllowedIPs = %s\n' \
+	(umask 077 && printf '[Interface]\nPrivateKey = %s\nListenPort = %s\nAddress = %s\nProtocol = bpftun\n[Peer]\nPublicKey = %s\nEndpoint = %s\nAllowedIPs = %s\n' \
 		"$2" "$PORT" "$4" "$3" "$5" "$6" >"$1")
 }
 conf "$TMP/a.conf" "$KA" "$PB" 10.9.8.1/24 "10.78.0.2:$PORT" "10.9.8.2/32, fd09:8::2/128"

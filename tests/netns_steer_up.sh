@@ -79,6 +79,7 @@ conf() {
 PrivateKey = $2
 ListenPort = $PORT
 Address = $4
+Protocol = bpftun
 $7
 
 [Peer]

@@ -91,7 +91,7 @@ conf() {
 	shift 3
 	(
 		umask 077
-		printf '[Interface]\nPrivateKey = %s\nListenPort = %s\nAddress = %s\n' \
+		printf '[Interface]\nPrivateKey = %s\nListenPort = %s\nAddress = %s\nProtocol = bpftun\n' \
 			"$priv" "$PORT" "$addrs" >"$f"
 		for p in "$@"; do
 			IFS='|' read -r pub ep allowed <<<"$p"

@@ -62,9 +62,9 @@ configs() {
 	pa=$(echo "$ka" | "$BT" pubkey) && pb=$(echo "$kb" | "$BT" pubkey) || return 1
 	mkdir -p "$TMP/a" "$TMP/b"
 	(umask 077
-	printf '[Interface]\nPrivateKey = %s\nListenPort = %s\nAddress = 10.9.0.1/24\n\n[Peer]\nPublicKey = %s\nEndpoint = 10.67.0.2:%s\nAllowedIPs = 10.9.0.2/32\n' \
+	printf '[Interface]\nPrivateKey = %s\nListenPort = %s\nAddress = 10.9.0.1/24\nProtocol = bpftun\n[Peer]\nPublicKey = %s\nEndpoint = 10.67.0.2:%s\nAllowedIPs = 10.9.0.2/32\n' \
 		"$ka" "$PORT" "$pb" "$PORT" >"$TMP/a/bt0.conf"
-	printf '[Interface]\nPrivateKey = %s\nListenPort = %s\nAddress = 10.9.0.2/24\n\n[Peer]\nPublicKey = %s\nEndpoint = 10.67.0.1:%s\nAllowedIPs = 10.9.0.1/32\n' \
+	printf '[Interface]\nPrivateKey = %s\nListenPort = %s\nAddress = 10.9.0.2/24\nProtocol = bpftun\n[Peer]\nPublicKey = %s\nEndpoint = 10.67.0.1:%s\nAllowedIPs = 10.9.0.1/32\n' \
 		"$kb" "$PORT" "$pa" "$PORT" >"$TMP/b/bt0.conf")
 }
 

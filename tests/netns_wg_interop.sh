@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# netns_wg_interop.sh - bpftun with Protocol = wireguard against wireguard-go
+# netns_wg_interop.sh - bpftun, with a wg-quick config file as it is (the
+# default Protocol = wireguard), against wireguard-go
 # (Debian's package, configured with wg(8)), or against the kernel's
 # WireGuard module (`kernel`: where it exists, Debian 13's 6.12 in the
 # stock-kernel guest, tests/vm_lane.sh), through the real datapath and key
@@ -73,10 +74,11 @@ KB=$("$BT" genkey); PB=$(echo "$KB" | "$BT" pubkey)
 (umask 077 && wg genkey >"$TMP/g.key")
 PG=$(wg pubkey <"$TMP/g.key")
 mkdir "$TMP/b"
-# conf [ENDPOINT]: B's config, Protocol = wireguard
+# conf [ENDPOINT]: B's config, a wg-quick file as it is (no Protocol line:
+# wireguard is the default)
 conf() {
 	(umask 077 && {
-		printf '[Interface]\nPrivateKey = %s\nListenPort = %s\nAddress = 10.9.7.1/24, fd09:7::1/64\nProtocol = wireguard\n\n' "$KB" "$PORT"
+		printf '[Interface]\nPrivateKey = %s\nListenPort = %s\nAddress = 10.9.7.1/24, fd09:7::1/64\n\n' "$KB" "$PORT"
 		printf '[Peer]\nPublicKey = %s\nAllowedIPs = 10.9.7.2/32, fd09:7::2/128\nPersistentKeepalive = 25\n' "$PG"
 		[ -n "${1:-}" ] && printf 'Endpoint = %s\n' "$1"
 	} >"$TMP/b/bt0.conf")
@@ -120,7 +122,7 @@ pings() { # NS DST...: one ping to each, all must answer
 # --- 1. the WireGuard peer initiates
 conf
 g_peer "10.79.0.1:$PORT"
-check "1: bpftun up (Protocol = wireguard, no Endpoint)" inB "$BT" up "$TMP/b/bt0.conf"
+check "1: bpftun up (a wg-quick file: no Protocol line, no Endpoint)" inB "$BT" up "$TMP/b/bt0.conf"
 check "1: the key manager speaks wireguard" wait_until 5 km_has "protocol wireguard"
 check "1: $PEER initiates; its ping over inner IPv4 is answered" wait_until 15 inG ping -c 1 -W 1 10.9.7.1
 check "1: $PEER sees the handshake" g_handshook

@@ -58,7 +58,7 @@ static const char good_conf[] = "# bt0: every field, wg-style spacing and case\n
 				"\tAddress\t=\t10.9.1.1  \n"			   /*  6 */
 				"MTU = 1420\n"					   /*  7 */
 				"CIPHER = aes-generic\n"			   /*  8 */
-				"\n"						   /*  9 */
+				"protocol=BPFTUN\n"				   /*  9 */
 				"[Peer]\n"					   /* 10 */
 				"PublicKey = " PUB1 "\n"			   /* 11 */
 				"Endpoint = 192.0.2.1:51820\n"			   /* 12 */
@@ -186,15 +186,20 @@ static const struct bad_case bad[] = {
      "bt0.conf:4: Cipher: 'ecb(aes)': unknown cipher"},
     /* Protocol */
     {"Protocol: unknown", NULL, 0, IFACE "Protocol = wg\n" PEER1,
-     "bt0.conf:4: Protocol: 'wg': valid: bpftun (the default: AES-256 on the kernel's "
-     "bpf_crypto), wireguard (WireGuard's handshake and ChaCha20-Poly1305: talks to WireGuard "
-     "peers)"},
+     "bt0.conf:4: Protocol: 'wg': valid: wireguard (the default: WireGuard's handshake and "
+     "ChaCha20-Poly1305, talks to WireGuard peers), bpftun (AES-256 on the kernel's "
+     "bpf_crypto)"},
     {"Protocol duplicate", NULL, 0, IFACE "Protocol = wireguard\nProtocol = bpftun\n" PEER1,
      "bt0.conf:5: Protocol: duplicate key (first at line 4)"},
     {"Protocol = wireguard with Cipher", NULL, 0,
      IFACE "Cipher = aes-generic\nProtocol = wireguard\n" PEER1,
      "bt0.conf:4: Cipher: chooses the AES driver of Protocol = bpftun; Protocol = wireguard "
      "(line 5) is ChaCha20-Poly1305: remove Cipher"},
+    {"Cipher without Protocol (the default is wireguard)", NULL, 0,
+     IFACE "Cipher = aes-generic\n" PEER1,
+     "bt0.conf:4: Cipher: chooses the AES driver of Protocol = bpftun, and the default "
+     "protocol is wireguard (ChaCha20-Poly1305): add 'Protocol = bpftun' to [Interface], or "
+     "remove Cipher"},
     /* Steering, SteeringCPUs */
     {"Steering: yes", NULL, 0, IFACE "Steering = yes\n" PEER1,
      "bt0.conf:4: Steering: 'yes': valid: off (the default), on"},
@@ -570,17 +575,24 @@ out:
 static void check_defaults(void)
 {
 	static const char text[] = IFACE "Address = 10.9.0.1/24\nMTU = 576\n" PEER1;
+	static const char aes[] = IFACE "Protocol = bpftun\n" PEER1;
 	struct bt_config cfg;
 	struct config_error err;
 	int r = bt_config_parse_buffer("bt0.conf", text, strlen(text), &cfg, &err);
 
-	check(r == 0 && cfg.mtu == 576 && !strcmp(cfg.cipher, "aes-fixed-time") &&
-		  !strcmp(cfg.kernel_algo, "ecb(aes)") && !cfg.peers[0].have_endpoint &&
+	check(r == 0 && cfg.mtu == 576 && cfg.protocol == BT_PROTO_WIREGUARD &&
+		  !strcmp(cfg.cipher, "chacha20-poly1305") && !cfg.peers[0].have_endpoint &&
 		  cfg.peers[0].keepalive == 0,
-	      "minimal config: MTU 576 (IPv4 only), Cipher aes-fixed-time -> ecb(aes), no "
+	      "minimal config: MTU 576 (IPv4 only), Protocol wireguard (chacha20-poly1305), no "
 	      "endpoint, no keepalive (%d: %s)",
 	      r, err.msg);
 	bt_config_free(&cfg);
+	r = bt_config_parse_buffer("bt0.conf", aes, strlen(aes), &cfg, &err);
+	check(r == 0 && cfg.protocol == BT_PROTO_BPFTUN && !strcmp(cfg.cipher, "aes-fixed-time") &&
+		  !strcmp(cfg.kernel_algo, "ecb(aes)"),
+	      "Protocol = bpftun alone: Cipher aes-fixed-time -> ecb(aes) (%d: %s)", r, err.msg);
+	if (!r)
+		bt_config_free(&cfg);
 }
 
 /* ListenPort is optional (as wg): 0 in the config, `up` picks a free port. */
@@ -713,7 +725,7 @@ static void check_wg_quick_keys(void)
 	check_resolve();
 }
 
-/* Protocol: bpftun by default; wireguard sets the cipher shown to the user. */
+/* Protocol: wireguard by default; it sets the cipher shown to the user. */
 static void check_protocol(void)
 {
 	static const char wg[] = IFACE "protocol = WireGuard\n" PEER1;
@@ -723,8 +735,9 @@ static void check_protocol(void)
 	struct config_error err;
 	int r = bt_config_parse_buffer("bt0.conf", dflt, strlen(dflt), &cfg, &err);
 
-	check(r == 0 && cfg.protocol == BT_PROTO_BPFTUN && !strcmp(cfg.cipher, "aes-fixed-time"),
-	      "Protocol defaults to bpftun (%d: %s)", r, err.msg);
+	check(r == 0 && cfg.protocol == BT_PROTO_WIREGUARD &&
+		  !strcmp(cfg.cipher, "chacha20-poly1305"),
+	      "Protocol defaults to wireguard, cipher chacha20-poly1305 (%d: %s)", r, err.msg);
 	if (!r)
 		bt_config_free(&cfg);
 	r = bt_config_parse_buffer("bt0.conf", wg, strlen(wg), &cfg, &err);

@@ -715,9 +715,9 @@ static int k_protocol(struct parser *p, unsigned int line, const char *field, ch
 		return 0;
 	}
 	return fail(p, line, field,
-		    "'%s': valid: bpftun (the default: AES-256 on the kernel's bpf_crypto), "
-		    "wireguard (WireGuard's handshake and ChaCha20-Poly1305: talks to WireGuard "
-		    "peers)",
+		    "'%s': valid: wireguard (the default: WireGuard's handshake and "
+		    "ChaCha20-Poly1305, talks to WireGuard peers), bpftun (AES-256 on the "
+		    "kernel's bpf_crypto)",
 		    shown(q, sizeof(q), val));
 }
 
@@ -1092,11 +1092,17 @@ static int end_section(struct parser *p)
 			return fail(p, p->sec_line, "PrivateKey",
 				    "missing from [Interface]; set PrivateKey, PrivateKeyFile or "
 				    "PrivateKeyKeyring");
-		if (cfg->protocol == BT_PROTO_WIREGUARD && p->seen[IK_CIPHER])
+		if (cfg->protocol == BT_PROTO_WIREGUARD && p->seen[IK_CIPHER] &&
+		    p->seen[IK_PROTOCOL])
 			return fail(p, p->seen[IK_CIPHER], "Cipher",
 				    "chooses the AES driver of Protocol = bpftun; Protocol = "
 				    "wireguard (line %u) is ChaCha20-Poly1305: remove Cipher",
 				    p->seen[IK_PROTOCOL]);
+		if (cfg->protocol == BT_PROTO_WIREGUARD && p->seen[IK_CIPHER])
+			return fail(p, p->seen[IK_CIPHER], "Cipher",
+				    "chooses the AES driver of Protocol = bpftun, and the default "
+				    "protocol is wireguard (ChaCha20-Poly1305): add 'Protocol = "
+				    "bpftun' to [Interface], or remove Cipher");
 		if (cfg->protocol == BT_PROTO_WIREGUARD)
 			snprintf(cfg->cipher, sizeof(cfg->cipher), "chacha20-poly1305");
 		/* no ListenPort: `up` picks a free port (listen_port 0 here) */
@@ -1421,6 +1427,9 @@ static int parse_common(const char *name, const char *buf, size_t len, struct bt
 		r = -EINVAL;
 		goto out;
 	}
+	/* the default suite is WireGuard's (docs/crypto.md: why); the AES
+	 * suite's default driver stays ready for Protocol = bpftun */
+	cfg->protocol = BT_PROTO_WIREGUARD;
 	snprintf(cfg->cipher, sizeof(cfg->cipher), "%s", ciphers[0].word);
 	snprintf(cfg->kernel_algo, sizeof(cfg->kernel_algo), "%s", ciphers[0].algo);
 	text = malloc(len + 1);

@@ -78,8 +78,9 @@ struct bt_hook {
 /* Protocol = bpftun | wireguard: the suite of the handshake and the data
  * messages (docs/crypto.md). */
 enum bt_protocol {
-	BT_PROTO_BPFTUN = 0,	/* Noise IK/BLAKE2b, AES-256 on bpf_crypto (the default) */
-	BT_PROTO_WIREGUARD = 1, /* WireGuard's: Noise IKpsk2/BLAKE2s, ChaCha20-Poly1305 in BPF */
+	BT_PROTO_BPFTUN = 0,	/* Noise IKpsk2/BLAKE2b, AES-256 on bpf_crypto */
+	BT_PROTO_WIREGUARD = 1, /* WireGuard's: Noise IKpsk2/BLAKE2s, ChaCha20-Poly1305 in
+				 * BPF (the default) */
 };
 
 struct bt_config {
@@ -95,8 +96,8 @@ struct bt_config {
 	int naddrs;
 	uint32_t mtu;	 /* 0 = default: the caller resolves it */
 	int protocol;	 /* enum bt_protocol */
-	char cipher[24]; /* "aes-fixed-time" (default) or "aes-generic"; Protocol =
-			  * wireguard: "chacha20-poly1305" */
+	char cipher[24]; /* Protocol = wireguard (default): "chacha20-poly1305";
+			  * bpftun: "aes-fixed-time" (default) or "aes-generic" */
 	char kernel_algo[BPFTUN_ALGO_LEN]; /* "ecb(aes)" or "ecb(aes-generic)" */
 	int steering;			   /* Steering = on: xdp_steer on the underlays */
 	uint32_t steer_cpus;		   /* SteeringCPUs bit c = CPU c; 0 = every online CPU */
