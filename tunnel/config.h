@@ -94,10 +94,10 @@ struct bt_config {
 	uint16_t listen_port;		   /* host order, 1..65535; 0 = absent: `up` picks one */
 	struct bt_prefix addrs[BT_MAX_ADDRS];
 	int naddrs;
-	uint32_t mtu;	 /* 0 = default: the caller resolves it */
-	int protocol;	 /* enum bt_protocol */
-	char cipher[24]; /* Protocol = wireguard (default): "chacha20-poly1305";
-			  * bpftun: "aes-fixed-time" (default) or "aes-generic" */
+	uint32_t mtu;			   /* 0 = default: the caller resolves it */
+	int protocol;			   /* enum bt_protocol */
+	char cipher[24];		   /* Protocol = wireguard (default): "chacha20-poly1305";
+					    * bpftun: "aes-fixed-time" (default) or "aes-generic" */
 	char kernel_algo[BPFTUN_ALGO_LEN]; /* "ecb(aes)" or "ecb(aes-generic)" */
 	int steering;			   /* Steering = on: xdp_steer on the underlays */
 	uint32_t steer_cpus;		   /* SteeringCPUs bit c = CPU c; 0 = every online CPU */
