@@ -76,9 +76,11 @@ struct hs_rl_entry {
 struct hs_device {
 	const struct hs_suite *suite;
 	struct noise_keypair s;
-	uint8_t mac1_key[32];	/* checks mac1 of messages sent to us */
-	uint8_t cookie_key[32]; /* encrypts our cookie replies */
-	uint8_t secret[32];	/* cookie secret */
+	uint8_t mac1_key[32];	      /* checks mac1 of messages sent to us */
+	uint8_t cookie_key[32];	      /* encrypts our cookie replies */
+	const struct hs_suite *other; /* hs_set_other_suite(), or NULL */
+	uint8_t other_mac1_key[32];   /* mac1 of messages sent to us under it */
+	uint8_t secret[32];	      /* cookie secret */
 	uint64_t secret_at;
 	bool have_secret;
 	struct hs_peer peers[HS_MAX_PEERS];
@@ -328,6 +330,19 @@ void hs_set_clock(struct hs_device *dev, hs_clock_fn mono_ns, hs_clock_fn real_n
 	dev->mono_ns = mono_ns ? mono_ns : default_mono_ns;
 	dev->real_ns = real_ns ? real_ns : default_real_ns;
 	dev->clock_arg = arg;
+}
+
+int hs_set_other_suite(struct hs_device *dev, const struct hs_suite *other)
+{
+	int ret = 0;
+
+	if (!dev || other == dev->suite)
+		return -EINVAL;
+	dev->other = NULL;
+	sodium_memzero(dev->other_mac1_key, sizeof(dev->other_mac1_key));
+	if (other && !(ret = other->label_key("mac1----", dev->s.pub, dev->other_mac1_key)))
+		dev->other = other;
+	return ret;
 }
 
 void hs_set_under_load(struct hs_device *dev, bool on)
@@ -860,8 +875,18 @@ static int check_header(struct hs_device *dev, const uint8_t *msg, size_t len, u
 	if (type == BPFTUN_MSG_COOKIE)
 		return 0; /* a cookie reply has no mac1: its AEAD authenticates it */
 	ret = dev->suite->mac(dev->mac1_key, sizeof(dev->mac1_key), msg, len - 2 * HS_MAC_LEN, mac);
-	if (!ret && sodium_memcmp(mac, msg + len - 2 * HS_MAC_LEN, HS_MAC_LEN) != 0)
-		ret = reject(dev, HS_R_BAD_MAC1);
+	if (!ret && sodium_memcmp(mac, msg + len - 2 * HS_MAC_LEN, HS_MAC_LEN) != 0) {
+		/* a peer whose Protocol differs: name it (the other suite's mac1
+		 * is keyed by our public key too, so only a peer that knows it
+		 * gets this reason rather than bad mac1) */
+		if (dev->other &&
+		    !dev->other->mac(dev->other_mac1_key, sizeof(dev->other_mac1_key), msg,
+				     len - 2 * HS_MAC_LEN, mac) &&
+		    !sodium_memcmp(mac, msg + len - 2 * HS_MAC_LEN, HS_MAC_LEN))
+			ret = reject(dev, HS_R_OTHER_SUITE);
+		else
+			ret = reject(dev, HS_R_BAD_MAC1);
+	}
 	sodium_memzero(mac, sizeof(mac));
 	return ret;
 }

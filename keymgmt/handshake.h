@@ -150,7 +150,8 @@ _Static_assert(__builtin_offsetof(struct hs_response, mac2) == HS_RESPONSE_LEN -
 	X(REPLAY, "replayed timestamp (not newer than the last accepted)")                         \
 	X(UNKNOWN_INDEX, "unknown receiver index (no such pending handshake)")                     \
 	X(STALE, "stale (the pending handshake expired)")                                          \
-	X(RESPONSE_AUTH, "response not authentic (preshared keys differ, or it was altered)")
+	X(RESPONSE_AUTH, "response not authentic (preshared keys differ, or it was altered)")      \
+	X(OTHER_SUITE, "the other suite's (its mac1 is valid under the other Protocol)")
 
 #define HS_REASON_ENUM(n, s) HS_R_##n,
 enum hs_reason { HS_R_FIRST = HS_REASON_BASE - 1, HS_REASONS(HS_REASON_ENUM) HS_R_END };
@@ -277,6 +278,11 @@ int hs_device_new(struct hs_device **out, const uint8_t static_priv[NOISE_DHLEN]
 /* The same for a suite (hs_device_new: hs_suite_bpftun). */
 int hs_device_new_suite(struct hs_device **out, const uint8_t static_priv[NOISE_DHLEN],
 			const struct hs_suite *suite);
+/* The suite a mismatched peer may speak: a message whose mac1 fails under
+ * ours but is valid under this one is rejected as HS_R_OTHER_SUITE instead
+ * of HS_R_BAD_MAC1, so that the operator learns that the two ends' Protocol
+ * differs. NULL: none (the default). */
+int hs_set_other_suite(struct hs_device *dev, const struct hs_suite *other);
 /* Wipes every secret and frees the device. NULL is allowed. */
 void hs_device_free(struct hs_device *dev);
 void hs_device_public_key(const struct hs_device *dev, uint8_t pub[NOISE_DHLEN]);

@@ -214,7 +214,13 @@ static void receive(struct km *km, int fd)
 				    BT_LOG_WARN, "%s: sending reply: %s", who, strerror(-e));
 	}
 	if (rc < 0) {
-		if (hs_is_rejection(rc))
+		if (rc == -HS_R_OTHER_SUITE)
+			log_limited(&km->evlog, -rc - HS_REASON_BASE, BT_LOG_WARN,
+				    "%s: a handshake message of Protocol = %s, but interface '%s' "
+				    "speaks Protocol = %s: set the same Protocol on both ends",
+				    who, km->suite == &km_suite_wireguard ? "bpftun" : "wireguard",
+				    km->ifname, km->suite->name);
+		else if (hs_is_rejection(rc))
 			log_limited(&km->evlog, -rc - HS_REASON_BASE, BT_LOG_INFO,
 				    "%s: handshake message rejected: %s", who,
 				    handshake_strerror(rc));
@@ -396,6 +402,11 @@ static int setup(struct km *km)
 	km->suite = km->cfg.protocol == BT_PROTO_WIREGUARD ? &km_suite_wireguard : &km_suite_bpftun;
 	err = hs_device_new_suite(&km->hs, km->cfg.private_key, km->suite->hs);
 	sodium_memzero(km->cfg.private_key, sizeof(km->cfg.private_key));
+	/* a peer configured with the other Protocol is named as such */
+	if (!err)
+		err = hs_set_other_suite(km->hs, km->suite == &km_suite_wireguard
+						     ? &hs_suite_bpftun
+						     : &hs_suite_wireguard);
 	if (err) {
 		pr_err("handshake state: %s", strerror(-err));
 		return err;

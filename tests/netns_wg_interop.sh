@@ -7,6 +7,8 @@
 # manager: two namespaces joined by a veth pair, `bpftun up` in B, the
 # WireGuard peer in G.
 #
+#   0. B with Protocol = bpftun: its log names the peer's initiations as
+#      the other Protocol's, and no session starts.
 #   1. the WireGuard peer initiates (B has no Endpoint): handshake, ping over inner
 #      IPv4 and IPv6 both ways.
 #   2. bpftun initiates (G has no endpoint for B): handshake, pings, a TCP
@@ -118,6 +120,18 @@ pings() { # NS DST...: one ping to each, all must answer
 	shift
 	for d in "$@"; do ip netns exec "$ns" ping -c 1 -W 2 "$d" >/dev/null || { echo "no answer from $d in $ns"; return 1; }; done
 }
+
+# --- 0. B's Protocol = bpftun: the WireGuard peer's initiations are named
+# the other Protocol's in B's log, and no session starts
+conf
+sed -i 's/^\[Interface\]$/[Interface]\nProtocol = bpftun/' "$TMP/b/bt0.conf"
+g_peer "10.79.0.1:$PORT"
+check "0: bpftun up with Protocol = bpftun" inB "$BT" up "$TMP/b/bt0.conf"
+inG ping -c 1 -W 2 10.9.7.1 >/dev/null # a packet queued: the peer initiates
+check "0: B's log names the mismatch (a handshake message of Protocol = wireguard)" \
+	wait_until 10 km_has "a handshake message of Protocol = wireguard, but interface 'bt0' speaks Protocol = bpftun"
+check "0: no session" eval '! km_has "new session in slot" && ! g_handshook'
+inB "$BT" down bt0
 
 # --- 1. the WireGuard peer initiates
 conf

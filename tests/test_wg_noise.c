@@ -776,6 +776,67 @@ static void test_hs_suite(void)
 	wg_identity_wipe(&them);
 }
 
+/* Two ends whose Protocol differs: a WireGuard initiation to a device of the
+ * bpftun suite (and the reverse) is "bad mac1" until the other suite is set,
+ * then "the other suite's"; a message with a mac1 valid under neither stays
+ * "bad mac1". */
+static void test_other_suite(void)
+{
+	uint8_t m1[WG_INIT_LEN], ts[12];
+	struct hs_addr src = {.family = 4, .addr = {10, 0, 0, 9}, .port = 51820};
+	struct wg_identity us, them;
+	struct wg_handshake h;
+	struct hs_device *bt = NULL, *wg = NULL, *peer = NULL;
+	struct hs_result res;
+	uint8_t our_pub[32], msg[HS_INITIATION_LEN];
+	uint32_t id;
+	int err, e2, e3;
+
+	wg_identity_init(&us, NULL);
+	wg_identity_init(&them, NULL);
+	err = hs_device_new_suite(&bt, us.priv, &hs_suite_bpftun);
+	err = err ?: hs_peer_add(bt, them.pub, &id);
+	check(!err, "a device of the bpftun suite with one peer (%d)", err);
+	if (err)
+		goto out;
+	wg_tai64n_now(ts);
+	err = wg_init_create(&h, &them, us.pub, NULL, ts, 0x01010101, NULL, m1);
+	e2 = err ?: hs_consume_initiation(bt, m1, sizeof(m1), &src, &res);
+	hs_result_wipe(&res);
+	check(e2 == -HS_R_BAD_MAC1, "WireGuard's initiation to the bpftun suite: bad mac1 (%d)",
+	      e2);
+	err = hs_set_other_suite(bt, &hs_suite_wireguard);
+	e2 = err ?: hs_consume_initiation(bt, m1, sizeof(m1), &src, &res);
+	hs_result_wipe(&res);
+	check(e2 == -HS_R_OTHER_SUITE,
+	      "... with the other suite set: named as the other suite's (%d: %s)", e2,
+	      handshake_strerror(e2));
+	m1[20] ^= 1; /* its mac1 is now valid under neither suite */
+	e3 = hs_consume_initiation(bt, m1, sizeof(m1), &src, &res);
+	hs_result_wipe(&res);
+	check(e3 == -HS_R_BAD_MAC1, "an altered one: bad mac1 under both, bad mac1 (%d)", e3);
+	check(hs_set_other_suite(bt, &hs_suite_bpftun) == -EINVAL,
+	      "the device's own suite as the other: -EINVAL");
+
+	/* the reverse: the bpftun suite's initiation to a WireGuard device */
+	err = hs_device_new_suite(&wg, us.priv, &hs_suite_wireguard);
+	err = err ?: hs_device_new_suite(&peer, them.priv, &hs_suite_bpftun);
+	err = err ?: hs_peer_add(peer, us.pub, &id);
+	err = err ?: hs_create_initiation(peer, id, msg, sizeof(msg));
+	err = err ?: hs_set_other_suite(wg, &hs_suite_bpftun);
+	e2 = err ?: hs_consume_initiation(wg, msg, sizeof(msg), &src, &res);
+	hs_result_wipe(&res);
+	hs_device_public_key(wg, our_pub);
+	check(e2 == -HS_R_OTHER_SUITE && !memcmp(our_pub, us.pub, 32),
+	      "the bpftun suite's initiation to a WireGuard device: the other suite's (%d)", e2);
+out:
+	hs_device_free(bt);
+	hs_device_free(wg);
+	hs_device_free(peer);
+	wg_identity_wipe(&us);
+	wg_identity_wipe(&them);
+}
+
 int main(void)
 {
 	if (wg_noise_init()) {
@@ -789,5 +850,6 @@ int main(void)
 	test_cookies();
 	test_tai64n();
 	test_hs_suite();
+	test_other_suite();
 	return check_summary();
 }
