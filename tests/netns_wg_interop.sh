@@ -127,6 +127,8 @@ conf
 sed -i 's/^\[Interface\]$/[Interface]\nProtocol = bpftun/' "$TMP/b/bt0.conf"
 g_peer "10.79.0.1:$PORT"
 check "0: bpftun up with Protocol = bpftun" inB "$BT" up "$TMP/b/bt0.conf"
+check "0: show: 'protocol: bpftun', 'cipher: aes-fixed-time'" \
+	eval 'inB "$BT" show bt0 | grep -qx "  protocol: bpftun" && inB "$BT" show bt0 | grep -qx "  cipher: aes-fixed-time"'
 inG ping -c 1 -W 2 10.9.7.1 >/dev/null # a packet queued: the peer initiates
 check "0: B's log names the mismatch (a handshake message of Protocol = wireguard)" \
 	wait_until 10 km_has "a handshake message of Protocol = wireguard, but interface 'bt0' speaks Protocol = bpftun"
@@ -138,6 +140,9 @@ conf
 g_peer "10.79.0.1:$PORT"
 check "1: bpftun up (a wg-quick file: no Protocol line, no Endpoint)" inB "$BT" up "$TMP/b/bt0.conf"
 check "1: the key manager speaks wireguard" wait_until 5 km_has "protocol wireguard"
+suite() { inB "$BT" show bt0 --json | python3 -c "import json,sys; i=json.load(sys.stdin)['interfaces'][0]; print(i['protocol'], i['cipher'])"; }
+check "1: show --json: protocol wireguard, cipher chacha20-poly1305" test "$(suite)" = "wireguard chacha20-poly1305"
+check "1: show: 'protocol: wireguard'" eval 'inB "$BT" show bt0 | grep -qx "  protocol: wireguard"'
 check "1: $PEER initiates; its ping over inner IPv4 is answered" wait_until 15 inG ping -c 1 -W 1 10.9.7.1
 check "1: $PEER sees the handshake" g_handshook
 check "1: B was the responder (its log)" km_has "responder, switching"

@@ -375,6 +375,9 @@ static int show_iface(struct out *o, const char *name, int hidden)
 		out_u64(o, "fwmark", "fwmark", ifc.fwmark);
 	if (ifc.rt_table)
 		out_u64(o, "table", "policy table", ifc.rt_table);
+	/* the suite (Protocol): only WireGuard's has this cipher */
+	out_str(o, "protocol", "protocol",
+		strcmp(ifc.cipher, "chacha20-poly1305") ? "bpftun" : "wireguard");
 	out_str(o, "cipher", "cipher", ifc.cipher[0] ? ifc.cipher : "aes-fixed-time");
 	show_steering(o, &ifc);
 	/* PrivateKeyKeyring: the identity key's state now (ok, revoked,
@@ -510,14 +513,15 @@ static void show_find_err(const char *name, int err)
 
 void usage_show(FILE *f)
 {
-	fprintf(f,
-		"usage: bpftun show [IFNAME] [--json]\n"
-		"       bpftun show {IFNAME|all} dump\n"
-		"Shows each bpftun interface (or IFNAME): public key, port, MTU, cipher, and per\n"
-		"peer: endpoint, allowed IPs, latest handshake, traffic, drops by reason.\n"
-		"Private keys are never shown. --json prints the same as one JSON object.\n"
-		"dump: wg(8)'s tab-separated dump format (private key shown as (hidden)),\n"
-		"then the drop counters by reason as extra columns on peer lines.\n");
+	fprintf(
+	    f, "usage: bpftun show [IFNAME] [--json]\n"
+	       "       bpftun show {IFNAME|all} dump\n"
+	       "Shows each bpftun interface (or IFNAME): public key, port, MTU, protocol, cipher,\n"
+	       "and per peer: endpoint, allowed IPs, latest handshake, traffic, drops by\n"
+	       "reason.\n"
+	       "Private keys are never shown. --json prints the same as one JSON object.\n"
+	       "dump: wg(8)'s tab-separated dump format (private key shown as (hidden)),\n"
+	       "then the drop counters by reason as extra columns on peer lines.\n");
 }
 
 int show_main(int argc, char **argv)
