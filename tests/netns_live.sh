@@ -168,6 +168,10 @@ check "preshared-key file readable by others" refused "chmod 600" bash -c "
 check "syncconf with another ListenPort" refused "ListenPort" bash -c "
 	umask 077 && sed 's/^ListenPort = .*/ListenPort = 1234/' $TMP/s/bt0.conf >$TMP/s2.conf && mkdir -p $TMP/p && mv $TMP/s2.conf $TMP/p/bt0.conf &&
 	ip netns exec $H '$BT' syncconf bt0 $TMP/p/bt0.conf"
+check "syncconf with another Protocol (a file without 'Protocol = bpftun': wireguard)" \
+	refused "Protocol: wireguard, the running tunnel's is bpftun" bash -c "
+	umask 077 && sed '/^Protocol = /d' $TMP/s/bt0.conf >$TMP/p/bt0.conf &&
+	ip netns exec $H '$BT' syncconf bt0 $TMP/p/bt0.conf"
 # capacity: the hub's maps were sized at up for 1 peer: 256 peers, 4096 AllowedIPs
 python3 - "$TMP" "$KH" <<'EOF'
 import base64, os, sys
@@ -175,7 +179,7 @@ tmp, kh = sys.argv[1], sys.argv[2]
 os.makedirs(tmp + "/c1", exist_ok=True); os.makedirs(tmp + "/c2", exist_ok=True)
 def write(path, peers):
     with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
-        f.write("[Interface]\nPrivateKey = %s\n" % kh)
+        f.write("[Interface]\nPrivateKey = %s\nProtocol = bpftun\n" % kh)
         for pub, allowed in peers:
             f.write("\n[Peer]\nPublicKey = %s\nAllowedIPs = %s\n" % (pub, allowed))
 key = lambda: base64.b64encode(os.urandom(32)).decode()

@@ -235,7 +235,7 @@ static int conf_main(int argc, char **argv, int sync)
 	struct bpftun_iface ifc;
 	struct live_peer *lp;
 	uint8_t pub[32];
-	int hidden, r = 1, err;
+	int hidden, r = 1, err, running;
 
 	if (argc != 3 || argv[1][0] == '-') {
 		int help = argc == 2 && !strcmp(argv[1], "--help");
@@ -275,7 +275,16 @@ static int conf_main(int argc, char **argv, int sync)
 		       argv[2], cfg.listen_port, ifc.listen_port);
 		goto out;
 	}
-	if (strcmp(cfg.kernel_algo, ifc.algo)) {
+	/* only the WireGuard suite records this cipher */
+	running = strcmp(ifc.cipher, "chacha20-poly1305") ? BT_PROTO_BPFTUN : BT_PROTO_WIREGUARD;
+	if (cfg.protocol != running) {
+		pr_err("%s: Protocol: %s, the running tunnel's is %s (changing it needs bpftun "
+		       "down, then up)",
+		       argv[2], cfg.protocol == BT_PROTO_WIREGUARD ? "wireguard" : "bpftun",
+		       running == BT_PROTO_WIREGUARD ? "wireguard" : "bpftun");
+		goto out;
+	}
+	if (running == BT_PROTO_BPFTUN && strcmp(cfg.kernel_algo, ifc.algo)) {
 		pr_err("%s: Cipher: %s, the running tunnel's is %s (changing it needs bpftun down, "
 		       "then up)",
 		       argv[2], cfg.cipher, ifc.cipher);
