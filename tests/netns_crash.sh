@@ -20,6 +20,8 @@
 #    va with the dead tunnel's maps. `up` refuses and names `bpftun cleanup`;
 #    `bpftun cleanup` removes it (and the clsact bpftun added); the same with
 #    `bpftun down bt0` for the deleted device.
+# 3. The log and control socket of a key manager whose namespace is gone:
+#    `bpftun cleanup` (from any namespace) removes them; B's stay.
 #
 # usage: netns_crash.sh BUILD_DIR
 set -u
@@ -35,8 +37,11 @@ MAX_STEPS=60
 
 # shellcheck source=../scripts/lib/netns.sh
 . "$(dirname "$0")/../scripts/lib/netns.sh"
+D="bt-cd-$$" # a namespace deleted behind its key manager's files
+DEAD=
 cleanup() {
-	ns_remove "$A" "$B"
+	ns_remove "$A" "$B" "$D"
+	[ -n "$DEAD" ] && rm -f $DEAD
 	rm -rf "$TMP"
 	return 0
 }
@@ -191,5 +196,33 @@ check "cleanup leaves a live tunnel alone" live_alone
 check "down: A is as before" down_clean
 missing() { ! inA "$BT" down bt0 2>"$TMP/e" && grep -q 'no such device' "$TMP/e"; }
 check "down of a tunnel that never existed still fails clearly" missing
+
+echo "== the files of a key manager whose namespace is gone"
+# A key manager killed together with its namespace leaves its log and its
+# control socket in /run/bpftun under that namespace's inode; cleanup, from
+# any namespace, removes them, and leaves those of live namespaces (B's).
+dead_files() {
+	local ino
+	ip netns add "$D" || return 1
+	ino=$(ip netns exec "$D" stat -Lc %i /proc/self/ns/net) || return 1
+	DEAD="/run/bpftun/$ino-zz9.log /run/bpftun/$ino-zz9.ctl"
+	mkdir -p /run/bpftun && : >"/run/bpftun/$ino-zz9.log" &&
+		python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX, socket.SOCK_STREAM).bind(sys.argv[1])' \
+			"/run/bpftun/$ino-zz9.ctl" || return 1
+	ip netns del "$D"
+	inA "$BT" cleanup 2>"$TMP/e" || { cat "$TMP/e"; return 1; }
+	grep -q "removed 2 files of key managers whose network namespace is gone" "$TMP/e" ||
+		{ cat "$TMP/e"; return 1; }
+	for f in $DEAD; do [ ! -e "$f" ] || { echo "$f left"; return 1; }; done
+}
+check "a dead namespace's .log and .ctl: removed by cleanup from A" dead_files
+b_files() {
+	local ino
+	ino=$(inB stat -Lc %i /proc/self/ns/net)
+	[ -e "/run/bpftun/$ino-bt0.log" ] && [ -S "/run/bpftun/$ino-bt0.ctl" ] ||
+		{ ls -l /run/bpftun; return 1; }
+	inB "$BT" show bt0 | grep -q "key manager pid"
+}
+check "... B's log and control socket stay, and its key manager runs" b_files
 
 check_summary

@@ -1244,27 +1244,100 @@ int down_main(int argc, char **argv)
 	return 0;
 }
 
-/* /run/bpftun/INODE-NAME.log of this namespace whose device NAME is gone
- * and which no key manager of NAME writes any more: removed; how many. */
-static int remove_stale_run_files(void)
+static int cmp_ulong(const void *a, const void *b)
 {
+	unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The inodes of the network namespaces that exist: those of every process
+ * (a key manager lives in its tunnel's namespace) and those named under
+ * /run/netns. malloc'd, sorted; *n of them; NULL if none could be read. */
+static unsigned long *live_netns(size_t *n)
+{
+	unsigned long *v = NULL, *nv;
+	size_t cap = 0;
+	const char *dirs[] = {"/proc", "/run/netns"};
+
+	*n = 0;
+	for (int k = 0; k < 2; k++) {
+		DIR *dh = opendir(dirs[k]);
+		struct dirent *d;
+
+		if (!dh)
+			continue;
+		while ((d = readdir(dh))) {
+			char path[PATH_MAX];
+			struct stat st;
+
+			if (d->d_name[0] == '.' ||
+			    (!k && (d->d_name[0] < '1' || d->d_name[0] > '9')))
+				continue;
+			snprintf(path, sizeof(path), k ? "%s/%s" : "%s/%s/ns/net", dirs[k],
+				 d->d_name);
+			if (stat(path, &st))
+				continue;
+			if (*n == cap) {
+				cap = cap ? 2 * cap : 256;
+				nv = realloc(v, cap * sizeof(*v));
+				if (!nv) {
+					closedir(dh);
+					free(v);
+					*n = 0;
+					return NULL;
+				}
+				v = nv;
+			}
+			v[(*n)++] = (unsigned long)st.st_ino;
+		}
+		closedir(dh);
+	}
+	if (v)
+		qsort(v, *n, sizeof(*v), cmp_ulong);
+	return v;
+}
+
+/* /run/bpftun/INODE-NAME.{log,ctl} of this namespace whose device NAME is
+ * gone and which no key manager of NAME uses any more, and those of
+ * namespaces that no longer exist (a key manager killed with its namespace
+ * leaves its control socket): removed; how many logs of this namespace
+ * (*gone: files of namespaces that are gone). */
+static int remove_stale_run_files(int *gone)
+{
+	unsigned long *live;
+	size_t nlive;
 	char prefix[32];
 	struct dirent *d;
 	struct stat st;
 	int n = 0;
 	DIR *dh;
 
+	*gone = 0;
 	if (stat("/proc/self/ns/net", &st))
 		return 0;
 	snprintf(prefix, sizeof(prefix), "%lu-", (unsigned long)st.st_ino);
 	dh = opendir(BT_RUN_DIR);
 	if (!dh)
 		return 0;
+	live = live_netns(&nlive);
 	while ((d = readdir(dh))) {
 		size_t pl = strlen(prefix), len = strlen(d->d_name);
-		char name[IF_NAMESIZE], path[PATH_MAX];
+		char name[IF_NAMESIZE], path[PATH_MAX], *end;
+		unsigned long ino = strtoul(d->d_name, &end, 10);
 
 		int is_log = len >= 4 && !strcmp(d->d_name + len - 4, ".log");
+
+		/* another namespace's: removed only once that namespace is gone
+		 * (not among the live ones; nothing is removed if they could
+		 * not be listed) */
+		if (live && *end == '-' && end != d->d_name && strncmp(d->d_name, prefix, pl) &&
+		    len >= 4 && (is_log || !strcmp(d->d_name + len - 4, ".ctl")) &&
+		    !bsearch(&ino, live, nlive, sizeof(*live), cmp_ulong)) {
+			snprintf(path, sizeof(path), "%s/%s", BT_RUN_DIR, d->d_name);
+			*gone += !unlink(path);
+			continue;
+		}
 
 		/* logs, and control sockets a killed key manager left */
 		if (strncmp(d->d_name, prefix, pl) || len < pl + 5 ||
@@ -1279,12 +1352,13 @@ static int remove_stale_run_files(void)
 		n += !unlink(path) && is_log;
 	}
 	closedir(dh);
+	free(live);
 	return n;
 }
 
 int cleanup_main(int argc, char **argv)
 {
-	int n;
+	int n, gone;
 
 	if (argc != 1) {
 		int help = argc == 2 && !strcmp(argv[1], "--help");
@@ -1295,7 +1369,8 @@ int cleanup_main(int argc, char **argv)
 			"and xdp_steer programs of bpftun tunnels that are gone (deleted with ip\n"
 			"link del after their key manager died), and the clsact qdiscs they leave\n"
 			"without filters; and the key manager logs of such tunnels from\n"
-			"/run/bpftun. Tunnels that exist are not touched.\n");
+			"/run/bpftun, with the logs and control sockets of key managers whose\n"
+			"network namespace is gone. Tunnels that exist are not touched.\n");
 		return help ? 0 : 2;
 	}
 	n = underlay_sweep_orphans(0);
@@ -1304,9 +1379,13 @@ int cleanup_main(int argc, char **argv)
 	if (n)
 		pr_info("removed %d xdp_steer program%s of tunnels that are gone", n,
 			n == 1 ? "" : "s");
-	n = remove_stale_run_files();
+	n = remove_stale_run_files(&gone);
 	if (n)
 		pr_info("removed %d key manager log%s of tunnels that are gone", n,
 			n == 1 ? "" : "s");
+	if (gone)
+		pr_info("removed %d file%s of key managers whose network namespace is gone "
+			"from " BT_RUN_DIR,
+			gone, gone == 1 ? "" : "s");
 	return 0;
 }
