@@ -50,9 +50,9 @@ trap 'exit 143' INT TERM
 
 # shellcheck source=lib/check.sh
 . "$HERE/lib/check.sh"
+# shellcheck source=lib/hosts.sh
+. "$HERE/lib/hosts.sh"
 
-inA() { ip netns exec "$A" "$@"; }
-inB() { ip netns exec "$B" "$@"; }
 # bpftun through nsenter, not `ip netns exec` (which mounts a sysfs of its
 # own, without bpffs): up pins the maps, where steer_tool reads them
 btA() { nsenter --net="/run/netns/$A" "$BT" "$@"; }
@@ -61,15 +61,7 @@ json() { python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)"
 
 [ "$(nproc)" -ge 2 ] || { echo "FAIL: needs at least 2 CPUs (have $(nproc))"; exit 1; }
 
-ip netns add "$A" && ip netns add "$B" || { echo "FAIL: namespaces"; exit 1; }
-ip link add va netns "$A" type veth peer name vb netns "$B"
-for ns in "$A" "$B"; do ip -n "$ns" link set lo up; done
-ip -n "$A" addr add 10.78.0.1/24 dev va
-ip -n "$B" addr add 10.78.0.2/24 dev vb
-ip -n "$A" link set va up
-ip -n "$B" link set vb up
-inA ethtool -K va tx off >/dev/null
-inB ethtool -K vb tx off >/dev/null
+two_hosts 10.78.0.1 10.78.0.2 || { echo "FAIL: namespaces"; exit 1; }
 
 KA=$("$BT" genkey) KB=$("$BT" genkey)
 PA=$(echo "$KA" | "$BT" pubkey) PB=$(echo "$KB" | "$BT" pubkey)
