@@ -49,23 +49,14 @@ trap cleanup EXIT INT TERM
 
 # shellcheck source=lib/check.sh
 . "$(dirname "$0")/lib/check.sh"
-
-inA() { ip netns exec "$A" "$@"; }
-inB() { ip netns exec "$B" "$@"; }
+# shellcheck source=lib/hosts.sh
+. "$(dirname "$0")/lib/hosts.sh"
 
 for f in "$BT" "$BTH" "$BUILD/tunnel/bpftun-keymgmt"; do
 	[ -x "$f" ] || { echo "FAIL: $f not built"; echo "0 passed, 1 failed"; exit 1; }
 done
 
-topology() {
-	ip netns add "$A" && ip netns add "$B" || return 1
-	ip link add va netns "$A" type veth peer name vb netns "$B" || return 1
-	ip -n "$A" link set lo up && ip -n "$B" link set lo up
-	ip -n "$A" addr add 10.66.0.1/24 dev va
-	ip -n "$B" addr add 10.66.0.2/24 dev vb
-	ip -n "$A" link set va up && ip -n "$B" link set vb up
-	inA ethtool -K va tx off >/dev/null && inB ethtool -K vb tx off >/dev/null
-}
+topology() { two_hosts 10.66.0.1 10.66.0.2; }
 
 configs() {
 	local ka kb pa pb

@@ -32,16 +32,11 @@ trap 'ns_remove "$A" "$B"; rm -rf "$TMP"' EXIT
 trap 'exit 143' INT TERM
 # shellcheck source=lib/check.sh
 . "$(dirname "$0")/lib/check.sh"
-inA() { ip netns exec "$A" "$@"; }
-inB() { ip netns exec "$B" "$@"; }
+# shellcheck source=lib/hosts.sh
+. "$(dirname "$0")/lib/hosts.sh"
 
-ip netns add "$A" && ip netns add "$B" || exit 1
-ip link add va netns "$A" type veth peer name vb netns "$B" || exit 1
-ip -n "$A" link set lo up; ip -n "$B" link set lo up
-ip -n "$A" addr add 10.80.0.1/24 dev va; ip -n "$B" addr add 10.80.0.2/24 dev vb
+two_hosts 10.80.0.1 10.80.0.2 || exit 1
 ip -n "$A" addr add fd80::1/64 dev va nodad; ip -n "$B" addr add fd80::2/64 dev vb nodad
-ip -n "$A" link set va up; ip -n "$B" link set vb up
-inA ethtool -K va tx off >/dev/null; inB ethtool -K vb tx off >/dev/null
 # B's endpoint and the addresses only B has (A's routes to them: the defaults)
 ip -n "$B" addr add 198.18.7.2/32 dev lo
 ip -n "$B" addr add 10.99.7.1/32 dev lo; ip -n "$B" addr add fd99:7::1/128 dev lo

@@ -26,8 +26,8 @@ trap 'ns_remove "$A" "$B"; rm -rf "$TMP"' EXIT
 trap 'exit 143' INT TERM
 # shellcheck source=lib/check.sh
 . "$(dirname "$0")/lib/check.sh"
-inA() { ip netns exec "$A" "$@"; }
-inB() { ip netns exec "$B" "$@"; }
+# shellcheck source=lib/hosts.sh
+. "$(dirname "$0")/lib/hosts.sh"
 # a command in A, with the test's hosts file and no DNS
 inA_hosts() {
 	unshare -m --propagation private sh -c '
@@ -35,15 +35,8 @@ inA_hosts() {
 		ns=$1 && shift && exec ip netns exec "$ns" "$@"' "$TMP" "$A" "$@"
 }
 
-ip netns add "$A" && ip netns add "$B" || exit 1
-ip link add va netns "$A" type veth peer name vb netns "$B" || exit 1
-ip -n "$A" link set lo up; ip -n "$B" link set lo up
-ip -n "$A" addr add 10.81.0.1/24 dev va; ip -n "$A" addr add fd81::1/64 dev va nodad
-ip -n "$B" link set vb up
-ip -n "$B" addr add 10.81.0.3/24 dev vb
-ip -n "$B" addr add fd81::2/64 dev vb nodad
-ip -n "$A" link set va up
-inA ethtool -K va tx off >/dev/null; inB ethtool -K vb tx off >/dev/null
+two_hosts 10.81.0.1 10.81.0.3 || exit 1
+ip -n "$A" addr add fd81::1/64 dev va nodad; ip -n "$B" addr add fd81::2/64 dev vb nodad
 printf 'hosts: files\n' >"$TMP/nsswitch.conf"
 printf '127.0.0.1 localhost\n10.81.0.3 peer-b.test\nfd81::2 peer6.test\n' >"$TMP/hosts"
 

@@ -33,6 +33,8 @@ SERIAL=
 . "$(dirname "$0")/../scripts/lib/netns.sh"
 # shellcheck source=lib/check.sh
 . "$(dirname "$0")/lib/check.sh"
+# shellcheck source=lib/hosts.sh
+. "$(dirname "$0")/lib/hosts.sh"
 
 # keyctl_py find|read|revoke|timeout|unlink (tests/lib/keyctl.sh)
 # shellcheck source=lib/keyctl.sh
@@ -49,24 +51,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 143' INT TERM
 
-inA() { ip netns exec "$A" "$@"; }
 # idkey: A's identity key state from `bpftun show --json`; idkey_text: from show
 idkey() {
 	inA "$BT" show "$IF" --json 2>/dev/null |
 		python3 -c "import json,sys; print(json.load(sys.stdin)['interfaces'][0].get('identity_key'))"
 }
 is_idkey() { local v; v=$(idkey); [ "$v" = "$1" ] || { echo "identity_key: $v"; return 1; }; }
-inB() { ip netns exec "$B" "$@"; }
 
-if ! ip netns add "$A" || ! ip netns add "$B"; then echo "FAIL: netns"; exit 1; fi
-ip link add va netns "$A" type veth peer name vb netns "$B"
-for d in "$A va 10.78.0.1" "$B vb 10.78.0.2"; do
-	set -- $d
-	ip -n "$1" link set lo up
-	ip -n "$1" addr add "$3/24" dev "$2"
-	ip -n "$1" link set "$2" up
-	ip netns exec "$1" ethtool -K "$2" tx off >/dev/null
-done
+two_hosts 10.78.0.1 10.78.0.2 || { echo "FAIL: netns"; exit 1; }
 
 PA=$("$BT" genkey --keyring "user:$DESC") || { echo "FAIL: genkey --keyring"; exit 1; }
 KB=$("$BT" genkey)

@@ -21,15 +21,10 @@ trap 'ns_remove "$A" "$B"; rm -rf "$TMP" ${STAGE:+"$STAGE"} ${IA:+/sys/fs/bpf/bp
 trap 'exit 143' INT TERM
 # shellcheck source=lib/check.sh
 . "$(dirname "$0")/lib/check.sh"
-inA() { ip netns exec "$A" "$@"; }
-inB() { ip netns exec "$B" "$@"; }
+# shellcheck source=lib/hosts.sh
+. "$(dirname "$0")/lib/hosts.sh"
 
-ip netns add "$A" && ip netns add "$B" || exit 1
-ip link add va netns "$A" type veth peer name vb netns "$B" || exit 1
-ip -n "$A" link set lo up; ip -n "$B" link set lo up
-ip -n "$A" addr add 10.78.0.1/24 dev va; ip -n "$B" addr add 10.78.0.2/24 dev vb
-ip -n "$A" link set va up; ip -n "$B" link set vb up
-inA ethtool -K va tx off >/dev/null; inB ethtool -K vb tx off >/dev/null
+two_hosts 10.78.0.1 10.78.0.2 || exit 1
 KA=$("$BT" genkey); KB=$("$BT" genkey)
 PA=$(echo "$KA" | "$BT" pubkey); PB=$(echo "$KB" | "$BT" pubkey)
 conf() { # FILE PRIV PEER_PUB ADDR EP ALLOWED

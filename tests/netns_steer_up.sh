@@ -7,13 +7,15 @@
 # Steering = off: today's path, no XDP program on va/vb. Steering = on
 # (SteeringCPUs = 0-1): xdp_steer on both underlays, show reports it, two
 # TCP flows whose marks (predicted with libsodium from A's pinned key) map to
-# CPU 0 and CPU 1 open there (tc_open's per-CPU rx_packets on B), sha256
-# matches; a device that already has an XDP program is refused before
-# anything changes; down leaves no XDP program, clsact or pin. Orphans: a
-# tunnel whose key manager was killed and whose device was deleted by hand
-# leaves its xdp_steer on the underlay; `down` of that name and `cleanup`
-# remove it, `up` refuses naming cleanup while it is there, an `up` that
-# fails after attaching leaves none, and live tunnels' xdp_steer stay.
+# CPU 0 and CPU 1 open there (tc_open's per-CPU rx_packets and rx_bytes on
+# B: all of a flow's inner bytes on its CPU; keepalives, empty and unmarked,
+# may open on either), sha256 matches; a device that already has an XDP
+# program is refused before anything changes; down leaves no XDP program,
+# clsact or pin. Orphans: a tunnel whose key manager was killed and whose
+# device was deleted by hand leaves its xdp_steer on the underlay; `down`
+# of that name and `cleanup` remove it, `up` refuses naming cleanup while it
+# is there, an `up` that fails after attaching leaves none, and live
+# tunnels' xdp_steer stay.
 #
 # usage: netns_steer_up.sh BUILD_DIR
 set -u
@@ -48,9 +50,9 @@ trap 'exit 143' INT TERM
 
 # shellcheck source=lib/check.sh
 . "$HERE/lib/check.sh"
+# shellcheck source=lib/hosts.sh
+. "$HERE/lib/hosts.sh"
 
-inA() { ip netns exec "$A" "$@"; }
-inB() { ip netns exec "$B" "$@"; }
 # bpftun through nsenter, not `ip netns exec` (which mounts a sysfs of its
 # own, without bpffs): up pins the maps, where steer_tool reads them
 btA() { nsenter --net="/run/netns/$A" "$BT" "$@"; }
@@ -59,15 +61,7 @@ json() { python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)"
 
 [ "$(nproc)" -ge 2 ] || { echo "FAIL: needs at least 2 CPUs (have $(nproc))"; exit 1; }
 
-ip netns add "$A" && ip netns add "$B" || { echo "FAIL: namespaces"; exit 1; }
-ip link add va netns "$A" type veth peer name vb netns "$B"
-for ns in "$A" "$B"; do ip -n "$ns" link set lo up; done
-ip -n "$A" addr add 10.78.0.1/24 dev va
-ip -n "$B" addr add 10.78.0.2/24 dev vb
-ip -n "$A" link set va up
-ip -n "$B" link set vb up
-inA ethtool -K va tx off >/dev/null
-inB ethtool -K vb tx off >/dev/null
+two_hosts 10.78.0.1 10.78.0.2 || { echo "FAIL: namespaces"; exit 1; }
 
 KA=$("$BT" genkey) KB=$("$BT" genkey)
 PA=$(echo "$KA" | "$BT" pubkey) PB=$(echo "$KB" | "$BT" pubkey)
@@ -119,8 +113,16 @@ copy() {
 	wait $srv || return 1
 	[ "$(sha256sum <"$TMP/$1.in" | cut -d' ' -f1)" = "$(sha256sum <"$TMP/$1.out" | cut -d' ' -f1)" ]
 }
-opens() { nsenter --net="/run/netns/$B" "$TOOL" cpus "$(pindir "$B" "$IB")" |
-	awk '$1 == "cpu0" {a = $2} $1 == "cpu1" {b = $2} END {print a + 0, b + 0}'; }
+# opens: tc_open's opens on B, as "PACKETS0 PACKETS1 BYTES0 BYTES1 UNMARKED":
+# peer 0's rx_packets and rx_bytes (inner bytes) on CPU 0 and CPU 1, and
+# xdp_steer's data_unmarked (read after them)
+opens() {
+	local c
+	c=$(nsenter --net="/run/netns/$B" "$TOOL" cpus "$(pindir "$B" "$IB")" |
+		awk '$1 == "cpu0" {p0 = $2; b0 = $3} $1 == "cpu1" {p1 = $2; b1 = $3}
+			END {print p0 + 0, p1 + 0, b0 + 0, b1 + 0}')
+	show_b && echo "$c $(json "$TMP/s.json" 'j["interfaces"][0]["steer"]["data_unmarked"]')"
+}
 pick_sport() { # DPORT CPU FIRST: a source port from FIRST whose mark (A's key) maps to CPU on B
 	local sp m
 	for sp in $(seq "$3" $(($3 + 100))); do
@@ -129,13 +131,26 @@ pick_sport() { # DPORT CPU FIRST: a source port from FIRST whose mark (A's key) 
 	done
 	return 1
 }
-one_cpu() { # WANT BEFORE AFTER
-	local b0 b1 a0 a1 d0 d1
-	read -r b0 b1 <<<"$2"
-	read -r a0 a1 <<<"$3"
-	d0=$((a0 - b0)) d1=$((a1 - b1))
-	echo "opened on B: CPU0 +$d0, CPU1 +$d1 (want all on CPU $1)"
-	if [ "$1" = 0 ]; then [ $d0 -gt 1000 ] && [ $d1 = 0 ]; else [ $d1 -gt 1000 ] && [ $d0 = 0 ]; fi
+# one_cpu WANT BEFORE AFTER BYTES: between two `opens`, the flow (BYTES of
+# TCP payload) was opened on CPU WANT only. The flow's packets are those
+# that carry inner bytes: every packet opened on the other CPU must be a
+# keepalive (an empty data message: rx_packets +1, rx_bytes +0). Keepalives
+# do come during a flow: `up` of A initiates before B is up, retries 5 s
+# later and, as the initiator of that second handshake, sends a keepalive at
+# once. It carries no flow mark (data_unmarked), so xdp_steer puts it on
+# the CPU of the outer tuple's hash, 0 or 1 by the random key of each up.
+one_cpu() {
+	local p0 p1 b0 b1 u0 q0 q1 c0 c1 u1 dp0 dp1 db0 db1
+	read -r p0 p1 b0 b1 u0 <<<"$2"
+	read -r q0 q1 c0 c1 u1 <<<"$3"
+	dp0=$((q0 - p0)) dp1=$((q1 - p1)) db0=$((c0 - b0)) db1=$((c1 - b1))
+	echo "opened on B: CPU0 +$dp0 packets +$db0 bytes, CPU1 +$dp1 packets +$db1 bytes," \
+		"unmarked data messages +$((u1 - u0)) (want the flow all on CPU $1)"
+	if [ "$1" = 0 ]; then
+		[ $dp0 -gt 1000 ] && [ $db0 -ge "$4" ] && [ $db1 = 0 ]
+	else
+		[ $dp1 -gt 1000 ] && [ $db1 -ge "$4" ] && [ $db0 = 0 ]
+	fi
 }
 
 echo "== Steering = off (the default)"
@@ -169,10 +184,10 @@ if [ -n "$sp0" ] && [ -n "$sp1" ]; then
 	s0=$(opens)
 	check "flow 1 ($sp0 -> 7001): 8 MB TCP, sha256 matches" copy f1 "$sp0" 7001 8000000
 	s1=$(opens)
-	check "flow 1 opened only on CPU 0" one_cpu 0 "$s0" "$s1"
+	check "flow 1 opened only on CPU 0 (its bytes; keepalives aside)" one_cpu 0 "$s0" "$s1" 8000000
 	check "flow 2 ($sp1 -> 7002): 8 MB TCP, sha256 matches" copy f2 "$sp1" 7002 8000000
 	s2=$(opens)
-	check "flow 2 opened only on CPU 1" one_cpu 1 "$s1" "$s2"
+	check "flow 2 opened only on CPU 1 (its bytes; keepalives aside)" one_cpu 1 "$s1" "$s2" 8000000
 	check "show --json: steered to both CPUs, data marked, ESP counted none found" \
 		eval 'show_b && json "$TMP/s.json" "(lambda s: s[\"to_cpu\"][0] > 1000 and s[\"to_cpu\"][1] > 1000 and s[\"data_marked\"] > 2000 and s[\"esp_found\"] == 0 or sys.exit(str(s)))(j[\"interfaces\"][0][\"steer\"])"'
 	check "show (text) lists steered per cpu" eval 'btB show "$IB" | grep -q "steered per cpu: cpu0 [1-9]"'

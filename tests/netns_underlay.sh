@@ -38,22 +38,11 @@ trap cleanup EXIT INT TERM
 
 # shellcheck source=lib/check.sh
 . "$(dirname "$0")/lib/check.sh"
+# shellcheck source=lib/hosts.sh
+. "$(dirname "$0")/lib/hosts.sh"
 
-inA() { ip netns exec "$A" "$@"; }
-inB() { ip netns exec "$B" "$@"; }
-
-underlay() { # (re-)create va/vb
-	ip link add va netns "$A" type veth peer name vb netns "$B" || return 1
-	ip -n "$A" addr add 10.67.0.1/24 dev va && ip -n "$B" addr add 10.67.0.2/24 dev vb &&
-		ip -n "$A" link set va up && ip -n "$B" link set vb up &&
-		inA ethtool -K va tx off >/dev/null && inB ethtool -K vb tx off >/dev/null
-}
-
-topology() {
-	ip netns add "$A" && ip netns add "$B" || return 1
-	ip -n "$A" link set lo up && ip -n "$B" link set lo up
-	underlay
-}
+underlay() { veth_link 10.67.0.1 10.67.0.2; } # (re-)create va/vb
+topology() { two_hosts 10.67.0.1 10.67.0.2; }
 
 KA=$("$BT" genkey)
 configs() {

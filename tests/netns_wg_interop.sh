@@ -43,14 +43,14 @@ chmod 755 "$TMP"
 PORT=51841 # B's ListenPort
 GPORT=51842
 GPORT2=51843
-GO_PID=
 # shellcheck source=../scripts/lib/netns.sh
 . "$(dirname "$0")/../scripts/lib/netns.sh"
+# shellcheck source=lib/wggo.sh
+. "$(dirname "$0")/lib/wggo.sh"
 cleanup() {
-	[ -n "$GO_PID" ] && kill "$GO_PID" 2>/dev/null && wait "$GO_PID" 2>/dev/null
+	wg_stop "$WIF"
 	ip netns exec "$B" "$BT" down bt0 >/dev/null 2>&1
 	ns_remove "$B" "$G"
-	rm -f "/var/run/wireguard/$WIF.sock"
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -60,10 +60,7 @@ trap 'exit 143' INT TERM
 inB() { ip netns exec "$B" "$@"; }
 inG() { ip netns exec "$G" "$@"; }
 
-[ "$IMPL" = kernel ] || command -v wireguard-go >/dev/null ||
-	{ echo "FAIL: wireguard-go not installed (scripts/install-deps.sh)"; exit 1; }
-command -v wg >/dev/null && command -v socat >/dev/null ||
-	{ echo "FAIL: wg or socat not installed (scripts/install-deps.sh)"; exit 1; }
+wg_need "$IMPL" socat
 
 ip netns add "$B" && ip netns add "$G" || exit 1
 ip link add vb netns "$B" type veth peer name vg netns "$G" || exit 1
@@ -87,15 +84,8 @@ conf() {
 }
 
 # the WireGuard peer in G
-if [ "$IMPL" = kernel ]; then
-	check "kernel WireGuard ($(uname -r)): ip link add $WIF type wireguard in G" \
-		eval 'modprobe wireguard && inG ip link add "$WIF" type wireguard'
-else
-	inG env LOG_LEVEL=verbose WG_PROCESS_FOREGROUND=1 wireguard-go "$WIF" >"$TMP/go.log" 2>&1 &
-	GO_PID=$!
-	check "wireguard-go $(wireguard-go --version 2>/dev/null | head -1 | awk '{print $2}') starts in G" \
-		wait_until 5 test -S "/var/run/wireguard/$WIF.sock"
-fi
+[ "$IMPL" = kernel ] && modprobe wireguard
+wg_start "$IMPL" "$G" "$WIF" "$TMP/go.log"
 inG wg set "$WIF" private-key "$TMP/g.key" listen-port $GPORT &&
 	inG ip addr add 10.9.7.2/24 dev "$WIF" && inG ip -6 addr add fd09:7::2/64 dev "$WIF" &&
 	inG ip link set "$WIF" mtu 1420 up || { echo "FAIL: configuring $WIF"; exit 1; }

@@ -9,7 +9,7 @@
  *   steer_tool detach DEV
  *   steer_tool mark DPPIN BITS           random key, BITS 0..7 (0 = off)
  *   steer_tool expect DPPIN SRC DST PROTO SPORT DPORT   -> the mark
- *   steer_tool cpus DPPIN                 peer 0's rx_packets per CPU
+ *   steer_tool cpus DPPIN                 peer 0's rx_packets and rx_bytes per CPU
  *   steer_tool stats PINDIR               xdp_steer's counters
  */
 #include <arpa/inet.h>
@@ -77,7 +77,8 @@ static int cmd_cpus(const char *dir)
 	if (fd < 0 || !v || bpf_map_lookup_elem(fd, &key, v))
 		return 1;
 	for (int c = 0; c < ncpu; c++)
-		printf("cpu%d %llu\n", c, (unsigned long long)v[c].rx_packets);
+		printf("cpu%d %llu %llu\n", c, (unsigned long long)v[c].rx_packets,
+		       (unsigned long long)v[c].rx_bytes);
 	free(v);
 	return 0;
 }

@@ -28,33 +28,12 @@
 #include "check.h"
 #include "frames.h"
 #include "datapath.h"
+#include "dp_pair.h"
 #include "ref_aead.h"
 #include "vectors_kat.h"
 #include "testprogs.skel.h"
 
-#define PORT 51820
-#define RIDX 0x0a0b0c0dU
-/* tc_open hands packets that are not ours to the next filter / the stack */
-#define TC_ACT_UNSPEC	0xffffffffU
-#define TC_ACT_SHOT	2
-#define TC_ACT_REDIRECT 7
-#define FRAME_MAX	2048
-
-static const uint8_t MAC_A[6] = {0x02, 0, 0, 0, 0, 0xa};
-static const uint8_t MAC_B[6] = {0x02, 0, 0, 0, 0, 0xb};
-static const uint8_t TUN_MAC[6] = {0x02, 0, 0, 0, 0, 0xc};
 static uint8_t KEY[32], SALT[4];
-
-/* Inner and outer addresses (never on a wire: BPF_PROG_TEST_RUN only). */
-static const char *IN4_A = "10.9.0.1", *IN4_B = "10.9.0.2", *IN4_X = "10.9.7.7";
-static const char *IN6_A = "fd09::1", *IN6_B = "fd09::2", *IN6_X = "fd09::77";
-static const char *OUT4_A = "192.0.2.1", *OUT4_B = "192.0.2.2";
-static const char *OUT6_A = "2001:db8::1", *OUT6_B = "2001:db8::2";
-
-struct pair {
-	struct datapath *a, *b;
-	int outer6;
-};
 
 /* The peer id pair_setup configures on both ends, and the number of peers
  * the datapaths are sized for (0: dp_load's smallest size).
@@ -68,11 +47,7 @@ static void addr(int fam, const char *s, void *out)
 
 static int allow(struct datapath *dp, const char *s, unsigned int prefix)
 {
-	uint8_t a[16];
-	int fam = strchr(s, ':') ? 6 : 4;
-
-	addr(fam, s, a);
-	return dp_allow(dp, fam, a, prefix, PEER_ID);
+	return pair_allow(dp, s, prefix, PEER_ID);
 }
 
 static int sa(struct datapath *dp, uint32_t op, uint32_t slot, uint32_t index, uint64_t limit,
@@ -87,41 +62,18 @@ static int sa(struct datapath *dp, uint32_t op, uint32_t slot, uint32_t index, u
 	return dp_sa_ctl(dp, &r);
 }
 
-static void pair_destroy(struct pair *p)
-{
-	dp_destroy(p->a);
-	dp_destroy(p->b);
-	p->a = p->b = NULL;
-}
-
-/* A seals to B over outer v4 or v6; B accepts A's inner addresses only. */
+/* A seals to B over outer v4 or v6 (dp_pair.c); B accepts A's inner
+ * addresses only. */
 static int pair_setup(struct pair *p, int outer6, uint64_t tx_limit)
 {
-	struct bpftun_config cfg = {.tun_ifindex = 1, .listen_port = htons(PORT)};
-	struct bpftun_peer peer = {0};
-	int err;
+	const char *what;
+	int err = pair_load(p, outer6, PEER_ID, LOAD_PEERS, &what);
 
-	memset(p, 0, sizeof(*p));
-	p->outer6 = outer6;
-	memcpy(cfg.tun_mac, TUN_MAC, 6);
-	err = dp_load_sized(&p->a, &cfg, LOAD_PEERS, 0);
-	if (!err)
-		err = dp_load_sized(&p->b, &cfg, LOAD_PEERS, 0);
 	if (err) {
-		check(0, "load datapath (verifier): %s", strerror(-err));
-		pair_destroy(p);
+		check(0, "%s: %s", what, strerror(-err));
 		return err;
 	}
-	peer.ep.flags = outer6 ? BPFTUN_EP_V6 : 0;
-	peer.ep.ifindex = 1;
-	addr(outer6 ? 6 : 4, outer6 ? OUT6_A : OUT4_A, peer.ep.saddr);
-	addr(outer6 ? 6 : 4, outer6 ? OUT6_B : OUT4_B, peer.ep.daddr);
-	peer.ep.sport = htons(PORT);
-	peer.ep.dport = htons(PORT);
-	memcpy(peer.ep.smac, MAC_A, 6);
-	memcpy(peer.ep.dmac, MAC_B, 6);
-	err = dp_set_peer(p->a, PEER_ID, &peer) ?: dp_set_peer(p->b, PEER_ID, &peer);
-	err = err ?: allow(p->a, IN4_B, 32) ?: allow(p->a, IN6_B, 128);
+	err = allow(p->a, IN4_B, 32) ?: allow(p->a, IN6_B, 128);
 	err = err ?: allow(p->a, IN4_X, 32) ?: allow(p->a, IN6_X, 128);
 	err = err ?: allow(p->b, IN4_A, 32) ?: allow(p->b, IN6_A, 128);
 	err = err ?: sa(p->a, BPFTUN_OP_INSTALL_TX, 1, RIDX, tx_limit, 0);
@@ -136,55 +88,13 @@ static int pair_setup(struct pair *p, int outer6, uint64_t tx_limit)
 
 /* ----------------------------------------------------------- packet helpers */
 
-/* An Ethernet frame A -> B holding an inner packet of total length len. */
-static size_t inner_frame(uint8_t *f, int v6, const char *src, const char *dst, size_t len,
-			  uint8_t fill)
-{
-	return frame_inner(f, MAC_B, MAC_A, v6, src, dst, len, fill);
-}
-
-static size_t outer_len(int outer6)
-{
-	return 14 + (outer6 ? 40 : 20) + 8;
-}
-
 /* A sealed frame built by the reference: any index, counter, inner packet. */
 static size_t craft(uint8_t *f, int outer6, uint8_t type, uint32_t index, uint64_t counter,
 		    const uint8_t *inner, size_t len)
 {
-	size_t o = outer_len(outer6);
+	size_t o = outer_headers(f, outer6, 16 + len + 16);
 	uint8_t *hdr = f + o;
-	uint16_t ulen = (uint16_t)(8 + 16 + len + 16);
-	struct ethhdr *eth = (void *)f;
-	struct udphdr *u = (void *)(f + o - 8);
 
-	memset(f, 0, o);
-	memcpy(eth->h_dest, MAC_B, 6);
-	memcpy(eth->h_source, MAC_A, 6);
-	eth->h_proto = htons(outer6 ? ETH_P_IPV6 : ETH_P_IP);
-	if (outer6) {
-		struct ipv6hdr *h = (void *)(f + 14);
-
-		h->version = 6;
-		h->payload_len = htons(ulen);
-		h->nexthdr = IPPROTO_UDP;
-		h->hop_limit = 64;
-		addr(6, OUT6_A, &h->saddr);
-		addr(6, OUT6_B, &h->daddr);
-	} else {
-		struct iphdr *h = (void *)(f + 14);
-
-		h->version = 4;
-		h->ihl = 5;
-		h->tot_len = htons((uint16_t)(20 + ulen));
-		h->ttl = 64;
-		h->protocol = IPPROTO_UDP;
-		addr(4, OUT4_A, &h->saddr);
-		addr(4, OUT4_B, &h->daddr);
-	}
-	u->source = htons(PORT);
-	u->dest = htons(PORT);
-	u->len = htons(ulen);
 	memset(hdr, 0, 16);
 	hdr[0] = type;
 	for (int i = 0; i < 4; i++)
@@ -194,25 +104,6 @@ static size_t craft(uint8_t *f, int outer6, uint8_t type, uint32_t index, uint64
 	if (ref_seal(KEY, SALT, hdr, inner, len, hdr + 16, hdr + 16 + len))
 		abort();
 	return o + 16 + len + 16;
-}
-
-struct run {
-	uint8_t out[FRAME_MAX + 256];
-	uint32_t out_len;
-	uint32_t ret;
-	uint32_t ns;
-};
-
-static int run(int fd, const void *in, size_t len, struct run *r)
-{
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (uint32_t)len,
-		    .data_out = r->out, .data_size_out = sizeof(r->out), .repeat = 1);
-	int err = bpf_prog_test_run_opts(fd, &o);
-
-	r->out_len = o.data_size_out;
-	r->ret = o.retval;
-	r->ns = o.duration;
-	return err ? -errno : 0;
 }
 
 static uint64_t drops(struct datapath *dp, uint32_t peer, int reason)

@@ -47,38 +47,16 @@
 #include "check.h"
 #include "frames.h"
 #include "datapath.h"
+#include "dp_pair.h"
 #include "wg_noise.h"
 
-#define PORT		51820
-#define RIDX		0x0a0b0c0dU
-#define TC_ACT_UNSPEC	0xffffffffU
-#define TC_ACT_SHOT	2
-#define TC_ACT_REDIRECT 7
-#define FRAME_MAX	2048
-#define MAX_INNER	BPFTUN_MAX_INNER
+#define MAX_INNER BPFTUN_MAX_INNER
 
-static const uint8_t MAC_A[6] = {0x02, 0, 0, 0, 0, 0xa};
-static const uint8_t MAC_B[6] = {0x02, 0, 0, 0, 0, 0xb};
-static const uint8_t TUN_MAC[6] = {0x02, 0, 0, 0, 0, 0xc};
 static uint8_t KEY[32];
-
-static const char *IN4_A = "10.9.0.1", *IN4_B = "10.9.0.2", *IN4_X = "10.9.7.7";
-static const char *IN6_A = "fd09::1", *IN6_B = "fd09::2";
-static const char *OUT4_A = "192.0.2.1", *OUT4_B = "192.0.2.2";
-static const char *OUT6_A = "2001:db8::1", *OUT6_B = "2001:db8::2";
-
-struct pair {
-	struct datapath *a, *b;
-	int outer6;
-};
 
 static int allow(struct datapath *dp, const char *s, unsigned int prefix)
 {
-	uint8_t a[16];
-	int v6 = strchr(s, ':') != NULL;
-
-	frame_addr(v6, s, a);
-	return dp_allow(dp, v6 ? 6 : 4, a, prefix, 0);
+	return pair_allow(dp, s, prefix, 0);
 }
 
 static int wg_sa(struct datapath *dp, uint32_t op, uint32_t slot, uint32_t index,
@@ -92,42 +70,18 @@ static int wg_sa(struct datapath *dp, uint32_t op, uint32_t slot, uint32_t index
 	return dp_sa_ctl(dp, &r);
 }
 
-static void pair_destroy(struct pair *p)
-{
-	dp_destroy(p->a);
-	dp_destroy(p->b);
-	p->a = p->b = NULL;
-}
-
-/* A seals to B with the WireGuard suite; B accepts A's inner addresses. */
+/* A seals to B with the WireGuard suite (dp_pair.c); B accepts A's inner
+ * addresses. */
 static int pair_setup(struct pair *p, int outer6)
 {
-	struct bpftun_config cfg = {.tun_ifindex = 1, .listen_port = htons(PORT)};
-	struct bpftun_peer peer = {0};
-	int v6 = outer6, err;
+	const char *what;
+	int err = pair_load(p, outer6, 0, 0, &what);
 
-	memset(p, 0, sizeof(*p));
-	p->outer6 = outer6;
-	memcpy(cfg.tun_mac, TUN_MAC, 6);
-	err = dp_load(&p->a, &cfg);
-	if (!err)
-		err = dp_load(&p->b, &cfg);
 	if (err) {
-		check(0, "load datapath (verifier): %s", strerror(-err));
-		pair_destroy(p);
+		check(0, "%s: %s", what, strerror(-err));
 		return err;
 	}
-	peer.present = 1;
-	peer.ep.flags = outer6 ? BPFTUN_EP_V6 : 0;
-	peer.ep.ifindex = 1;
-	frame_addr(v6, outer6 ? OUT6_A : OUT4_A, peer.ep.saddr);
-	frame_addr(v6, outer6 ? OUT6_B : OUT4_B, peer.ep.daddr);
-	peer.ep.sport = htons(PORT);
-	peer.ep.dport = htons(PORT);
-	memcpy(peer.ep.smac, MAC_A, 6);
-	memcpy(peer.ep.dmac, MAC_B, 6);
-	err = dp_set_peer(p->a, 0, &peer) ?: dp_set_peer(p->b, 0, &peer);
-	err = err ?: allow(p->a, IN4_B, 32) ?: allow(p->a, IN6_B, 128);
+	err = allow(p->a, IN4_B, 32) ?: allow(p->a, IN6_B, 128);
 	err = err ?: allow(p->a, IN4_X, 32);
 	err = err ?: allow(p->b, IN4_A, 32) ?: allow(p->b, IN6_A, 128);
 	err = err ?: wg_sa(p->a, BPFTUN_OP_INSTALL_TX, 1, RIDX, KEY, BPFTUN_SA_F_WIREGUARD);
@@ -149,17 +103,6 @@ static int set_mtu(struct datapath *dp, uint32_t mtu)
 
 /* ----------------------------------------------------------- packet helpers */
 
-static size_t inner_frame(uint8_t *f, int v6, const char *src, const char *dst, size_t len,
-			  uint8_t fill)
-{
-	return frame_inner(f, MAC_B, MAC_A, v6, src, dst, len, fill);
-}
-
-static size_t outer_len(int outer6)
-{
-	return 14 + (outer6 ? 40 : 20) + 8;
-}
-
 /* WireGuard's nonce for a data message. */
 static void wg_nonce(uint8_t n[12], uint64_t counter)
 {
@@ -171,38 +114,8 @@ static void wg_nonce(uint8_t n[12], uint64_t counter)
 /* Outer Ethernet/IP/UDP (A -> B) around a WireGuard message msg[0..mlen). */
 static size_t wrap(uint8_t *f, int outer6, const uint8_t *msg, size_t mlen)
 {
-	size_t o = outer_len(outer6);
-	uint16_t ulen = (uint16_t)(8 + mlen);
-	struct ethhdr *eth = (void *)f;
-	struct udphdr *u = (void *)(f + o - 8);
+	size_t o = outer_headers(f, outer6, mlen);
 
-	memset(f, 0, o);
-	memcpy(eth->h_dest, MAC_B, 6);
-	memcpy(eth->h_source, MAC_A, 6);
-	eth->h_proto = htons(outer6 ? ETH_P_IPV6 : ETH_P_IP);
-	if (outer6) {
-		struct ipv6hdr *h = (void *)(f + 14);
-
-		h->version = 6;
-		h->payload_len = htons(ulen);
-		h->nexthdr = IPPROTO_UDP;
-		h->hop_limit = 64;
-		frame_addr(1, OUT6_A, &h->saddr);
-		frame_addr(1, OUT6_B, &h->daddr);
-	} else {
-		struct iphdr *h = (void *)(f + 14);
-
-		h->version = 4;
-		h->ihl = 5;
-		h->tot_len = htons((uint16_t)(20 + ulen));
-		h->ttl = 64;
-		h->protocol = IPPROTO_UDP;
-		frame_addr(0, OUT4_A, &h->saddr);
-		frame_addr(0, OUT4_B, &h->daddr);
-	}
-	u->source = htons(PORT);
-	u->dest = htons(PORT);
-	u->len = htons(ulen);
 	memcpy(f + o, msg, mlen);
 	return o + mlen;
 }
@@ -226,23 +139,6 @@ static size_t sodium_msg(uint8_t *msg, const uint8_t *key, uint32_t index, uint6
 						      nonce, key))
 		abort();
 	return 16 + (size_t)clen;
-}
-
-struct run {
-	uint8_t out[FRAME_MAX + 256];
-	uint32_t out_len;
-	uint32_t ret;
-};
-
-static int run(int fd, const void *in, size_t len, struct run *r)
-{
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = in, .data_size_in = (uint32_t)len,
-		    .data_out = r->out, .data_size_out = sizeof(r->out), .repeat = 1);
-	int err = bpf_prog_test_run_opts(fd, &o);
-
-	r->out_len = o.data_size_out;
-	r->ret = o.retval;
-	return err ? -errno : 0;
 }
 
 static struct bpftun_peer_stats stats(struct datapath *dp, uint32_t peer)

@@ -28,31 +28,24 @@ set -u
 DP_ATTACH=${1:?usage: wg_dp_interop.sh PATH/TO/dp_attach PATH/TO/wg_dp_handshake [go|kernel]}
 HS=${2:?usage: wg_dp_interop.sh PATH/TO/dp_attach PATH/TO/wg_dp_handshake [go|kernel]}
 IMPL=${3:-go}
-NAME=wireguard-go
-[ "$IMPL" = kernel ] && NAME="kernel WireGuard"
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib/check.sh
 . "$HERE/lib/check.sh"
-
-case $IMPL in
-go) command -v wireguard-go >/dev/null && command -v wg >/dev/null ||
-	{ echo "FAIL: wireguard-go or wg not installed (scripts/install-deps.sh)"; exit 1; } ;;
-kernel) command -v wg >/dev/null || { echo "FAIL: wg not installed (scripts/install-deps.sh)"; exit 1; } ;;
-*) echo "FAIL: peer '$IMPL': want go or kernel"; exit 1 ;;
-esac
+# shellcheck source=lib/wggo.sh
+. "$HERE/lib/wggo.sh"
+wg_need "$IMPL"
+NAME=$(wg_name "$IMPL")
 
 G="wgdg-$$"
 B="wgdb-$$"
 IF="wgd$$" # /var/run/wireguard is shared by all namespaces: the name carries our pid
 PIN="/sys/fs/bpf/wgd-$$"
 TMP=$(mktemp -d /tmp/bt-wgd-XXXXXX)
-GO_PID=
 
 cleanup() {
-	[ -n "$GO_PID" ] && kill "$GO_PID" 2>/dev/null && wait "$GO_PID" 2>/dev/null
+	wg_stop "$IF"
 	ip netns del "$G" 2>/dev/null
 	ip netns del "$B" 2>/dev/null
-	rm -f "/var/run/wireguard/$IF.sock"
 	rm -rf "$PIN" "$TMP"
 }
 trap cleanup EXIT INT TERM
@@ -81,20 +74,7 @@ inB ip addr add fd09::2/64 dev bt0 nodad
 (umask 077 && wg genkey >"$TMP/go.key" && wg genkey >"$TMP/us.key")
 GO_PUB=$(wg pubkey <"$TMP/go.key")
 US_PUB=$(wg pubkey <"$TMP/us.key")
-touch "$TMP/go.log"
-if [ "$IMPL" = go ]; then
-	inG env LOG_LEVEL=verbose WG_PROCESS_FOREGROUND=1 wireguard-go "$IF" >"$TMP/go.log" 2>&1 &
-	GO_PID=$!
-	for _ in $(seq 1 50); do
-		[ -S "/var/run/wireguard/$IF.sock" ] && break
-		sleep 0.1
-	done
-	check "wireguard-go $(wireguard-go --version | head -1 | awk '{print $2}') starts in $G" \
-		test -S "/var/run/wireguard/$IF.sock"
-else
-	check "kernel WireGuard ($(uname -r)): ip link add type wireguard in $G" \
-		inG ip link add "$IF" type wireguard
-fi
+wg_start "$IMPL" "$G" "$IF" "$TMP/go.log"
 inG wg set "$IF" private-key "$TMP/go.key" listen-port 51820 \
 	peer "$US_PUB" allowed-ips 10.9.0.2/32,fd09::2/128 endpoint 10.78.0.2:51820 &&
 	inG ip addr add 10.9.0.1/24 dev "$IF" && inG ip addr add fd09::1/64 dev "$IF" nodad &&

@@ -26,28 +26,21 @@ set -u
 
 TOOL=${1:?usage: wg_interop.sh PATH/TO/wg_interop [go|kernel]}
 IMPL=${2:-go}
-NAME=wireguard-go
-[ "$IMPL" = kernel ] && NAME="kernel WireGuard"
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib/check.sh
 . "$HERE/lib/check.sh"
-
-case $IMPL in
-go) command -v wireguard-go >/dev/null && command -v wg >/dev/null ||
-	{ echo "FAIL: wireguard-go or wg not installed (scripts/install-deps.sh)"; exit 1; } ;;
-kernel) command -v wg >/dev/null || { echo "FAIL: wg not installed (scripts/install-deps.sh)"; exit 1; } ;;
-*) echo "FAIL: peer '$IMPL': want go or kernel"; exit 1 ;;
-esac
+# shellcheck source=lib/wggo.sh
+. "$HERE/lib/wggo.sh"
+wg_need "$IMPL"
+NAME=$(wg_name "$IMPL")
 
 NS="wgi-$$"
 IF="wgi$$" # /var/run/wireguard is shared by all namespaces: the name carries our pid
 TMP=$(mktemp -d /tmp/bt-wgi-XXXXXX)
-GO_PID=
 
 cleanup() {
-	[ -n "$GO_PID" ] && kill "$GO_PID" 2>/dev/null && wait "$GO_PID" 2>/dev/null
+	wg_stop "$IF"
 	ip netns del "$NS" 2>/dev/null
-	rm -f "/var/run/wireguard/$IF.sock"
 	rm -rf "$TMP"
 }
 trap cleanup EXIT INT TERM
@@ -61,20 +54,7 @@ inNS ip link set lo up
 GO_PUB=$(wg pubkey <"$TMP/go.key")
 US_PUB=$(wg pubkey <"$TMP/us.key")
 
-touch "$TMP/go.log"
-if [ "$IMPL" = go ]; then
-	inNS env LOG_LEVEL=verbose WG_PROCESS_FOREGROUND=1 wireguard-go "$IF" >"$TMP/go.log" 2>&1 &
-	GO_PID=$!
-	for _ in $(seq 1 50); do
-		[ -S "/var/run/wireguard/$IF.sock" ] && break
-		sleep 0.1
-	done
-	check "wireguard-go $(wireguard-go --version | head -1 | awk '{print $2}') starts in $NS" \
-		test -S "/var/run/wireguard/$IF.sock"
-else
-	check "kernel WireGuard ($(uname -r)): ip link add type wireguard in $NS" \
-		ip netns exec "$NS" ip link add "$IF" type wireguard
-fi
+wg_start "$IMPL" "$NS" "$IF" "$TMP/go.log"
 inNS wg set "$IF" private-key "$TMP/go.key" listen-port 51820 &&
 	inNS ip addr add 10.9.0.1/24 dev "$IF" && inNS ip link set "$IF" mtu 1420 up ||
 	{ echo "FAIL: configuring $IF"; cat "$TMP/go.log"; exit 1; }
