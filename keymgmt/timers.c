@@ -69,6 +69,12 @@ static int check_pending(struct km *km, int i, struct bpftun_peer *p, uint64_t n
 		      0);
 		pr_info("peer %u: sending on slot %d (peer confirmed)", i, kp->pending_slot);
 		kp->pending_slot = -1;
+		/* A confirmed session completes the handshake, whoever
+		 * initiated it: an initiation of ours still out (both ends
+		 * started at once) is not retried, as WireGuard stops its
+		 * retransmissions on handshake completion. */
+		kp->awaiting = 0;
+		kp->retry_ns = 0;
 		return dp_get_peer(km->dp, (uint32_t)i, p) ? -1 : 0;
 	}
 	if (now - kp->pending_since > CONFIRM_TIMEOUT_NS) {

@@ -37,6 +37,13 @@ mv "$TMP/a.conf" "$TMP/bt0.conf.a"; mkdir "$TMP/a" "$TMP/b"
 mv "$TMP/bt0.conf.a" "$TMP/a/bt0.conf"; mv "$TMP/b.conf" "$TMP/b/bt0.conf"
 check "both ends up" bash -c "ip netns exec $A '$BT' up $TMP/a/bt0.conf && ip netns exec $B '$BT' up $TMP/b/bt0.conf"
 check "ping through the tunnel" inA ping -c 3 -i 0.2 -W 2 10.9.8.2
+# A came up first: its initiation went unanswered, B's completed the
+# handshake. Once B's keepalive confirmed that session, A does not retry its
+# own (5 s + jitter later), which would make a second session on both ends.
+sessions_of() { grep -c "new session in slot" /run/bpftun/"$(ip netns exec "$1" stat -Lc %i /proc/self/ns/net)"-bt0.log; }
+sleep 7
+check "one session on each end 7 s after up (A's initiation not retried once B's confirmed)" \
+	eval '[ "$(sessions_of "$A")" = 1 ] && [ "$(sessions_of "$B")" = 1 ] || { echo "A $(sessions_of "$A"), B $(sessions_of "$B")"; false; }'
 
 # --- show loads nothing: no BPF_PROG_LOAD in its system calls
 check "show makes no BPF_PROG_LOAD call" bash -c "ip netns exec $A strace -f -e trace=bpf -o $TMP/st '$BT' show bt0 >/dev/null && grep -q BPF_MAP_LOOKUP_ELEM $TMP/st && ! grep -q BPF_PROG_LOAD $TMP/st"
