@@ -3,8 +3,7 @@
 # real key manager, against wireguard-go (Debian's package, configured with
 # wg(8)): B runs `bpftun up --no-keymgmt` (Protocol = wireguard) and
 # bpftun-keymgmt started here with --rekey-attempt 12; G runs wireguard-go.
-# What each side sends is read from one capture on G's veth (tcpdump sees
-# packets before G's nft rules drop them).
+# What each side sends is read from one capture on G's veth.
 #
 #   1. cookies, B under load: a third address floods B with initiations
 #      (valid mac1, wg_flood.py, which also takes B's cookie replies with
@@ -16,12 +15,13 @@
 #      sends B one-way data (to a discarding listener) and stops; B sends
 #      one keepalive (type 4, 32 bytes) 9-13 s later, nothing else.
 #   3. none when B sent data itself, and the 15 s "sent data, nothing back":
-#      G sends data, its packets to B are then dropped (nft in G), B sends
+#      G sends data, its packets to B are then lost (a bit flipped in each
+#      on G's egress, tests/bt_testtool: B drops them as bad_tag), B sends
 #      one-way data: no keepalive from B, and 14.5-16.5 s after its data B
 #      logs "data sent and nothing received for 15 s" and its initiation
 #      arrives at G.
-#   4. REKEY_ATTEMPT_TIME (--rekey-attempt 12), a fresh up with G's port
-#      dropped: B sends exactly 3 initiations (0, 5, 10 s + jitter), gives
+#   4. REKEY_ATTEMPT_TIME (--rekey-attempt 12), a fresh up while
+#      wireguard-go listens on another port: B sends exactly 3 initiations (0, 5, 10 s + jitter), gives
 #      up, sends none for 8 s more even once G is back; a ping from B finds
 #      no key (no_sa) and makes it initiate again ("data waits for a key");
 #      the session comes up and the ping passes.
@@ -35,6 +35,7 @@ set -u
 BUILD=$(cd "${1:?usage: netns_wg_timers.sh BUILD_DIR}" && pwd)
 BT=$BUILD/tunnel/bpftun
 KM=$BUILD/tunnel/bpftun-keymgmt
+TT=$BUILD/tests/bt_testtool
 FLOOD=$(cd "$(dirname "$0")" && pwd)/wg_flood.py
 B="bt-tb-$$"
 G="bt-tg-$$"
@@ -67,7 +68,7 @@ PY=python3 # pyenv's shim takes a second to start: the system's if there is one
 inB() { ip netns exec "$B" "$@"; }
 inG() { ip netns exec "$G" "$@"; }
 
-for c in wireguard-go wg socat tcpdump nft "$PY"; do
+for c in wireguard-go wg socat tcpdump "$PY"; do
 	command -v $c >/dev/null || { echo "FAIL: $c not installed (scripts/install-deps.sh)"; exit 1; }
 done
 
@@ -118,11 +119,13 @@ inG wg set "$WIF" private-key "$TMP/g.key" listen-port $GPORT \
 	{ echo "FAIL: configuring $WIF"; exit 1; }
 inB socat -u UDP4-RECV:5002 OPEN:/dev/null &
 inG socat -u UDP4-RECV:5002 OPEN:/dev/null &
-inG nft add table inet bt_t$$ && inG nft add chain inet bt_t$$ out '{ type filter hook output priority 0; }' &&
-	inG nft add chain inet bt_t$$ in '{ type filter hook input priority 0; }' || { echo "FAIL: nft"; exit 1; }
-g_block_out() { inG nft add rule inet bt_t$$ out udp dport $PORT drop; } # G -> B lost
-g_block_in() { inG nft add rule inet bt_t$$ in udp dport $GPORT drop; }  # nothing reaches wireguard-go
-g_unblock() { inG nft flush chain inet bt_t$$ out && inG nft flush chain inet bt_t$$ in; }
+# G -> B lost: one bit flipped in every message G sends to B's port (B
+# drops data as bad_tag, rejects handshake messages); G unreachable:
+# wireguard-go moved to another port (B's messages still reach G's veth)
+g_block_out() { inG "$TT" flip vg $PORT 20 >/dev/null; } # byte 20: in a keepalive too
+g_unblock_out() { inG "$TT" unflip vg; }
+g_away() { inG wg set "$WIF" listen-port $((GPORT + 10)); }
+g_back() { inG wg set "$WIF" listen-port $GPORT; }
 
 # --- one capture on G's veth for the whole test; pk prints its WireGuard
 # messages as "TIME SRC:PORT DST:PORT TYPE LEN MAC2_NONZERO" (the floods
@@ -229,7 +232,7 @@ t3=$(now)
 l3=$(wc -l <"$TMP/km.log")
 inG bash -c 'echo data >/dev/udp/10.9.7.1/5002'
 sleep 1
-g_block_out
+check "3: G's messages to B are lost from now on (flip on G's egress)" g_block_out
 sleep 1
 inB bash -c 'echo data >/dev/udp/10.9.7.2/5002'
 check "3: B initiates after its data got no answer" wait_until 19 seen 1 "$BA" "$GA" 1 148 "$t3"
@@ -243,15 +246,17 @@ check "3: B logged 'data sent and nothing received for 15 s; initiating'" \
 	bash -c "tail -n +$((l3 + 1)) '$TMP/km.log' | grep -q 'data sent and nothing received for 15 s; initiating'"
 check "3: B sent no keepalive though G's data arrived (B had sent data since)" \
 	test "$(count "$BA" "$GA" 4 32 "$t3")" = 0
+check "3: what G sent B meanwhile (its keepalive) was dropped by B as bad_tag ($(drop bad_tag))" \
+	test "$(drop bad_tag)" -ge 1
 check "3: G's data reached B before the block" test "$(pk | awk -v s="$t3" -v b="$BA" -v g="$GA" '$1 >= s && $2 == g && $3 == b && $4 == 4 && $5 > 32' | wc -l)" -ge 1
 
 # --- 4. REKEY_ATTEMPT_TIME: give up after 12 s, start again on data
 inB "$BT" down bt0 >/dev/null 2>&1
-g_unblock
-g_block_in
+g_unblock_out
+g_away
 l4=$(wc -l <"$TMP/km.log")
 t4=$(now)
-check "4: bpftun up again, B has G's endpoint, G's port dropped" b_up "10.79.0.2:$GPORT"
+check "4: bpftun up again, B has G's endpoint, wireguard-go is not on it" b_up "10.79.0.2:$GPORT"
 gave_up() { tail -n +$((l4 + 1)) "$TMP/km.log" | grep -q "no answer to initiations for 12 s"; }
 check "4: B gives up: 'no answer to initiations for 12 s'" wait_until 16 gave_up
 sleep 5 # past the next retry, had it not given up (15 s + jitter)
@@ -259,7 +264,7 @@ sync_cap
 n4=$(count "$BA" "$GA" 1 148 "$t4")
 times4=$(msgs "$BA" "$GA" 1 148 "$t4" | awk 'NR == 1 {f = $1} {printf "%.1f ", $1 - f}')
 check "4: exactly 3 initiations from the up to 5 s after giving up: at $times4 s" test "$n4" = 3
-g_unblock
+g_back
 sleep 1.5
 sync_cap
 check "4: none once G is reachable again (nothing to send)" test "$(count "$BA" "$GA" 1 148 "$t4")" = 3
