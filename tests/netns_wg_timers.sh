@@ -276,14 +276,21 @@ check "4: the session comes up: B's ping passes" wait_until 10 inB ping -c 1 -W 
 check "4: the 4th initiation went out" wait_until 3 seen 4 "$BA" "$GA" 1 148 "$t4"
 
 # --- 5. cookies, wireguard-go under load
-t5=$(now)
-ip netns exec "$B" "$PY" "$FLOOD" burst 10.79.0.4 10.79.0.2 $GPORT "$PG" 12 1500 300 >"$TMP/flood5" 2>&1 &
+ip netns exec "$B" "$PY" "$FLOOD" burst 10.79.0.4 10.79.0.2 $GPORT "$PG" 30 600 250 >"$TMP/flood5" 2>&1 &
 FL=$!
 sleep 1.5
-l5=$(wc -l <"$TMP/km.log")
-kill -USR1 "$(km_pid)"
-new5() { tail -n +$((l5 + 1)) "$TMP/km.log" | grep -q "new session"; }
-check "5: a rekey of B completes while wireguard-go is under load" wait_until 10 new5
+# wireguard-go's load is its queue's depth, which the bursts keep up only
+# most of the time: up to 3 rekeys, until one met a cookie reply
+for a in 1 2 3; do
+	t5=$(now)
+	l5=$(wc -l <"$TMP/km.log")
+	kill -USR1 "$(km_pid)"
+	new5() { tail -n +$((l5 + 1)) "$TMP/km.log" | grep -q "new session"; }
+	wait_until 10 new5 || break
+	sync_cap && [ "$(count "$GA" "$BA" 3 64 "$t5")" -ge 1 ] && break
+	sleep 1.1 # wg's latest-handshake and rekey pacing
+done
+check "5: a rekey of B completes while wireguard-go is under load (attempt $a of 3)" new5
 running5=0; kill -0 $FL 2>/dev/null && running5=1
 kill $FL 2>/dev/null; wait $FL
 sync_cap
@@ -292,8 +299,12 @@ check "5: wireguard-go was under load: it sent the flood cookie replies ($(cat "
 check "5: wireguard-go answered one of B's initiations with a cookie reply" \
 	test "$(count "$GA" "$BA" 3 64 "$t5")" -ge 1
 s5=$(hs_seq "$t5" "$BA" "$GA")
-check "5: B's next initiation carried mac2 and was answered: $s5" \
-	bash -c "[[ '$s5' == *'init(mac2=0) cookie init(mac2=1) response'* ]]"
+# (wireguard-go drops what its full queue cannot take: an initiation may go
+# unanswered, the next is sent 5 s later)
+check "5: after the cookie reply B's initiations carry mac2, and one was answered: $s5" \
+	bash -c "[[ '$s5' == *'init(mac2=0) cookie '*'init(mac2=1) response'* ]]"
+check "5: wireguard-go refused none of them for a bad mac2 (no cookie reply after one)" \
+	bash -c "[[ '$s5' != *'init(mac2=1) cookie'* ]]"
 c5=$(msgs "$GA" "$BA" 3 64 "$t5" | head -1)
 m5=$(pk | awk -v s="$c5" -v b="$BA" -v g="$GA" '$1 >= s && $2 == b && $3 == g && $4 == 1 && $6 == 1 {print $1; exit}')
 d5=$(awk -v a="$c5" -v b="$m5" 'BEGIN {printf "%.1f ms", (b - a) * 1000}')
