@@ -21,14 +21,16 @@
 #      logs "data sent and nothing received for 15 s" and its initiation
 #      arrives at G.
 #   4. REKEY_ATTEMPT_TIME (--rekey-attempt 12), a fresh up while
-#      wireguard-go listens on another port: B sends exactly 3 initiations (0, 5, 10 s + jitter), gives
-#      up, sends none for 8 s more even once G is back; a ping from B finds
-#      no key (no_sa) and makes it initiate again ("data waits for a key");
-#      the session comes up and the ping passes.
-#   5. cookies, wireguard-go under load (bursts of initiations fill its
-#      handshake queue): a rekey of B is answered with a cookie reply; B
-#      sends its next initiation with mac2 at once, and it completes while
-#      the bursts go on.
+#      wireguard-go listens on another port: B sends exactly 3 initiations
+#      (0, 5, 10 s + jitter), gives up, sends none for 8 s more, the last
+#      1.5 s with G back; a ping from B finds no key (no_sa) and makes it
+#      initiate again ("data waits for a key"); the session comes up and
+#      the ping passes.
+#   5. cookies, wireguard-go under load (bursts of initiations from a
+#      third address fill its handshake queue): a rekey of B (up to 3) is
+#      answered with a cookie reply; B sends its next initiation with mac2
+#      within 1 s, wireguard-go answers none with mac2 by a cookie reply,
+#      and one with a response while the bursts go on.
 #
 # usage: netns_wg_timers.sh BUILD_DIR
 set -u
