@@ -11,6 +11,9 @@
 #      initiation is answered with a cookie reply, and wireguard-go's next
 #      one, with mac2, completes while the flood goes on: B answered no
 #      initiation of G without mac2, and one with mac2.
+#      1b. still under load, B initiates: wireguard-go's response carries
+#      mac2 (the cookie B gave it) and completes the handshake; B answered
+#      no response with mac2 with a cookie reply.
 #   2. passive keepalive: B sends G data (so no keepalive is due), then G
 #      sends B one-way data (to a discarding listener) and stops; B sends
 #      one keepalive (type 4, 32 bytes) 9-13 s later, nothing else.
@@ -152,7 +155,8 @@ while off + 16 <= len(d):
     if not m:
         continue
     src = '.'.join(map(str, p[26:30])); dst = '.'.join(map(str, p[30:34]))
-    nz = int(ul - 8 == 148 and len(m) >= 148 and any(m[132:148]))
+    n = ul - 8  # mac2: the last 16 bytes of an initiation or a response
+    nz = int(n in (148, 92) and len(m) >= n and any(m[n - 16:n]))
     print(f"{sec + usec / 1e6:.6f} {src}:{sp} {dst}:{dp} {m[0]} {ul - 8} {nz}")
 EOF
 snap() { "$PY" "$TMP/pk.py" "$TMP/g.pcap" >"$TMP/pk.txt"; }
@@ -179,17 +183,13 @@ sync_cap() {
 b_up "" || { echo "FAIL: bpftun up / key manager"; exit 1; }
 check "1: the key manager speaks wireguard" wait_until 5 km_has "protocol wireguard"
 l1=$(wc -l <"$TMP/km.log")
-ip netns exec "$G" "$PY" "$FLOOD" load 10.79.0.3 10.79.0.1 $PORT "$PB" 16 100 >"$TMP/flood1" 2>&1 &
+ip netns exec "$G" "$PY" "$FLOOD" load 10.79.0.3 10.79.0.1 $PORT "$PB" 40 100 >"$TMP/flood1" 2>&1 &
 FL=$!
 sleep 1.5 # the flood holds a cookie and B is under load
 t1=$(now)
 check "1: wireguard-go initiates to B under load; its ping over the tunnel is answered within 12 s" \
 	wait_until 12 inG ping -c 1 -W 1 10.9.7.1
-running1=0; kill -0 $FL 2>/dev/null && running1=1
-kill $FL 2>/dev/null; wait $FL
 sync_cap
-check "1: the flood ran on past the handshake; B's cookie replies to it decrypt with libsodium and were used ($(cat "$TMP/flood1"))" \
-	bash -c "[ $running1 = 1 ] && grep -Eq 'decrypted [1-9][0-9]*\), mac2 [1-9]' '$TMP/flood1'"
 # hs_seq SINCE FROM TO: FROM's initiations (their mac2 flag) and TO's answers
 # (cookie replies, responses) since SINCE, in order
 hs_seq() { pk | awk -v s="$1" -v f="$2" -v t="$3" '$1 >= s && $2 == f && $3 == t && $4 == 1 {printf "init(mac2=%d) ", $6}
@@ -199,6 +199,27 @@ check "1: B answered G's initiation with a cookie reply; wireguard-go's next one
 	bash -c "[[ '$s1' == *'init(mac2=0) cookie '*'init(mac2=1) response'* ]]"
 check "1: B answered no initiation of G without mac2 with a response (B stayed under load)" \
 	bash -c "[[ '$s1' != *'init(mac2=0) response'* ]]"
+# 1b. B initiates, still under load: wireguard-go's response needs mac2 too
+t1b=$(now)
+l1b=$(wc -l <"$TMP/km.log")
+kill -USR1 "$(km_pid)"
+new1b() { tail -n +$((l1b + 1)) "$TMP/km.log" | grep -q "new session .*initiator"; }
+check "1b: B's own handshake, under load, completes within 12 s" wait_until 12 new1b
+running1=0; kill -0 $FL 2>/dev/null && running1=1
+kill $FL 2>/dev/null; wait $FL
+sync_cap
+s1b=$(pk | awk -v s="$t1b" -v b="$BA" -v g="$GA" '$1 < s {next}
+	$2 == b && $3 == g && $4 == 1 {printf "init "} $2 == b && $3 == g && $4 == 3 {printf "cookie "}
+	$2 == g && $3 == b && $4 == 2 {printf "response(mac2=%d) ", $6}')
+# wireguard-go puts the cookie B gave it above in mac2 of what it sends B
+# for 2 minutes: its response carries mac2 at once (else it gets a cookie
+# reply, and its response to B's next initiation does)
+check "1b: B took wireguard-go's response with mac2 (at 76..92): $s1b" \
+	bash -c "[[ '$s1b' == *'init response(mac2=1)'* ]]"
+check "1b: B refused no response with mac2 (no cookie reply after one)" \
+	bash -c "[[ '$s1b' != *'response(mac2=1) cookie'* ]]"
+check "1: the flood ran on past both handshakes; B's cookie replies to it decrypt with libsodium and were used ($(cat "$TMP/flood1"))" \
+	bash -c "[ $running1 = 1 ] && grep -Eq 'decrypted [1-9][0-9]*\), mac2 [1-9]' '$TMP/flood1'"
 
 # --- 2. passive keepalive
 # B's data first: a keepalive due since G's pings is answered by it (and
