@@ -29,6 +29,7 @@
  *
  *   bpftun-keymgmt --ifname IFNAME --config FILE [--foreground]
  *                  [--rekey-after SECONDS] [--reject-after SECONDS]
+ *                  [--rekey-attempt SECONDS]
  * SIGUSR1: rekey every peer with an endpoint now. SIGTERM: exit, leaving the
  * SAs in place.
  */
@@ -58,9 +59,11 @@
 #include "netlink.h"
 #include "underlay.h"
 
-/* WireGuard's schedule; --rekey-after/--reject-after shorten it for tests. */
+/* WireGuard's schedule; --rekey-after/--reject-after/--rekey-attempt
+ * shorten it for tests. */
 uint64_t REKEY_AFTER_NS = BPFTUN_REKEY_AFTER_TIME_S * 1000000000ULL;
 uint64_t REJECT_AFTER_NS = BPFTUN_REJECT_AFTER_TIME_S * 1000000000ULL;
+uint64_t REKEY_ATTEMPT_NS = REKEY_ATTEMPT_TIME_NS;
 #define TICK_MS	 100
 #define RX_BATCH 64 /* messages per poll; a full batch with more queued is load */
 /* Lines a received packet can cause (rejections, failed sends) are logged one
@@ -301,9 +304,10 @@ static int open_socket(uint16_t port, uint32_t mark)
 static int parse_args(struct km *km, int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"ifname", 1, 0, 'i'}, {"config", 1, 0, 'c'},      {"foreground", 0, 0, 'f'},
-	    {"help", 0, 0, 'h'},   {"rekey-after", 1, 0, 'r'}, {"reject-after", 1, 0, 'R'},
-	    {0, 0, 0, 0}};
+	    {"ifname", 1, 0, 'i'},	  {"config", 1, 0, 'c'},
+	    {"foreground", 0, 0, 'f'},	  {"help", 0, 0, 'h'},
+	    {"rekey-after", 1, 0, 'r'},	  {"reject-after", 1, 0, 'R'},
+	    {"rekey-attempt", 1, 0, 'a'}, {0, 0, 0, 0}};
 	int c;
 
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -318,30 +322,39 @@ static int parse_args(struct km *km, int argc, char **argv)
 			foreground = 1;
 			break;
 		case 'r':
-		case 'R': {
+		case 'R':
+		case 'a': {
 			char *end;
 			unsigned long v = strtoul(optarg, &end, 10);
 
 			if (*end || !v || v > 3600) {
 				fprintf(stderr, "bpftun-keymgmt: --%s '%s': want 1..3600 seconds\n",
-					c == 'r' ? "rekey-after" : "reject-after", optarg);
+					c == 'r'   ? "rekey-after"
+					: c == 'R' ? "reject-after"
+						   : "rekey-attempt",
+					optarg);
 				return 2;
 			}
 			if (c == 'r')
 				REKEY_AFTER_NS = v * 1000000000ULL;
-			else
+			else if (c == 'R')
 				REJECT_AFTER_NS = v * 1000000000ULL;
+			else
+				REKEY_ATTEMPT_NS = v * 1000000000ULL;
 			break;
 		}
 		case 'h':
 			printf(
 			    "usage: bpftun-keymgmt --ifname IFNAME --config FILE [--foreground]\n"
 			    "                      [--rekey-after S] [--reject-after S]\n"
+			    "                      [--rekey-attempt S]\n"
 			    "Key management for a tunnel that `bpftun up` created. SIGUSR1 "
 			    "rekeys,\n"
 			    "SIGTERM exits leaving the keys in place (they expire after 180 s).\n"
 			    "--rekey-after/--reject-after (default 120/180) shorten the schedule,\n"
-			    "for tests and for operators who want shorter-lived keys.\n");
+			    "for tests and for operators who want shorter-lived keys.\n"
+			    "--rekey-attempt (default 90; Protocol = wireguard only): stop\n"
+			    "initiating after this long without an answer, until data waits.\n");
 			return 0;
 		default:
 			return 2;

@@ -24,15 +24,18 @@
 #include "handshake.h"
 #include "log.h"
 
-/* WireGuard's schedule (keymgmt.c; --rekey-after/--reject-after). */
+/* WireGuard's schedule (keymgmt.c; --rekey-after/--reject-after, and
+ * --rekey-attempt for the WireGuard suite's REKEY_ATTEMPT_TIME). */
 extern uint64_t REKEY_AFTER_NS;
 extern uint64_t REJECT_AFTER_NS;
+extern uint64_t REKEY_ATTEMPT_NS;
 #define REKEY_TIMEOUT_NS   (5 * 1000000000ULL)	/* no answer: try again */
 #define BACKOFF_MAX_NS	   (30 * 1000000000ULL) /* retry interval cap */
 #define KR_CHECK_NS	   (250 * 1000000ULL)	/* PrivateKeyKeyring poll */
 #define CONFIRM_TIMEOUT_NS (10 * 1000000000ULL) /* responder: no confirmation, initiate */
 /* WireGuard's (messages.h): passive keepalive after data received and
- * nothing sent; initiations given up after REKEY_ATTEMPT_TIME. */
+ * nothing sent; initiations given up after REKEY_ATTEMPT_TIME (the default
+ * of REKEY_ATTEMPT_NS). */
 #define KEEPALIVE_TIMEOUT_NS  (10 * 1000000000ULL)
 #define REKEY_ATTEMPT_TIME_NS (90 * 1000000000ULL)
 enum {
@@ -57,9 +60,10 @@ struct km_peer;
 struct km_suite {
 	const char *name;
 	const struct hs_suite *hs;
-	uint32_t sa_flags;   /* bpftun_sa_req.flags of every SA installed */
-	int backoff;	     /* retry interval doubles (else REKEY_TIMEOUT each time) */
-	uint64_t attempt_ns; /* stop initiating after this long unanswered; 0: never */
+	uint32_t sa_flags; /* bpftun_sa_req.flags of every SA installed */
+	int backoff;	   /* retry interval doubles (else REKEY_TIMEOUT each time) */
+	/* stop initiating after this long unanswered (REKEY_ATTEMPT_NS); NULL: never */
+	const uint64_t *attempt_ns;
 	/* per peer, every tick, with an endpoint; NULL: none */
 	void (*peer_timers)(struct km *km, int i, const struct bpftun_peer *p, uint64_t now);
 };

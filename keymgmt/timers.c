@@ -25,7 +25,7 @@ const struct km_suite km_suite_bpftun = {
     .hs = &hs_suite_bpftun,
     .sa_flags = 0,
     .backoff = 1,
-    .attempt_ns = 0,
+    .attempt_ns = NULL,
     .peer_timers = NULL,
 };
 
@@ -190,12 +190,12 @@ static void reresolve_host(struct km *km, int i, const struct bpftun_peer *p)
 static void rekey_or_retry(struct km *km, int i, const struct bpftun_peer *p, uint64_t now)
 {
 	struct km_peer *kp = &km->peers[i];
+	uint64_t attempt = km->suite->attempt_ns ? *km->suite->attempt_ns : 0;
 
-	if (kp->awaiting && km->suite->attempt_ns &&
-	    now - kp->attempt_start_ns >= km->suite->attempt_ns) {
+	if (kp->awaiting && attempt && now - kp->attempt_start_ns >= attempt) {
 		/* WireGuard: give up until data waits for a key (wg_timers.c) */
 		pr_info("peer %d: no answer to initiations for %llu s; waiting for data to send", i,
-			(unsigned long long)(km->suite->attempt_ns / 1000000000ULL));
+			(unsigned long long)(attempt / 1000000000ULL));
 		kp->awaiting = 0;
 		kp->retry_ns = 0;
 		kp->gave_up = 1;

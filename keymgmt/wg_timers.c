@@ -31,7 +31,7 @@ const struct km_suite km_suite_wireguard = {
     .hs = &hs_suite_wireguard,
     .sa_flags = BPFTUN_SA_F_WIREGUARD,
     .backoff = 0,
-    .attempt_ns = REKEY_ATTEMPT_TIME_NS,
+    .attempt_ns = &REKEY_ATTEMPT_NS, /* --rekey-attempt */
     .peer_timers = wg_peer_timers,
 };
 

@@ -104,6 +104,11 @@ check "'bpftun genpsk extra' exits 2" status 2 "$BT" genpsk extra
 check "'bpftun-keymgmt' with no options exits 2" status 2 "$KM"
 check "'bpftun-keymgmt --rekey-after 0' exits 2" status 2 \
 	"$KM" --ifname x --config x.conf --rekey-after 0
+for v in 0 3601 12x x ""; do
+	check "'bpftun-keymgmt --rekey-attempt $v' exits 2, naming the option" bash -c "
+		'$KM' --ifname x --config x.conf --rekey-attempt '$v' </dev/null >/dev/null 2>'$TMP/ra'
+		[ \$? = 2 ] && grep -q -- '--rekey-attempt' '$TMP/ra'"
+done
 check "'bpftun-keymgmt --help' exits 0" status 0 "$KM" --help
 
 # ------------------------------------------------------------------ keys
