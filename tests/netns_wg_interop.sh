@@ -62,17 +62,7 @@ inG() { ip netns exec "$G" "$@"; }
 
 wg_need "$IMPL" socat
 
-ip netns add "$B" && ip netns add "$G" || exit 1
-ip link add vb netns "$B" type veth peer name vg netns "$G" || exit 1
-ip -n "$B" link set lo up; ip -n "$G" link set lo up
-ip -n "$B" addr add 10.79.0.1/24 dev vb; ip -n "$G" addr add 10.79.0.2/24 dev vg
-ip -n "$B" link set vb up; ip -n "$G" link set vg up
-inB ethtool -K vb tx off >/dev/null; inG ethtool -K vg tx off >/dev/null
-
-KB=$("$BT" genkey); PB=$(echo "$KB" | "$BT" pubkey)
-(umask 077 && wg genkey >"$TMP/g.key")
-PG=$(wg pubkey <"$TMP/g.key")
-mkdir "$TMP/b"
+wg_hosts "$BT" "$TMP" || { echo "FAIL: setting up namespaces $B and $G"; exit 1; }
 # conf [ENDPOINT]: B's config, a wg-quick file as it is (no Protocol line:
 # wireguard is the default)
 conf() {

@@ -49,18 +49,18 @@ TMP=$(mktemp -d /tmp/bt-wgt-XXXXXX)
 chmod 755 "$TMP"
 PORT=51851 # B's ListenPort
 GPORT=51852
-GO_PID=
 CAP_PID=
 WATCHDOG=
 # shellcheck source=../scripts/lib/netns.sh
 . "$(dirname "$0")/../scripts/lib/netns.sh"
+# shellcheck source=lib/wggo.sh
+. "$(dirname "$0")/lib/wggo.sh"
 cleanup() {
 	[ -n "$WATCHDOG" ] && kill "$WATCHDOG" 2>/dev/null
 	[ -n "$CAP_PID" ] && kill "$CAP_PID" 2>/dev/null
-	[ -n "$GO_PID" ] && kill "$GO_PID" 2>/dev/null && wait "$GO_PID" 2>/dev/null
+	wg_stop "$WIF"
 	ip netns exec "$B" "$BT" down bt0 >/dev/null 2>&1
 	ns_remove "$B" "$G"
-	rm -f "/var/run/wireguard/$WIF.sock"
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -73,23 +73,11 @@ PY=python3 # pyenv's shim takes a second to start: the system's if there is one
 inB() { ip netns exec "$B" "$@"; }
 inG() { ip netns exec "$G" "$@"; }
 
-for c in wireguard-go wg socat tcpdump "$PY"; do
-	command -v $c >/dev/null || { echo "FAIL: $c not installed (scripts/install-deps.sh)"; exit 1; }
-done
+wg_need go socat tcpdump "$PY"
 
-ip netns add "$B" && ip netns add "$G" || exit 1
-ip link add vb netns "$B" type veth peer name vg netns "$G" || exit 1
-ip -n "$B" link set lo up; ip -n "$G" link set lo up
-ip -n "$B" addr add 10.79.0.1/24 dev vb; ip -n "$G" addr add 10.79.0.2/24 dev vg
+wg_hosts "$BT" "$TMP" || { echo "FAIL: setting up namespaces $B and $G"; exit 1; }
 ip -n "$G" addr add 10.79.0.3/24 dev vg # the flood to B comes from here
 ip -n "$B" addr add 10.79.0.4/24 dev vb # the flood to G from here
-ip -n "$B" link set vb up; ip -n "$G" link set vg up
-inB ethtool -K vb tx off >/dev/null; inG ethtool -K vg tx off >/dev/null
-
-KB=$("$BT" genkey); PB=$(echo "$KB" | "$BT" pubkey)
-(umask 077 && wg genkey >"$TMP/g.key")
-PG=$(wg pubkey <"$TMP/g.key")
-mkdir "$TMP/b"
 # conf [ENDPOINT]: B's config, Protocol = wireguard, inner IPv4 only (no
 # IPv6 chatter from either kernel becomes tunnel traffic)
 conf() {
@@ -115,9 +103,7 @@ drop() { inB "$BT" show bt0 --json | $PY -c "import json,sys; d=json.load(sys.st
 now() { date +%s.%N; }
 
 # --- wireguard-go in G, with B's endpoint; discarding listeners in both
-inG env LOG_LEVEL=verbose WG_PROCESS_FOREGROUND=1 wireguard-go "$WIF" >"$TMP/go.log" 2>&1 &
-GO_PID=$!
-check "wireguard-go starts in G" wait_until 5 test -S "/var/run/wireguard/$WIF.sock"
+wg_start go "$G" "$WIF" "$TMP/go.log"
 inG wg set "$WIF" private-key "$TMP/g.key" listen-port $GPORT \
 	peer "$PB" allowed-ips 10.9.7.1/32 endpoint "10.79.0.1:$PORT" &&
 	inG ip addr add 10.9.7.2/24 dev "$WIF" && inG ip link set "$WIF" mtu 1420 up ||

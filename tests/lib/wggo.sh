@@ -14,6 +14,14 @@
 #                                   pid in GO_PID
 #   wg_stop IF                      for the EXIT trap: wireguard-go stopped,
 #                                   its socket removed
+#   wg_hosts BT DIR                 the two hosts of the bpftun-against-WireGuard
+#                                   tests: namespaces "$B" (bpftun, vb
+#                                   10.79.0.1/24) and "$G" (the WireGuard
+#                                   peer, vg 10.79.0.2/24), lo up, tx checksum
+#                                   offload off; keys: KB and PB (bpftun's,
+#                                   made with BT genkey/pubkey), DIR/g.key and
+#                                   PG (wg's); DIR/b made for B's config.
+#                                   Non-zero at the first step that fails.
 # /var/run/wireguard is shared by all namespaces: IF must carry the pid.
 GO_PID=
 
@@ -44,6 +52,19 @@ wg_start() {
 		check "kernel WireGuard ($(uname -r)): ip link add type wireguard in $ns" \
 			ip netns exec "$ns" ip link add "$ifname" type wireguard
 	fi
+}
+
+wg_hosts() {
+	local bt=$1 dir=$2
+	ip netns add "$B" && ip netns add "$G" &&
+		ip link add vb netns "$B" type veth peer name vg netns "$G" &&
+		ip -n "$B" link set lo up && ip -n "$G" link set lo up &&
+		ip -n "$B" addr add 10.79.0.1/24 dev vb && ip -n "$G" addr add 10.79.0.2/24 dev vg &&
+		ip -n "$B" link set vb up && ip -n "$G" link set vg up &&
+		ip netns exec "$B" ethtool -K vb tx off >/dev/null &&
+		ip netns exec "$G" ethtool -K vg tx off >/dev/null || return 1
+	KB=$("$bt" genkey) && PB=$(echo "$KB" | "$bt" pubkey) || return 1
+	(umask 077 && wg genkey >"$dir/g.key") && PG=$(wg pubkey <"$dir/g.key") && mkdir "$dir/b"
 }
 
 wg_stop() {
