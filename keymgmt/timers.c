@@ -209,8 +209,11 @@ static void rekey_or_retry(struct km *km, int i, const struct bpftun_peer *p, ui
 		    p->session_start_ns + REKEY_AFTER_NS + (kp->initiator ? 0 : 10000000000ULL);
 		struct bpftun_tx_sa_info tx;
 
-		/* or once the active SA has sent REKEY_AFTER_MESSAGES */
-		if (!dp_tx_sa(km->dp, (uint32_t)i, p->tx_active, &tx) && tx.present &&
+		/* or once the active SA has sent REKEY_AFTER_MESSAGES: checked
+		 * once a second, each peer on a tick of its own (2^60 messages
+		 * leave 15 * 2^60 more before the datapath refuses the key) */
+		if ((km->ticks + (uint64_t)i) % KM_TX_CHECK_TICKS == 0 &&
+		    !dp_tx_sa(km->dp, (uint32_t)i, p->tx_active, &tx) && tx.present &&
 		    tx.counter >= BPFTUN_REKEY_AFTER_MESSAGES)
 			kp->force = 1;
 		if (kp->force || !p->session_start_ns || now >= due)
@@ -223,11 +226,17 @@ static void rekey_or_retry(struct km *km, int i, const struct bpftun_peer *p, ui
 	}
 }
 
-static void tick_peer(struct km *km, int i, uint64_t now)
+/* Peer i's timers. cached: its entry of the peers map as the tick read it
+ * (dp_get_peers), or NULL to read it here; st: its counters, or NULL (the
+ * suite's peer_timers then reads them). */
+static void tick_peer(struct km *km, int i, const struct bpftun_peer *cached,
+		      const struct bpftun_peer_stats *st, uint64_t now)
 {
 	struct bpftun_peer p;
 
-	if (dp_get_peer(km->dp, (uint32_t)i, &p))
+	if (cached)
+		p = *cached;
+	else if (dp_get_peer(km->dp, (uint32_t)i, &p))
 		return;
 	if (km->peers[i].pending_slot >= 0 && check_pending(km, i, &p, now))
 		return;
@@ -239,8 +248,39 @@ static void tick_peer(struct km *km, int i, uint64_t now)
 		return;
 	keepalive(km, i, &p, now);
 	if (km->suite->peer_timers)
-		km->suite->peer_timers(km, i, &p, now);
+		km->suite->peer_timers(km, i, &p, st, now);
 	rekey_or_retry(km, i, &p, now);
+}
+
+/* Peers first..first+n-1 (n <= KM_TICK_CHUNK): their entries of the peers
+ * map with one batch lookup (dp_get_peers), and, for a suite with
+ * peer_timers, their counters (dp_peer_stats_range) if any of them has an
+ * endpoint (only those reach peer_timers). Each peer's timers then run on
+ * its copy: what a timer changes (set_endpoint, an SA switched) it reads
+ * back itself. If a read fails, each peer is read alone as before. Stops
+ * once the kill switch was pulled: no more handshakes. */
+static void tick_chunk(struct km *km, int first, int n, uint64_t now)
+{
+	const struct bpftun_peer *pc = km->tick_peers;
+	const struct bpftun_peer_stats *sc = NULL;
+	int any = 0;
+
+	for (int k = 0; k < n && !any; k++)
+		any = km->peers[first + k].present;
+	if (!any)
+		return;
+	if (dp_get_peers(km->dp, (uint32_t)first, (uint32_t)n, km->tick_peers))
+		pc = NULL;
+	if (pc && km->suite->peer_timers) {
+		any = 0;
+		for (int k = 0; k < n && !any; k++)
+			any = km->peers[first + k].present && pc[k].ep.dport;
+		if (any && !dp_peer_stats_range(km->dp, (uint32_t)first, (uint32_t)n, km->tick_stats))
+			sc = km->tick_stats;
+	}
+	for (int k = 0; k < n && !km->kr_dead; k++)
+		if (km->peers[first + k].present)
+			tick_peer(km, first + k, pc ? &pc[k] : NULL, sc ? &sc[k] : NULL, now);
 }
 
 /* Test builds only (bpftun-keymgmt-testhooks, never installed):
@@ -330,7 +370,7 @@ void tick(struct km *km)
 			return;
 		}
 	}
-	for (int i = 0; i < km->nids; i++)
-		if (km->peers[i].present)
-			tick_peer(km, i, now);
+	km->ticks++;
+	for (int c = 0; c < km->nids; c += KM_TICK_CHUNK)
+		tick_chunk(km, c, km->nids - c < KM_TICK_CHUNK ? km->nids - c : KM_TICK_CHUNK, now);
 }
