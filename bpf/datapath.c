@@ -551,7 +551,8 @@ static int array_read(struct datapath *dp, int fd, uint32_t size, uint32_t first
 			int r;
 
 			in = first + done - 1;
-			r = bpf_map_lookup_batch(fd, first + done ? &in : NULL, &out, keys, v, &cnt, &o);
+			r = bpf_map_lookup_batch(fd, first + done ? &in : NULL, &out, keys, v, &cnt,
+						 &o);
 			if (r && errno == ENOENT)
 				r = 0; /* the map's end: cnt says how many came */
 			if (!r) {

@@ -123,7 +123,7 @@ struct km {
 	 * time (dp_get_peers, dp_peer_stats_range) into these */
 	struct bpftun_peer tick_peers[KM_TICK_CHUNK];
 	struct bpftun_peer_stats tick_stats[KM_TICK_CHUNK];
-	uint64_t ticks; /* ticks run: spreads the once-a-second tx counter checks */
+	uint64_t ticks;		   /* ticks run: spreads the once-a-second tx counter checks */
 	uint64_t last_kr_check_ns; /* PrivateKeyKeyring: the key's state, every 250 ms */
 	int kr_dead;		   /* it was revoked/expired/removed: SAs deleted, no handshakes */
 	int kr_test_said;	   /* test builds: "kill switch off" logged */

@@ -275,7 +275,8 @@ static void tick_chunk(struct km *km, int first, int n, uint64_t now)
 		any = 0;
 		for (int k = 0; k < n && !any; k++)
 			any = km->peers[first + k].present && pc[k].ep.dport;
-		if (any && !dp_peer_stats_range(km->dp, (uint32_t)first, (uint32_t)n, km->tick_stats))
+		if (any &&
+		    !dp_peer_stats_range(km->dp, (uint32_t)first, (uint32_t)n, km->tick_stats))
 			sc = km->tick_stats;
 	}
 	for (int k = 0; k < n && !km->kr_dead; k++)

@@ -1337,8 +1337,7 @@ static int batch_peers_agree(struct datapath *dp, uint32_t first, uint32_t n, in
 	return 0;
 }
 
-static int batch_stats_agree(struct datapath *dp, uint32_t first, uint32_t n, int ncpu,
-			     int *bad_id)
+static int batch_stats_agree(struct datapath *dp, uint32_t first, uint32_t n, int ncpu, int *bad_id)
 {
 	static struct bpftun_peer_stats got[BPFTUN_MAX_PEERS];
 	struct bpftun_peer_stats one;
@@ -1349,11 +1348,10 @@ static int batch_stats_agree(struct datapath *dp, uint32_t first, uint32_t n, in
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t id = first + i, c = (uint64_t)ncpu;
 
-		/* what batch_fill wrote, summed by hand */
+		/* what test_batch_reads wrote, summed by hand */
 		if (dp_peer_stats(dp, (uint32_t)id, &one) || memcmp(&one, &got[i], sizeof(one)) ||
 		    one.rx_packets != c * id * 100 + c * (c - 1) / 2 ||
-		    one.tx_bytes != c * (id + 7) ||
-		    one.drops[BPFTUN_DROP_NO_SA] != c * id * 3 ||
+		    one.tx_bytes != c * (id + 7) || one.drops[BPFTUN_DROP_NO_SA] != c * id * 3 ||
 		    one.last_rx_ns != id * 1000 + c - 1) {
 			*bad_id = (int)id;
 			return -EBADMSG;
@@ -1398,7 +1396,8 @@ static void test_batch_reads(void)
 		goto out;
 	{
 		LIBBPF_OPTS(bpf_map_batch_opts, o);
-		int r = bpf_map_lookup_batch(dp_map_fd(dp, "peers"), NULL, &out, keys, vals, &cnt, &o);
+		int r =
+		    bpf_map_lookup_batch(dp_map_fd(dp, "peers"), NULL, &out, keys, vals, &cnt, &o);
 
 		check(!r && cnt == 8 && keys[0] == 0 && keys[7] == 7 && out == 7 &&
 			  vals[7].keepalive == 7,
