@@ -6,7 +6,10 @@
  * confirmation timeout, roaming on data, route re-resolution, keepalives,
  * rekey after time or messages, and initiation retries with backoff
  * (send_initiation). What the suites do differently is struct km_suite
- * (km.h); the WireGuard suite's extra timers are wg_timers.c.
+ * (km.h); the WireGuard suite's extra timers are wg_timers.c. The maps are
+ * read with one batch lookup per KM_TICK_CHUNK peers (tick_chunk), not per
+ * peer: at hub scale (10,000 peers) per-peer lookups every tick were most
+ * of an idle key manager's CPU (docs/keymgmt.md, "What a tick costs").
  */
 #include <arpa/inet.h>
 #include <errno.h>
