@@ -257,16 +257,20 @@ static void tick_peer(struct km *km, int i, const struct bpftun_peer *cached,
 
 /* Peers first..first+n-1 (n <= KM_TICK_CHUNK): their entries of the peers
  * map with one batch lookup (dp_get_peers), and, for a suite with
- * peer_timers, their counters (dp_peer_stats_range) if any of them has an
- * endpoint (only those reach peer_timers). Each peer's timers then run on
- * its copy: what a timer changes (set_endpoint, an SA switched) it reads
- * back itself. If a read fails, each peer is read alone as before. Stops
- * once the kill switch was pulled: no more handshakes. */
+ * peer_timers, the counters of the peers that have an endpoint (only those
+ * reach peer_timers): one batch lookup of the ids from the first to the last
+ * of them (dp_peer_stats_range) if at least one in KM_STATS_SPARSE of those
+ * ids needs them, else one lookup each as before (a batch copies every id
+ * in its range). Each peer's timers then run on its copy: what a timer
+ * changes (set_endpoint, an SA switched) it reads back itself. If a read
+ * fails, each peer is read alone as before. Stops once the kill switch was
+ * pulled: no more handshakes. */
+#define KM_STATS_SPARSE 16
 static void tick_chunk(struct km *km, int first, int n, uint64_t now)
 {
 	const struct bpftun_peer *pc = km->tick_peers;
 	const struct bpftun_peer_stats *sc = NULL;
-	int any = 0;
+	int any = 0, lo = -1, hi = -1, want = 0;
 
 	for (int k = 0; k < n && !any; k++)
 		any = km->peers[first + k].present;
@@ -274,17 +278,20 @@ static void tick_chunk(struct km *km, int first, int n, uint64_t now)
 		return;
 	if (dp_get_peers(km->dp, (uint32_t)first, (uint32_t)n, km->tick_peers))
 		pc = NULL;
-	if (pc && km->suite->peer_timers) {
-		any = 0;
-		for (int k = 0; k < n && !any; k++)
-			any = km->peers[first + k].present && pc[k].ep.dport;
-		if (any &&
-		    !dp_peer_stats_range(km->dp, (uint32_t)first, (uint32_t)n, km->tick_stats))
-			sc = km->tick_stats;
-	}
+	for (int k = 0; pc && km->suite->peer_timers && k < n; k++)
+		if (km->peers[first + k].present && pc[k].ep.dport) {
+			lo = lo < 0 ? k : lo;
+			hi = k;
+			want++;
+		}
+	if (want && hi - lo + 1 <= KM_STATS_SPARSE * want &&
+	    !dp_peer_stats_range(km->dp, (uint32_t)(first + lo), (uint32_t)(hi - lo + 1),
+				 km->tick_stats))
+		sc = km->tick_stats;
 	for (int k = 0; k < n && !km->kr_dead; k++)
 		if (km->peers[first + k].present)
-			tick_peer(km, first + k, pc ? &pc[k] : NULL, sc ? &sc[k] : NULL, now);
+			tick_peer(km, first + k, pc ? &pc[k] : NULL,
+				  sc && k >= lo && k <= hi ? &sc[k - lo] : NULL, now);
 }
 
 /* Test builds only (bpftun-keymgmt-testhooks, never installed):
