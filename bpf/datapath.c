@@ -22,6 +22,7 @@
 
 struct datapath {
 	struct datapath_bpf *skel;
+	int no_batch; /* the kernel refused BPF_MAP_LOOKUP_BATCH: element lookups */
 };
 
 /* Write the IDs of every map into iface, so dp_find can reach them all. */
@@ -515,6 +516,74 @@ int dp_get_peer(struct datapath *dp, uint32_t peer_id, struct bpftun_peer *peer)
 	return 0;
 }
 
+void dp_batch_off(struct datapath *dp)
+{
+	dp->no_batch = 1;
+}
+
+/* errno values that mean "no batch lookups here" rather than a failed read:
+ * kernels before 5.6 (EINVAL: unknown command), map types without them
+ * (ENOTSUPP, 524, which has no name in userspace headers; EOPNOTSUPP). */
+static int batch_unsupported(int err)
+{
+	return err == EINVAL || err == EOPNOTSUPP || err == 524 || err == ENOSYS;
+}
+
+/* Values first..first+n-1 of the ARRAY or PERCPU_ARRAY map fd (size
+ * entries) into vals, stride bytes apart (the value size; for a per-CPU map,
+ * the value size rounded up to 8 times the possible CPUs, as the kernel
+ * lays them out): BPF_MAP_LOOKUP_BATCH, up to DP_BATCH_MAX at a time (an
+ * array map's next key after k is k + 1, so in_batch = first - 1 starts at
+ * first), or one lookup each once the kernel has refused a batch. */
+static int array_read(struct datapath *dp, int fd, uint32_t size, uint32_t first, uint32_t n,
+		      void *vals, size_t stride)
+{
+	uint32_t keys[DP_BATCH_MAX], in, out, done = 0;
+
+	if (first > size || n > size - first)
+		return -ERANGE;
+	while (done < n) {
+		uint32_t want = n - done < DP_BATCH_MAX ? n - done : DP_BATCH_MAX, cnt = want;
+		uint8_t *v = (uint8_t *)vals + (size_t)done * stride;
+
+		if (!dp->no_batch) {
+			LIBBPF_OPTS(bpf_map_batch_opts, o);
+			int r;
+
+			in = first + done - 1;
+			r = bpf_map_lookup_batch(fd, first + done ? &in : NULL, &out, keys, v, &cnt,
+						 &o);
+			if (r && errno == ENOENT)
+				r = 0; /* the map's end: cnt says how many came */
+			if (!r) {
+				/* an array has every key: exactly want, in order */
+				if (cnt != want || keys[0] != first + done ||
+				    keys[cnt - 1] != first + done + cnt - 1)
+					return -EIO;
+				done += cnt;
+				continue;
+			}
+			if (!batch_unsupported(errno))
+				return -errno;
+			dp->no_batch = 1;
+		}
+		for (uint32_t k = 0; k < want; k++) {
+			uint32_t key = first + done + k;
+
+			if (bpf_map_lookup_elem(fd, &key, v + (size_t)k * stride))
+				return -errno;
+		}
+		done += want;
+	}
+	return 0;
+}
+
+int dp_get_peers(struct datapath *dp, uint32_t first, uint32_t n, struct bpftun_peer *out)
+{
+	return array_read(dp, bpf_map__fd(dp->skel->maps.peers), dp_max_peers(dp), first, n, out,
+			  sizeof(*out));
+}
+
 int dp_allow(struct datapath *dp, int family, const void *addr, unsigned int prefix,
 	     uint32_t peer_id)
 {
@@ -562,6 +631,45 @@ int dp_peer_stats(struct datapath *dp, uint32_t peer_id, struct bpftun_peer_stat
 	}
 out:
 	free(v);
+	return err;
+}
+
+int dp_peer_stats_range(struct datapath *dp, uint32_t first, uint32_t n,
+			struct bpftun_peer_stats *out)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	size_t vsz = (sizeof(*out) + 7) & ~(size_t)7, stride;
+	struct bpftun_peer_stats *v;
+	uint8_t *buf;
+	int err;
+
+	if (ncpu < 0)
+		return ncpu;
+	if (first > dp_max_peers(dp) || n > dp_max_peers(dp) - first)
+		return -ERANGE; /* peers only: BPFTUN_NO_PEER's slot is not one */
+	if (!n)
+		return 0;
+	stride = vsz * (size_t)ncpu;
+	buf = calloc(n, stride);
+	if (!buf)
+		return -ENOMEM;
+	err = array_read(dp, bpf_map__fd(dp->skel->maps.stats), dp_max_peers(dp) + 1, first, n, buf,
+			 stride);
+	for (uint32_t i = 0; !err && i < n; i++) {
+		memset(&out[i], 0, sizeof(out[i]));
+		for (int c = 0; c < ncpu; c++) {
+			v = (struct bpftun_peer_stats *)(buf + i * stride + (size_t)c * vsz);
+			out[i].rx_packets += v->rx_packets;
+			out[i].rx_bytes += v->rx_bytes;
+			out[i].tx_packets += v->tx_packets;
+			out[i].tx_bytes += v->tx_bytes;
+			for (int r = 0; r < BPFTUN_DROP_MAX; r++)
+				out[i].drops[r] += v->drops[r];
+			if (v->last_rx_ns > out[i].last_rx_ns)
+				out[i].last_rx_ns = v->last_rx_ns;
+		}
+	}
+	free(buf);
 	return err;
 }
 

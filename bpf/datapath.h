@@ -76,12 +76,35 @@ static inline int dp_kr_gate_error(int err)
 
 int dp_set_peer(struct datapath *dp, uint32_t peer_id, const struct bpftun_peer *peer);
 int dp_get_peer(struct datapath *dp, uint32_t peer_id, struct bpftun_peer *peer);
+/*
+ * Peers first..first+n-1 into out[0..n-1], as dp_get_peer for each, with
+ * one BPF_MAP_LOOKUP_BATCH per DP_BATCH_MAX peers (the peers map is an
+ * ARRAY: every id below dp_max_peers() has an entry, present or not, so
+ * exactly n come back, in id order). Where the kernel refuses batch
+ * lookups (EINVAL, EOPNOTSUPP, ENOTSUPP), this and every later call read
+ * one peer at a time instead: the same result, n syscalls. 0, -ERANGE if
+ * first + n passes dp_max_peers() (nothing read), or -errno (out partly
+ * written). A snapshot per batch, not across batches or of the
+ * datapath's concurrent writes to one peer (neither is dp_get_peer).
+ */
+#define DP_BATCH_MAX 256
+int dp_get_peers(struct datapath *dp, uint32_t first, uint32_t n, struct bpftun_peer *out);
+/* Tests: use the element-by-element path from now on, as if the kernel
+ * had refused batch lookups. */
+void dp_batch_off(struct datapath *dp);
 /* family 4 or 6; addr in network order (4 or 16 bytes). */
 int dp_allow(struct datapath *dp, int family, const void *addr, unsigned int prefix,
 	     uint32_t peer_id);
 /* Per-peer counters summed over CPUs; peer_id BPFTUN_NO_PEER = unattributed
  * (the datapath keeps them at index dp_max_peers()). -ENOENT past the size. */
 int dp_peer_stats(struct datapath *dp, uint32_t peer_id, struct bpftun_peer_stats *out);
+
+/* dp_peer_stats for peers first..first+n-1 into out[0..n-1] (summed over
+ * CPUs), with batch lookups of the per-CPU stats map as dp_get_peers (same
+ * fallback). Peers only (not BPFTUN_NO_PEER's counters). 0, -ERANGE past
+ * dp_max_peers(), -ENOMEM or -errno. */
+int dp_peer_stats_range(struct datapath *dp, uint32_t first, uint32_t n,
+			struct bpftun_peer_stats *out);
 
 /* Attach to the datapath serving a tunnel: hidden_ifindex is the veth end
  * whose TC ingress runs tc_seal. Maps are shared with the live tunnel;

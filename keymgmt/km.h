@@ -64,8 +64,11 @@ struct km_suite {
 	int backoff;	   /* retry interval doubles (else REKEY_TIMEOUT each time) */
 	/* stop initiating after this long unanswered (REKEY_ATTEMPT_NS); NULL: never */
 	const uint64_t *attempt_ns;
-	/* per peer, every tick, with an endpoint; NULL: none */
-	void (*peer_timers)(struct km *km, int i, const struct bpftun_peer *p, uint64_t now);
+	/* per peer, every tick, with an endpoint; NULL: none. st: the peer's
+	 * counters as the tick read them (dp_peer_stats_range), or NULL if it
+	 * did not (then the hook reads them itself) */
+	void (*peer_timers)(struct km *km, int i, const struct bpftun_peer *p,
+			    const struct bpftun_peer_stats *st, uint64_t now);
 };
 extern const struct km_suite km_suite_bpftun;
 extern const struct km_suite km_suite_wireguard;
@@ -94,6 +97,15 @@ struct km_peer {
 	uint64_t wg_unanswered_ns;    /* data sent at, nothing received since (0: none) */
 };
 
+/* Peers read per batch in a tick (timers.c): 256 of struct bpftun_peer
+ * and of bpftun_peer_stats, about 80 KiB in struct km. */
+#define KM_TICK_CHUNK DP_BATCH_MAX
+/* The active tx SA's counter is checked against REKEY_AFTER_MESSAGES (2^60,
+ * 2^64 - 2^13 - 2^60 messages before the datapath refuses the key) every
+ * this many ticks per peer, each peer on its own tick: at most once a
+ * second. */
+#define KM_TX_CHECK_TICKS 10
+
 struct km {
 	const struct km_suite *suite;
 	const char *ifname;
@@ -111,6 +123,11 @@ struct km {
 	int ctl; /* control socket (live.h): live peer changes from `bpftun set` */
 	char ctl_path[128];
 	uint64_t last_dev_check_ns;
+	/* timers.c: the tick reads the maps a chunk of KM_TICK_CHUNK peers at a
+	 * time (dp_get_peers, dp_peer_stats_range) into these */
+	struct bpftun_peer tick_peers[KM_TICK_CHUNK];
+	struct bpftun_peer_stats tick_stats[KM_TICK_CHUNK];
+	uint64_t ticks;		   /* ticks run: spreads the once-a-second tx counter checks */
 	uint64_t last_kr_check_ns; /* PrivateKeyKeyring: the key's state, every 250 ms */
 	int kr_dead;		   /* it was revoked/expired/removed: SAs deleted, no handshakes */
 	int kr_test_said;	   /* test builds: "kill switch off" logged */

@@ -6,7 +6,10 @@
  * confirmation timeout, roaming on data, route re-resolution, keepalives,
  * rekey after time or messages, and initiation retries with backoff
  * (send_initiation). What the suites do differently is struct km_suite
- * (km.h); the WireGuard suite's extra timers are wg_timers.c.
+ * (km.h); the WireGuard suite's extra timers are wg_timers.c. The maps are
+ * read with one batch lookup per KM_TICK_CHUNK peers (tick_chunk), not per
+ * peer: at hub scale (10,000 peers) per-peer lookups every tick were most
+ * of an idle key manager's CPU (docs/keymgmt.md, "What a tick costs").
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -209,8 +212,11 @@ static void rekey_or_retry(struct km *km, int i, const struct bpftun_peer *p, ui
 		    p->session_start_ns + REKEY_AFTER_NS + (kp->initiator ? 0 : 10000000000ULL);
 		struct bpftun_tx_sa_info tx;
 
-		/* or once the active SA has sent REKEY_AFTER_MESSAGES */
-		if (!dp_tx_sa(km->dp, (uint32_t)i, p->tx_active, &tx) && tx.present &&
+		/* or once the active SA has sent REKEY_AFTER_MESSAGES: checked
+		 * once a second, each peer on a tick of its own (2^60 messages
+		 * leave 15 * 2^60 more before the datapath refuses the key) */
+		if ((km->ticks + (uint64_t)i) % KM_TX_CHECK_TICKS == 0 &&
+		    !dp_tx_sa(km->dp, (uint32_t)i, p->tx_active, &tx) && tx.present &&
 		    tx.counter >= BPFTUN_REKEY_AFTER_MESSAGES)
 			kp->force = 1;
 		if (kp->force || !p->session_start_ns || now >= due)
@@ -223,11 +229,17 @@ static void rekey_or_retry(struct km *km, int i, const struct bpftun_peer *p, ui
 	}
 }
 
-static void tick_peer(struct km *km, int i, uint64_t now)
+/* Peer i's timers. cached: its entry of the peers map as the tick read it
+ * (dp_get_peers), or NULL to read it here; st: its counters, or NULL (the
+ * suite's peer_timers then reads them). */
+static void tick_peer(struct km *km, int i, const struct bpftun_peer *cached,
+		      const struct bpftun_peer_stats *st, uint64_t now)
 {
 	struct bpftun_peer p;
 
-	if (dp_get_peer(km->dp, (uint32_t)i, &p))
+	if (cached)
+		p = *cached;
+	else if (dp_get_peer(km->dp, (uint32_t)i, &p))
 		return;
 	if (km->peers[i].pending_slot >= 0 && check_pending(km, i, &p, now))
 		return;
@@ -239,8 +251,47 @@ static void tick_peer(struct km *km, int i, uint64_t now)
 		return;
 	keepalive(km, i, &p, now);
 	if (km->suite->peer_timers)
-		km->suite->peer_timers(km, i, &p, now);
+		km->suite->peer_timers(km, i, &p, st, now);
 	rekey_or_retry(km, i, &p, now);
+}
+
+/* Peers first..first+n-1 (n <= KM_TICK_CHUNK): their entries of the peers
+ * map with one batch lookup (dp_get_peers), and, for a suite with
+ * peer_timers, the counters of the peers that have an endpoint (only those
+ * reach peer_timers): one batch lookup of the ids from the first to the last
+ * of them (dp_peer_stats_range) if at least one in KM_STATS_SPARSE of those
+ * ids needs them, else one lookup each as before (a batch copies every id
+ * in its range). Each peer's timers then run on its copy: what a timer
+ * changes (set_endpoint, an SA switched) it reads back itself. If a read
+ * fails, each peer is read alone as before. Stops once the kill switch was
+ * pulled: no more handshakes. */
+#define KM_STATS_SPARSE 16
+static void tick_chunk(struct km *km, int first, int n, uint64_t now)
+{
+	const struct bpftun_peer *pc = km->tick_peers;
+	const struct bpftun_peer_stats *sc = NULL;
+	int any = 0, lo = -1, hi = -1, want = 0;
+
+	for (int k = 0; k < n && !any; k++)
+		any = km->peers[first + k].present;
+	if (!any)
+		return;
+	if (dp_get_peers(km->dp, (uint32_t)first, (uint32_t)n, km->tick_peers))
+		pc = NULL;
+	for (int k = 0; pc && km->suite->peer_timers && k < n; k++)
+		if (km->peers[first + k].present && pc[k].ep.dport) {
+			lo = lo < 0 ? k : lo;
+			hi = k;
+			want++;
+		}
+	if (want && hi - lo + 1 <= KM_STATS_SPARSE * want &&
+	    !dp_peer_stats_range(km->dp, (uint32_t)(first + lo), (uint32_t)(hi - lo + 1),
+				 km->tick_stats))
+		sc = km->tick_stats;
+	for (int k = 0; k < n && !km->kr_dead; k++)
+		if (km->peers[first + k].present)
+			tick_peer(km, first + k, pc ? &pc[k] : NULL,
+				  sc && k >= lo && k <= hi ? &sc[k - lo] : NULL, now);
 }
 
 /* Test builds only (bpftun-keymgmt-testhooks, never installed):
@@ -330,7 +381,7 @@ void tick(struct km *km)
 			return;
 		}
 	}
-	for (int i = 0; i < km->nids; i++)
-		if (km->peers[i].present)
-			tick_peer(km, i, now);
+	km->ticks++;
+	for (int c = 0; c < km->nids; c += KM_TICK_CHUNK)
+		tick_chunk(km, c, km->nids - c < KM_TICK_CHUNK ? km->nids - c : KM_TICK_CHUNK, now);
 }

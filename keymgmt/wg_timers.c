@@ -5,7 +5,8 @@
  * its schedule is timers.c's with WireGuard's settings (km_suite_wireguard
  * below: REKEY_TIMEOUT retries with jitter and no backoff, given up after
  * REKEY_ATTEMPT_TIME), plus the timers WireGuard runs on traffic, here from
- * the datapath's per-peer counters sampled every tick (100 ms):
+ * the datapath's per-peer counters sampled every tick (100 ms; timers.c
+ * reads them for a chunk of peers at once):
  *
  *   passive keepalive  data (not a keepalive: rx_bytes grew) was received
  *                      and we sent nothing for KEEPALIVE_TIMEOUT (10 s):
@@ -24,7 +25,8 @@
 
 #include "km.h"
 
-static void wg_peer_timers(struct km *km, int i, const struct bpftun_peer *p, uint64_t now);
+static void wg_peer_timers(struct km *km, int i, const struct bpftun_peer *p,
+			   const struct bpftun_peer_stats *stp, uint64_t now);
 
 const struct km_suite km_suite_wireguard = {
     .name = "wireguard",
@@ -35,14 +37,17 @@ const struct km_suite km_suite_wireguard = {
     .peer_timers = wg_peer_timers,
 };
 
-static void wg_peer_timers(struct km *km, int i, const struct bpftun_peer *p, uint64_t now)
+static void wg_peer_timers(struct km *km, int i, const struct bpftun_peer *p,
+			   const struct bpftun_peer_stats *stp, uint64_t now)
 {
 	struct km_peer *kp = &km->peers[i];
 	struct bpftun_peer_stats st;
 	uint64_t waiting;
 
 	(void)p;
-	if (dp_peer_stats(km->dp, (uint32_t)i, &st))
+	if (stp) /* read by the tick with its chunk of peers */
+		st = *stp;
+	else if (dp_peer_stats(km->dp, (uint32_t)i, &st))
 		return;
 	waiting = st.drops[BPFTUN_DROP_NO_SA] + st.drops[BPFTUN_DROP_KEY_EXPIRED];
 	if (!kp->wg_sampled) { /* the first sample (a restart): only record */

@@ -1316,6 +1316,129 @@ out:
 	LOAD_PEERS = 0;
 }
 
+/* dp_get_peers and dp_peer_stats_range (the key manager's tick): the same
+ * as dp_get_peer / dp_peer_stats for every peer, with batch lookups and
+ * with the element-by-element fallback, across DP_BATCH_MAX boundaries. */
+static int batch_peers_agree(struct datapath *dp, uint32_t first, uint32_t n, int *bad_id)
+{
+	static struct bpftun_peer got[BPFTUN_MAX_PEERS];
+	struct bpftun_peer one;
+	int err = dp_get_peers(dp, first, n, got);
+
+	if (err)
+		return err;
+	for (uint32_t i = 0; i < n; i++)
+		if (dp_get_peer(dp, first + i, &one) || memcmp(&one, &got[i], sizeof(one)) ||
+		    one.keepalive != (uint16_t)(first + i) ||
+		    one.present != ((first + i) % 3 != 0)) {
+			*bad_id = (int)(first + i);
+			return -EBADMSG;
+		}
+	return 0;
+}
+
+static int batch_stats_agree(struct datapath *dp, uint32_t first, uint32_t n, int ncpu, int *bad_id)
+{
+	static struct bpftun_peer_stats got[BPFTUN_MAX_PEERS];
+	struct bpftun_peer_stats one;
+	int err = dp_peer_stats_range(dp, first, n, got);
+
+	if (err)
+		return err;
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t id = first + i, c = (uint64_t)ncpu;
+
+		/* what test_batch_reads wrote, summed by hand */
+		if (dp_peer_stats(dp, (uint32_t)id, &one) || memcmp(&one, &got[i], sizeof(one)) ||
+		    one.rx_packets != c * id * 100 + c * (c - 1) / 2 ||
+		    one.tx_bytes != c * (id + 7) || one.drops[BPFTUN_DROP_NO_SA] != c * id * 3 ||
+		    one.last_rx_ns != id * 1000 + c - 1) {
+			*bad_id = (int)id;
+			return -EBADMSG;
+		}
+	}
+	return 0;
+}
+
+static void test_batch_reads(void)
+{
+	int ncpu = libbpf_num_possible_cpus(), bad_id = -1, e1, e2, e3, e4, e5;
+	struct bpftun_config cfg = {0};
+	struct datapath *dp = NULL;
+	struct bpftun_peer_stats *pc = NULL;
+	uint32_t max, keys[8], out = 0, cnt = 8;
+	struct bpftun_peer vals[8];
+	int err = dp_load_sized(&dp, &cfg, 1000, 0);
+
+	if (!check(!err && ncpu > 0, "load a datapath for 1000 peers: %s", strerror(-err)))
+		return;
+	max = dp_max_peers(dp);
+	pc = calloc((size_t)ncpu, sizeof(*pc));
+	for (uint32_t id = 0; id < max && pc; id++) {
+		struct bpftun_peer p = {.present = id % 3 != 0, .keepalive = (uint16_t)id};
+
+		memcpy(p.public_key, &id, sizeof(id));
+		p.session_start_ns = id * 1000003ULL;
+		for (int c = 0; c < ncpu; c++) {
+			memset(&pc[c], 0, sizeof(pc[c]));
+			pc[c].rx_packets = id * 100 + (uint64_t)c;
+			pc[c].tx_bytes = id + 7;
+			pc[c].drops[BPFTUN_DROP_NO_SA] = id * 3;
+			pc[c].last_rx_ns = id * 1000 + (uint64_t)c;
+		}
+		if (dp_set_peer(dp, id, &p) ||
+		    bpf_map_update_elem(dp_map_fd(dp, "stats"), &id, pc, BPF_ANY)) {
+			err = -errno ?: -EIO;
+			break;
+		}
+	}
+	if (!check(pc && !err, "%u peers and their per-CPU counters written", max))
+		goto out;
+	{
+		LIBBPF_OPTS(bpf_map_batch_opts, o);
+		int r =
+		    bpf_map_lookup_batch(dp_map_fd(dp, "peers"), NULL, &out, keys, vals, &cnt, &o);
+
+		check(!r && cnt == 8 && keys[0] == 0 && keys[7] == 7 && out == 7 &&
+			  vals[7].keepalive == 7,
+		      "this kernel does batch lookups on the peers map (the fast path is "
+		      "tested, not only the fallback): %d, %u entries",
+		      r ? -errno : 0, cnt);
+	}
+	for (int off = 0; off <= 1; off++) {
+		const char *how = off ? "element by element (dp_batch_off)" : "batch lookups";
+
+		if (off)
+			dp_batch_off(dp);
+		e1 = batch_peers_agree(dp, 0, max, &bad_id);
+		e2 = batch_peers_agree(dp, DP_BATCH_MAX - 1, DP_BATCH_MAX + 2, &bad_id);
+		e3 = batch_peers_agree(dp, max - 1, 1, &bad_id);
+		check(!e1 && !e2 && !e3,
+		      "%s: dp_get_peers of 0..%u, %d..%d, %u agree with dp_get_peer (%d %d %d, "
+		      "first bad id %d)",
+		      how, max - 1, DP_BATCH_MAX - 1, 2 * DP_BATCH_MAX, max - 1, e1, e2, e3,
+		      bad_id);
+		e1 = batch_stats_agree(dp, 0, max, ncpu, &bad_id);
+		e2 = batch_stats_agree(dp, 5, 2 * DP_BATCH_MAX + 1, ncpu, &bad_id);
+		check(!e1 && !e2,
+		      "%s: dp_peer_stats_range of 0..%u and 5..%d agree with dp_peer_stats and "
+		      "the sums over %d CPUs (%d %d, first bad id %d)",
+		      how, max - 1, 2 * DP_BATCH_MAX + 5, ncpu, e1, e2, bad_id);
+		e1 = dp_get_peers(dp, max, 1, vals);
+		e2 = dp_get_peers(dp, 1, max, vals);
+		e3 = dp_peer_stats_range(dp, max, 1, pc);
+		e4 = dp_get_peers(dp, max, 0, vals);
+		e5 = dp_peer_stats_range(dp, 0, 0, pc);
+		check(e1 == -ERANGE && e2 == -ERANGE && e3 == -ERANGE && !e4 && !e5,
+		      "%s: past the %u peers -ERANGE (%d %d, stats %d: not the unattributed "
+		      "slot), none at the end 0 (%d %d)",
+		      how, max, e1, e2, e3, e4, e5);
+	}
+out:
+	free(pc);
+	dp_destroy(dp);
+}
+
 int main(void)
 {
 	if (geteuid() != 0) {
@@ -1356,5 +1479,6 @@ int main(void)
 	test_counter_never_reset();
 	test_rekey_concurrent();
 	test_top_peer_id();
+	test_batch_reads();
 	return check_summary();
 }
