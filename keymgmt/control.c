@@ -20,9 +20,19 @@
 #include <unistd.h>
 #include <sodium.h>
 
+#include "keyring.h"
 #include "km.h"
 #include "live.h"
 #include "netlink.h"
+
+int km_psk_desc(struct km *km, const uint8_t pub[32], char *buf, size_t len)
+{
+	struct stat st;
+
+	if (stat("/proc/self/ns/net", &st))
+		return -errno;
+	return bt_kr_psk_desc(buf, len, (unsigned long)st.st_ino, km->ifname, pub);
+}
 
 int km_ctl_open(struct km *km)
 {
@@ -61,7 +71,12 @@ void km_ctl_close(struct km *km)
 static void on_remove(void *arg, uint32_t id)
 {
 	struct km *km = arg;
+	struct bpftun_peer p;
+	char desc[BT_KR_PSK_DESC_LEN];
 
+	/* its live PresharedKey, if one was set (the entry still holds the key) */
+	if (!dp_get_peer(km->dp, id, &p) && !km_psk_desc(km, p.public_key, desc, sizeof(desc)))
+		bt_kr_purge(desc, 1, NULL, NULL);
 	sa_op(km, BPFTUN_OP_DELETE_PEER, id, 0, 0, NULL, 0);
 	hs_peer_remove(km->hs, id);
 	sodium_memzero(&km->peers[id], sizeof(km->peers[id]));
@@ -86,8 +101,21 @@ static void on_added(void *arg, uint32_t id, const struct live_peer *lp, int is_
 		if ((int)id >= km->nids)
 			km->nids = (int)id + 1;
 	}
-	if ((lp->flags & LIVE_PSK) && hs_peer_set_psk(km->hs, id, lp->p.psk)) /* zero: none */
+	if ((lp->flags & LIVE_PSK) && hs_peer_set_psk(km->hs, id, lp->p.psk)) { /* zero: none */
 		pr_err("peer %u: PresharedKey: refused", id);
+	} else if (lp->flags & LIVE_PSK) {
+		/* kept in @u too, so that a restarted key manager still has it
+		 * (keyring.h); a zero key records "none" over the file's */
+		char desc[BT_KR_PSK_DESC_LEN];
+		int err = km_psk_desc(km, lp->p.public_key, desc, sizeof(desc));
+
+		err = err ?: bt_kr_psk_store(desc, lp->p.psk);
+		if (err)
+			pr_err("peer %u: PresharedKey in use, but not kept in the user keyring "
+			       "(%s): a "
+			       "restarted key manager would take the file's",
+			       id, strerror(-err));
+	}
 	if (lp->flags & LIVE_ENDPOINT)
 		kp->last_route_ns = mono_ns(); /* just resolved */
 	pr_info("peer %u: %s", id, is_new ? "added" : "changed");

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <sodium.h>
 
+#include "keyring.h"
 #include "km.h"
 
 int sa_op(struct km *km, uint32_t op, uint32_t id, uint32_t slot, uint32_t index,
@@ -173,6 +174,23 @@ int resume(struct km *km)
 					return err;
 				break;
 			}
+		/* a live change's PresharedKey (set/syncconf/addconf) outranks the
+		 * file's: it is newer (keyring.h) */
+		{
+			char desc[BT_KR_PSK_DESC_LEN];
+			uint8_t psk[32];
+
+			if (!km_psk_desc(km, p.public_key, desc, sizeof(desc)) &&
+			    !bt_kr_psk_load(desc, psk)) {
+				err = hs_peer_set_psk(km->hs, i, psk);
+				sodium_memzero(psk, sizeof(psk));
+				if (err)
+					return err;
+				pr_info("peer %u: PresharedKey from the last live change (user "
+					"keyring)",
+					i);
+			}
+		}
 		/* a newer SA installed but not yet sending: a responder that was
 		 * waiting for confirmation when the last process stopped */
 		if (!dp_tx_sa(km->dp, i, p.tx_active, &cur) &&

@@ -20,8 +20,9 @@
 #    va with the dead tunnel's maps. `up` refuses and names `bpftun cleanup`;
 #    `bpftun cleanup` removes it (and the clsact bpftun added); the same with
 #    `bpftun down bt0` for the deleted device.
-# 3. The log and control socket of a key manager whose namespace is gone:
-#    `bpftun cleanup` (from any namespace) removes them; B's stay.
+# 3. The log, control socket and live PresharedKeys (user keyring) of a key
+#    manager whose namespace is gone: `bpftun cleanup` (from any namespace)
+#    removes them; B's stay.
 #
 # usage: netns_crash.sh BUILD_DIR
 set -u
@@ -39,9 +40,11 @@ MAX_STEPS=60
 . "$(dirname "$0")/../scripts/lib/netns.sh"
 D="bt-cd-$$" # a namespace deleted behind its key manager's files
 DEAD=
+PSKD="bpftun-psk:1-zz$$:$(printf 'p%.0s' $(seq 43))="
 cleanup() {
 	ns_remove "$A" "$B" "$D"
 	[ -n "$DEAD" ] && rm -f $DEAD
+	keyctl_py unlink "$(keyctl_py find "$PSKD" 2>/dev/null)" 2>/dev/null
 	rm -rf "$TMP"
 	return 0
 }
@@ -49,6 +52,8 @@ trap cleanup EXIT INT TERM
 
 # shellcheck source=lib/check.sh
 . "$(dirname "$0")/lib/check.sh"
+# shellcheck source=lib/keyctl.sh
+. "$(dirname "$0")/lib/keyctl.sh"
 # shellcheck source=lib/hosts.sh
 . "$(dirname "$0")/lib/hosts.sh"
 
@@ -200,13 +205,26 @@ dead_files() {
 	mkdir -p /run/bpftun && : >"/run/bpftun/$ino-zz9.log" &&
 		python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX, socket.SOCK_STREAM).bind(sys.argv[1])' \
 			"/run/bpftun/$ino-zz9.ctl" || return 1
+	# and a live PresharedKey a key manager kept in @u (keyring.h), under an
+	# inode no namespace has
+	python3 -c '
+import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+s = libc.syscall(248, b"user", sys.argv[1].encode(), b"A" * 43 + b"=", 44, ctypes.c_long(-3))
+assert s > 0 and libc.syscall(250, 5, s, 0x3f3f0000) == 0
+assert libc.syscall(250, 8, s, ctypes.c_long(-4)) == 0 and libc.syscall(250, 9, s, ctypes.c_long(-3)) == 0' \
+		"$PSKD" || { echo "adding $PSKD to @u failed"; return 1; }
 	ip netns del "$D"
 	inA "$BT" cleanup 2>"$TMP/e" || { cat "$TMP/e"; return 1; }
 	grep -q "removed 2 files of key managers whose network namespace is gone" "$TMP/e" ||
 		{ cat "$TMP/e"; return 1; }
 	for f in $DEAD; do [ ! -e "$f" ] || { echo "$f left"; return 1; }; done
+	grep -q "removed 1 live PresharedKey of namespaces that are gone" "$TMP/e" ||
+		{ cat "$TMP/e"; return 1; }
+	! keyctl_py find "$PSKD" 2>/dev/null || { echo "$PSKD left in @u"; return 1; }
 }
-check "a dead namespace's .log and .ctl: removed by cleanup from A" dead_files
+check "a dead namespace's .log, .ctl and live PresharedKey: removed by cleanup from A" dead_files
 b_files() {
 	local ino
 	ino=$(inB stat -Lc %i /proc/self/ns/net)

@@ -3,8 +3,9 @@
 # two peers with the same key from `bpftun genpsk` carry traffic; different
 # keys, or a key on one side only, never complete a handshake (no session, no
 # traffic) and the initiator's log names the reason; a config that holds a
-# PresharedKey and is readable by others is refused before anything changes.
-# Two namespaces joined by one veth pair.
+# PresharedKey and is readable by others is refused before anything changes;
+# a PresharedKey set live outlives a key manager restart (kept in the user
+# keyring) and `down` removes it. Two namespaces joined by one veth pair.
 #
 # usage: netns_psk.sh BUILD_DIR
 set -u
@@ -28,6 +29,8 @@ trap 'exit 143' INT TERM
 . "$(dirname "$0")/lib/check.sh"
 # shellcheck source=lib/hosts.sh
 . "$(dirname "$0")/lib/hosts.sh"
+# shellcheck source=lib/keyctl.sh
+. "$(dirname "$0")/lib/keyctl.sh"
 
 two_hosts 10.78.0.1 10.78.0.2 || exit 1
 IA=$(stat -Lc %i /run/netns/"$A"); IB=$(stat -Lc %i /run/netns/"$B")
@@ -75,6 +78,40 @@ check "PresharedKeyFile = the same key: ping" bash -c "
 	ip netns exec $A '$BT' up $TMP/a/bt0.conf && ip netns exec $B '$BT' up $TMP/b/bt0.conf &&
 	wait_until 10 ip netns exec $A ping -c 1 -W 1 10.9.9.2"
 down_both
+
+# --- a PresharedKey set live (`bpftun set`) outlives the key manager: a
+# restarted one takes it from the user keyring, not the file's P1; down
+# removes it from the keyring
+KM=$BUILD/tunnel/bpftun-keymgmt
+km_pid() { inA "$BT" show bt0 --json | python3 -c "import json,sys; print(json.load(sys.stdin)['interfaces'][0].get('keymgmt_pid', 0))"; }
+PSKDESC="bpftun-psk:$IA-bt0:$PB"
+confs "PresharedKey = $P1" "PresharedKey = $P1"
+check "live PresharedKey: both ends up with P1, ping" bash -c "
+	ip netns exec $A '$BT' up $TMP/a/bt0.conf && ip netns exec $B '$BT' up $TMP/b/bt0.conf &&
+	wait_until 10 ip netns exec $A ping -c 1 -W 1 10.9.9.2"
+(umask 077 && echo "$P2" >"$TMP/p2")
+check "live PresharedKey: bpftun set ... preshared-key P2 on both ends" bash -c "
+	ip netns exec $A '$BT' set bt0 peer '$PB' preshared-key $TMP/p2 &&
+	ip netns exec $B '$BT' set bt0 peer '$PA' preshared-key $TMP/p2"
+check "live PresharedKey: kept in the user keyring as $PSKDESC, = P2" bash -c "
+	[ \"\$(keyctl_py read \$(keyctl_py find '$PSKDESC'))\" = '$P2' ]"
+newer_hs() { [ "$(hs_time)" -gt "$1" ] 2>/dev/null; }
+h0=$(hs_time); sleep 1.1
+kill -USR1 "$(km_pid)"
+check "live PresharedKey: a rekey under P2 completes" wait_until 10 newer_hs "$h0"
+kill -9 "$(km_pid)"
+mark=$(wc -l <"$LOGA")
+inA setsid "$KM" --ifname bt0 --config "$TMP/a/bt0.conf" >>"$LOGA" 2>&1 </dev/null &
+check "live PresharedKey: A's key manager killed and restarted from the file (P1)" \
+	wait_until 5 bash -c "tail -n +$((mark + 1)) $LOGA | grep -q 'PresharedKey from the last live change'"
+h0=$(hs_time); sleep 1.1
+kill -USR1 "$(km_pid)"
+check "live PresharedKey: the restarted key manager's rekey completes (it uses P2)" wait_until 10 newer_hs "$h0"
+check "live PresharedKey: no 'response not authentic' since the restart" bash -c "
+	! tail -n +$((mark + 1)) $LOGA | grep -q 'response not authentic'"
+check "live PresharedKey: ping" inA ping -c 1 -W 2 10.9.9.2
+down_both
+check "live PresharedKey: down removed it from the keyring" bash -c "! keyctl_py find '$PSKDESC' 2>/dev/null"
 
 # --- different PresharedKeys: no session. A initiates (its ping); B answers
 # (message 1 does not depend on the key); A refuses the response.

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/syscall.h>
@@ -51,7 +52,7 @@ int bt_kr_parse(const char *spec, const char *ifname, char desc[BT_KR_DESC_LEN],
  * the same description) and unlinked from the session. Added to @u directly,
  * a caller whose session does not link @u (a private session keyring) could
  * not set the permissions of its own key. */
-int32_t bt_kr_add(const char *desc, const uint8_t key[32])
+static int32_t kr_add(const char *desc, const uint8_t key[32], uint32_t perm)
 {
 	char b64[KEY_B64_LEN + 1];
 	long serial;
@@ -63,7 +64,7 @@ int32_t bt_kr_add(const char *desc, const uint8_t key[32])
 	sodium_memzero(b64, sizeof(b64));
 	if (serial < 0)
 		return -errno;
-	if (keyctl(KEYCTL_SETPERM, (unsigned long)serial, BT_KR_PERM, 0, 0) < 0 ||
+	if (keyctl(KEYCTL_SETPERM, (unsigned long)serial, perm, 0, 0) < 0 ||
 	    keyctl(KEYCTL_LINK, (unsigned long)serial, (unsigned long)KEY_SPEC_USER_KEYRING, 0, 0) <
 		0)
 		err = -errno;
@@ -73,6 +74,94 @@ int32_t bt_kr_add(const char *desc, const uint8_t key[32])
 		return err;
 	}
 	return (int32_t)serial;
+}
+
+int32_t bt_kr_add(const char *desc, const uint8_t key[32])
+{
+	return kr_add(desc, key, BT_KR_PERM);
+}
+
+#define PSK_PREFIX "bpftun-psk:"
+
+int bt_kr_psk_desc(char *buf, size_t len, unsigned long ino, const char *ifname,
+		   const uint8_t pub[32])
+{
+	char b64[KEY_B64_LEN + 1] = "";
+	int n;
+
+	if (pub)
+		sodium_bin2base64(b64, sizeof(b64), pub, 32, sodium_base64_VARIANT_ORIGINAL);
+	n = snprintf(buf, len, PSK_PREFIX "%lu-%s:%s", ino, ifname, b64);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int bt_kr_psk_store(const char *desc, const uint8_t psk[32])
+{
+	int32_t r = kr_add(desc, psk, BT_KR_PSK_PERM);
+
+	return r < 0 ? r : 0;
+}
+
+int bt_kr_psk_load(const char *desc, uint8_t psk[32])
+{
+	int32_t serial = bt_kr_find(desc);
+
+	return serial < 0 ? serial : bt_kr_read(serial, psk);
+}
+
+int bt_kr_purge(const char *prefix, int exact, int (*gone)(unsigned long ino, void *arg), void *arg)
+{
+	int32_t *ids = NULL;
+	long n, cap = 64;
+	int count = 0;
+
+	/* the serials of @u's keys; grown until they fit */
+	for (;;) {
+		int32_t *nids = realloc(ids, (size_t)cap * sizeof(*ids));
+
+		if (!nids) {
+			free(ids);
+			return -ENOMEM;
+		}
+		ids = nids;
+		n = keyctl(KEYCTL_READ, (unsigned long)KEY_SPEC_USER_KEYRING, (unsigned long)ids,
+			   (unsigned long)cap * sizeof(*ids), 0);
+		if (n < 0) {
+			free(ids);
+			return -errno;
+		}
+		if (n <= cap * (long)sizeof(*ids))
+			break;
+		cap = n / (long)sizeof(*ids) + 16;
+	}
+	for (long i = 0; i < n / (long)sizeof(*ids); i++) {
+		char d[512], *desc, *end;
+		unsigned long ino;
+		int semis = 0, hit;
+
+		/* "type;uid;gid;perm;description" */
+		if (keyctl(KEYCTL_DESCRIBE, (unsigned long)ids[i], (unsigned long)d, sizeof(d), 0) <
+		    0)
+			continue;
+		d[sizeof(d) - 1] = 0;
+		for (desc = d; *desc && semis < 4; desc++)
+			semis += *desc == ';';
+		if (semis < 4 || strncmp(d, "user;", 5))
+			continue;
+		if (gone) {
+			if (strncmp(desc, PSK_PREFIX, strlen(PSK_PREFIX)))
+				continue;
+			ino = strtoul(desc + strlen(PSK_PREFIX), &end, 10);
+			hit = *end == '-' && gone(ino, arg);
+		} else {
+			hit =
+			    exact ? !strcmp(desc, prefix) : !strncmp(desc, prefix, strlen(prefix));
+		}
+		if (hit && !keyctl(KEYCTL_INVALIDATE, (unsigned long)ids[i], 0, 0, 0))
+			count++;
+	}
+	free(ids);
+	return count;
 }
 
 int32_t bt_kr_find(const char *desc)

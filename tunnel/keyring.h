@@ -36,6 +36,35 @@ int32_t bt_kr_find(const char *desc);
  * buffers are wiped. */
 int bt_kr_read(int32_t serial, uint8_t key[32]);
 
+/*
+ * Live PresharedKeys. `bpftun set/syncconf/addconf` give the key manager
+ * PresharedKeys the configuration file does not hold; so that a restarted
+ * key manager (crash, `systemctl restart bpftun-keymgmt@`) keeps them, it
+ * also keeps each in @u, described "bpftun-psk:<netns inode>-<ifname>:<the
+ * peer's public key, base64>" (all zero: the peer has none), permissions
+ * BT_KR_PSK_PERM. resume() prefers it to the file's. `up` and `down` remove
+ * the tunnel's (bt_kr_purge of bt_kr_psk_prefix), `cleanup` those of
+ * namespaces that are gone.
+ */
+#define BT_KR_PSK_DESC_LEN 128
+/* possessor and user (uid 0) all: a key manager started by systemd (a
+ * private session keyring) must read, replace and invalidate them */
+#define BT_KR_PSK_PERM 0x3f3f0000u
+/* "bpftun-psk:INO-IFNAME:" (pub NULL) or the whole description of pub's.
+ * 0, or -ENAMETOOLONG. */
+int bt_kr_psk_desc(char *buf, size_t len, unsigned long ino, const char *ifname,
+		   const uint8_t pub[32]);
+/* Add or replace the key desc (BT_KR_PSK_PERM). 0 or -errno. */
+int bt_kr_psk_store(const char *desc, const uint8_t psk[32]);
+/* The key desc into psk: 0, -ENOKEY (none) or -errno. */
+int bt_kr_psk_load(const char *desc, uint8_t psk[32]);
+/* Invalidate the "user" keys of @u whose description starts with prefix
+ * (exact: is prefix); with gone non-NULL instead, the "bpftun-psk:" keys
+ * whose netns inode gone(ino, arg) says no longer exists. How many, or
+ * -errno. */
+int bt_kr_purge(const char *prefix, int exact, int (*gone)(unsigned long ino, void *arg),
+		void *arg);
+
 /* keyctl_describe: 0 (usable), -EKEYREVOKED, -EKEYEXPIRED, -ENOKEY, -EACCES. */
 int bt_kr_state(int32_t serial);
 /* "ok", "revoked", "expired", "missing", or "error". */

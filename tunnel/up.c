@@ -38,6 +38,7 @@
 #include "bpftun.h"
 #include "config.h"
 #include "datapath.h"
+#include "keyring.h"
 #include "netlink.h"
 #include "underlay.h"
 
@@ -758,6 +759,18 @@ static int preflight(struct up_state *s)
 	return 0;
 }
 
+/* The live PresharedKeys kept in @u for tunnel name of this namespace
+ * (keyring.h): a new tunnel starts from its file, a removed one leaves none. */
+static void purge_live_psks(const char *name)
+{
+	char prefix[BT_KR_PSK_DESC_LEN];
+	struct stat st;
+
+	if (!stat("/proc/self/ns/net", &st) &&
+	    !bt_kr_psk_desc(prefix, sizeof(prefix), (unsigned long)st.st_ino, name, NULL))
+		bt_kr_purge(prefix, 0, NULL, NULL);
+}
+
 /* Peers and allowed IPs into the maps (of this process: nothing is attached
  * yet, so this changes nothing on the host). */
 static int configure_peers(struct up_state *s)
@@ -1079,6 +1092,7 @@ int up_main(int argc, char **argv)
 		up_step("DNS set");
 	}
 
+	purge_live_psks(s->cfg.ifname); /* a tunnel of this name before: not ours */
 	if (!no_keymgmt) {
 		err = start_keymgmt(s);
 		if (err)
@@ -1190,6 +1204,7 @@ static int teardown_keep_hooks(const char *name)
 		unlink(p);
 	something |= underlay_sweep_orphans(0) > 0;
 	something |= underlay_sweep_steer_orphans(0) > 0;
+	purge_live_psks(name); /* after its key manager stopped */
 	return something;
 }
 
@@ -1356,8 +1371,21 @@ static int remove_stale_run_files(int *gone)
 	return n;
 }
 
+struct live_set {
+	unsigned long *v;
+	size_t n;
+};
+
+static int netns_gone(unsigned long ino, void *arg)
+{
+	const struct live_set *l = arg;
+
+	return !bsearch(&ino, l->v, l->n, sizeof(*l->v), cmp_ulong);
+}
+
 int cleanup_main(int argc, char **argv)
 {
+	struct live_set live;
 	int n, gone;
 
 	if (argc != 1) {
@@ -1370,7 +1398,8 @@ int cleanup_main(int argc, char **argv)
 			"link del after their key manager died), and the clsact qdiscs they leave\n"
 			"without filters; and the key manager logs of such tunnels from\n"
 			"/run/bpftun, with the logs and control sockets of key managers whose\n"
-			"network namespace is gone. Tunnels that exist are not touched.\n");
+			"network namespace is gone, and the live PresharedKeys they kept in the\n"
+			"user keyring. Tunnels that exist are not touched.\n");
 		return help ? 0 : 2;
 	}
 	n = underlay_sweep_orphans(0);
@@ -1387,5 +1416,12 @@ int cleanup_main(int argc, char **argv)
 		pr_info("removed %d file%s of key managers whose network namespace is gone "
 			"from " BT_RUN_DIR,
 			gone, gone == 1 ? "" : "s");
+	live.v = live_netns(&live.n);
+	n = live.v ? bt_kr_purge(NULL, 0, netns_gone, &live) : 0;
+	free(live.v);
+	if (n > 0)
+		pr_info("removed %d live PresharedKey%s of namespaces that are gone from the user "
+			"keyring",
+			n, n == 1 ? "" : "s");
 	return 0;
 }
