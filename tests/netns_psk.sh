@@ -110,6 +110,24 @@ check "live PresharedKey: the restarted key manager's rekey completes (it uses P
 check "live PresharedKey: no 'response not authentic' since the restart" bash -c "
 	! tail -n +$((mark + 1)) $LOGA | grep -q 'response not authentic'"
 check "live PresharedKey: ping" inA ping -c 1 -W 2 10.9.9.2
+# with no key manager running, `set` applies the change itself: the key it
+# is given must still reach the key manager that starts later
+kill -9 "$(km_pid)"
+(umask 077 && echo "$P1" >"$TMP/p1")
+check "live PresharedKey: set ... P1 on A while its key manager is down, and on B" bash -c "
+	ip netns exec $A '$BT' set bt0 peer '$PB' preshared-key $TMP/p1 &&
+	ip netns exec $B '$BT' set bt0 peer '$PA' preshared-key $TMP/p1"
+check "live PresharedKey: ... and the keyring holds P1 for A" bash -c "
+	[ \"\$(keyctl_py read \$(keyctl_py find '$PSKDESC'))\" = '$P1' ]"
+mark=$(wc -l <"$LOGA")
+inA setsid "$KM" --ifname bt0 --config "$TMP/a/bt0.conf" >>"$LOGA" 2>&1 </dev/null &
+check "live PresharedKey: A's key manager started again" wait_until 5 bash -c "
+	tail -n +$((mark + 1)) $LOGA | grep -q 'PresharedKey from the last live change'"
+h0=$(hs_time); sleep 1.1
+kill -USR1 "$(km_pid)"
+check "live PresharedKey: its rekey completes under P1" wait_until 10 newer_hs "$h0"
+check "live PresharedKey: no 'response not authentic' since" bash -c "
+	! tail -n +$((mark + 1)) $LOGA | grep -q 'response not authentic'"
 down_both
 check "live PresharedKey: down removed it from the keyring" bash -c "! keyctl_py find '$PSKDESC' 2>/dev/null"
 

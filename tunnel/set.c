@@ -10,11 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sodium.h>
 
 #include "bpftun.h"
 #include "config.h"
 #include "datapath.h"
+#include "keyring.h"
 #include "live.h"
 #include "netlink.h"
 
@@ -40,11 +42,51 @@ static void usage_set(FILE *f)
 		"changes.\n");
 }
 
+/* Applied here (no key manager runs): the datapath, and for the live
+ * PresharedKeys the key manager will read when it starts (keyring.h). */
+struct set_here {
+	struct datapath *dp;
+	const char *ifname;
+	int psk_err; /* a PresharedKey that could not be kept (-errno) */
+};
+
+static int psk_desc(const struct set_here *h, const uint8_t pub[32], char *buf, size_t len)
+{
+	struct stat st;
+
+	if (stat("/proc/self/ns/net", &st))
+		return -errno;
+	return bt_kr_psk_desc(buf, len, (unsigned long)st.st_ino, h->ifname, pub);
+}
+
 static void remove_hook(void *arg, uint32_t id)
 {
+	struct set_here *h = arg;
 	struct bpftun_sa_req req = {.op = BPFTUN_OP_DELETE_PEER, .peer_id = id};
+	struct bpftun_peer p;
+	char desc[BT_KR_PSK_DESC_LEN];
 
-	dp_sa_ctl(arg, &req);
+	if (!dp_get_peer(h->dp, id, &p) && !psk_desc(h, p.public_key, desc, sizeof(desc)))
+		bt_kr_purge(desc, 1, NULL, NULL);
+	dp_sa_ctl(h->dp, &req);
+}
+
+/* The maps do not hold PresharedKeys: the key manager, when it starts,
+ * takes them from the file, or from @u where a live change left one. */
+static void added_hook(void *arg, uint32_t id, const struct live_peer *lp, int is_new)
+{
+	struct set_here *h = arg;
+	char desc[BT_KR_PSK_DESC_LEN];
+	int err;
+
+	(void)id;
+	(void)is_new;
+	if (!(lp->flags & LIVE_PSK))
+		return;
+	err = psk_desc(h, lp->p.public_key, desc, sizeof(desc));
+	err = err ?: bt_kr_psk_store(desc, lp->p.psk);
+	if (err)
+		h->psk_err = err;
 }
 
 /* Hand lp to the key manager, or apply it here when none runs. 0 or 1. */
@@ -86,10 +128,19 @@ static int apply(const char *ifname, enum live_mode mode, struct live_peer *lp, 
 		if (err)
 			snprintf(msg, sizeof(msg), "loading the datapath's programs: %s",
 				 strerror(-err));
-		else
+		else {
+			struct set_here h = {.dp = dp, .ifname = ifname};
+
 			err = live_apply(dp, nl_link_index(ifname), mode, lp, n,
-					 &(struct live_hooks){.arg = dp, .remove = remove_hook},
+					 &(struct live_hooks){
+					     .arg = &h, .remove = remove_hook, .added = added_hook},
 					 msg, sizeof(msg));
+			if (!err && h.psk_err)
+				pr_err(
+				    "interface '%s': a PresharedKey could not be kept for the key "
+				    "manager (user keyring: %s); it will use the file's",
+				    ifname, strerror(-h.psk_err));
+		}
 		dp_destroy(dp);
 	}
 	if (err) {
