@@ -25,15 +25,6 @@
 #include "live.h"
 #include "netlink.h"
 
-int km_psk_desc(struct km *km, const uint8_t pub[32], char *buf, size_t len)
-{
-	struct stat st;
-
-	if (stat("/proc/self/ns/net", &st))
-		return -errno;
-	return bt_kr_psk_desc(buf, len, (unsigned long)st.st_ino, km->ifname, pub);
-}
-
 int km_ctl_open(struct km *km)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -75,7 +66,8 @@ static void on_remove(void *arg, uint32_t id)
 	char desc[BT_KR_PSK_DESC_LEN];
 
 	/* its live PresharedKey, if one was set (the entry still holds the key) */
-	if (!dp_get_peer(km->dp, id, &p) && !km_psk_desc(km, p.public_key, desc, sizeof(desc)))
+	if (!dp_get_peer(km->dp, id, &p) &&
+	    !bt_kr_psk_desc(desc, sizeof(desc), km->ifname, p.public_key))
 		bt_kr_purge(desc, 1, NULL, NULL);
 	sa_op(km, BPFTUN_OP_DELETE_PEER, id, 0, 0, NULL, 0);
 	hs_peer_remove(km->hs, id);
@@ -107,7 +99,7 @@ static void on_added(void *arg, uint32_t id, const struct live_peer *lp, int is_
 		/* kept in @u too, so that a restarted key manager still has it
 		 * (keyring.h); a zero key records "none" over the file's */
 		char desc[BT_KR_PSK_DESC_LEN];
-		int err = km_psk_desc(km, lp->p.public_key, desc, sizeof(desc));
+		int err = bt_kr_psk_desc(desc, sizeof(desc), km->ifname, lp->p.public_key);
 
 		err = err ?: bt_kr_psk_store(desc, lp->p.psk);
 		if (err)

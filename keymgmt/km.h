@@ -161,9 +161,6 @@ int sa_op(struct km *km, uint32_t op, uint32_t id, uint32_t slot, uint32_t index
 int install(struct km *km, const struct hs_keys *k);
 /* The peers of the peers map (by id), their schedule resumed from the maps. */
 int resume(struct km *km);
-/* control.c: peer pub's live PresharedKey's description in @u
- * (keyring.h: bt_kr_psk_desc), in this network namespace. 0 or -errno. */
-int km_psk_desc(struct km *km, const uint8_t pub[32], char *buf, size_t len);
 /* control.c: the control socket (live.h); a change set from it, applied. */
 int km_ctl_open(struct km *km);
 void km_ctl_close(struct km *km);

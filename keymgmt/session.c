@@ -180,7 +180,7 @@ int resume(struct km *km)
 			char desc[BT_KR_PSK_DESC_LEN];
 			uint8_t psk[32];
 
-			if (!km_psk_desc(km, p.public_key, desc, sizeof(desc)) &&
+			if (!bt_kr_psk_desc(desc, sizeof(desc), km->ifname, p.public_key) &&
 			    !bt_kr_psk_load(desc, psk)) {
 				err = hs_peer_set_psk(km->hs, i, psk);
 				sodium_memzero(psk, sizeof(psk));

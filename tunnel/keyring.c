@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sodium.h>
 
@@ -83,15 +84,17 @@ int32_t bt_kr_add(const char *desc, const uint8_t key[32])
 
 #define PSK_PREFIX "bpftun-psk:"
 
-int bt_kr_psk_desc(char *buf, size_t len, unsigned long ino, const char *ifname,
-		   const uint8_t pub[32])
+int bt_kr_psk_desc(char *buf, size_t len, const char *ifname, const uint8_t pub[32])
 {
 	char b64[KEY_B64_LEN + 1] = "";
+	struct stat st;
 	int n;
 
+	if (stat("/proc/self/ns/net", &st))
+		return -errno;
 	if (pub)
 		sodium_bin2base64(b64, sizeof(b64), pub, 32, sodium_base64_VARIANT_ORIGINAL);
-	n = snprintf(buf, len, PSK_PREFIX "%lu-%s:%s", ino, ifname, b64);
+	n = snprintf(buf, len, PSK_PREFIX "%lu-%s:%s", (unsigned long)st.st_ino, ifname, b64);
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 

@@ -50,10 +50,9 @@ int bt_kr_read(int32_t serial, uint8_t key[32]);
 /* possessor and user (uid 0) all: a key manager started by systemd (a
  * private session keyring) must read, replace and invalidate them */
 #define BT_KR_PSK_PERM 0x3f3f0000u
-/* "bpftun-psk:INO-IFNAME:" (pub NULL) or the whole description of pub's.
- * 0, or -ENAMETOOLONG. */
-int bt_kr_psk_desc(char *buf, size_t len, unsigned long ino, const char *ifname,
-		   const uint8_t pub[32]);
+/* "bpftun-psk:INO-IFNAME:" (pub NULL) or the whole description of pub's,
+ * INO the caller's network namespace. 0, -ENAMETOOLONG or -errno. */
+int bt_kr_psk_desc(char *buf, size_t len, const char *ifname, const uint8_t pub[32]);
 /* Add or replace the key desc (BT_KR_PSK_PERM). 0 or -errno. */
 int bt_kr_psk_store(const char *desc, const uint8_t psk[32]);
 /* The key desc into psk: 0, -ENOKEY (none) or -errno. */

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sodium.h>
 
 #include "bpftun.h"
@@ -50,15 +49,6 @@ struct set_here {
 	int psk_err; /* a PresharedKey that could not be kept (-errno) */
 };
 
-static int psk_desc(const struct set_here *h, const uint8_t pub[32], char *buf, size_t len)
-{
-	struct stat st;
-
-	if (stat("/proc/self/ns/net", &st))
-		return -errno;
-	return bt_kr_psk_desc(buf, len, (unsigned long)st.st_ino, h->ifname, pub);
-}
-
 static void remove_hook(void *arg, uint32_t id)
 {
 	struct set_here *h = arg;
@@ -66,7 +56,8 @@ static void remove_hook(void *arg, uint32_t id)
 	struct bpftun_peer p;
 	char desc[BT_KR_PSK_DESC_LEN];
 
-	if (!dp_get_peer(h->dp, id, &p) && !psk_desc(h, p.public_key, desc, sizeof(desc)))
+	if (!dp_get_peer(h->dp, id, &p) &&
+	    !bt_kr_psk_desc(desc, sizeof(desc), h->ifname, p.public_key))
 		bt_kr_purge(desc, 1, NULL, NULL);
 	dp_sa_ctl(h->dp, &req);
 }
@@ -83,7 +74,7 @@ static void added_hook(void *arg, uint32_t id, const struct live_peer *lp, int i
 	(void)is_new;
 	if (!(lp->flags & LIVE_PSK))
 		return;
-	err = psk_desc(h, lp->p.public_key, desc, sizeof(desc));
+	err = bt_kr_psk_desc(desc, sizeof(desc), h->ifname, lp->p.public_key);
 	err = err ?: bt_kr_psk_store(desc, lp->p.psk);
 	if (err)
 		h->psk_err = err;

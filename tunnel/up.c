@@ -764,10 +764,8 @@ static int preflight(struct up_state *s)
 static void purge_live_psks(const char *name)
 {
 	char prefix[BT_KR_PSK_DESC_LEN];
-	struct stat st;
 
-	if (!stat("/proc/self/ns/net", &st) &&
-	    !bt_kr_psk_desc(prefix, sizeof(prefix), (unsigned long)st.st_ino, name, NULL))
+	if (!bt_kr_psk_desc(prefix, sizeof(prefix), name, NULL))
 		bt_kr_purge(prefix, 0, NULL, NULL);
 }
 
