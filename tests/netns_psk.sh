@@ -89,45 +89,47 @@ confs "PresharedKey = $P1" "PresharedKey = $P1"
 check "live PresharedKey: both ends up with P1, ping" bash -c "
 	ip netns exec $A '$BT' up $TMP/a/bt0.conf && ip netns exec $B '$BT' up $TMP/b/bt0.conf &&
 	wait_until 10 ip netns exec $A ping -c 1 -W 1 10.9.9.2"
-(umask 077 && echo "$P2" >"$TMP/p2")
-check "live PresharedKey: bpftun set ... preshared-key P2 on both ends" bash -c "
-	ip netns exec $A '$BT' set bt0 peer '$PB' preshared-key $TMP/p2 &&
-	ip netns exec $B '$BT' set bt0 peer '$PA' preshared-key $TMP/p2"
-check "live PresharedKey: kept in the user keyring as $PSKDESC, = P2" bash -c "
-	[ \"\$(keyctl_py read \$(keyctl_py find '$PSKDESC'))\" = '$P2' ]"
+# set_both KEY: `bpftun set ... preshared-key` KEY on both ends
+set_both() {
+	(umask 077 && echo "$1" >"$TMP/pnew") &&
+		inA "$BT" set bt0 peer "$PB" preshared-key "$TMP/pnew" &&
+		inB "$BT" set bt0 peer "$PA" preshared-key "$TMP/pnew"
+}
+kept() { [ "$(keyctl_py read "$(keyctl_py find "$PSKDESC")")" = "$1" ]; } # KEY: A's in @u
 newer_hs() { [ "$(hs_time)" -gt "$1" ] 2>/dev/null; }
+# km_start: A's key manager started here (as a supervisor would); mark: the
+# log's length before
+km_start() {
+	mark=$(wc -l <"$LOGA")
+	inA setsid "$KM" --ifname bt0 --config "$TMP/a/bt0.conf" >>"$LOGA" 2>&1 </dev/null &
+}
+since_start() { tail -n +$((mark + 1)) "$LOGA" | grep -q "$1"; }
+check "live PresharedKey: bpftun set ... preshared-key P2 on both ends" set_both "$P2"
+check "live PresharedKey: kept in the user keyring as $PSKDESC, = P2" kept "$P2"
 h0=$(hs_time); sleep 1.1
 kill -USR1 "$(km_pid)"
 check "live PresharedKey: a rekey under P2 completes" wait_until 10 newer_hs "$h0"
 kill -9 "$(km_pid)"
-mark=$(wc -l <"$LOGA")
-inA setsid "$KM" --ifname bt0 --config "$TMP/a/bt0.conf" >>"$LOGA" 2>&1 </dev/null &
+km_start
 check "live PresharedKey: A's key manager killed and restarted from the file (P1)" \
-	wait_until 5 bash -c "tail -n +$((mark + 1)) $LOGA | grep -q 'PresharedKey from the last live change'"
+	wait_until 5 since_start 'PresharedKey from the last live change'
 h0=$(hs_time); sleep 1.1
 kill -USR1 "$(km_pid)"
 check "live PresharedKey: the restarted key manager's rekey completes (it uses P2)" wait_until 10 newer_hs "$h0"
-check "live PresharedKey: no 'response not authentic' since the restart" bash -c "
-	! tail -n +$((mark + 1)) $LOGA | grep -q 'response not authentic'"
+check "live PresharedKey: no 'response not authentic' since the restart" eval '! since_start "response not authentic"'
 check "live PresharedKey: ping" inA ping -c 1 -W 2 10.9.9.2
 # with no key manager running, `set` applies the change itself: the key it
 # is given must still reach the key manager that starts later
 kill -9 "$(km_pid)"
-(umask 077 && echo "$P1" >"$TMP/p1")
-check "live PresharedKey: set ... P1 on A while its key manager is down, and on B" bash -c "
-	ip netns exec $A '$BT' set bt0 peer '$PB' preshared-key $TMP/p1 &&
-	ip netns exec $B '$BT' set bt0 peer '$PA' preshared-key $TMP/p1"
-check "live PresharedKey: ... and the keyring holds P1 for A" bash -c "
-	[ \"\$(keyctl_py read \$(keyctl_py find '$PSKDESC'))\" = '$P1' ]"
-mark=$(wc -l <"$LOGA")
-inA setsid "$KM" --ifname bt0 --config "$TMP/a/bt0.conf" >>"$LOGA" 2>&1 </dev/null &
-check "live PresharedKey: A's key manager started again" wait_until 5 bash -c "
-	tail -n +$((mark + 1)) $LOGA | grep -q 'PresharedKey from the last live change'"
+check "live PresharedKey: set ... P1 on A while its key manager is down, and on B" set_both "$P1"
+check "live PresharedKey: ... and the keyring holds P1 for A" kept "$P1"
+km_start
+check "live PresharedKey: A's key manager started again" \
+	wait_until 5 since_start 'PresharedKey from the last live change'
 h0=$(hs_time); sleep 1.1
 kill -USR1 "$(km_pid)"
 check "live PresharedKey: its rekey completes under P1" wait_until 10 newer_hs "$h0"
-check "live PresharedKey: no 'response not authentic' since" bash -c "
-	! tail -n +$((mark + 1)) $LOGA | grep -q 'response not authentic'"
+check "live PresharedKey: no 'response not authentic' since" eval '! since_start "response not authentic"'
 down_both
 check "live PresharedKey: down removed it from the keyring" bash -c "! keyctl_py find '$PSKDESC' 2>/dev/null"
 
